@@ -1,0 +1,91 @@
+// Package cloud is the vendor-neutral seam between the Terraform surface
+// (package provider) and the vendor drivers (internal/cloud/digitalocean,
+// internal/cloud/aws). Everything here speaks the project's own types; no
+// vendor SDK type crosses this boundary.
+package cloud
+
+import (
+	"context"
+	"time"
+)
+
+// Name identifies a vendor.
+type Name string
+
+const (
+	DigitalOcean Name = "digitalocean"
+	AWS          Name = "aws"
+)
+
+// Names lists the vendors Haddock knows, in documentation order.
+var Names = []Name{DigitalOcean, AWS}
+
+// ManagedTag is put on every host Haddock creates, on every vendor. Drivers
+// list by it to wait for many hosts with one call.
+const ManagedTag = "haddock"
+
+// HostStatus is the portable lifecycle state of a host.
+type HostStatus string
+
+const (
+	HostPending  HostStatus = "pending"  // being created or booting
+	HostActive   HostStatus = "active"   // running
+	HostOff      HostStatus = "off"      // powered off / stopped
+	HostDeleting HostStatus = "deleting" // being destroyed
+	HostError    HostStatus = "error"    // the vendor gave up on it
+)
+
+// Host is a machine as the vendor reports it. Region, Size and Image are
+// vendor-native values.
+type Host struct {
+	ID          string // vendor id
+	Name        string
+	Region      string
+	Size        string
+	Image       string
+	Status      HostStatus
+	PublicIPv4  string
+	PrivateIPv4 string
+	Tags        []string
+	CreatedAt   time.Time
+}
+
+// HostSpec asks for a host. Region, Size and Image are vendor-native values
+// (the catalog resolves portable ones before a driver sees them).
+type HostSpec struct {
+	Name     string
+	Region   string
+	Size     string
+	Image    string
+	SSHKeys  []string
+	Tags     []string
+	UserData string
+}
+
+// Hosts is what a vendor driver does with machines.
+type Hosts interface {
+	// CreateHosts creates hosts, as few API calls as the vendor allows (one
+	// batch call for specs that differ only in name). The hosts come back
+	// as created, usually pending: use a HostWatcher to wait for them.
+	CreateHosts(ctx context.Context, specs []HostSpec) ([]Host, error)
+	// GetHost returns an error wrapping ErrNotFound when the host is gone.
+	GetHost(ctx context.Context, id string) (*Host, error)
+	// ListHosts lists every host carrying tag, all pages.
+	ListHosts(ctx context.Context, tag string) ([]Host, error)
+	// RenameHost changes the host's name in place.
+	RenameHost(ctx context.Context, id, name string) error
+	// TagHost adds and removes tags in place.
+	TagHost(ctx context.Context, id string, add, remove []string) error
+	// DeleteHost starts deletion; deleting a missing host is not an error.
+	DeleteHost(ctx context.Context, id string) error
+}
+
+// Driver is one vendor.
+type Driver interface {
+	Hosts
+	// Cloud names the vendor.
+	Cloud() Name
+	// Offerings lists what the vendor sells right now: sizes with the
+	// regions offering them, regions, images. Drivers may cache it.
+	Offerings(ctx context.Context) (*Offerings, error)
+}
