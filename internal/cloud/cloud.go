@@ -89,3 +89,28 @@ type Driver interface {
 	// regions offering them, regions, images. Drivers may cache it.
 	Offerings(ctx context.Context) (*Offerings, error)
 }
+
+// FloatingIP is a public address that can move between hosts: a
+// DigitalOcean reserved IP or an AWS Elastic IP.
+type FloatingIP struct {
+	ID      string // vendor id: the address on DigitalOcean, the allocation id on AWS
+	Address string
+	Region  string // vendor-native
+	HostID  string // vendor host id it is assigned to, "" when unassigned
+}
+
+// FloatingIPs is what a vendor driver does with floating addresses. Drivers
+// that have them implement it beside Driver.
+type FloatingIPs interface {
+	// CreateFloatingIP reserves an address in region, assigned to hostID
+	// when it is not "".
+	CreateFloatingIP(ctx context.Context, region, hostID string) (*FloatingIP, error)
+	// GetFloatingIP returns an error wrapping ErrNotFound when it is gone.
+	GetFloatingIP(ctx context.Context, id string) (*FloatingIP, error)
+	// AssignFloatingIP moves the address to hostID, wherever it is now.
+	AssignFloatingIP(ctx context.Context, id, hostID string) error
+	// UnassignFloatingIP detaches it; unassigned already is not an error.
+	UnassignFloatingIP(ctx context.Context, id string) error
+	// DeleteFloatingIP releases it; gone already is not an error.
+	DeleteFloatingIP(ctx context.Context, id string) error
+}
