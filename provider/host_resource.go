@@ -1,0 +1,622 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
+)
+
+var (
+	_ resource.ResourceWithConfigure        = (*hostResource)(nil)
+	_ resource.ResourceWithImportState      = (*hostResource)(nil)
+	_ resource.ResourceWithModifyPlan       = (*hostResource)(nil)
+	_ resource.ResourceWithConfigValidators = (*hostResource)(nil)
+)
+
+// Default timeouts of haddock_host.
+const (
+	hostCreateTimeout = 10 * time.Minute
+	hostUpdateTimeout = 5 * time.Minute
+	hostDeleteTimeout = 10 * time.Minute
+)
+
+var (
+	hostnameRE = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,251}[a-zA-Z0-9])?$`)
+	tagRE      = regexp.MustCompile(`^[a-zA-Z0-9_:\-]{1,255}$`)
+)
+
+// NewHostResource is the haddock_host constructor.
+func NewHostResource() resource.Resource { return &hostResource{} }
+
+type hostResource struct {
+	data *providerData
+}
+
+func (r *hostResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_host"
+}
+
+func (r *hostResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "A machine on DigitalOcean (a droplet) or AWS (an EC2 instance), described once for both. " +
+			"`region`, `size` and `image` take portable names (see the `haddock_catalog` data source) or the vendor's own values. " +
+			"Changing `name` or `tags` updates the host in place; any other change replaces it.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "`<cloud>/<vendor id>`, for example `digitalocean/3164444`. Import takes the same form.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"cloud": schema.StringAttribute{
+				Required:            true,
+				MarkdownDescription: "The vendor: " + backtickList(cloudNames()) + ".",
+				Validators:          []validator.String{stringvalidator.OneOf(cloudNames()...)},
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"name": schema.StringAttribute{
+				Required:            true,
+				MarkdownDescription: "Host name: letters, digits, dots and dashes, starting and ending with a letter or digit. Updated in place.",
+				Validators:          []validator.String{stringvalidator.RegexMatches(hostnameRE, "must be a valid host name: letters, digits, '.' and '-', starting and ending with a letter or digit, at most 253 characters")},
+			},
+			"region": schema.StringAttribute{
+				Required: true,
+				MarkdownDescription: "Portable region (" + backtickList(portableRegionNames()) + ") or the vendor's own (for example `nyc3`, `us-east-1`). " +
+					"Spelling the same vendor region another way does not replace the host.",
+			},
+			"size": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "Portable size class (" + backtickList(portableSizeNames()) + ") or the vendor's own size (for example `s-2vcpu-4gb`, `t3.medium`). " +
+					"Conflicts with `vcpus` and `memory_gb`.",
+			},
+			"vcpus": schema.Int64Attribute{
+				Optional:            true,
+				MarkdownDescription: "Instead of `size`: the least vCPUs the host needs; the cheapest vendor size offered in the region with at least `vcpus` and `memory_gb` is chosen.",
+				Validators:          []validator.Int64{int64validator.Between(1, 448)},
+			},
+			"memory_gb": schema.Float64Attribute{
+				Optional:            true,
+				MarkdownDescription: "Instead of `size`: the least memory the host needs, in GB (see `vcpus`).",
+				Validators:          []validator.Float64{float64validator.Between(0.5, 24576)},
+			},
+			"image": schema.StringAttribute{
+				Required:            true,
+				MarkdownDescription: "Portable image (" + backtickList(portableImageNames()) + ") or the vendor's own (a DigitalOcean image slug or id, an AWS AMI id).",
+			},
+			"ssh_keys": schema.ListAttribute{
+				ElementType:         types.StringType,
+				Optional:            true,
+				MarkdownDescription: "SSH keys installed for root: DigitalOcean key ids or fingerprints, AWS key pair names.",
+				Validators:          []validator.List{listvalidator.ValueStringsAre(stringvalidator.LengthAtLeast(1))},
+				PlanModifiers:       []planmodifier.List{listplanmodifier.RequiresReplace()},
+			},
+			"tags": schema.SetAttribute{
+				ElementType: types.StringType,
+				Optional:    true,
+				MarkdownDescription: "Tags: letters, digits, `:`, `-` and `_`, up to 255 characters. Updated in place. " +
+					"The tag `" + cloud.ManagedTag + "` is reserved: Haddock puts it on every host it manages.",
+				Validators: []validator.Set{setvalidator.ValueStringsAre(
+					stringvalidator.RegexMatches(tagRE, "must be 1 to 255 letters, digits, ':', '-' or '_'"),
+					stringvalidator.NoneOf(cloud.ManagedTag),
+				)},
+			},
+			"user_data": schema.StringAttribute{
+				Optional:            true,
+				Sensitive:           true,
+				MarkdownDescription: "cloud-init user data run at first boot. Sensitive: it often carries secrets. Changing it replaces the host.",
+				Validators:          []validator.String{stringvalidator.LengthAtMost(64 * 1024)},
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"vendor_id": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "The vendor's id for the host (droplet id, instance id).",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"vendor_region": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "The vendor's region the host runs in, resolved from `region` at plan time.",
+			},
+			"vendor_size": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "The vendor's size, resolved from `size` (or `vcpus` and `memory_gb`) at plan time.",
+			},
+			"vendor_image": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "The vendor's image, resolved from `image` at plan time.",
+			},
+			"ipv4_address": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "Public IPv4 address.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"ipv4_address_private": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "Private IPv4 address, if the host has one.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"status": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "Portable status: `pending`, `active`, `off`, `deleting` or `error`.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
+		},
+	}
+}
+
+func (r *hostResource) ConfigValidators(_ context.Context) []resource.ConfigValidator {
+	return []resource.ConfigValidator{
+		resourcevalidator.AtLeastOneOf(path.MatchRoot("size"), path.MatchRoot("vcpus"), path.MatchRoot("memory_gb")),
+		resourcevalidator.Conflicting(path.MatchRoot("size"), path.MatchRoot("vcpus")),
+		resourcevalidator.Conflicting(path.MatchRoot("size"), path.MatchRoot("memory_gb")),
+	}
+}
+
+func (r *hostResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.data = configureData(req.ProviderData, &resp.Diagnostics)
+}
+
+// ModifyPlan resolves region, size and image against the vendor's catalog,
+// so bad values fail at plan time with the attribute and the choices, and
+// replaces the host only when the resolved vendor value really changes.
+func (r *hostResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || r.data == nil {
+		return // destroy, or validation before the provider is configured
+	}
+	var plan hostModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() || !plan.resolvable() {
+		return
+	}
+	drv, _, diags := r.data.driver(plan.Cloud.ValueString(), path.Root("cloud"))
+	resp.Diagnostics.Append(diags...)
+	if diags.HasError() {
+		return
+	}
+	var state *hostModel
+	if !req.State.Raw.IsNull() {
+		state = &hostModel{}
+		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+	}
+	res, diags := resolveHost(ctx, drv, &plan, state)
+	resp.Diagnostics.Append(diags...)
+	if diags.HasError() {
+		return
+	}
+	if state != nil {
+		if res.region != state.VendorRegion.ValueString() {
+			resp.RequiresReplace = append(resp.RequiresReplace, path.Root("region"))
+		}
+		if res.image != state.VendorImage.ValueString() {
+			resp.RequiresReplace = append(resp.RequiresReplace, path.Root("image"))
+		}
+		if res.size != state.VendorSize.ValueString() {
+			resp.RequiresReplace = append(resp.RequiresReplace, sizePaths(&plan)...)
+		}
+	}
+	plan.VendorRegion = types.StringValue(res.region)
+	plan.VendorSize = types.StringValue(res.size)
+	plan.VendorImage = types.StringValue(res.image)
+	if len(resp.RequiresReplace) > 0 {
+		for _, p := range []*types.String{&plan.ID, &plan.VendorID, &plan.IPv4Address, &plan.IPv4AddressPrivate, &plan.Status} {
+			*p = types.StringUnknown()
+		}
+	}
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+func sizePaths(m *hostModel) []path.Path {
+	if !m.Size.IsNull() {
+		return []path.Path{path.Root("size")}
+	}
+	var out []path.Path
+	if !m.VCPUs.IsNull() {
+		out = append(out, path.Root("vcpus"))
+	}
+	if !m.MemoryGB.IsNull() {
+		out = append(out, path.Root("memory_gb"))
+	}
+	return out
+}
+
+type resolved struct{ region, size, image string }
+
+// resolveHost maps the model's portable or native values to the vendor's.
+// With a state, a size given as vcpus/memory_gb keeps the current vendor
+// size while it still satisfies the request, so a price change elsewhere
+// does not replace a host.
+func resolveHost(ctx context.Context, drv cloud.Driver, m *hostModel, state *hostModel) (resolved, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	off, err := drv.Offerings(ctx)
+	if err != nil {
+		diags.AddError("Error reading the vendor catalog", fmt.Sprintf("listing %s sizes, regions and images: %s", drv.Cloud(), err))
+		return resolved{}, diags
+	}
+	c := drv.Cloud()
+	var res resolved
+	if res.region, err = cloud.ResolveRegion(c, m.Region.ValueString(), off); err != nil {
+		diags.AddAttributeError(path.Root("region"), "Invalid region", err.Error())
+	}
+	if res.image, err = cloud.ResolveImage(c, m.Image.ValueString(), off); err != nil {
+		diags.AddAttributeError(path.Root("image"), "Invalid image", err.Error())
+	}
+	if diags.HasError() {
+		return res, diags
+	}
+	sreq := cloud.SizeRequest{Name: m.Size.ValueString(), VCPUs: int(m.VCPUs.ValueInt64()), MemoryGB: m.MemoryGB.ValueFloat64()}
+	if sreq.Name == "" && state != nil && sizeSatisfies(off, state.VendorSize.ValueString(), res.region, sreq) {
+		res.size = state.VendorSize.ValueString()
+		return res, diags
+	}
+	if res.size, err = cloud.ResolveSize(c, sreq, res.region, off); err != nil {
+		diags.AddAttributeError(sizePaths(m)[0], "Invalid size", err.Error())
+	}
+	return res, diags
+}
+
+func sizeSatisfies(off *cloud.Offerings, slug, region string, req cloud.SizeRequest) bool {
+	for _, s := range off.Sizes {
+		if s.Slug == slug {
+			return s.VCPUs >= req.VCPUs && float64(s.MemoryMB) >= req.MemoryGB*1024 && slices.Contains(s.Regions, region)
+		}
+	}
+	return false
+}
+
+func (r *hostResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan hostModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := plan.Timeouts.Create(ctx, hostCreateTimeout)
+	resp.Diagnostics.Append(diags...)
+	if diags.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	drv, watcher, diags := r.data.driver(plan.Cloud.ValueString(), path.Root("cloud"))
+	resp.Diagnostics.Append(diags...)
+	if diags.HasError() {
+		return
+	}
+	if plan.VendorRegion.IsUnknown() || plan.VendorSize.IsUnknown() || plan.VendorImage.IsUnknown() {
+		// The plan had unknown inputs; resolve now that they are known.
+		res, diags := resolveHost(ctx, drv, &plan, nil)
+		resp.Diagnostics.Append(diags...)
+		if diags.HasError() {
+			return
+		}
+		plan.VendorRegion, plan.VendorSize, plan.VendorImage = types.StringValue(res.region), types.StringValue(res.size), types.StringValue(res.image)
+	}
+	spec := cloud.HostSpec{
+		Name:     plan.Name.ValueString(),
+		Region:   plan.VendorRegion.ValueString(),
+		Size:     plan.VendorSize.ValueString(),
+		Image:    plan.VendorImage.ValueString(),
+		SSHKeys:  stringList(ctx, plan.SSHKeys, &resp.Diagnostics),
+		Tags:     stringSet(ctx, plan.Tags, &resp.Diagnostics),
+		UserData: plan.UserData.ValueString(),
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	tflog.Info(ctx, "creating host", map[string]any{"cloud": drv.Cloud(), "name": spec.Name, "region": spec.Region, "size": spec.Size, "image": spec.Image})
+	hosts, err := drv.CreateHosts(ctx, []cloud.HostSpec{spec})
+	if err != nil {
+		resp.Diagnostics.AddError("Error creating host", fmt.Sprintf("creating host %q on %s: %s", spec.Name, drv.Cloud(), err))
+		return
+	}
+	if len(hosts) != 1 {
+		resp.Diagnostics.AddError("Error creating host", fmt.Sprintf("creating host %q on %s: the vendor returned %d hosts for one request", spec.Name, drv.Cloud(), len(hosts)))
+		return
+	}
+	h := hosts[0]
+	plan.ID = types.StringValue(hostID(drv.Cloud(), h.ID))
+	plan.VendorID = types.StringValue(h.ID)
+	plan.setObserved(&h)
+	// Record the host before waiting: if the wait fails, Terraform keeps it
+	// (tainted) and the next apply replaces it instead of leaking it.
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+
+	got, err := watcher.WaitActive(ctx, h.ID)
+	if err != nil {
+		resp.Diagnostics.AddError("Error waiting for host", fmt.Sprintf("waiting for host %s (%s) to become active: %s. It is kept in the state as tainted; the next apply replaces it.", plan.ID.ValueString(), spec.Name, err))
+		return
+	}
+	plan.setObserved(got)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *hostResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state hostModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	drv, _, diags := r.data.driver(state.Cloud.ValueString(), path.Root("cloud"))
+	resp.Diagnostics.Append(diags...)
+	if diags.HasError() {
+		return
+	}
+	h, err := drv.GetHost(ctx, state.VendorID.ValueString())
+	if cloud.IsNotFound(err) {
+		tflog.Warn(ctx, "host not found, removing from state", map[string]any{"id": state.ID.ValueString()})
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Error reading host", fmt.Sprintf("reading host %s: %s", state.ID.ValueString(), err))
+		return
+	}
+	state.Name = types.StringValue(h.Name)
+	state.Tags = userTags(h.Tags, state.Tags)
+	state.setObserved(h)
+	if state.Region.IsNull() { // import: the vendor's values stand for the configuration's
+		state.Region, state.Size, state.Image = types.StringValue(h.Region), types.StringValue(h.Size), types.StringValue(h.Image)
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (r *hostResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, state hostModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := plan.Timeouts.Update(ctx, hostUpdateTimeout)
+	resp.Diagnostics.Append(diags...)
+	if diags.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	drv, _, diags := r.data.driver(plan.Cloud.ValueString(), path.Root("cloud"))
+	resp.Diagnostics.Append(diags...)
+	if diags.HasError() {
+		return
+	}
+	id := state.VendorID.ValueString()
+	if !plan.Name.Equal(state.Name) {
+		if err := drv.RenameHost(ctx, id, plan.Name.ValueString()); err != nil {
+			resp.Diagnostics.AddError("Error updating host", fmt.Sprintf("renaming host %s to %q: %s", state.ID.ValueString(), plan.Name.ValueString(), err))
+			return
+		}
+	}
+	if !plan.Tags.Equal(state.Tags) {
+		want := stringSet(ctx, plan.Tags, &resp.Diagnostics)
+		have := stringSet(ctx, state.Tags, &resp.Diagnostics)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		add, remove := diffStrings(have, want)
+		if err := drv.TagHost(ctx, id, add, remove); err != nil {
+			resp.Diagnostics.AddError("Error updating host", fmt.Sprintf("tagging host %s (add %v, remove %v): %s", state.ID.ValueString(), add, remove, err))
+			return
+		}
+	}
+	h, err := drv.GetHost(ctx, id)
+	if err != nil {
+		resp.Diagnostics.AddError("Error reading host", fmt.Sprintf("reading host %s after update: %s", state.ID.ValueString(), err))
+		return
+	}
+	plan.setObserved(h)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *hostResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state hostModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := state.Timeouts.Delete(ctx, hostDeleteTimeout)
+	resp.Diagnostics.Append(diags...)
+	if diags.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	drv, watcher, diags := r.data.driver(state.Cloud.ValueString(), path.Root("cloud"))
+	resp.Diagnostics.Append(diags...)
+	if diags.HasError() {
+		return
+	}
+	id := state.VendorID.ValueString()
+	if err := drv.DeleteHost(ctx, id); err != nil {
+		resp.Diagnostics.AddError("Error deleting host", fmt.Sprintf("deleting host %s: %s", state.ID.ValueString(), err))
+		return
+	}
+	if err := watcher.WaitGone(ctx, id); err != nil {
+		resp.Diagnostics.AddError("Error deleting host", fmt.Sprintf("waiting for host %s to be deleted: %s", state.ID.ValueString(), err))
+	}
+}
+
+func (r *hostResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	c, vid, err := parseHostID(req.ID)
+	if err != nil {
+		resp.Diagnostics.AddError("Invalid import id", err.Error())
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("cloud"), c)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("vendor_id"), vid)...)
+}
+
+func hostID(c cloud.Name, vendorID string) string { return string(c) + "/" + vendorID }
+
+func parseHostID(id string) (string, string, error) {
+	c, vid, ok := strings.Cut(id, "/")
+	if !ok || vid == "" || !cloud.ValidCloud(c) {
+		return "", "", fmt.Errorf("%q is not a host id: use <cloud>/<vendor id> with cloud one of %s, for example digitalocean/3164444 or aws/i-0abc123", id, strings.Join(cloudNames(), ", "))
+	}
+	return c, vid, nil
+}
+
+// userTags returns the vendor's tags less the managed one, keeping null when
+// the configuration had none.
+func userTags(vendor []string, prior types.Set) types.Set {
+	var tags []string
+	for _, t := range vendor {
+		if t != cloud.ManagedTag {
+			tags = append(tags, t)
+		}
+	}
+	if len(tags) == 0 && prior.IsNull() {
+		return types.SetNull(types.StringType)
+	}
+	sort.Strings(tags)
+	v, _ := types.SetValueFrom(context.Background(), types.StringType, tags)
+	return v
+}
+
+func diffStrings(have, want []string) (add, remove []string) {
+	for _, w := range want {
+		if !slices.Contains(have, w) {
+			add = append(add, w)
+		}
+	}
+	for _, h := range have {
+		if !slices.Contains(want, h) {
+			remove = append(remove, h)
+		}
+	}
+	return add, remove
+}
+
+func stringList(ctx context.Context, l types.List, diags *diag.Diagnostics) []string {
+	if l.IsNull() || l.IsUnknown() {
+		return nil
+	}
+	var out []string
+	diags.Append(l.ElementsAs(ctx, &out, false)...)
+	return out
+}
+
+func stringSet(ctx context.Context, s types.Set, diags *diag.Diagnostics) []string {
+	if s.IsNull() || s.IsUnknown() {
+		return nil
+	}
+	var out []string
+	diags.Append(s.ElementsAs(ctx, &out, false)...)
+	sort.Strings(out)
+	return out
+}
+
+func cloudNames() []string {
+	out := make([]string, len(cloud.Names))
+	for i, n := range cloud.Names {
+		out[i] = string(n)
+	}
+	return out
+}
+
+func portableSizeNames() []string {
+	var out []string
+	for _, s := range cloud.PortableSizes {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
+func portableRegionNames() []string {
+	var out []string
+	for _, s := range cloud.PortableRegions {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
+func portableImageNames() []string {
+	var out []string
+	for _, s := range cloud.PortableImages {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
+func backtickList(v []string) string {
+	q := make([]string, len(v))
+	for i, s := range v {
+		q[i] = "`" + s + "`"
+	}
+	return strings.Join(q, ", ")
+}
+
+
+type hostModel struct {
+	ID                 types.String   `tfsdk:"id"`
+	Cloud              types.String   `tfsdk:"cloud"`
+	Name               types.String   `tfsdk:"name"`
+	Region             types.String   `tfsdk:"region"`
+	Size               types.String   `tfsdk:"size"`
+	VCPUs              types.Int64    `tfsdk:"vcpus"`
+	MemoryGB           types.Float64  `tfsdk:"memory_gb"`
+	Image              types.String   `tfsdk:"image"`
+	SSHKeys            types.List     `tfsdk:"ssh_keys"`
+	Tags               types.Set      `tfsdk:"tags"`
+	UserData           types.String   `tfsdk:"user_data"`
+	VendorID           types.String   `tfsdk:"vendor_id"`
+	VendorRegion       types.String   `tfsdk:"vendor_region"`
+	VendorSize         types.String   `tfsdk:"vendor_size"`
+	VendorImage        types.String   `tfsdk:"vendor_image"`
+	IPv4Address        types.String   `tfsdk:"ipv4_address"`
+	IPv4AddressPrivate types.String   `tfsdk:"ipv4_address_private"`
+	Status             types.String   `tfsdk:"status"`
+	Timeouts           timeouts.Value `tfsdk:"timeouts"`
+}
+
+// resolvable reports whether every input resolution needs is known.
+func (m *hostModel) resolvable() bool {
+	for _, v := range []interface{ IsUnknown() bool }{m.Cloud, m.Region, m.Size, m.VCPUs, m.MemoryGB, m.Image} {
+		if v.IsUnknown() {
+			return false
+		}
+	}
+	return true
+}
+
+// setObserved copies what the vendor reports into the model.
+func (m *hostModel) setObserved(h *cloud.Host) {
+	m.Status = types.StringValue(string(h.Status))
+	m.IPv4Address = types.StringValue(h.PublicIPv4)
+	m.IPv4AddressPrivate = types.StringValue(h.PrivateIPv4)
+	if h.Region != "" {
+		m.VendorRegion = types.StringValue(h.Region)
+	}
+	if h.Size != "" {
+		m.VendorSize = types.StringValue(h.Size)
+	}
+	if h.Image != "" {
+		m.VendorImage = types.StringValue(h.Image)
+	}
+}

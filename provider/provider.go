@@ -1,0 +1,220 @@
+// Package provider is Haddock's Terraform surface: schemas, plan logic and
+// diagnostics. It reaches vendors only through internal/cloud.
+package provider
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/provider"
+	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
+	"github.com/haddockhq/terraform-provider-haddock/internal/cloud/digitalocean"
+)
+
+// Address is the provider's registry address.
+const Address = "registry.terraform.io/haddockhq/haddock"
+
+// Environment variables the provider reads.
+const (
+	EnvDigitalOceanToken = "DIGITALOCEAN_TOKEN"
+	EnvDigitalOceanURL   = "DIGITALOCEAN_API_URL"
+)
+
+var _ provider.Provider = (*haddockProvider)(nil)
+
+// New returns the provider factory for providerserver.Serve and tests.
+func New(version string) func() provider.Provider {
+	return func() provider.Provider { return &haddockProvider{version: version} }
+}
+
+type haddockProvider struct {
+	version string
+}
+
+func (p *haddockProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
+	resp.TypeName = "haddock"
+	resp.Version = p.version
+}
+
+func (p *haddockProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Haddock runs Docker Swarm on rented hosts: cloud-portable hosts on DigitalOcean or AWS, " +
+			"floating IPs, swarm clusters and stacks, in one `terraform apply`. Without an account, point " +
+			"`digitalocean.api_endpoint` at Haddock's local cloud (`make localcloud`).",
+		Blocks: map[string]schema.Block{
+			"digitalocean": schema.SingleNestedBlock{
+				MarkdownDescription: "DigitalOcean access. Needed only by resources with `cloud = \"digitalocean\"`.",
+				Attributes: map[string]schema.Attribute{
+					"token": schema.StringAttribute{
+						Optional:  true,
+						Sensitive: true,
+						MarkdownDescription: "API token. Defaults to the `" + EnvDigitalOceanToken + "` environment variable. " +
+							"Against the public API it must look like a DigitalOcean token (64 hexadecimal characters, optionally prefixed `dop_v1_`).",
+					},
+					"api_endpoint": schema.StringAttribute{
+						Optional: true,
+						MarkdownDescription: "Base URL of the API. Defaults to `" + EnvDigitalOceanURL + "`, then `" + digitalocean.DefaultAPIEndpoint + "`. " +
+							"Set it to a local cloud's URL (for example `http://127.0.0.1:9080`) to work offline.",
+					},
+					"requests_per_second": schema.Float64Attribute{
+						Optional:            true,
+						MarkdownDescription: "Client-side rate limit for API requests. `0` (the default) means no limit.",
+						Validators:          []validator.Float64{float64validator.AtLeast(0)},
+					},
+					"http_retry_max": schema.Int64Attribute{
+						Optional:            true,
+						MarkdownDescription: "How many times a request is retried on 429, 5xx and connection errors. Defaults to `4`; `0` disables retries.",
+						Validators:          []validator.Int64{int64validator.Between(0, 20)},
+					},
+					"http_retry_wait_min": schema.Float64Attribute{
+						Optional:            true,
+						MarkdownDescription: "Shortest wait between retries, in seconds. Defaults to `1`.",
+						Validators:          []validator.Float64{float64validator.Between(0, 300)},
+					},
+					"http_retry_wait_max": schema.Float64Attribute{
+						Optional:            true,
+						MarkdownDescription: "Longest wait between retries, in seconds (a server's `Retry-After` is capped by it too). Defaults to `30`.",
+						Validators:          []validator.Float64{float64validator.Between(0, 3600)},
+					},
+					"poll_interval": schema.Float64Attribute{
+						Optional:            true,
+						MarkdownDescription: "How often waiters poll the API, in seconds. Defaults to `2`.",
+						Validators:          []validator.Float64{float64validator.Between(0.05, 60)},
+					},
+				},
+			},
+		},
+	}
+}
+
+type providerModel struct {
+	DigitalOcean *digitalOceanModel `tfsdk:"digitalocean"`
+}
+
+type digitalOceanModel struct {
+	Token             types.String  `tfsdk:"token"`
+	APIEndpoint       types.String  `tfsdk:"api_endpoint"`
+	RequestsPerSecond types.Float64 `tfsdk:"requests_per_second"`
+	HTTPRetryMax      types.Int64   `tfsdk:"http_retry_max"`
+	HTTPRetryWaitMin  types.Float64 `tfsdk:"http_retry_wait_min"`
+	HTTPRetryWaitMax  types.Float64 `tfsdk:"http_retry_wait_max"`
+	PollInterval      types.Float64 `tfsdk:"poll_interval"`
+}
+
+func (p *haddockProvider) Configure(ctx context.Context, req provider.ConfigureRequest, resp *provider.ConfigureResponse) {
+	var cfg providerModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	do := cfg.DigitalOcean
+	if do == nil {
+		do = &digitalOceanModel{}
+	}
+	if do.Token.IsUnknown() || do.APIEndpoint.IsUnknown() {
+		// Values from resources not yet created: configure on apply.
+		return
+	}
+	data := newProviderData(p.version)
+
+	token := stringOr(do.Token, os.Getenv(EnvDigitalOceanToken))
+	endpoint := stringOr(do.APIEndpoint, os.Getenv(EnvDigitalOceanURL))
+	if endpoint == "" {
+		endpoint = digitalocean.DefaultAPIEndpoint
+	}
+	tokenPath := path.Root("digitalocean").AtName("token")
+	endpointPath := path.Root("digitalocean").AtName("api_endpoint")
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		resp.Diagnostics.AddAttributeError(endpointPath, "Invalid DigitalOcean API endpoint",
+			fmt.Sprintf("%q is not an http(s) URL. Set digitalocean.api_endpoint (or %s) to a URL such as %s or http://127.0.0.1:9080 for the local cloud.", endpoint, EnvDigitalOceanURL, digitalocean.DefaultAPIEndpoint))
+		return
+	}
+	switch {
+	case token == "":
+		data.unconfigured[cloud.DigitalOcean] = "no DigitalOcean token is configured: set digitalocean.token or the " + EnvDigitalOceanToken + " environment variable"
+	case isPublicDigitalOcean(u):
+		if err := digitalocean.ValidateToken(token); err != nil {
+			resp.Diagnostics.AddAttributeError(tokenPath, "Malformed DigitalOcean token",
+				fmt.Sprintf("The DigitalOcean token (from digitalocean.token or %s) is malformed: %s. Create a personal access token at https://cloud.digitalocean.com/account/api/tokens and set it again.", EnvDigitalOceanToken, err))
+			return
+		}
+		fallthrough
+	default:
+		if strings.ContainsAny(token, " \t\r\n") {
+			resp.Diagnostics.AddAttributeError(tokenPath, "Malformed DigitalOcean token", "The token contains white space; copy it again without spaces or line breaks.")
+			return
+		}
+		dcfg := digitalocean.Config{
+			Token:             token,
+			APIEndpoint:       endpoint,
+			RequestsPerSecond: do.RequestsPerSecond.ValueFloat64(),
+			RetryWaitMin:      seconds(do.HTTPRetryWaitMin),
+			RetryWaitMax:      seconds(do.HTTPRetryWaitMax),
+			PollInterval:      seconds(do.PollInterval),
+			UserAgent:         "terraform-provider-haddock/" + p.version + " (+" + req.TerraformVersion + ")",
+			HTTPRetryMax:      int(do.HTTPRetryMax.ValueInt64()),
+		}
+		if !do.HTTPRetryMax.IsNull() && do.HTTPRetryMax.ValueInt64() == 0 {
+			dcfg.HTTPRetryMax = -1
+		}
+		drv, err := digitalocean.New(dcfg)
+		if err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("digitalocean"), "Invalid DigitalOcean configuration", err.Error())
+			return
+		}
+		poll := dcfg.PollInterval
+		if poll == 0 {
+			poll = 2 * time.Second
+		}
+		data.add(drv, poll)
+		tflog.Debug(ctx, "configured DigitalOcean", map[string]any{"api_endpoint": endpoint})
+	}
+	resp.DataSourceData = data
+	resp.ResourceData = data
+}
+
+func isPublicDigitalOcean(u *url.URL) bool {
+	h := u.Hostname()
+	return h == "digitalocean.com" || strings.HasSuffix(h, ".digitalocean.com")
+}
+
+func stringOr(v types.String, fallback string) string {
+	if v.IsNull() || v.ValueString() == "" {
+		return fallback
+	}
+	return v.ValueString()
+}
+
+func seconds(v types.Float64) time.Duration {
+	if v.IsNull() || v.IsUnknown() {
+		return 0
+	}
+	return time.Duration(v.ValueFloat64() * float64(time.Second))
+}
+
+func (p *haddockProvider) Resources(_ context.Context) []func() resource.Resource {
+	return []func() resource.Resource{
+		NewHostResource,
+	}
+}
+
+func (p *haddockProvider) DataSources(_ context.Context) []func() datasource.DataSource {
+	return []func() datasource.DataSource{
+		NewCatalogDataSource,
+	}
+}
