@@ -1,0 +1,188 @@
+// Package acctest is the acceptance-test harness: it serves the provider to
+// the real Terraform CLI (terraform-plugin-testing), runs localcloud
+// in-process with DigitalOcean's OpenAPI contract checked on every request
+// and response, and fails — never skips — when something it needs is
+// missing while TF_ACC asks for acceptance tests.
+package acctest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+
+	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
+	"github.com/haddockhq/terraform-provider-haddock/internal/cloud/digitalocean"
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/contract"
+	"github.com/haddockhq/terraform-provider-haddock/provider"
+)
+
+// NamePrefix starts every name the tests create, so sweepers and people can
+// tell test leftovers apart.
+const NamePrefix = "tf-acc-test-"
+
+// Token is the token the in-process localcloud accepts.
+const Token = "tf-acc-localcloud-token"
+
+// BootDelay is how long localcloud keeps a droplet "new": long enough that
+// every Create really waits, short enough for a fast suite.
+const BootDelay = 300 * time.Millisecond
+
+// ProviderFactories serves the provider in-process to Terraform.
+var ProviderFactories = map[string]func() (tfprotov6.ProviderServer, error){
+	"haddock": providerserver.NewProtocol6WithError(provider.New("acctest")()),
+}
+
+var (
+	suite struct {
+		run       *localcloud.Running
+		validator *contract.Validator
+		do        *digitalocean.Driver
+	}
+	setupErr error
+)
+
+// Main runs a test binary's tests with localcloud up; use it as TestMain.
+// After the run, any contract violation recorded fails the binary.
+func Main(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	if os.Getenv("TF_ACC") != "" {
+		if os.Getenv("TF_ACC_TERRAFORM_PATH") == "" {
+			tf, err := exec.LookPath("terraform")
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "acctest: TF_ACC is set but no terraform is on PATH and TF_ACC_TERRAFORM_PATH is empty; install Terraform 1.11+ (nothing here downloads it)")
+				return 1
+			}
+			os.Setenv("TF_ACC_TERRAFORM_PATH", tf)
+		}
+		os.Setenv("CHECKPOINT_DISABLE", "1")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	v, err := contract.New()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "acctest: loading DigitalOcean's OpenAPI spec for the contract check: %v\n", err)
+		return 1
+	}
+	lc, err := localcloud.Start(ctx, localcloud.Config{
+		Token:      Token,
+		BootDelay:  BootDelay,
+		Middleware: v.Middleware,
+	})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "acctest: starting localcloud: %v\n", err)
+		return 1
+	}
+	defer lc.Close()
+	suite.run, suite.validator = lc, v
+	os.Setenv(provider.EnvDigitalOceanURL, lc.URL)
+	os.Setenv(provider.EnvDigitalOceanToken, Token)
+	suite.do, err = digitalocean.New(digitalocean.Config{Token: Token, APIEndpoint: lc.URL, PollInterval: 50 * time.Millisecond})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "acctest: %v\n", err)
+		return 1
+	}
+
+	code := m.Run()
+
+	if err := v.Check(); err != nil {
+		fmt.Fprintf(os.Stderr, "\nFAIL: localcloud broke DigitalOcean's API contract during the suite:\n%v\n", err)
+		return 1
+	}
+	fmt.Printf("contract: %d requests and responses checked against DigitalOcean's OpenAPI spec, no violation\n", v.Checked())
+	return code
+}
+
+// PreCheck fails the test when the harness is not up.
+func PreCheck(t *testing.T) {
+	t.Helper()
+	if suite.run == nil {
+		t.Fatal("acctest: localcloud is not running: the package's TestMain must call acctest.Main")
+	}
+}
+
+// ProviderConfig is the provider block every test uses: localcloud comes from
+// the environment, polling and retries are quick.
+func ProviderConfig() string {
+	return `
+provider "haddock" {
+  digitalocean {
+    poll_interval       = 0.1
+    http_retry_wait_min = 0.05
+    http_retry_wait_max = 2
+  }
+}
+`
+}
+
+// RandomName is a fresh name under NamePrefix.
+func RandomName() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return NamePrefix + hex.EncodeToString(b)
+}
+
+// LocalCloudURL is the in-process localcloud's base URL.
+func LocalCloudURL() string { return suite.run.URL }
+
+// DigitalOcean is a driver on the in-process localcloud, for checks made
+// behind Terraform's back (CheckDestroy, deleting out of band).
+func DigitalOcean() cloud.Driver { return suite.do }
+
+// Cloud gives tests localcloud's fault injection and request counters.
+type Cloud struct{ s *localcloud.Server }
+
+// LocalCloud is the in-process localcloud.
+func LocalCloud(t *testing.T) Cloud {
+	t.Helper()
+	PreCheck(t)
+	return Cloud{s: suite.run.Server}
+}
+
+// Fault makes the next count requests matching method and path prefix
+// answer status (with Retry-After retryAfter seconds).
+func (c Cloud) Fault(t *testing.T, method, pathPrefix string, status, count, retryAfter int) {
+	t.Helper()
+	err := c.s.InjectFault(localcloud.Fault{Method: method, PathPrefix: pathPrefix, Status: status, Count: count, RetryAfterSeconds: retryAfter})
+	if err != nil {
+		t.Fatalf("injecting a fault: %v", err)
+	}
+	t.Cleanup(c.s.ClearFaults)
+}
+
+// PendingFaults counts injected faults not served yet.
+func (c Cloud) PendingFaults(t *testing.T) int {
+	t.Helper()
+	n := 0
+	for _, f := range c.s.Faults() {
+		n += f.Count
+	}
+	return n
+}
+
+// Requests is localcloud's request counters.
+func (c Cloud) Requests() localcloud.RequestCounts { return c.s.Requests() }
+
+// ErrorMatching builds an ExpectError pattern from fragments that must
+// appear in order; spaces match any white space, since Terraform wraps
+// diagnostics at its terminal width.
+func ErrorMatching(fragments ...string) *regexp.Regexp {
+	q := make([]string, len(fragments))
+	for i, f := range fragments {
+		q[i] = strings.ReplaceAll(regexp.QuoteMeta(f), " ", `\s+`)
+	}
+	return regexp.MustCompile(`(?s)` + strings.Join(q, ".*"))
+}

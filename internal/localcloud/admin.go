@@ -1,0 +1,177 @@
+package localcloud
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Fault makes the next Count API requests matching Method and PathPrefix
+// fail with Status, before they reach the API (nothing changes state).
+type Fault struct {
+	// Method matches the request method; "" matches any.
+	Method string `json:"method,omitempty"`
+	// PathPrefix matches the start of the request path, e.g. "/v2/droplets";
+	// "" matches any /v2 path.
+	PathPrefix string `json:"path_prefix,omitempty"`
+	// Status is the HTTP status to answer with: 429, 500, 503 or any other
+	// 4xx/5xx.
+	Status int `json:"status"`
+	// Count is how many requests fail; default 1.
+	Count int `json:"count,omitempty"`
+	// RetryAfterSeconds sets Retry-After (and, with 429, ratelimit-reset to
+	// now plus that); default 1 for 429 and 503.
+	RetryAfterSeconds int `json:"retry_after_seconds,omitempty"`
+}
+
+func (f *Fault) normalize() error {
+	if f.Status < 400 || f.Status > 599 {
+		return fmt.Errorf("status must be a 4xx or 5xx code, got %d", f.Status)
+	}
+	if f.Count < 0 || f.RetryAfterSeconds < 0 {
+		return fmt.Errorf("count and retry_after_seconds must not be negative")
+	}
+	if f.Count == 0 {
+		f.Count = 1
+	}
+	if f.RetryAfterSeconds == 0 && (f.Status == http.StatusTooManyRequests || f.Status == http.StatusServiceUnavailable) {
+		f.RetryAfterSeconds = 1
+	}
+	f.Method = strings.ToUpper(f.Method)
+	return nil
+}
+
+type faults struct{ list []Fault }
+
+// match consumes one count of the first fault matching r.
+func (fs *faults) match(r *http.Request) (Fault, bool) {
+	for i := range fs.list {
+		f := &fs.list[i]
+		if (f.Method == "" || f.Method == r.Method) && strings.HasPrefix(r.URL.Path, f.PathPrefix) {
+			got := *f
+			f.Count--
+			if f.Count == 0 {
+				fs.list = append(fs.list[:i], fs.list[i+1:]...)
+			}
+			return got, true
+		}
+	}
+	return Fault{}, false
+}
+
+// InjectFault queues f; faults are matched in the order they were added.
+func (s *Server) InjectFault(f Fault) error {
+	if err := f.normalize(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fault.list = append(s.fault.list, f)
+	return nil
+}
+
+// ClearFaults drops every pending fault.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fault.list = nil
+}
+
+// Faults returns the pending faults, with the counts left.
+func (s *Server) Faults() []Fault {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Fault{}, s.fault.list...)
+}
+
+func (s *Server) serveFault(w *errWriter, f Fault, now time.Time) {
+	h := w.Header()
+	if f.RetryAfterSeconds > 0 {
+		h.Set("Retry-After", strconv.Itoa(f.RetryAfterSeconds))
+	}
+	switch f.Status {
+	case http.StatusTooManyRequests:
+		h.Set("Ratelimit-Remaining", "0")
+		h.Set("Ratelimit-Reset", strconv.FormatInt(now.Add(time.Duration(f.RetryAfterSeconds)*time.Second).Unix(), 10))
+		w.error(f.Status, "too_many_requests", "API rate limit exceeded.")
+	case http.StatusInternalServerError:
+		w.error(f.Status, "server_error", "Server Error")
+	case http.StatusServiceUnavailable:
+		w.error(f.Status, "service_unavailable", "Service Unavailable")
+	default:
+		w.error(f.Status, strings.ToLower(strings.ReplaceAll(http.StatusText(f.Status), " ", "_")), "Injected fault: "+http.StatusText(f.Status))
+	}
+}
+
+// RequestCounts counts API requests by "METHOD /v2/path/{template}".
+type RequestCounts struct {
+	Total    int            `json:"total"`
+	Requests map[string]int `json:"requests"`
+}
+
+type counters struct {
+	m     map[string]int
+	total int
+}
+
+func (c *counters) add(key string) {
+	c.m[key]++
+	c.total++
+}
+
+// Requests returns how many /v2 requests were served since the start or
+// the last ResetRequests, keyed by method and path template, e.g.
+// "GET /v2/droplets/{id}". Requests answered with an injected fault count;
+// requests that failed authentication do not.
+func (s *Server) Requests() RequestCounts {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return RequestCounts{Total: s.reqs.total, Requests: maps.Clone(s.reqs.m)}
+}
+
+// ResetRequests zeroes the request counters.
+func (s *Server) ResetRequests() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reqs = counters{m: map[string]int{}}
+}
+
+// adminMux serves /_localcloud/*: test controls, not part of DigitalOcean.
+func (s *Server) adminMux() *http.ServeMux {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /_localcloud/faults", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"faults": s.Faults()})
+	})
+	m.HandleFunc("POST /_localcloud/faults", func(w http.ResponseWriter, r *http.Request) {
+		var f Fault
+		dec := json.NewDecoder(r.Body)
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&f); err != nil {
+			ew(w).error(http.StatusBadRequest, "bad_request", "invalid fault: "+err.Error())
+			return
+		}
+		if err := s.InjectFault(f); err != nil {
+			ew(w).error(http.StatusUnprocessableEntity, "unprocessable_entity", err.Error())
+			return
+		}
+		_ = f.normalize()
+		writeJSON(w, http.StatusCreated, map[string]any{"fault": f})
+	})
+	m.HandleFunc("DELETE /_localcloud/faults", func(w http.ResponseWriter, r *http.Request) {
+		s.ClearFaults()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	m.HandleFunc("GET /_localcloud/requests", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.Requests())
+	})
+	m.HandleFunc("DELETE /_localcloud/requests", func(w http.ResponseWriter, r *http.Request) {
+		s.ResetRequests()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { ew(w).notFound() })
+	return m
+}

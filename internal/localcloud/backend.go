@@ -1,0 +1,189 @@
+package localcloud
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+)
+
+// HostBackend is what stands behind droplets and reserved IPs: the API layer
+// keeps all DigitalOcean bookkeeping (ids, statuses, actions, tags,
+// pagination) and asks the backend only for the machine-level effects. The
+// in-memory backend (NewMemoryBackend, the default) does nothing but hand out
+// addresses; a network-namespace backend can create real hosts.
+//
+// The server calls Provision and Destroy from their own goroutines, never
+// while holding its lock, and never concurrently for the same host: Destroy
+// waits for Provision to return. AssignIP, UnassignIP, AllocateIP and
+// ReleaseIP are called from the request handler and should be quick.
+type HostBackend interface {
+	// Provision creates a host and returns its addresses. The droplet
+	// reports status "new" until Provision returns (and the configured boot
+	// delay has passed), "active" after. An error fails the create action
+	// ("errored") and the droplet disappears, as a failed create does on
+	// DigitalOcean.
+	Provision(ctx context.Context, req HostRequest) (HostAddrs, error)
+	// Destroy removes a host Provision created. Reserved IPs assigned to it
+	// have been unassigned before the call.
+	Destroy(ctx context.Context, hostID int) error
+	// AllocateIP reserves a public address in region for a reserved IP.
+	AllocateIP(ctx context.Context, region string) (netip.Addr, error)
+	// ReleaseIP gives back an address AllocateIP returned; it is unassigned.
+	ReleaseIP(ctx context.Context, ip netip.Addr) error
+	// AssignIP routes ip to host hostID. The ip may currently be assigned to
+	// another host: the backend moves it (UnassignIP is not called first).
+	AssignIP(ctx context.Context, ip netip.Addr, hostID int) error
+	// UnassignIP detaches ip from whatever host holds it.
+	UnassignIP(ctx context.Context, ip netip.Addr) error
+}
+
+// PowerController is optionally implemented by a HostBackend whose hosts can
+// be powered off and on. The server calls Power for the droplet actions
+// power_off, shutdown, power_on, reboot and power_cycle (action is that
+// type); an error marks the action errored and leaves the droplet as it was.
+type PowerController interface {
+	Power(ctx context.Context, hostID int, action string) error
+}
+
+// HostRequest is one droplet to provision. Region, Size and Image are
+// DigitalOcean slugs already validated against the catalog.
+type HostRequest struct {
+	ID       int
+	Name     string
+	Region   string
+	Size     string
+	Image    string
+	VCPUs    int
+	MemoryMB int
+	DiskGB   int
+	IPv6     bool
+	SSHKeys  []string // public keys, resolved from ids/fingerprints
+	Tags     []string
+	UserData string
+}
+
+// HostAddrs are a provisioned host's addresses. PublicIPv4 and PrivateIPv4
+// carry the prefix length the droplet reports as its netmask. PublicIPv6 is
+// only set when the request asked for IPv6.
+type HostAddrs struct {
+	PublicIPv4    netip.Prefix
+	PublicGateway netip.Addr
+	PrivateIPv4   netip.Prefix
+	PublicIPv6    netip.Prefix
+	IPv6Gateway   netip.Addr
+}
+
+// MemoryBackend is the default HostBackend: no hosts, only addresses, from
+// documentation and benchmarking ranges that route nowhere:
+//
+//	droplet public IPv4  198.18.0.0/16 (gateway 198.18.0.1)
+//	reserved IPs         198.19.0.0/16
+//	droplet private IPv4 10.116.0.0/16 (one default VPC per region)
+//	droplet public IPv6  2001:db8::/32, one /64 per droplet
+//
+// It also tracks which host holds each reserved IP (see Assignment).
+type MemoryBackend struct {
+	mu       sync.Mutex
+	next     uint32 // host counter, for public/private/IPv6 addresses
+	nextIP   uint32 // reserved IP counter
+	hosts    map[int]bool
+	assigned map[netip.Addr]int // reserved ip -> host
+	reserved map[netip.Addr]bool
+}
+
+// NewMemoryBackend returns an empty in-memory backend.
+func NewMemoryBackend() *MemoryBackend {
+	return &MemoryBackend{hosts: map[int]bool{}, assigned: map[netip.Addr]int{}, reserved: map[netip.Addr]bool{}}
+}
+
+var errPoolExhausted = errors.New("address pool exhausted")
+
+// Provision implements HostBackend.
+func (b *MemoryBackend) Provision(_ context.Context, req HostRequest) (HostAddrs, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.next >= 65000 {
+		return HostAddrs{}, errPoolExhausted
+	}
+	b.next++
+	n := b.next + 1 // .0.1 is the gateway
+	a := HostAddrs{
+		PublicIPv4:    netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 18, byte(n >> 8), byte(n)}), 16),
+		PublicGateway: netip.AddrFrom4([4]byte{198, 18, 0, 1}),
+		PrivateIPv4:   netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 116, byte(n >> 8), byte(n)}), 16),
+	}
+	if req.IPv6 {
+		a.PublicIPv6 = netip.PrefixFrom(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0, byte(n >> 8), byte(n), 15: 1}), 64)
+		a.IPv6Gateway = netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 15: 1})
+	}
+	b.hosts[req.ID] = true
+	return a, nil
+}
+
+// Destroy implements HostBackend.
+func (b *MemoryBackend) Destroy(_ context.Context, hostID int) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.hosts, hostID)
+	for ip, h := range b.assigned {
+		if h == hostID {
+			delete(b.assigned, ip)
+		}
+	}
+	return nil
+}
+
+// AllocateIP implements HostBackend.
+func (b *MemoryBackend) AllocateIP(_ context.Context, _ string) (netip.Addr, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.nextIP >= 65000 {
+		return netip.Addr{}, errPoolExhausted
+	}
+	b.nextIP++
+	n := b.nextIP + 1
+	ip := netip.AddrFrom4([4]byte{198, 19, byte(n >> 8), byte(n)})
+	b.reserved[ip] = true
+	return ip, nil
+}
+
+// ReleaseIP implements HostBackend.
+func (b *MemoryBackend) ReleaseIP(_ context.Context, ip netip.Addr) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.reserved, ip)
+	delete(b.assigned, ip)
+	return nil
+}
+
+// AssignIP implements HostBackend.
+func (b *MemoryBackend) AssignIP(_ context.Context, ip netip.Addr, hostID int) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.reserved[ip] {
+		return fmt.Errorf("%s is not a reserved IP", ip)
+	}
+	if !b.hosts[hostID] {
+		return fmt.Errorf("host %d does not exist", hostID)
+	}
+	b.assigned[ip] = hostID
+	return nil
+}
+
+// UnassignIP implements HostBackend.
+func (b *MemoryBackend) UnassignIP(_ context.Context, ip netip.Addr) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.assigned, ip)
+	return nil
+}
+
+// Assignment reports which host holds ip, for tests.
+func (b *MemoryBackend) Assignment(ip netip.Addr) (hostID int, ok bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	hostID, ok = b.assigned[ip]
+	return hostID, ok
+}

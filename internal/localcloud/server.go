@@ -1,0 +1,335 @@
+package localcloud
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DevToken is the token localcloud accepts when none is configured. It
+// guards a loopback-only listener and is not a secret.
+const DevToken = "localcloud-dev-token"
+
+// Config configures a Server. The zero value is usable.
+type Config struct {
+	// Addr is the listen address for Start; default "127.0.0.1:0". Only
+	// loopback addresses are accepted.
+	Addr string
+	// Token is the bearer token every request must carry; default DevToken.
+	Token string
+	// BootDelay is how long a droplet stays "new" after it was created (and
+	// at least until the backend has provisioned it).
+	BootDelay time.Duration
+	// DeleteDelay is how long a deleted droplet stays visible; default 0.
+	DeleteDelay time.Duration
+	// ActionDelay is how long droplet and reserved IP actions stay
+	// "in-progress"; default 0 (the POST answers in-progress, the next GET
+	// completed).
+	ActionDelay time.Duration
+	// DropletLimit is the account's droplet limit; default 100.
+	DropletLimit int
+	// ReservedIPLimit is the account's reserved IP limit; default 20.
+	ReservedIPLimit int
+	// Backend stands behind droplets and reserved IPs; default a
+	// MemoryBackend.
+	Backend HostBackend
+	// Middleware, when set, wraps the whole handler (after localcloud's own
+	// request id, rate-limit headers, authentication, faults and counters,
+	// so it sees exactly what a client sees). A contract validator plugs in
+	// here.
+	Middleware func(http.Handler) http.Handler
+	// Now is the clock; default time.Now. Tests can move time forward to
+	// cross the boot delay without sleeping.
+	Now func() time.Time
+	// Logf, when set, receives backend errors that no request can report
+	// (a failed Destroy, say).
+	Logf func(format string, args ...any)
+}
+
+// Server is an in-memory DigitalOcean v2 API. It is an http.Handler; use
+// Start to serve it on a loopback port.
+type Server struct {
+	cfg     Config
+	backend HostBackend
+	now     func() time.Time
+	handler http.Handler
+	api     *http.ServeMux
+	admin   *http.ServeMux
+
+	ctx    context.Context // canceled by Close; bounds backend calls
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	// opMu serializes the backend calls request handlers make (reserved
+	// IP moves, power) with droplet deletion, so an address is never
+	// assigned to a droplet being destroyed. Taken before mu, never while
+	// holding it.
+	opMu sync.Mutex
+
+	mu    sync.Mutex
+	st    state
+	fault faults
+	reqs  counters
+	rate  rateWindow
+}
+
+// New returns a Server for cfg.
+func New(cfg Config) *Server {
+	if cfg.Token == "" {
+		cfg.Token = DevToken
+	}
+	if cfg.DropletLimit == 0 {
+		cfg.DropletLimit = 100
+	}
+	if cfg.ReservedIPLimit == 0 {
+		cfg.ReservedIPLimit = 20
+	}
+	if cfg.Backend == nil {
+		cfg.Backend = NewMemoryBackend()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{cfg: cfg, backend: cfg.Backend, now: cfg.Now, ctx: ctx, cancel: cancel}
+	s.st.init()
+	s.reqs.m = map[string]int{}
+	s.api = s.apiMux()
+	s.admin = s.adminMux()
+	var h http.Handler = http.HandlerFunc(s.serve)
+	if cfg.Middleware != nil {
+		h = cfg.Middleware(h)
+	}
+	s.handler = h
+	return s
+}
+
+// ServeHTTP serves the API, Config.Middleware included.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Handler returns the handler ServeHTTP serves, Config.Middleware included.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Close cancels backend calls in flight and waits for their goroutines.
+func (s *Server) Close() error {
+	s.cancel()
+	s.wg.Wait()
+	return nil
+}
+
+// serve is the base handler: the conventions every DigitalOcean response
+// follows, then the API or the admin endpoints.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	rid := newUUID()
+	h := w.Header()
+	h.Set("X-Request-Id", rid)
+	now := s.now()
+	s.mu.Lock()
+	limit, remaining, reset := s.rate.take(now)
+	s.mu.Unlock()
+	h.Set("Ratelimit-Limit", strconv.Itoa(limit))
+	h.Set("Ratelimit-Remaining", strconv.Itoa(remaining))
+	h.Set("Ratelimit-Reset", strconv.FormatInt(reset, 10))
+	rw := &errWriter{ResponseWriter: w, rid: rid}
+
+	if !s.authorized(r) {
+		rw.error(http.StatusUnauthorized, "Unauthorized", "Unable to authenticate you")
+		return
+	}
+	switch {
+	case strings.HasPrefix(r.URL.Path, "/_localcloud/"):
+		s.admin.ServeHTTP(rw, r)
+	case strings.HasPrefix(r.URL.Path, "/v2/"):
+		_, pattern := s.api.Handler(r)
+		key := pattern
+		if key == "" || key == "/v2/" {
+			key = r.Method + " " + r.URL.Path
+		}
+		s.mu.Lock()
+		s.reqs.add(key)
+		f, ok := s.fault.match(r)
+		s.mu.Unlock()
+		if ok {
+			s.serveFault(rw, f, now)
+			return
+		}
+		s.api.ServeHTTP(rw, r)
+	default:
+		rw.notFound()
+	}
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(s.cfg.Token)) == 1
+}
+
+// rateWindow mimics DigitalOcean's hourly rate-limit headers. It counts but
+// does not enforce: use a fault to get a 429.
+type rateWindow struct {
+	start time.Time
+	n     int
+}
+
+const rateLimit = 5000
+
+func (rw *rateWindow) take(now time.Time) (limit, remaining int, reset int64) {
+	if rw.start.IsZero() || now.Sub(rw.start) >= time.Hour {
+		rw.start, rw.n = now, 0
+	}
+	rw.n++
+	return rateLimit, max(0, rateLimit-rw.n), rw.start.Add(time.Hour).Unix()
+}
+
+// errWriter is the ResponseWriter handlers get, with the request id at hand
+// for error bodies.
+type errWriter struct {
+	http.ResponseWriter
+	rid string
+}
+
+func (w *errWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Running is a Server listening on a loopback port.
+type Running struct {
+	// URL is the base URL, e.g. http://127.0.0.1:40123 (no trailing slash):
+	// what DIGITALOCEAN_API_URL / godo's base URL should be.
+	URL    string
+	Addr   net.Addr
+	Server *Server
+
+	http *http.Server
+	done chan error
+	once sync.Once
+	err  error
+
+	// Connections accepted but without a request yet: Shutdown would wait
+	// up to 5 s for them (net/http treats them as active), so Close drops
+	// them instead.
+	connMu  sync.Mutex
+	fresh   map[net.Conn]bool
+	closing bool
+}
+
+func (r *Running) connState(c net.Conn, st http.ConnState) {
+	r.connMu.Lock()
+	defer r.connMu.Unlock()
+	if st != http.StateNew {
+		delete(r.fresh, c)
+		return
+	}
+	if r.closing {
+		_ = c.Close()
+		return
+	}
+	r.fresh[c] = true
+}
+
+func (r *Running) dropFresh() {
+	r.connMu.Lock()
+	defer r.connMu.Unlock()
+	r.closing = true
+	for c := range r.fresh {
+		_ = c.Close()
+	}
+	clear(r.fresh)
+}
+
+// Start serves a new Server on cfg.Addr until ctx is done or Close is called.
+func Start(ctx context.Context, cfg Config) (*Running, error) {
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
+	}
+	if err := checkLoopback(cfg.Addr); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("localcloud: listen: %w", err)
+	}
+	return Serve(ctx, ln, New(cfg)), nil
+}
+
+// Serve serves s on ln until ctx is done or Close is called.
+func Serve(ctx context.Context, ln net.Listener, s *Server) *Running {
+	run := &Running{
+		URL:    "http://" + ln.Addr().String(),
+		Addr:   ln.Addr(),
+		Server: s,
+		http:   &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second},
+		done:   make(chan error, 1),
+		fresh:  map[net.Conn]bool{},
+	}
+	run.http.ConnState = run.connState
+	go func() {
+		err := run.http.Serve(ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		run.done <- err
+	}()
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = run.Close()
+		case <-s.ctx.Done():
+		}
+	}()
+	return run
+}
+
+// Close stops the listener, waits up to five seconds for requests in
+// flight, then closes the Server.
+func (r *Running) Close() error {
+	r.once.Do(func() {
+		r.dropFresh()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err := r.http.Shutdown(ctx)
+		if err != nil {
+			_ = r.http.Close()
+		}
+		if serveErr := <-r.done; err == nil {
+			err = serveErr
+		}
+		_ = r.Server.Close()
+		r.err = err
+	})
+	return r.err
+}
+
+func checkLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("localcloud: listen address %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("localcloud: listen address %q is not loopback; localcloud listens on loopback only", addr)
+	}
+	return nil
+}
+
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
