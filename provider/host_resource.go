@@ -572,7 +572,6 @@ func backtickList(v []string) string {
 	return strings.Join(q, ", ")
 }
 
-
 type hostModel struct {
 	ID                 types.String   `tfsdk:"id"`
 	Cloud              types.String   `tfsdk:"cloud"`
