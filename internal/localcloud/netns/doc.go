@@ -1,0 +1,111 @@
+// Package netns is localcloud's real-host backend: every droplet is a Linux
+// network namespace with its own IPv4 address on a bridge, its own hostname
+// and its own dockerd, so Haddock's provider, its TLS client and Docker Swarm
+// talk to real engines over real TCP/IP without any cloud account.
+//
+// # What a host is
+//
+// Provision creates, for HostSpec.ID "web1" with the default Config:
+//
+//   - the network namespace hdk-web1 (/run/netns/hdk-web1) with lo up and a
+//     veth pair: eth0 inside, with the host's address from Config.Subnet and
+//     a default route via the bridge's address; the machine side (hdk0v<n>)
+//     is a port of the bridge hdk0;
+//
+//   - the host's directory StateDir/hosts/web1 holding its root (the files of
+//     HostSpec.Files), the effective daemon.json, data-root (data/),
+//     exec-root (run/), the daemon's unix socket (docker.sock), pid file and
+//     log (dockerd.log);
+//
+//   - a dockerd in the namespace, with its own hostname and mounts.
+//
+// The dockerd is started as
+//
+//	nsenter --net=/run/netns/hdk-web1 -- \
+//	  unshare --uts --mount --propagation private -- \
+//	  /bin/sh -c SCRIPT localcloud-host web1 1 \
+//	  dockerd --config-file StateDir/hosts/web1/daemon.json
+//
+// nsenter rather than "ip netns exec", which remounts /sys and hides the
+// cgroup mounts dockerd needs. The daemon gets its own UTS namespace (so
+// "docker info" reports the host's name) and its own mount namespace: every
+// mount it makes (overlay layers, container network namespaces) lives there
+// and disappears with it, and a private tmpfs on /run keeps its /run/docker,
+// /run/containerd and the iptables lock away from the machine's and the
+// other hosts' (not when StateDir is under /run, which it would hide). SCRIPT
+// sets the hostname and first lazily unmounts the nsfs mounts copied from
+// the machine (the other hosts' /run/netns entries): left there, they would
+// keep those namespaces, and their veths, alive after the hosts are
+// destroyed. dockerd runs its own containerd, whose state lives under the
+// host's data-root and exec-root.
+//
+// Provision returns once the daemon's unix socket answers GET /_ping.
+//
+// # daemon.json and file paths
+//
+// cloud-init on a real droplet writes its write_files at absolute paths,
+// /etc/docker/ca.pem and so on. Here each host has a root directory,
+// StateDir/hosts/<id>/root, and every HostSpec.File is written below it:
+// /etc/docker/ca.pem becomes StateDir/hosts/<id>/root/etc/docker/ca.pem. The
+// original daemon.json is kept at root/etc/docker/daemon.json; the daemon
+// runs with an effective copy, StateDir/hosts/<id>/daemon.json, in which:
+//
+//   - every string value that is the path of one of HostSpec.Files, or
+//     lies under /etc/docker/, is rewritten into the host's root the same
+//     way (tlscacert, tlscert, tlskey, ...);
+//   - hosts keeps its tcp:// listeners (they bind inside the host's
+//     namespace, so tcp://0.0.0.0:2376 is the host's own address) and
+//     replaces unix:// and fd:// ones by StateDir/hosts/<id>/docker.sock;
+//   - data-root, exec-root and pidfile are set to the host's directory, and
+//     "graph" and "containerd" (an external containerd) are dropped;
+//   - storage-driver is set to the driver that works on StateDir's file
+//     system (see Config.StorageDriver) when absent, or when it says overlay2
+//     and overlay mounts do not work there;
+//   - cgroup-parent defaults to /hdk-<id>, so the host's containers can be
+//     found, killed and their cgroups removed on Destroy;
+//   - for dockerd before 23, deprecated-key-path keeps the engine's key.json
+//     in the host's directory instead of /etc/docker.
+//
+// Every setting is in the file: dockerd gets no other flag, so nothing can
+// collide with daemon.json ("specified both as a flag and in the
+// configuration file").
+//
+// # Network
+//
+// The bridge holds the gateway address (the first address of Subnet) and
+// the machine reaches every host directly. Reserved IPs come from
+// Config.ReservedPrefix, which must not overlap Subnet: AssignIP adds ip/32
+// to the host's eth0 and routes ip/32 from the machine via the host's
+// address; the whole prefix has an "unreachable" route so that an
+// unassigned reserved IP never leaves the machine. Hosts reach each other's
+// reserved IPs through their default route: forwarding is enabled on the
+// bridge only (net.ipv4.conf.<bridge>.forwarding; the global ip_forward is
+// left alone), and each host ignores ICMP redirects, so a reserved IP that
+// moves is not still redirected to its former host.
+//
+// Two rules tagged with the iptables comment "localcloud" go first in the
+// FORWARD chain: ACCEPT from the bridge to the bridge (traffic between hosts
+// crosses FORWARD even when bridged, because br_netfilter is loaded, and
+// must work when the policy is DROP) and REJECT anything else from the
+// bridge: localcloud hosts have no route to the outside world. They are
+// added with the iptables that Debian's alternatives select (nft or
+// legacy), and also with the other one when it holds a filter table.
+//
+// # Processes of a host
+//
+// Destroy, Stop and Restore find a host's processes by its network
+// namespace (dockerd, containerd, shims, docker-proxy), by a command line
+// naming its directory (the same, should the namespace be gone) and by its
+// containers' cgroups under cgroup-parent. dockerd gets SIGTERM, then
+// SIGKILL after Config.StopTimeout; whatever is left then gets SIGKILL, and
+// Destroy returns once all of them have exited.
+//
+// # State
+//
+// The manager's state is StateDir/netns-state.json. Stop stops the daemons
+// and keeps everything else. Restore brings every
+// host back after localcloud stopped or crashed: it re-creates the bridge,
+// namespaces, veths, addresses, routes and rules that are missing, adopts a
+// dockerd still running and answering, and restarts the others. Down removes
+// everything: the hosts, the bridge, the rules, the routes and the state.
+package netns
