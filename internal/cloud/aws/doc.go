@@ -1,0 +1,29 @@
+// Package aws is Haddock's AWS EC2 driver: it implements cloud.Driver and
+// cloud.FloatingIPs with aws-sdk-go-v2, behind the narrow SDK interfaces of
+// api.go so tests can inject fakes. It never imports the provider or the
+// plugin framework; it logs through tflog, subsystem "aws".
+//
+// Regions. EC2 is regional: a Driver works in one region (Config.Region)
+// and ForRegion gives the driver of another. Hosts and Elastic IPs of other
+// regions are invisible to it, and a HostSpec or CreateFloatingIP naming
+// another region is rejected with cloud.ErrInvalid.
+//
+// Hosts are EC2 instances in the region's default VPC (the account needs
+// one), in the security group SecurityGroupName (see securitygroup.go for
+// its rules), with IMDSv2 required. Names are the Name tag; neutral tags
+// are EC2 tag keys (see tags.go); the managed tag cloud.ManagedTag is
+// haddock=true. Images are AMI ids or publisher name filters (see
+// ResolveImage); sizes are instance types; SSH keys are key pair names, at
+// most one per host.
+//
+// Status mapping: pending → pending, running → active, stopping/stopped →
+// off, shutting-down/terminated → deleting; ListHosts leaves terminated
+// instances out and GetHost reports them as not found.
+//
+// Errors come back as *cloud.APIError with the AWS code, message and
+// request id, and a Kind (errors.go). Throttling is retried by the SDK
+// retryer (Config.RetryMode, Config.MaxAttempts); eventual-consistency
+// errors right after a launch are retried by the driver.
+//
+// Integration tests run against moto_server; see the mototest package.
+package aws
