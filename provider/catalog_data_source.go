@@ -114,7 +114,7 @@ func (d *catalogDataSource) Read(ctx context.Context, req datasource.ReadRequest
 	m.VendorSizes = []vendorSizeModel{}
 	m.VendorRegions, m.VendorImages = []string{}, []string{}
 	if c := m.Cloud.ValueString(); c != "" {
-		drv, _, diags := d.data.driver(c, path.Root("cloud"))
+		drv, diags := d.data.catalog(c, path.Root("cloud"))
 		resp.Diagnostics.Append(diags...)
 		if diags.HasError() {
 			return

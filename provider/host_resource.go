@@ -20,7 +20,9 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/objectplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
@@ -126,8 +128,10 @@ func (r *hostResource) Schema(ctx context.Context, _ resource.SchemaRequest, res
 			"user_data": schema.StringAttribute{
 				Optional:            true,
 				Sensitive:           true,
-				MarkdownDescription: "cloud-init user data run at first boot. Sensitive: it often carries secrets. Changing it replaces the host.",
-				Validators:          []validator.String{stringvalidator.LengthAtMost(64 * 1024)},
+				MarkdownDescription: "Your own cloud-init user data. Haddock boots every host with a cloud-config that installs Docker Engine with TLS; " +
+					"yours is merged into it (a `#cloud-config` is merged key by key, anything else — a shell script, say — becomes another part " +
+					"of a multipart document), never dropped. Sensitive: it often carries secrets. Changing it replaces the host.",
+				Validators:          []validator.String{stringvalidator.LengthAtMost(48 * 1024), userDataValidator{}},
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"vendor_id": schema.StringAttribute{
@@ -162,6 +166,27 @@ func (r *hostResource) Schema(ctx context.Context, _ resource.SchemaRequest, res
 				MarkdownDescription: "Portable status: `pending`, `active`, `off`, `deleting` or `error`.",
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
+			"wait_for_docker": schema.BoolAttribute{
+				Optional: true,
+				Computed: true,
+				Default:  booldefault.StaticBool(true),
+				MarkdownDescription: "Create waits until Docker Engine answers on port 2376 over mutual TLS (the default). Set `false` when the machine " +
+					"running Terraform cannot reach the host's port 2376; `docker` is filled all the same.",
+			},
+			"docker": schema.SingleNestedAttribute{
+				Computed: true,
+				MarkdownDescription: "How to reach the host's Docker Engine: over TCP 2376 with mutual TLS. Haddock makes a CA for each host, " +
+					"a server certificate naming the host by `server_name` (not by address, so it verifies through a floating IP or after an " +
+					"address change), and a client certificate for itself. Null after import: the key material cannot be read back from a host.",
+				PlanModifiers: []planmodifier.Object{objectplanmodifier.UseStateForUnknown()},
+				Attributes: map[string]schema.Attribute{
+					"endpoint":    schema.StringAttribute{Computed: true, MarkdownDescription: "`tcp://<ipv4_address>:2376`."},
+					"server_name": schema.StringAttribute{Computed: true, MarkdownDescription: "The name the engine's certificate carries: verify the server by it (TLS server name), whatever address you dial."},
+					"ca_pem":      schema.StringAttribute{Computed: true, MarkdownDescription: "The host's CA certificate, PEM."},
+					"cert_pem":    schema.StringAttribute{Computed: true, MarkdownDescription: "Client certificate, PEM."},
+					"key_pem":     schema.StringAttribute{Computed: true, Sensitive: true, MarkdownDescription: "Client private key, PEM (PKCS#8)."},
+				},
+			},
 			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
 		},
 	}
@@ -191,7 +216,7 @@ func (r *hostResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRe
 	if resp.Diagnostics.HasError() || !plan.resolvable() {
 		return
 	}
-	drv, _, diags := r.data.driver(plan.Cloud.ValueString(), path.Root("cloud"))
+	drv, diags := r.data.catalog(plan.Cloud.ValueString(), path.Root("cloud"))
 	resp.Diagnostics.Append(diags...)
 	if diags.HasError() {
 		return
@@ -204,7 +229,7 @@ func (r *hostResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRe
 			return
 		}
 	}
-	res, diags := resolveHost(ctx, drv, &plan, state)
+	res, diags := r.resolveHost(ctx, drv, &plan, state)
 	resp.Diagnostics.Append(diags...)
 	if diags.HasError() {
 		return
@@ -227,6 +252,7 @@ func (r *hostResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRe
 		for _, p := range []*types.String{&plan.ID, &plan.VendorID, &plan.IPv4Address, &plan.IPv4AddressPrivate, &plan.Status} {
 			*p = types.StringUnknown()
 		}
+		plan.Docker = types.ObjectUnknown(dockerAttrTypes)
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
@@ -248,10 +274,11 @@ func sizePaths(m *hostModel) []path.Path {
 type resolved struct{ region, size, image string }
 
 // resolveHost maps the model's portable or native values to the vendor's.
-// With a state, a size given as vcpus/memory_gb keeps the current vendor
-// size while it still satisfies the request, so a price change elsewhere
-// does not replace a host.
-func resolveHost(ctx context.Context, drv cloud.Driver, m *hostModel, state *hostModel) (resolved, diag.Diagnostics) {
+// With a state, an unchanged image keeps the image the host was built from
+// (an AWS image pattern must not pick a newer AMI and replace hosts), and a
+// size given as vcpus/memory_gb keeps the current vendor size while it still
+// satisfies the request, so a price change elsewhere does not replace a host.
+func (r *hostResource) resolveHost(ctx context.Context, drv cloud.Driver, m *hostModel, state *hostModel) (resolved, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	off, err := drv.Offerings(ctx)
 	if err != nil {
@@ -262,12 +289,20 @@ func resolveHost(ctx context.Context, drv cloud.Driver, m *hostModel, state *hos
 	var res resolved
 	if res.region, err = cloud.ResolveRegion(c, m.Region.ValueString(), off); err != nil {
 		diags.AddAttributeError(path.Root("region"), "Invalid region", err.Error())
-	}
-	if res.image, err = cloud.ResolveImage(c, m.Image.ValueString(), off); err != nil {
-		diags.AddAttributeError(path.Root("image"), "Invalid image", err.Error())
-	}
-	if diags.HasError() {
 		return res, diags
+	}
+	if state != nil && m.Image.Equal(state.Image) && res.region == state.VendorRegion.ValueString() && state.VendorImage.ValueString() != "" {
+		res.image = state.VendorImage.ValueString()
+	} else if res.image, err = cloud.ResolveImage(c, m.Image.ValueString(), off); err != nil {
+		diags.AddAttributeError(path.Root("image"), "Invalid image", err.Error())
+		return res, diags
+	} else if rdrv, _, d := r.data.driver(string(c), res.region, path.Root("cloud")); !d.HasError() {
+		if ir, ok := rdrv.(cloud.ImageResolver); ok {
+			if res.image, err = ir.ResolveImage(ctx, res.image); err != nil {
+				diags.AddAttributeError(path.Root("image"), "Invalid image", fmt.Sprintf("image %q in %s %s: %s", m.Image.ValueString(), c, res.region, err))
+				return res, diags
+			}
+		}
 	}
 	sreq := cloud.SizeRequest{Name: m.Size.ValueString(), VCPUs: int(m.VCPUs.ValueInt64()), MemoryGB: m.MemoryGB.ValueFloat64()}
 	if sreq.Name == "" && state != nil && sizeSatisfies(off, state.VendorSize.ValueString(), res.region, sreq) {
@@ -303,19 +338,34 @@ func (r *hostResource) Create(ctx context.Context, req resource.CreateRequest, r
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	drv, watcher, diags := r.data.driver(plan.Cloud.ValueString(), path.Root("cloud"))
-	resp.Diagnostics.Append(diags...)
-	if diags.HasError() {
-		return
-	}
 	if plan.VendorRegion.IsUnknown() || plan.VendorSize.IsUnknown() || plan.VendorImage.IsUnknown() {
 		// The plan had unknown inputs; resolve now that they are known.
-		res, diags := resolveHost(ctx, drv, &plan, nil)
+		cat, diags := r.data.catalog(plan.Cloud.ValueString(), path.Root("cloud"))
+		resp.Diagnostics.Append(diags...)
+		if diags.HasError() {
+			return
+		}
+		res, diags := r.resolveHost(ctx, cat, &plan, nil)
 		resp.Diagnostics.Append(diags...)
 		if diags.HasError() {
 			return
 		}
 		plan.VendorRegion, plan.VendorSize, plan.VendorImage = types.StringValue(res.region), types.StringValue(res.size), types.StringValue(res.image)
+	}
+	drv, watcher, diags := r.data.driver(plan.Cloud.ValueString(), plan.VendorRegion.ValueString(), path.Root("cloud"))
+	resp.Diagnostics.Append(diags...)
+	if diags.HasError() {
+		return
+	}
+	tlsm, err := newHostTLS(plan.Name.ValueString())
+	if err != nil {
+		resp.Diagnostics.AddError("Error creating host", fmt.Sprintf("creating TLS material for host %q: %s", plan.Name.ValueString(), err))
+		return
+	}
+	userData, err := tlsm.userData(plan.Name.ValueString(), plan.UserData.ValueString())
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("user_data"), "Invalid user data", fmt.Sprintf("merging user_data into the host's cloud-init document: %s", err))
+		return
 	}
 	spec := cloud.HostSpec{
 		Name:     plan.Name.ValueString(),
@@ -324,7 +374,7 @@ func (r *hostResource) Create(ctx context.Context, req resource.CreateRequest, r
 		Image:    plan.VendorImage.ValueString(),
 		SSHKeys:  stringList(ctx, plan.SSHKeys, &resp.Diagnostics),
 		Tags:     stringSet(ctx, plan.Tags, &resp.Diagnostics),
-		UserData: plan.UserData.ValueString(),
+		UserData: userData,
 	}
 	if resp.Diagnostics.HasError() {
 		return
@@ -343,6 +393,8 @@ func (r *hostResource) Create(ctx context.Context, req resource.CreateRequest, r
 	plan.ID = types.StringValue(hostID(drv.Cloud(), h.ID))
 	plan.VendorID = types.StringValue(h.ID)
 	plan.setObserved(&h)
+	plan.Docker = tlsm.dockerValue(h.PublicIPv4)
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateCAKey, tlsm.privateState())...)
 	// Record the host before waiting: if the wait fails, Terraform keeps it
 	// (tainted) and the next apply replaces it instead of leaking it.
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
@@ -353,7 +405,16 @@ func (r *hostResource) Create(ctx context.Context, req resource.CreateRequest, r
 		return
 	}
 	plan.setObserved(got)
+	plan.Docker = tlsm.dockerValue(got.PublicIPv4)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	if !plan.WaitForDocker.ValueBool() {
+		return
+	}
+	if err := waitDocker(ctx, plan.Docker, r.data.poll); err != nil {
+		resp.Diagnostics.AddError("Error waiting for Docker Engine", fmt.Sprintf("host %s (%s) is active but its Docker Engine did not answer over mutual TLS on %s: %s. "+
+			"It is kept in the state as tainted; the next apply replaces it. If Terraform runs where port 2376 of the host cannot be reached, set wait_for_docker = false.",
+			plan.ID.ValueString(), spec.Name, dockerEndpoint(got.PublicIPv4), err))
+	}
 }
 
 func (r *hostResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -362,7 +423,7 @@ func (r *hostResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	drv, _, diags := r.data.driver(state.Cloud.ValueString(), path.Root("cloud"))
+	drv, _, diags := r.data.driver(state.Cloud.ValueString(), state.VendorRegion.ValueString(), path.Root("cloud"))
 	resp.Diagnostics.Append(diags...)
 	if diags.HasError() {
 		return
@@ -380,6 +441,13 @@ func (r *hostResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 	state.Name = types.StringValue(h.Name)
 	state.Tags = userTags(h.Tags, state.Tags)
 	state.setObserved(h)
+	state.Docker = withEndpoint(ctx, state.Docker, h.PublicIPv4, &resp.Diagnostics)
+	if state.WaitForDocker.IsNull() {
+		state.WaitForDocker = types.BoolValue(true)
+	}
+	if state.Docker.IsUnknown() {
+		state.Docker = types.ObjectNull(dockerAttrTypes)
+	}
 	if state.Region.IsNull() { // import: the vendor's values stand for the configuration's
 		state.Region, state.Size, state.Image = types.StringValue(h.Region), types.StringValue(h.Size), types.StringValue(h.Image)
 	}
@@ -400,7 +468,7 @@ func (r *hostResource) Update(ctx context.Context, req resource.UpdateRequest, r
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	drv, _, diags := r.data.driver(plan.Cloud.ValueString(), path.Root("cloud"))
+	drv, _, diags := r.data.driver(state.Cloud.ValueString(), state.VendorRegion.ValueString(), path.Root("cloud"))
 	resp.Diagnostics.Append(diags...)
 	if diags.HasError() {
 		return
@@ -430,6 +498,7 @@ func (r *hostResource) Update(ctx context.Context, req resource.UpdateRequest, r
 		return
 	}
 	plan.setObserved(h)
+	plan.Docker = withEndpoint(ctx, state.Docker, h.PublicIPv4, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
@@ -446,7 +515,7 @@ func (r *hostResource) Delete(ctx context.Context, req resource.DeleteRequest, r
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	drv, watcher, diags := r.data.driver(state.Cloud.ValueString(), path.Root("cloud"))
+	drv, watcher, diags := r.data.driver(state.Cloud.ValueString(), state.VendorRegion.ValueString(), path.Root("cloud"))
 	resp.Diagnostics.Append(diags...)
 	if diags.HasError() {
 		return
@@ -462,24 +531,39 @@ func (r *hostResource) Delete(ctx context.Context, req resource.DeleteRequest, r
 }
 
 func (r *hostResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	c, vid, err := parseHostID(req.ID)
+	c, region, vid, err := parseHostImportID(req.ID)
 	if err != nil {
 		resp.Diagnostics.AddError("Invalid import id", err.Error())
 		return
 	}
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), hostID(cloud.Name(c), vid))...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("cloud"), c)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("vendor_id"), vid)...)
+	if region != "" {
+		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("vendor_region"), region)...)
+	}
 }
 
 func hostID(c cloud.Name, vendorID string) string { return string(c) + "/" + vendorID }
 
-func parseHostID(id string) (string, string, error) {
-	c, vid, ok := strings.Cut(id, "/")
-	if !ok || vid == "" || !cloud.ValidCloud(c) {
-		return "", "", fmt.Errorf("%q is not a host id: use <cloud>/<vendor id> with cloud one of %s, for example digitalocean/3164444 or aws/i-0abc123", id, strings.Join(cloudNames(), ", "))
+// parseHostImportID reads <cloud>/<vendor id>, or <cloud>/<region>/<vendor
+// id> for vendors whose ids are per region (AWS; without a region the
+// provider's default region is searched).
+func parseHostImportID(id string) (c, region, vid string, err error) {
+	parts := strings.Split(id, "/")
+	bad := fmt.Errorf("%q is not a host id: use <cloud>/<vendor id> with cloud one of %s, for example digitalocean/3164444 or aws/i-0abc123 (aws/us-west-2/i-0abc123 for another region than the provider's)", id, strings.Join(cloudNames(), ", "))
+	for _, p := range parts {
+		if p == "" {
+			return "", "", "", bad
+		}
 	}
-	return c, vid, nil
+	switch {
+	case len(parts) == 2 && cloud.ValidCloud(parts[0]):
+		return parts[0], "", parts[1], nil
+	case len(parts) == 3 && parts[0] == string(cloud.AWS):
+		return parts[0], parts[1], parts[2], nil
+	}
+	return "", "", "", bad
 }
 
 // userTags returns the vendor's tags less the managed one, keeping null when
@@ -591,6 +675,8 @@ type hostModel struct {
 	IPv4Address        types.String   `tfsdk:"ipv4_address"`
 	IPv4AddressPrivate types.String   `tfsdk:"ipv4_address_private"`
 	Status             types.String   `tfsdk:"status"`
+	WaitForDocker      types.Bool     `tfsdk:"wait_for_docker"`
+	Docker             types.Object   `tfsdk:"docker"`
 	Timeouts           timeouts.Value `tfsdk:"timeouts"`
 }
 

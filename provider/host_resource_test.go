@@ -43,12 +43,14 @@ func TestAccHost_basic(t *testing.T) {
 				},
 			},
 			{
-				// Import gives the vendor's values for region, size and image;
-				// the configuration's portable spelling of them cannot be known.
+				// Import gives the vendor's values for region, size and image
+				// (the configuration's portable spelling cannot be known), no
+				// TLS key material (it cannot be read back from a host), and
+				// the default for wait_for_docker, a create-time setting.
 				ResourceName:            hostAddr,
 				ImportState:             true,
 				ImportStateVerify:       true,
-				ImportStateVerifyIgnore: []string{"region", "size", "image", "timeouts"},
+				ImportStateVerifyIgnore: []string{"region", "size", "image", "timeouts", "docker", "wait_for_docker"},
 			},
 			{
 				// Name and tags change in place: same id.
@@ -128,6 +130,8 @@ resource "haddock_host" "test" {
   vcpus     = 2
   memory_gb = 4
   image     = "ubuntu-24.04"
+
+  wait_for_docker = false
 }
 `, name),
 				ConfigStateChecks: []statecheck.StateCheck{
@@ -290,6 +294,9 @@ resource "haddock_host" "test" {
   size   = %[3]q
   image  = "debian-12"
   tags   = %[4]s
+
+  # The in-memory localcloud has no Docker Engine to wait for.
+  wait_for_docker = false
 }
 `, name, region, size, tags)
 }

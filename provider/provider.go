@@ -56,6 +56,7 @@ func (p *haddockProvider) Schema(_ context.Context, _ provider.SchemaRequest, re
 			"floating IPs, swarm clusters and stacks, in one `terraform apply`. Without an account, point " +
 			"`digitalocean.api_endpoint` at Haddock's local cloud (`make localcloud`).",
 		Blocks: map[string]schema.Block{
+			"aws": awsBlockSchema(),
 			"digitalocean": schema.SingleNestedBlock{
 				MarkdownDescription: "DigitalOcean access. Needed only by resources with `cloud = \"digitalocean\"`.",
 				Attributes: map[string]schema.Attribute{
@@ -103,6 +104,7 @@ func (p *haddockProvider) Schema(_ context.Context, _ provider.SchemaRequest, re
 
 type providerModel struct {
 	DigitalOcean *digitalOceanModel `tfsdk:"digitalocean"`
+	AWS          *awsModel          `tfsdk:"aws"`
 }
 
 type digitalOceanModel struct {
@@ -125,7 +127,7 @@ func (p *haddockProvider) Configure(ctx context.Context, req provider.ConfigureR
 	if do == nil {
 		do = &digitalOceanModel{}
 	}
-	if do.Token.IsUnknown() || do.APIEndpoint.IsUnknown() {
+	if do.Token.IsUnknown() || do.APIEndpoint.IsUnknown() || cfg.AWS.unknown() {
 		// Values from resources not yet created: configure on apply.
 		return
 	}
@@ -177,12 +179,15 @@ func (p *haddockProvider) Configure(ctx context.Context, req provider.ConfigureR
 			resp.Diagnostics.AddAttributeError(path.Root("digitalocean"), "Invalid DigitalOcean configuration", err.Error())
 			return
 		}
-		poll := dcfg.PollInterval
-		if poll == 0 {
-			poll = 2 * time.Second
+		if dcfg.PollInterval > 0 {
+			data.poll = dcfg.PollInterval
 		}
-		data.add(drv, poll)
+		data.add(drv, nil)
 		tflog.Debug(ctx, "configured DigitalOcean", map[string]any{"api_endpoint": endpoint})
+	}
+	configureAWS(ctx, cfg.AWS, data, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
 	}
 	resp.DataSourceData = data
 	resp.ResourceData = data
@@ -210,6 +215,7 @@ func seconds(v types.Float64) time.Duration {
 func (p *haddockProvider) Resources(_ context.Context) []func() resource.Resource {
 	return []func() resource.Resource{
 		NewHostResource,
+		NewFloatingIPResource,
 	}
 }
 

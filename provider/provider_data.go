@@ -2,6 +2,7 @@ package provider
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -10,47 +11,89 @@ import (
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
 )
 
-// providerData is what Configure hands every resource and data source: a
-// driver and a host watcher per configured vendor.
+// providerData is what Configure hands every resource and data source: the
+// configured vendors, and one host watcher per vendor and region so that
+// concurrent waits share their list calls.
 type providerData struct {
 	version      string
-	drivers      map[cloud.Name]cloud.Driver
-	watchers     map[cloud.Name]*cloud.HostWatcher
+	poll         time.Duration
+	vendors      map[cloud.Name]vendor
 	unconfigured map[cloud.Name]string // why a vendor is not usable
+
+	mu       sync.Mutex
+	watchers map[string]*cloud.HostWatcher
+}
+
+// vendor is a configured driver. Drivers bound to one region (AWS) give a
+// driver per region through forRegion; the base driver serves catalog
+// look-ups and the default region.
+type vendor struct {
+	base      cloud.Driver
+	forRegion func(region string) cloud.Driver
 }
 
 func newProviderData(version string) *providerData {
 	return &providerData{
 		version:      version,
-		drivers:      map[cloud.Name]cloud.Driver{},
-		watchers:     map[cloud.Name]*cloud.HostWatcher{},
+		poll:         2 * time.Second,
+		vendors:      map[cloud.Name]vendor{},
 		unconfigured: map[cloud.Name]string{},
+		watchers:     map[string]*cloud.HostWatcher{},
 	}
 }
 
-func (d *providerData) add(drv cloud.Driver, poll time.Duration) {
-	d.drivers[drv.Cloud()] = drv
-	d.watchers[drv.Cloud()] = cloud.NewHostWatcher(drv, cloud.ManagedTag, poll)
+func (d *providerData) add(drv cloud.Driver, forRegion func(string) cloud.Driver) {
+	d.vendors[drv.Cloud()] = vendor{base: drv, forRegion: forRegion}
 }
 
-// driver returns the vendor's driver, or an error diagnostic on at that
-// says how to configure it.
-func (d *providerData) driver(name string, at path.Path) (cloud.Driver, *cloud.HostWatcher, diag.Diagnostics) {
+// catalog returns the vendor's base driver, for catalog look-ups.
+func (d *providerData) catalog(name string, at path.Path) (cloud.Driver, diag.Diagnostics) {
+	v, diags := d.vendor(name, at)
+	if diags.HasError() {
+		return nil, diags
+	}
+	return v.base, nil
+}
+
+// driver returns the vendor's driver for a vendor-native region ("" for the
+// default), and the watcher shared by every wait on that driver.
+func (d *providerData) driver(name, region string, at path.Path) (cloud.Driver, *cloud.HostWatcher, diag.Diagnostics) {
+	v, diags := d.vendor(name, at)
+	if diags.HasError() {
+		return nil, nil, diags
+	}
+	drv := v.base
+	key := name
+	if v.forRegion != nil && region != "" {
+		drv = v.forRegion(region)
+		key += "/" + region
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	w, ok := d.watchers[key]
+	if !ok {
+		w = cloud.NewHostWatcher(drv, cloud.ManagedTag, d.poll)
+		d.watchers[key] = w
+	}
+	return drv, w, nil
+}
+
+func (d *providerData) vendor(name string, at path.Path) (vendor, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	if d == nil {
 		diags.AddError("Provider not configured", "The haddock provider was not configured before use. This is a bug in the provider; please report it.")
-		return nil, nil, diags
+		return vendor{}, diags
 	}
 	c := cloud.Name(name)
-	if drv, ok := d.drivers[c]; ok {
-		return drv, d.watchers[c], nil
+	if v, ok := d.vendors[c]; ok {
+		return v, nil
 	}
 	why, ok := d.unconfigured[c]
 	if !ok {
 		why = fmt.Sprintf("the %s cloud is not supported by this version of the provider", name)
 	}
 	diags.AddAttributeError(at, "Cloud not configured", fmt.Sprintf("cloud = %q cannot be used: %s.", name, why))
-	return nil, nil, diags
+	return vendor{}, diags
 }
 
 // configureData reads the provider data in a resource's or data source's

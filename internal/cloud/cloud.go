@@ -114,3 +114,10 @@ type FloatingIPs interface {
 	// DeleteFloatingIP releases it; gone already is not an error.
 	DeleteFloatingIP(ctx context.Context, id string) error
 }
+
+// ImageResolver is implemented by drivers whose images are looked up per
+// region at plan time (AWS: a name pattern becomes the newest matching AMI,
+// an AMI id is checked to exist). Drivers without it take catalog values.
+type ImageResolver interface {
+	ResolveImage(ctx context.Context, value string) (string, error)
+}

@@ -1,0 +1,96 @@
+package acctest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
+	"github.com/haddockhq/terraform-provider-haddock/internal/cloud/aws"
+	"github.com/haddockhq/terraform-provider-haddock/internal/cloud/aws/mototest"
+)
+
+// Vendor is one cloud the cross-vendor acceptance tests run against:
+// DigitalOcean on the in-process localcloud, AWS on a moto_server started
+// for the test.
+type Vendor struct {
+	Cloud string
+	// ProviderConfig is the provider block reaching this vendor.
+	ProviderConfig string
+	// Driver checks the vendor behind Terraform's back (region-bound for
+	// AWS: the tests use the portable region "us-east").
+	Driver cloud.Driver
+	// Region, Size and Image are what "us-east", "small" and "debian-12"
+	// become on this vendor.
+	Region, Size string
+	// ImportID maps a resource's state id to an import id that exercises
+	// the vendor's import forms.
+	ImportID func(id string) string
+}
+
+// FloatingIPs is the vendor's floating IP capability.
+func (v Vendor) FloatingIPs() cloud.FloatingIPs {
+	f, _ := v.Driver.(cloud.FloatingIPs)
+	return f
+}
+
+// Vendors lists every vendor, starting what they need for this test.
+func Vendors(t *testing.T) []Vendor {
+	t.Helper()
+	PreCheck(t)
+	return []Vendor{DigitalOceanVendor(), AWSVendor(t)}
+}
+
+// DigitalOceanVendor is DigitalOcean on the in-process localcloud.
+func DigitalOceanVendor() Vendor {
+	return Vendor{
+		Cloud:          string(cloud.DigitalOcean),
+		ProviderConfig: ProviderConfig(),
+		Driver:         suite.do,
+		Region:         "nyc3",
+		Size:           "s-1vcpu-2gb",
+		ImportID:       func(id string) string { return id },
+	}
+}
+
+// AWSVendor is AWS on a moto_server of this test's own. Without moto the
+// test fails when CI asks for it (CI or HADDOCK_REQUIRE_MOTO=1), else skips.
+func AWSVendor(t *testing.T) Vendor {
+	t.Helper()
+	endpoint := mototest.StartMoto(t)
+	drv, err := aws.New(context.Background(), aws.Config{
+		Region:    mototest.Region,
+		AccessKey: mototest.AccessKey,
+		SecretKey: mototest.SecretKey,
+		Endpoints: aws.Endpoints{EC2: endpoint, STS: endpoint},
+	})
+	if err != nil {
+		t.Fatalf("configuring the AWS driver on moto: %v", err)
+	}
+	return Vendor{
+		Cloud: string(cloud.AWS),
+		ProviderConfig: fmt.Sprintf(`
+provider "haddock" {
+  digitalocean {
+    poll_interval = 0.1
+  }
+  aws {
+    region     = %[1]q
+    access_key = %[2]q
+    secret_key = %[3]q
+    endpoints = {
+      ec2 = %[4]q
+      sts = %[4]q
+    }
+  }
+}
+`, mototest.Region, mototest.AccessKey, mototest.SecretKey, endpoint),
+		Driver: drv,
+		Region: mototest.Region,
+		Size:   "t3.small",
+		// aws/<region>/<id> is the form for hosts outside the default region.
+		ImportID: func(id string) string {
+			return "aws/" + mototest.Region + "/" + id[len("aws/"):]
+		},
+	}
+}
