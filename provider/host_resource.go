@@ -126,13 +126,13 @@ func (r *hostResource) Schema(ctx context.Context, _ resource.SchemaRequest, res
 				)},
 			},
 			"user_data": schema.StringAttribute{
-				Optional:            true,
-				Sensitive:           true,
+				Optional:  true,
+				Sensitive: true,
 				MarkdownDescription: "Your own cloud-init user data. Haddock boots every host with a cloud-config that installs Docker Engine with TLS; " +
 					"yours is merged into it (a `#cloud-config` is merged key by key, anything else — a shell script, say — becomes another part " +
 					"of a multipart document), never dropped. Sensitive: it often carries secrets. Changing it replaces the host.",
-				Validators:          []validator.String{stringvalidator.LengthAtMost(48 * 1024), userDataValidator{}},
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+				Validators:    []validator.String{stringvalidator.LengthAtMost(48 * 1024), userDataValidator{}},
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"vendor_id": schema.StringAttribute{
 				Computed:            true,

@@ -7,6 +7,18 @@ provider "haddock" {
   }
 }
 
+# AWS: credentials from the SDK's default chain (environment, ~/.aws, SSO, instance role).
+provider "haddock" {
+  alias = "both"
+  digitalocean {
+    token = var.do_token
+  }
+  aws {
+    region     = "eu-central-1"
+    retry_mode = "adaptive"
+  }
+}
+
 variable "do_token" {
   type      = string
   sensitive = true
