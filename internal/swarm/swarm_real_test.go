@@ -6,25 +6,20 @@ package swarm
 // Connect over mTLS.
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/haddockhq/terraform-provider-haddock/internal/testimage"
 
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/swarm"
@@ -45,7 +40,7 @@ func requireRealHosts(t *testing.T, cfg netns.Config) {
 	t.Helper()
 	err := netns.Check(cfg)
 	if err == nil {
-		if _, lerr := goTool(); lerr != nil {
+		if _, lerr := testimage.GoTool(); lerr != nil {
 			err = lerr
 		}
 	}
@@ -56,17 +51,6 @@ func requireRealHosts(t *testing.T, cfg netns.Config) {
 		t.Fatalf("real hosts required (CI or HADDOCK_REQUIRE_REAL_HOSTS=1): %v", err)
 	}
 	t.Skipf("real hosts unavailable: %v", err)
-}
-
-func goTool() (string, error) {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p, nil
-	}
-	p := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(p); err != nil {
-		return "", errors.New("the go tool is needed to build the test image and was not found")
-	}
-	return p, nil
 }
 
 type logWriter struct{ t *testing.T }
@@ -145,88 +129,9 @@ func provisionReal(t *testing.T, ctx context.Context, m *netns.Manager, ca *pki.
 	return hosts
 }
 
-// buildImage returns a docker-save archive of testImage: FROM scratch, one
-// layer holding a static Go binary that waits for SIGTERM.
-func buildImage(t *testing.T) []byte {
-	t.Helper()
-	goBin, err := goTool()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	src := `package main
-
-import (
-	"os"
-	"os/signal"
-	"syscall"
-)
-
-func main() {
-	c := make(chan os.Signal, 1)
-	signal.Notify(c, syscall.SIGTERM, syscall.SIGINT)
-	<-c
-}
-`
-	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "sleeper")
-	cmd := exec.Command(goBin, "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "main.go")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH, "GOWORK=off", "GOFLAGS=", "GO111MODULE=off", "GOTOOLCHAIN=local")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building the test binary: %v\n%s", err, out)
-	}
-	binData, err := os.ReadFile(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	var layer bytes.Buffer
-	tw := tar.NewWriter(&layer)
-	if err := tw.WriteHeader(&tar.Header{Name: "sleeper", Mode: 0o755, Size: int64(len(binData)), ModTime: time.Unix(0, 0), Typeflag: tar.TypeReg}); err != nil {
-		t.Fatal(err)
-	}
-	_, _ = tw.Write(binData)
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	diffID := sha256.Sum256(layer.Bytes())
-	diffHex := hex.EncodeToString(diffID[:])
-	config, _ := json.Marshal(map[string]any{
-		"architecture": runtime.GOARCH,
-		"os":           "linux",
-		"created":      "1970-01-01T00:00:00Z",
-		"config":       map[string]any{"Entrypoint": []string{"/sleeper"}},
-		"rootfs":       map[string]any{"type": "layers", "diff_ids": []string{"sha256:" + diffHex}},
-	})
-	configSum := sha256.Sum256(config)
-	configName := hex.EncodeToString(configSum[:]) + ".json"
-	manifest, _ := json.Marshal([]map[string]any{{
-		"Config": configName, "RepoTags": []string{testImage}, "Layers": []string{diffHex + "/layer.tar"},
-	}})
-
-	var archive bytes.Buffer
-	aw := tar.NewWriter(&archive)
-	for _, f := range []struct {
-		name string
-		data []byte
-	}{
-		{configName, config},
-		{diffHex + "/layer.tar", layer.Bytes()},
-		{"manifest.json", manifest},
-	} {
-		if err := aw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.data)), ModTime: time.Unix(0, 0), Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		_, _ = aw.Write(f.data)
-	}
-	if err := aw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return archive.Bytes()
-}
+// buildImage returns a docker-save archive of testImage: FROM scratch, a
+// static Go binary that waits for SIGTERM.
+func buildImage(t *testing.T) []byte { return testimage.Build(t, testImage, testimage.Sleeper) }
 
 func loadImage(t *testing.T, ctx context.Context, h *realHost, archive []byte) {
 	t.Helper()
