@@ -49,7 +49,6 @@ var (
 		validator *contract.Validator
 		do        *digitalocean.Driver
 	}
-	setupErr error
 )
 
 // Main runs a test binary's tests with localcloud up; use it as TestMain.
@@ -66,9 +65,9 @@ func run(m *testing.M) int {
 				fmt.Fprintln(os.Stderr, "acctest: TF_ACC is set but no terraform is on PATH and TF_ACC_TERRAFORM_PATH is empty; install Terraform 1.11+ (nothing here downloads it)")
 				return 1
 			}
-			os.Setenv("TF_ACC_TERRAFORM_PATH", tf)
+			_ = os.Setenv("TF_ACC_TERRAFORM_PATH", tf)
 		}
-		os.Setenv("CHECKPOINT_DISABLE", "1")
+		_ = os.Setenv("CHECKPOINT_DISABLE", "1")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -86,10 +85,10 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "acctest: starting localcloud: %v\n", err)
 		return 1
 	}
-	defer lc.Close()
+	defer func() { _ = lc.Close() }()
 	suite.run, suite.validator = lc, v
-	os.Setenv(provider.EnvDigitalOceanURL, lc.URL)
-	os.Setenv(provider.EnvDigitalOceanToken, Token)
+	_ = os.Setenv(provider.EnvDigitalOceanURL, lc.URL)
+	_ = os.Setenv(provider.EnvDigitalOceanToken, Token)
 	suite.do, err = digitalocean.New(digitalocean.Config{Token: Token, APIEndpoint: lc.URL, PollInterval: 50 * time.Millisecond})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "acctest: %v\n", err)

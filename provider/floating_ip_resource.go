@@ -301,7 +301,7 @@ func (r *floatingIPResource) ImportState(ctx context.Context, req resource.Impor
 		resp.Diagnostics.AddError("Invalid import id", strings.Replace(err.Error(), "host id", "floating IP id", 1)+"; a floating IP id is digitalocean/<ip> or aws/<allocation id>")
 		return
 	}
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), string(c)+"/"+vid)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), c+"/"+vid)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("cloud"), c)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("vendor_id"), vid)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("vendor_region"), region)...)

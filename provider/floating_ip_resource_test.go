@@ -114,8 +114,7 @@ resource "haddock_floating_ip" "test" {
   region = "nyc3"
 }`,
 			Check: func(s *terraform.State) error {
-				f := acctest.DigitalOcean().(cloud.FloatingIPs)
-				return f.DeleteFloatingIP(context.Background(), s.RootModule().Resources[fipAddr].Primary.Attributes["vendor_id"])
+				return acctest.DigitalOceanVendor().FloatingIPs().DeleteFloatingIP(context.Background(), s.RootModule().Resources[fipAddr].Primary.Attributes["vendor_id"])
 			},
 			ExpectNonEmptyPlan: true,
 		}},
@@ -153,7 +152,7 @@ resource "haddock_floating_ip" "test" {
 // testAccCheckFloatingIPOn asks the vendor where the address is.
 func testAccCheckFloatingIPOn(fip, host string) resource.TestCheckFunc {
 	return func(s *terraform.State) error {
-		f, err := acctest.DigitalOcean().(cloud.FloatingIPs).GetFloatingIP(context.Background(), s.RootModule().Resources[fip].Primary.Attributes["vendor_id"])
+		f, err := acctest.DigitalOceanVendor().FloatingIPs().GetFloatingIP(context.Background(), s.RootModule().Resources[fip].Primary.Attributes["vendor_id"])
 		if err != nil {
 			return err
 		}
@@ -169,7 +168,7 @@ func testAccCheckFloatingIPOn(fip, host string) resource.TestCheckFunc {
 }
 
 func testAccCheckFloatingIPDestroy(s *terraform.State) error {
-	f := acctest.DigitalOcean().(cloud.FloatingIPs)
+	f := acctest.DigitalOceanVendor().FloatingIPs()
 	for _, rs := range s.RootModule().Resources {
 		if rs.Type != "haddock_floating_ip" {
 			continue

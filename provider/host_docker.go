@@ -148,7 +148,7 @@ func waitDocker(ctx context.Context, obj types.Object, poll time.Duration) error
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	return c.WaitReady(ctx, poll)
 }
 

@@ -109,13 +109,13 @@ func ResolveRegion(c Name, value string, off *Offerings) (string, error) {
 		for _, r := range off.Regions {
 			if r.Slug == value {
 				if !r.Available {
-					return "", fmt.Errorf("region %q is not available on %s at the moment; choose another: %s", value, c, regionChoices(c, off))
+					return "", fmt.Errorf("region %q is not available on %s at the moment; choose another: %s", value, c, regionChoices(off))
 				}
 				return value, nil
 			}
 		}
 	}
-	return "", fmt.Errorf("unknown region %q for %s; valid regions: %s", value, c, regionChoices(c, off))
+	return "", fmt.Errorf("unknown region %q for %s; valid regions: %s", value, c, regionChoices(off))
 }
 
 // ResolveImage maps a portable or vendor-native image to the vendor's.
@@ -137,7 +137,7 @@ func ResolveImage(c Name, value string, off *Offerings) (string, error) {
 	if c == AWS && strings.HasPrefix(value, "ami-") {
 		return value, nil // AMI ids are checked by the driver, they are too many to list
 	}
-	return "", fmt.Errorf("unknown image %q for %s; valid images: %s", value, c, imageChoices(c, off))
+	return "", fmt.Errorf("unknown image %q for %s; valid images: %s", value, c, imageChoices(off))
 }
 
 // SizeRequest asks for a size: a portable class or vendor-native slug in
@@ -233,7 +233,7 @@ func vendorSizeExamples(off *Offerings) string {
 	return strings.Join(ex, ", ")
 }
 
-func regionChoices(c Name, off *Offerings) string {
+func regionChoices(off *Offerings) string {
 	var names []string
 	for _, r := range PortableRegions {
 		names = append(names, r.Name)
@@ -251,7 +251,7 @@ func regionChoices(c Name, off *Offerings) string {
 	return strings.Join(names, ", ")
 }
 
-func imageChoices(c Name, off *Offerings) string {
+func imageChoices(off *Offerings) string {
 	var names []string
 	for _, im := range PortableImages {
 		names = append(names, im.Name)

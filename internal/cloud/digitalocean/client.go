@@ -137,16 +137,13 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 
 // backoff waits as the server asks on 429 (Retry-After in seconds, or
 // RateLimit-Reset as a Unix time), capped at max; otherwise exponential.
-func backoff(min, max time.Duration, attempt int, resp *http.Response) time.Duration {
+func backoff(waitMin, waitMax time.Duration, attempt int, resp *http.Response) time.Duration {
 	if resp != nil && resp.StatusCode == http.StatusTooManyRequests {
 		if d, ok := serverWait(resp.Header, time.Now()); ok {
-			if d > max {
-				return max
-			}
-			return d
+			return min(d, waitMax)
 		}
 	}
-	return retryablehttp.DefaultBackoff(min, max, attempt, nil)
+	return retryablehttp.DefaultBackoff(waitMin, waitMax, attempt, nil)
 }
 
 func serverWait(h http.Header, now time.Time) (time.Duration, bool) {
