@@ -2,12 +2,32 @@
 // a loopback port, so the provider can be tried offline.
 //
 //	localcloud serve [-listen 127.0.0.1:9080] [-token T] [-boot-delay 2s]
+//	                 [-backend memory|netns] [-state-dir DIR]
+//	                 [-subnet 10.213.0.0/24] [-reserved-prefix 10.213.128.0/25]
+//	                 [-bridge hdk0] [-netns-prefix hdk-]
+//	localcloud down [-state-dir DIR]
 //
 // -listen and -token default to $LOCALCLOUD_LISTEN and $LOCALCLOUD_TOKEN,
 // then to 127.0.0.1:9080 and the fixed development token
 // "localcloud-dev-token" (the listener is loopback only). It logs one line
-// per request (method, path, status, duration; never the token) and stops
-// cleanly on SIGINT or SIGTERM.
+// per request (method, path, status, duration; never the token).
+//
+// With -backend memory (the default) droplets are bookkeeping only and
+// nothing is saved unless -state-dir is given. With -backend netns (root,
+// docker.io) every droplet is a real host: a network namespace on the
+// bridge with its own dockerd, configured from the droplet's user data
+// (see package netnsbackend); the API state and the hosts live in
+// -state-dir, default /var/lib/haddock-localcloud. serve logs one line per
+// host provisioned (droplet id, hostname, address, time to ready). On
+// SIGINT or SIGTERM it stops the API and the hosts' dockerds but keeps the
+// state, so the next serve on the same directory brings the same droplets
+// back; a second signal during shutdown kills at once. down removes every
+// host, the bridge, its iptables rules and the state. serve records its
+// network settings in the state directory: later serves and down use them
+// unless flags say otherwise.
+//
+// Exit status: 0, 1 when something failed (for example netns without
+// root: one line saying so), 2 for a usage error.
 package main
 
 import (
@@ -16,47 +36,71 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netns"
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netnsbackend"
 )
 
 const usage = `usage: localcloud <command> [flags]
 
 commands:
   serve   serve the DigitalOcean API on a loopback port until interrupted
+  down    remove every real host, the bridge, its rules and the state
 
 run "localcloud <command> -h" for the command's flags
 `
 
 func main() {
-	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "localcloud:", err)
-		}
-		os.Exit(2)
+	err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		_, _ = fmt.Fprintln(os.Stderr, "localcloud:", strings.TrimPrefix(err.Error(), "localcloud: "))
 	}
+	os.Exit(exitCode(err))
+}
+
+// usageError is a command line mistake: exit status 2.
+type usageError struct{ error }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+func exitCode(err error) int {
+	var ue usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp), errors.As(err, &ue):
+		return 2
+	}
+	return 1
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		_, _ = fmt.Fprint(stderr, usage)
 		return flag.ErrHelp
 	}
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], stdout, stderr)
+	case "down":
+		return down(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, usage)
+		_, _ = fmt.Fprint(stdout, usage)
 		return nil
 	default:
-		fmt.Fprint(stderr, usage)
-		return fmt.Errorf("unknown command %q", args[0])
+		_, _ = fmt.Fprint(stderr, usage)
+		return usagef("unknown command %q", args[0])
 	}
 }
 
@@ -72,16 +116,40 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", envOr("LOCALCLOUD_LISTEN", "127.0.0.1:9080"), "loopback `address` to listen on ($LOCALCLOUD_LISTEN)")
 	token := fs.String("token", "", "bearer `token` clients must send ($LOCALCLOUD_TOKEN, default "+localcloud.DevToken+")")
-	bootDelay := fs.Duration("boot-delay", 2*time.Second, "how long new droplets stay \"new\"")
+	bootDelay := fs.Duration("boot-delay", 2*time.Second, "how long new droplets stay \"new\" at least (default 0 with -backend netns, whose hosts take their own time)")
 	deleteDelay := fs.Duration("delete-delay", 0, "how long deleted droplets stay visible")
 	actionDelay := fs.Duration("action-delay", 0, "how long actions stay \"in-progress\"")
-	backend := fs.String("backend", "memory", "what stands behind droplets: memory")
+	backend := fs.String("backend", "memory", "what stands behind droplets: memory (bookkeeping only) or netns (real hosts; root)")
+	stateDir := fs.String("state-dir", "", "`directory` for the API state and the hosts (default "+defaultStateDir+" with -backend netns, none with memory)")
+	nf := netnsFlags(fs)
 	quiet := fs.Bool("quiet", false, "do not log requests")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return usageError{err}
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("serve takes no arguments, got %q", fs.Args())
+		return usagef("serve takes no arguments, got %q", fs.Args())
+	}
+	set := setFlags(fs)
+	if *backend != "memory" && *backend != "netns" {
+		return usagef("unknown backend %q (known: memory, netns)", *backend)
+	}
+	if *backend == "netns" {
+		if *stateDir == "" {
+			*stateDir = defaultStateDir
+		}
+		if !set["boot-delay"] {
+			*bootDelay = 0
+		}
+	}
+	if *stateDir != "" {
+		abs, err := filepath.Abs(*stateDir)
+		if err != nil {
+			return err
+		}
+		*stateDir = abs
+	}
+	if err := checkLoopbackFlag(*listen); err != nil {
+		return err
 	}
 
 	// Where the token came from decides how the banner shows it: the dev
@@ -97,11 +165,39 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		*token = localcloud.DevToken
 	}
 
-	be, err := newBackend(*backend)
-	if err != nil {
-		return err
-	}
 	logger := log.New(stderr, "localcloud: ", log.LstdFlags)
+	// Messages from the library say "localcloud: " themselves.
+	logf := func(format string, args ...any) { logger.Printf(strings.TrimPrefix(format, "localcloud: "), args...) }
+	var be localcloud.HostBackend = localcloud.NewMemoryBackend()
+	var hosts *netnsbackend.Backend
+	rec := record{Backend: *backend}
+	if *stateDir != "" {
+		prev, ok, err := readRecord(*stateDir)
+		if err != nil {
+			return err
+		}
+		if ok && prev.Backend != *backend {
+			return fmt.Errorf("state directory %s holds -backend %s state: serve it with -backend %s, or remove it first (localcloud down -state-dir %s)",
+				*stateDir, prev.Backend, prev.Backend, *stateDir)
+		}
+		if ok {
+			nf.adopt(prev, set)
+		}
+	}
+	if *backend == "netns" {
+		ncfg, err := nf.config(*stateDir, stderr)
+		if err != nil {
+			return err
+		}
+		if err := checkRealHosts(ncfg); err != nil {
+			return err
+		}
+		if hosts, err = netnsbackend.New(ncfg, logf); err != nil {
+			return err
+		}
+		be = hosts
+		rec.Netns = nf.record()
+	}
 	cfg := localcloud.Config{
 		Addr:        *listen,
 		Token:       *token,
@@ -109,35 +205,150 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		DeleteDelay: *deleteDelay,
 		ActionDelay: *actionDelay,
 		Backend:     be,
-		Logf:        logger.Printf,
+		Logf:        logf,
+		StateDir:    *stateDir,
 	}
 	if !*quiet {
 		cfg.Middleware = logRequests(logger)
 	}
 
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	sigCtx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	srv, err := localcloud.Start(ctx, cfg)
+	started := time.Now()
+	srv, err := localcloud.Start(sigCtx, cfg)
+	if err != nil {
+		// Open fails before it restores anything (the state directory is
+		// locked by another localcloud, say): there is nothing to stop.
+		return err
+	}
+	if *stateDir != "" {
+		if err := writeRecord(*stateDir, rec); err != nil {
+			logger.Printf("recording settings: %v", err)
+		}
+	}
+	desc := "backend " + *backend
+	if hosts != nil {
+		n := len(hosts.Manager().List())
+		desc += fmt.Sprintf(", %d host(s) restored in %s, state in %s, hosts on bridge %s %s, reserved IPs %s",
+			n, time.Since(started).Round(time.Millisecond), *stateDir, rec.Netns.Bridge, rec.Netns.Subnet, rec.Netns.ReservedPrefix)
+	} else if *stateDir != "" {
+		desc += ", state in " + *stateDir
+	}
+	_, _ = fmt.Fprintf(stdout, "localcloud: serving the DigitalOcean API on %s (%s, boot delay %s)\n", srv.URL, desc, *bootDelay)
+	_, _ = fmt.Fprintf(stdout, "export DIGITALOCEAN_API_URL=%s\n", srv.URL)
+	_, _ = fmt.Fprintf(stdout, "export DIGITALOCEAN_TOKEN=%s\n", tokenHint)
+
+	<-sigCtx.Done()
+	stop() // a second signal kills at once
+	logger.Printf("shutting down")
+	err = srv.Close()
+	if hosts != nil {
+		stopHosts(hosts, logger)
+	}
+	return err
+}
+
+// stopHosts stops the hosts' dockerds and keeps their state.
+func stopHosts(be *netnsbackend.Backend, logger *log.Logger) {
+	n := len(be.Manager().List())
+	if n == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	start := time.Now()
+	if err := be.Stop(ctx); err != nil {
+		logger.Printf("stopping hosts: %v", err)
+		return
+	}
+	logger.Printf("stopped %d host(s) in %s; their state is kept for the next serve", n, time.Since(start).Round(time.Millisecond))
+}
+
+func down(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("localcloud down", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	stateDir := fs.String("state-dir", defaultStateDir, "the `directory` serve used")
+	nf := netnsFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usagef("down takes no arguments, got %q", fs.Args())
+	}
+	dir, err := filepath.Abs(*stateDir)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "localcloud: serving the DigitalOcean API on %s (backend %s, boot delay %s)\n", srv.URL, *backend, *bootDelay)
-	fmt.Fprintf(stdout, "export DIGITALOCEAN_API_URL=%s\n", srv.URL)
-	fmt.Fprintf(stdout, "export DIGITALOCEAN_TOKEN=%s\n", tokenHint)
-
-	<-ctx.Done()
-	logger.Printf("shutting down")
-	return srv.Close()
+	rec, ok, err := readRecord(dir)
+	if err != nil {
+		return err
+	}
+	if ok {
+		nf.adopt(rec, setFlags(fs))
+	}
+	realHosts := rec.Backend == "netns" || exists(filepath.Join(dir, netnsStateFile))
+	if !ok && !realHosts && !exists(filepath.Join(dir, localcloud.StateFile)) {
+		_, _ = fmt.Fprintf(stdout, "localcloud: nothing to remove in %s\n", dir)
+		return nil
+	}
+	var ncfg netns.Config
+	if realHosts {
+		if ncfg, err = nf.config(dir, stderr); err != nil {
+			return err
+		}
+		if err := checkRealHosts(ncfg); err != nil {
+			return err
+		}
+	}
+	lock, err := localcloud.LockStateDir(dir)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = lock.Release() }()
+	if realHosts {
+		m, err := netns.New(ncfg)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		defer cancel()
+		n := len(m.List())
+		if err := m.Down(ctx); err != nil {
+			return err
+		}
+		_, _ = fmt.Fprintf(stdout, "localcloud: removed %d host(s), bridge %s and its rules\n", n, ncfg.Bridge)
+	}
+	if err := os.Remove(filepath.Join(dir, recordFile)); err != nil && !errors.Is(err, iofs.ErrNotExist) {
+		return err
+	}
+	if err := localcloud.RemoveState(dir); err != nil {
+		return err
+	}
+	_, _ = fmt.Fprintf(stdout, "localcloud: removed the state in %s\n", dir)
+	return nil
 }
 
-// newBackend returns the HostBackend called name. Only "memory" exists so
-// far.
-func newBackend(name string) (localcloud.HostBackend, error) {
-	switch name {
-	case "memory":
-		return localcloud.NewMemoryBackend(), nil
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// setFlags reports the flags given on the command line.
+func setFlags(fs *flag.FlagSet) map[string]bool {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return set
+}
+
+func checkLoopbackFlag(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return usagef("-listen %q: %v", addr, err)
 	}
-	return nil, fmt.Errorf("unknown backend %q (known: memory)", name)
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return usagef("-listen %q is not loopback; localcloud listens on loopback only", addr)
+	}
+	return nil
 }
 
 // logRequests logs one line per request: method, path and query, status,

@@ -180,6 +180,43 @@ func (b *MemoryBackend) UnassignIP(_ context.Context, ip netip.Addr) error {
 	return nil
 }
 
+// Restore implements Restorer: the hosts and reserved IPs of a saved state
+// are taken as handed out, and new ones are numbered after them.
+func (b *MemoryBackend) Restore(_ context.Context, hosts map[int]HostAddrs, reserved map[netip.Addr]int) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for id, a := range hosts {
+		b.hosts[id] = true
+		if n, ok := memIndex(a.PublicIPv4.Addr(), 18); ok {
+			b.next = max(b.next, n)
+		}
+	}
+	for ip, id := range reserved {
+		b.reserved[ip] = true
+		if id != 0 {
+			b.assigned[ip] = id
+		}
+		if n, ok := memIndex(ip, 19); ok {
+			b.nextIP = max(b.nextIP, n)
+		}
+	}
+	return nil
+}
+
+// memIndex is the counter value that handed out ip in 198.<second>.0.0/16
+// (the counters start at 1 and address n+1).
+func memIndex(ip netip.Addr, second byte) (uint32, bool) {
+	if !ip.Is4() {
+		return 0, false
+	}
+	v := ip.As4()
+	n := uint32(v[2])<<8 | uint32(v[3])
+	if v[0] != 198 || v[1] != second || n < 2 {
+		return 0, false
+	}
+	return n - 1, true
+}
+
 // Assignment reports which host holds ip, for tests.
 func (b *MemoryBackend) Assignment(ip netip.Addr) (hostID int, ok bool) {
 	b.mu.Lock()

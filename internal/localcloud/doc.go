@@ -1,6 +1,7 @@
 // Package localcloud serves, on loopback, the subset of the DigitalOcean v2
-// API that Haddock's godo-based driver uses, backed by memory, so the
-// provider can be tried and tested offline. Shapes, status codes and error
+// API that Haddock's godo-based driver uses, backed by memory (the default)
+// or by real hosts (see Real hosts), so the provider can be tried and
+// tested offline. Shapes, status codes and error
 // bodies follow DigitalOcean's OpenAPI spec; the contract subpackage checks
 // every request and response against it.
 //
@@ -89,7 +90,9 @@
 //
 // HostRequest carries the droplet id, name, slugs, resources, resolved SSH
 // public keys, tags and user_data. A backend may also implement
-// PowerController to act on power_off/shutdown/power_on/reboot/power_cycle.
+// PowerController to act on power_off/shutdown/power_on/reboot/power_cycle,
+// and Restorer to bring its hosts back when a saved state is loaded (see
+// Persistence).
 // Reserved IP calls and droplet deletion are serialized, so an address is
 // never assigned to a host being destroyed. A failed Provision marks the
 // create action errored and removes the droplet; a failed AssignIP or
@@ -114,4 +117,58 @@
 //
 // Config.Middleware wraps the whole handler; contract.Validator plugs in
 // there. Config.Now replaces the clock.
+//
+// # Persistence
+//
+// By default everything is in memory and nothing touches the disk. With
+// Config.StateDir (through Open or Start; New refuses it) the API state —
+// droplets, actions, tags, SSH keys, reserved IPs and the id counters — is
+// saved as JSON in StateDir/localcloud-state.json after every request that
+// may change it, when a Provision returns and on Close, each time written
+// to a temporary file, synced and renamed over the old one. Open takes an
+// exclusive lock (StateDir/localcloud.lock; a second localcloud on the same
+// directory fails at once), loads the file and settles it: a droplet that
+// was still being created when localcloud stopped has failed (its create
+// action errored, the droplet gone), a deleted one is gone. A backend that
+// implements Restorer then gets the droplets and reserved IPs the state
+// holds, to bring its hosts back and remove the others; MemoryBackend does,
+// so that new addresses follow the restored ones. LockStateDir and
+// RemoveState serve `localcloud down`.
+//
+// # Real hosts
+//
+// Package netnsbackend is a HostBackend (and Restorer) over the netns
+// package: each droplet is a network namespace with its own dockerd, and
+// the machine reaches it at the droplet's address (`localcloud serve
+// -backend netns`, root and docker.io needed). Provision does what
+// cloud-init does on a real droplet, for the part of cloud-config Haddock
+// depends on, read with cloudinit.Parse (plain #cloud-config or MIME
+// multipart, gzip included):
+//
+//   - write_files: every entry is written into the host's root (its
+//     /etc/docker/ca.pem is StateDir/hosts/<id>/root/etc/docker/ca.pem), in
+//     order, append and permissions honoured, owner ignored, deferred
+//     entries written too; content encodings as cloud-init decodes them;
+//   - hostname: the host's hostname (its UTS namespace; docker info's Name),
+//     the droplet's name when the user data sets none;
+//   - /etc/docker/daemon.json from write_files is the host's daemon
+//     configuration, its /etc/docker paths and unix socket rewritten into
+//     the host's directory, tcp:// listeners kept (tcp://0.0.0.0:2376 with
+//     tlsverify is mTLS on the droplet's address). User data without it
+//     gives a plain dockerd on the host's unix socket only, no TCP.
+//
+// Nothing else runs: runcmd, bootcmd, packages, users, scripts and other
+// parts are not executed (dockerd is the machine's docker.io, started
+// directly). User data cloudinit.Parse rejects fails the droplet: its create
+// action errors and the droplet disappears, and so it does when dockerd does
+// not start; the host is removed either way.
+//
+// Addresses: a host has one interface, on the backend's bridge. Its address
+// is the droplet's public IPv4 (networks.v4 type public, the bridge as
+// gateway), and the droplet's private IPv4 is the same address: hosts reach
+// each other on it as droplets do on their VPC. There is no IPv6. Reserved
+// IPs come from the backend's reserved prefix; assigning one puts it on the
+// host and routes it there from the machine, so a connection from the
+// machine to the reserved IP reaches the host that holds it now, and
+// reassigning it moves it. Power actions only change the API status.
 package localcloud

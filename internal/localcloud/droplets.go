@@ -219,26 +219,32 @@ func (s *Server) provision(d *droplet, req HostRequest) {
 	go func() {
 		defer s.wg.Done()
 		addrs, err := s.backend.Provision(s.ctx, req)
-		now := s.now()
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		defer close(d.provisionDone)
-		a := s.st.actions[d.createAction]
-		if err != nil {
-			s.logf("localcloud: provisioning droplet %d (%s): %v", d.id, d.name, err)
-			d.failed = true
-			a.errored, a.completedAt = true, now
-			if s.st.droplets[d.id] == d {
-				delete(s.st.droplets, d.id)
-			}
-			return
-		}
-		d.provisioned, d.addrs = true, addrs
-		a.completedAt = now
-		if boot := d.createdAt.Add(s.cfg.BootDelay); boot.After(now) {
-			a.completedAt = boot
-		}
+		s.provisioned(d, addrs, err)
+		s.persist()
 	}()
+}
+
+// provisioned records the outcome of d's Provision.
+func (s *Server) provisioned(d *droplet, addrs HostAddrs, err error) {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	defer close(d.provisionDone)
+	a := s.st.actions[d.createAction]
+	if err != nil {
+		s.logf("localcloud: provisioning droplet %d (%s): %v", d.id, d.name, err)
+		d.failed = true
+		a.errored, a.completedAt = true, now
+		if s.st.droplets[d.id] == d {
+			delete(s.st.droplets, d.id)
+		}
+		return
+	}
+	d.provisioned, d.addrs = true, addrs
+	a.completedAt = now
+	if boot := d.createdAt.Add(s.cfg.BootDelay); boot.After(now) {
+		a.completedAt = boot
+	}
 }
 
 func (s *Server) logf(format string, args ...any) {

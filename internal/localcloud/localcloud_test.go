@@ -161,7 +161,7 @@ func TestTokenCheck(t *testing.T) {
 
 func TestDefaultToken(t *testing.T) {
 	s := New(Config{})
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	if r := callToken(t, s, DevToken, "GET", "/v2/account", nil); r.status != 200 {
 		t.Errorf("dev token: %d", r.status)
 	}
@@ -1050,7 +1050,7 @@ func TestParallelCreates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer run.Close()
+	defer func() { _ = run.Close() }()
 	const n = 12
 	var wg sync.WaitGroup
 	ids := make([]int, n)
@@ -1067,7 +1067,7 @@ func TestParallelCreates(t *testing.T) {
 				errs <- err
 				return
 			}
-			defer res.Body.Close()
+			defer func() { _ = res.Body.Close() }()
 			var out struct{ Droplet struct{ ID int } }
 			if err := json.NewDecoder(res.Body).Decode(&out); err != nil || res.StatusCode != 202 {
 				errs <- fmt.Errorf("create %d: %d %v", i, res.StatusCode, err)

@@ -52,6 +52,12 @@ type Config struct {
 	// Logf, when set, receives backend errors that no request can report
 	// (a failed Destroy, say).
 	Logf func(format string, args ...any)
+	// StateDir, when set, is where the API state (droplets, actions, tags,
+	// SSH keys, reserved IPs, id counters) is saved as JSON after every
+	// change, and loaded from by the next Open or Start, so the same
+	// droplets come back. Empty (the default) keeps everything in memory.
+	// Only Open and Start honour it; New panics when it is set.
+	StateDir string
 }
 
 // Server is an in-memory DigitalOcean v2 API. It is an http.Handler; use
@@ -74,6 +80,13 @@ type Server struct {
 	// holding it.
 	opMu sync.Mutex
 
+	// Persistence (Open with a StateDir). saveMu orders saves; taken
+	// before mu.
+	stateDir  string
+	lock      *StateLock
+	saveMu    sync.Mutex
+	closeOnce sync.Once
+
 	mu    sync.Mutex
 	st    state
 	fault faults
@@ -81,8 +94,12 @@ type Server struct {
 	rate  rateWindow
 }
 
-// New returns a Server for cfg.
+// New returns a Server for cfg, state in memory only. Use Open (or Start)
+// for a Config with a StateDir.
 func New(cfg Config) *Server {
+	if cfg.StateDir != "" {
+		panic("localcloud: Config.StateDir needs Open or Start, not New")
+	}
 	if cfg.Token == "" {
 		cfg.Token = DevToken
 	}
@@ -119,10 +136,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Close cancels backend calls in flight and waits for their goroutines.
+// With a StateDir it then saves the state a last time and unlocks the
+// directory. Hosts a backend runs are not stopped: that is the backend's
+// business (the netns backend's Stop).
 func (s *Server) Close() error {
-	s.cancel()
-	s.wg.Wait()
-	return nil
+	var err error
+	s.closeOnce.Do(func() {
+		s.cancel()
+		s.wg.Wait()
+		s.persist()
+		s.saveMu.Lock()
+		defer s.saveMu.Unlock()
+		s.stateDir = ""
+		err = s.lock.Release()
+	})
+	return err
 }
 
 // serve is the base handler: the conventions every DigitalOcean response
@@ -162,6 +190,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.api.ServeHTTP(rw, r)
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			s.persist()
+		}
 	default:
 		rw.notFound()
 	}
@@ -246,7 +277,9 @@ func (r *Running) dropFresh() {
 	clear(r.fresh)
 }
 
-// Start serves a new Server on cfg.Addr until ctx is done or Close is called.
+// Start serves a new Server (see Open: with cfg.StateDir it loads the saved
+// state and restores the backend's hosts first) on cfg.Addr until ctx is
+// done or Close is called.
 func Start(ctx context.Context, cfg Config) (*Running, error) {
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
@@ -258,7 +291,12 @@ func Start(ctx context.Context, cfg Config) (*Running, error) {
 	if err != nil {
 		return nil, fmt.Errorf("localcloud: listen: %w", err)
 	}
-	return Serve(ctx, ln, New(cfg)), nil
+	s, err := Open(ctx, cfg)
+	if err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
+	return Serve(ctx, ln, s), nil
 }
 
 // Serve serves s on ln until ctx is done or Close is called.

@@ -1,0 +1,110 @@
+package netnsbackend
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/haddockhq/terraform-provider-haddock/internal/cloudinit"
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
+	"github.com/haddockhq/terraform-provider-haddock/internal/pki"
+)
+
+// tlsMaterial is a CA, a client pair and a server pair for identity.
+type tlsMaterial struct {
+	ca     *pki.CA
+	client *pki.KeyPair
+}
+
+func newTLS(t testing.TB) tlsMaterial {
+	t.Helper()
+	ca, err := pki.NewCA("localcloud test CA", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := ca.IssueClient("localcloud-test-client", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tlsMaterial{ca: ca, client: client}
+}
+
+// userData renders Haddock's user data for a host called name.
+func (m tlsMaterial) userData(t testing.TB, name, extra string) string {
+	t.Helper()
+	server, err := m.ca.IssueServer(pki.HostIdentity(name), nil, nil, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ud, err := cloudinit.Render(cloudinit.Params{
+		Hostname: name, CACertPEM: m.ca.CertPEM(), ServerCertPEM: server.CertPEM, ServerKeyPEM: server.KeyPEM, UserData: extra,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ud
+}
+
+func TestSpec(t *testing.T) {
+	m := newTLS(t)
+	ud := m.userData(t, "web-1", "#!/bin/sh\necho user script\n") // multipart
+	if !strings.Contains(ud, "multipart") {
+		t.Fatalf("expected multipart user data:\n%s", ud)
+	}
+	spec, err := Spec(localcloud.HostRequest{ID: 410000001, Name: "droplet-name", UserData: ud})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.ID != "410000001" || spec.Hostname != "web-1" {
+		t.Errorf("ID %q, hostname %q", spec.ID, spec.Hostname)
+	}
+	modes := map[string]uint32{}
+	for _, f := range spec.Files {
+		modes[f.Path] = uint32(f.Mode)
+	}
+	for path, mode := range map[string]uint32{
+		cloudinit.CACertPath: 0o644, cloudinit.ServerCertPath: 0o644, cloudinit.ServerKeyPath: 0o600, cloudinit.DaemonConfigPath: 0o644,
+	} {
+		if got, ok := modes[path]; !ok || got != mode {
+			t.Errorf("%s: mode %o present %v, want %o", path, got, ok, mode)
+		}
+	}
+	if !bytes.Contains(spec.DaemonJSON, []byte(`"tcp://0.0.0.0:2376"`)) || !bytes.Contains(spec.DaemonJSON, []byte(`"tlsverify": true`)) {
+		t.Errorf("daemon.json: %s", spec.DaemonJSON)
+	}
+
+	// No user data: the droplet's name, no files, a plain dockerd.
+	spec, err = Spec(localcloud.HostRequest{ID: 7, Name: "plain"})
+	if err != nil || spec.Hostname != "plain" || len(spec.Files) != 0 || spec.DaemonJSON != nil {
+		t.Errorf("no user data: %+v %v", spec, err)
+	}
+
+	// write_files apply in order: replace, append, relative paths.
+	spec, err = Spec(localcloud.HostRequest{ID: 8, Name: "n", UserData: `#cloud-config
+write_files:
+- path: /etc/motd
+  content: one
+- path: etc/motd
+  content: " two"
+  append: true
+  permissions: '0600'
+- path: /etc/issue
+  content: a
+- path: /etc/issue
+  content: b
+`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(spec.Files) != 2 || string(spec.Files[0].Content) != "one two" || spec.Files[0].Mode != 0o600 || string(spec.Files[1].Content) != "b" {
+		t.Errorf("files: %+v", spec.Files)
+	}
+
+	if _, err := Spec(localcloud.HostRequest{ID: 9, Name: "n", UserData: "#cloud-config\nwrite_files: 3\n"}); err == nil {
+		t.Error("invalid cloud-config: no error")
+	}
+	if h := hostname("", strings.Repeat("a", 40)+"."+strings.Repeat("b", 40)); h != strings.Repeat("a", 40) {
+		t.Errorf("long name: %q", h)
+	}
+}

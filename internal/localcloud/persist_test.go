@@ -1,0 +1,194 @@
+package localcloud
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func openTestServer(t *testing.T, cfg Config) *Server {
+	t.Helper()
+	if cfg.Token == "" {
+		cfg.Token = testToken
+	}
+	s, err := Open(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// views are what clients can read, for comparing two servers.
+func views(t *testing.T, s *Server) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, p := range []string{"/v2/droplets", "/v2/account/keys", "/v2/tags", "/v2/reserved_ips", "/v2/actions?per_page=200"} {
+		r := call(t, s, "GET", p, nil)
+		if r.status != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", p, r.status, r.raw)
+		}
+		out[p] = r.raw
+	}
+	return out
+}
+
+func TestPersistence(t *testing.T) {
+	dir := t.TempDir()
+	s1 := openTestServer(t, Config{StateDir: dir})
+
+	if _, err := Open(t.Context(), Config{StateDir: dir}); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Errorf("second Open on a locked state directory: %v", err)
+	}
+
+	const pub = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJxHk1PeJk1o2Q1Y7t8VxW2b3hFvN6h0b5xqvJ0bTmG test"
+	if r := call(t, s1, "POST", "/v2/account/keys", map[string]any{"name": "k", "public_key": pub}); r.status != 201 {
+		t.Fatalf("key: %d %s", r.status, r.raw)
+	}
+	call(t, s1, "POST", "/v2/tags", map[string]any{"name": "Web"})
+	a := num(obj(createDroplet(t, s1, map[string]any{"name": "a", "tags": []string{"Web"}, "ipv6": true})["droplet"])["id"])
+	b := num(obj(createDroplet(t, s1, map[string]any{"name": "b", "backups": true})["droplet"])["id"])
+	c := num(obj(createDroplet(t, s1, map[string]any{"name": "c"})["droplet"])["id"])
+	for _, id := range []int{a, b, c} {
+		waitStatus(t, s1, id, "active")
+	}
+	call(t, s1, "POST", "/v2/droplets/"+strconv.Itoa(b)+"/actions", map[string]any{"type": "power_off"})
+	call(t, s1, "POST", "/v2/droplets/"+strconv.Itoa(b)+"/actions", map[string]any{"type": "rename", "name": "b2"})
+	if r := call(t, s1, "DELETE", "/v2/droplets/"+strconv.Itoa(c), nil); r.status != 204 {
+		t.Fatalf("delete: %d", r.status)
+	}
+	r := call(t, s1, "POST", "/v2/reserved_ips", map[string]any{"droplet_id": a})
+	assigned := netip.MustParseAddr(str(obj(r.body["reserved_ip"])["ip"]))
+	r = call(t, s1, "POST", "/v2/reserved_ips", map[string]any{"region": "fra1"})
+	free := netip.MustParseAddr(str(obj(r.body["reserved_ip"])["ip"]))
+
+	before := views(t, s1)
+	lastAction := num(obj(list(call(t, s1, "GET", "/v2/actions", nil).body["actions"])[0])["id"])
+	if err := s1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if want := []string{StateFile, LockFile}; !slices.Equal(names, want) {
+		t.Errorf("state directory holds %v, want %v (no temporary files)", names, want)
+	}
+
+	be := NewMemoryBackend()
+	s2 := openTestServer(t, Config{StateDir: dir, Backend: be})
+	after := views(t, s2)
+	for p, v := range before {
+		if after[p] != v {
+			t.Errorf("GET %s after a restart:\n got %s\nwant %s", p, after[p], v)
+		}
+	}
+	if h, ok := be.Assignment(assigned); !ok || h != a {
+		t.Errorf("restored backend: %s on %d %v, want droplet %d", assigned, h, ok, a)
+	}
+	// New ids and addresses follow the restored ones.
+	d := createDroplet(t, s2, map[string]any{"name": "d"})
+	id := num(obj(d["droplet"])["id"])
+	if id <= c {
+		t.Errorf("new droplet id %d, want more than %d", id, c)
+	}
+	if aid := num(obj(list(obj(d["links"])["actions"])[0])["id"]); aid <= lastAction {
+		t.Errorf("new action id %d, want more than %d", aid, lastAction)
+	}
+	seen := map[string]bool{}
+	for _, did := range []int{a, b, id} {
+		for _, n := range list(obj(waitStatus(t, s2, did, map[bool]string{true: "off", false: "active"}[did == b])["networks"])["v4"]) {
+			if obj(n)["type"] != "public" || str(obj(n)["ip_address"]) == assigned.String() {
+				continue
+			}
+			ip := str(obj(n)["ip_address"])
+			if seen[ip] {
+				t.Errorf("address %s handed out twice", ip)
+			}
+			seen[ip] = true
+		}
+	}
+	r = call(t, s2, "POST", "/v2/reserved_ips", map[string]any{"region": "fra1"})
+	if ip := str(obj(r.body["reserved_ip"])["ip"]); ip == assigned.String() || ip == free.String() {
+		t.Errorf("reserved IP %s handed out twice", ip)
+	}
+}
+
+// A droplet still being created when localcloud stopped without a chance
+// to save (killed) failed: its create action errored, the droplet gone.
+func TestPersistenceInterruptedCreate(t *testing.T) {
+	dir := t.TempDir()
+	be := &recordingBackend{MemoryBackend: NewMemoryBackend(), gate: make(chan struct{})}
+	s := openTestServer(t, Config{StateDir: dir, Backend: be})
+	d := createDroplet(t, s, map[string]any{"name": "slow"})
+	id := num(obj(d["droplet"])["id"])
+	aid := num(obj(list(obj(d["links"])["actions"])[0])["id"])
+
+	// What a crash leaves: the state as saved after the create.
+	crashed := t.TempDir()
+	b, err := os.ReadFile(filepath.Join(dir, StateFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var saved savedState
+	if err := json.Unmarshal(b, &saved); err != nil || len(saved.Droplets) != 1 || saved.Droplets[0].Provisioned {
+		t.Fatalf("saved state: %v %s", err, b)
+	}
+	if err := os.WriteFile(filepath.Join(crashed, StateFile), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs []string
+	s2 := openTestServer(t, Config{StateDir: crashed, Logf: func(f string, a ...any) { logs = append(logs, f) }})
+	if r := call(t, s2, "GET", "/v2/droplets/"+strconv.Itoa(id), nil); r.status != 404 {
+		t.Errorf("interrupted droplet: %d", r.status)
+	}
+	if got := obj(call(t, s2, "GET", "/v2/actions/"+strconv.Itoa(aid), nil).body["action"])["status"]; got != "errored" {
+		t.Errorf("interrupted create action: %v", got)
+	}
+	if len(logs) != 1 {
+		t.Errorf("logs: %q", logs)
+	}
+
+	// A clean stop: Close cancels Provision, the create fails and that is
+	// what is saved.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s3 := openTestServer(t, Config{StateDir: dir})
+	if r := call(t, s3, "GET", "/v2/droplets", nil); num(obj(r.body["meta"])["total"]) != 0 {
+		t.Errorf("droplets after a stop during provisioning: %s", r.raw)
+	}
+}
+
+func TestNewRefusesStateDir(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("New with a StateDir did not panic")
+		}
+	}()
+	New(Config{StateDir: t.TempDir()})
+}
+
+func TestRemoveState(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "lc")
+	s := openTestServer(t, Config{StateDir: dir})
+	_ = s.Close()
+	lock, err := LockStateDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := RemoveState(dir); err != nil {
+		t.Fatal(err)
+	}
+	_ = lock.Release()
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("state directory still there: %v", err)
+	}
+}
