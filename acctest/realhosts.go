@@ -1,0 +1,187 @@
+package acctest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
+	"github.com/haddockhq/terraform-provider-haddock/internal/cloud/digitalocean"
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netns"
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netnsbackend"
+	"github.com/haddockhq/terraform-provider-haddock/internal/testenv"
+)
+
+// RealCloud is a localcloud of the test's own whose droplets are real
+// hosts: network namespaces each running dockerd (netnsbackend). Every
+// request and response is contract-checked like the shared localcloud's.
+type RealCloud struct {
+	URL            string
+	ProviderConfig string
+	Driver         cloud.Driver
+	bridge, prefix string
+	stateDir       string
+}
+
+// realSeq numbers real clouds so each gets its own bridge and subnets:
+// bridge hdka<N>, hosts 10.213.(100+N).0/24, reserved 10.213.(150+N).0/28.
+var realSeq atomic.Int32
+
+// RealHosts starts a RealCloud for t and removes everything it made when t
+// ends, then checks nothing of it is left. Without root or docker.io the
+// test fails when CI (or HADDOCK_REQUIRE_REAL_HOSTS=1) asks for real hosts.
+func RealHosts(t *testing.T) *RealCloud {
+	t.Helper()
+	PreCheck(t)
+	testenv.RequireRealHosts(t)
+	n := realSeq.Add(1)
+	if n > 40 {
+		t.Fatal("acctest: too many real clouds in one run")
+	}
+	rc := &RealCloud{bridge: fmt.Sprintf("hdka%d", n), prefix: fmt.Sprintf("hdka%d-", n)}
+	var err error
+	rc.stateDir, err = os.MkdirTemp("", "haddock-acc-realhosts-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := netns.Config{
+		StateDir:       rc.stateDir,
+		Bridge:         rc.bridge,
+		NetnsPrefix:    rc.prefix,
+		Subnet:         netip.MustParsePrefix(fmt.Sprintf("10.213.%d.0/24", 100+n)),
+		ReservedPrefix: netip.MustParsePrefix(fmt.Sprintf("10.213.%d.0/28", 150+n)),
+	}
+	backend, err := netnsbackend.New(cfg, func(f string, a ...any) { t.Logf("localcloud: "+f, a...) })
+	if err != nil {
+		t.Fatalf("acctest: real hosts: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	run, err := localcloud.Start(ctx, localcloud.Config{
+		Token:      Token,
+		Backend:    backend,
+		StateDir:   rc.stateDir,
+		Middleware: suite.validator.Middleware,
+	})
+	if err != nil {
+		cancel()
+		_ = backend.Down(context.Background())
+		t.Fatalf("acctest: starting localcloud with real hosts: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = run.Close()
+		cancel()
+		dctx, dcancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer dcancel()
+		if err := backend.Down(dctx); err != nil {
+			t.Errorf("acctest: tearing down real hosts: %v", err)
+		}
+		if left := rc.Leftovers(); !left.None() {
+			t.Errorf("acctest: real cloud left things behind after down: %s", left)
+		}
+		_ = os.RemoveAll(rc.stateDir)
+	})
+	rc.URL = run.URL
+	rc.Driver, err = digitalocean.New(digitalocean.Config{Token: Token, APIEndpoint: run.URL, PollInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.ProviderConfig = fmt.Sprintf(`
+provider "haddock" {
+  digitalocean {
+    api_endpoint  = %[1]q
+    token         = %[2]q
+    poll_interval = 0.2
+  }
+}
+`, run.URL, Token)
+	return rc
+}
+
+// Leftovers counts what the real cloud has on the machine.
+type Leftovers struct {
+	Namespaces, Dockerds, Mounts, Rules, Links int
+}
+
+// None reports whether nothing is left.
+func (l Leftovers) None() bool { return l == Leftovers{} }
+
+func (l Leftovers) String() string {
+	return fmt.Sprintf("%d namespaces, %d dockerd processes, %d mounts, %d iptables rules, %d links",
+		l.Namespaces, l.Dockerds, l.Mounts, l.Rules, l.Links)
+}
+
+// HostLeftovers counts what hosts leave (namespaces, daemons, mounts); the
+// bridge and its rules stay until the cloud is torn down.
+func (rc *RealCloud) HostLeftovers() Leftovers {
+	l := rc.Leftovers()
+	l.Rules, l.Links = 0, 0
+	return l
+}
+
+// WaitHostsGone waits until no host of the cloud is left on the machine.
+func (rc *RealCloud) WaitHostsGone(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		left := rc.HostLeftovers()
+		if left.None() {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s after destroying every host, %s later", left, timeout)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// Leftovers counts namespaces, dockerd processes, mounts, iptables rules
+// and links that belong to this real cloud.
+func (rc *RealCloud) Leftovers() Leftovers {
+	var l Leftovers
+	if out, err := exec.Command("ip", "netns", "list").Output(); err == nil {
+		for _, line := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(line, rc.prefix) {
+				l.Namespaces++
+			}
+		}
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err == nil && strings.Contains(string(b), "dockerd") && strings.Contains(string(b), rc.stateDir) {
+			l.Dockerds++
+		}
+	}
+	if f, err := os.Open("/proc/self/mountinfo"); err == nil {
+		s := bufio.NewScanner(f)
+		for s.Scan() {
+			if strings.Contains(s.Text(), rc.stateDir) {
+				l.Mounts++
+			}
+		}
+		_ = f.Close()
+	}
+	if out, err := exec.Command("iptables-save").Output(); err == nil {
+		for _, line := range strings.Split(string(out), "\n") {
+			if strings.Contains(line, "localcloud") && strings.Contains(line, rc.bridge) {
+				l.Rules++
+			}
+		}
+	}
+	if out, err := exec.Command("ip", "-o", "link").Output(); err == nil {
+		for _, line := range strings.Split(string(out), "\n") {
+			if strings.Contains(line, rc.bridge) {
+				l.Links++
+			}
+		}
+	}
+	return l
+}
