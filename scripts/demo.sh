@@ -9,6 +9,7 @@ cd "$root"
 state_dir=$root/.localcloud
 pidfile=$state_dir/localcloud.pid
 logfile=$state_dir/localcloud.log
+hosts_dir=$state_dir/hosts
 listen=${LOCALCLOUD_LISTEN:-127.0.0.1:9080}
 token=${LOCALCLOUD_TOKEN:-localcloud-dev-token}
 url=http://$listen
@@ -32,7 +33,7 @@ start_localcloud() {
   fi
   mkdir -p "$state_dir"
   say "starting localcloud on $url (log: $logfile)"
-  nohup "$root/bin/localcloud" serve -listen "$listen" -token "$token" -boot-delay 2s >"$logfile" 2>&1 &
+  nohup "$root/bin/localcloud" serve -backend netns -state-dir "$hosts_dir" -listen "$listen" -token "$token" >"$logfile" 2>&1 &
   echo $! >"$pidfile"
   for _ in $(seq 1 100); do
     answering && return
@@ -53,7 +54,38 @@ stop_localcloud() {
 }
 
 command -v terraform >/dev/null || { echo "terraform is not on PATH: install Terraform 1.11+" >&2; exit 1; }
-command -v curl >/dev/null || { echo "curl is needed: apt-get install -y curl" >&2; exit 1; }
+if [ "$(id -u)" -ne 0 ]; then
+  echo "make demo runs real hosts (network namespaces with their own dockerd): run it as root" >&2
+  exit 1
+fi
+missing=()
+command -v dockerd >/dev/null || missing+=(docker.io)
+command -v curl >/dev/null || missing+=(curl)
+command -v jq >/dev/null || missing+=(jq)
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# engine GET path: the Docker API of the floating IP's holder, over mutual
+# TLS, verified by the name in the engine's certificate (curl --resolve
+# dials the floating IP while checking that name).
+engine() {
+  local d fip
+  d=$(tf output -json holder_docker)
+  fip=$(tf output -json floating_ip | jq -r .address)
+  local tmp
+  tmp=$(mktemp -d)
+  jq -r .ca_pem <<<"$d" >"$tmp/ca.pem"
+  jq -r .cert_pem <<<"$d" >"$tmp/cert.pem"
+  (umask 077; jq -r .key_pem <<<"$d" >"$tmp/key.pem")
+  local name
+  name=$(jq -r .server_name <<<"$d")
+  curl -fsS --cacert "$tmp/ca.pem" --cert "$tmp/cert.pem" --key "$tmp/key.pem" \
+    --resolve "$name:2376:$fip" "https://$name:2376$1"
+  rm -rf "$tmp"
+}
 
 case "${1:-up}" in
 up)
@@ -63,10 +95,11 @@ up)
   say "outputs"
   tf output
   say "the hosts as localcloud's DigitalOcean API lists them"
-  command -v python3 >/dev/null && curl -fsS -H "Authorization: Bearer $token" "$url/v2/droplets?tag_name=demo" |
-    python3 -c 'import json,sys
-for d in json.load(sys.stdin)["droplets"]:
-    print("  droplet %-6s %-10s %-7s %-5s %-12s %s" % (d["id"], d["name"], d["status"], d["region"]["slug"], d["size_slug"], " ".join(n["ip_address"] for n in d["networks"]["v4"])))'
+  curl -fsS -H "Authorization: Bearer $token" "$url/v2/droplets?tag_name=demo" |
+    jq -r '.droplets[] | "  droplet \(.id)  \(.name)  \(.status)  \(.region.slug)  \(.size_slug)  \([.networks.v4[].ip_address] | join(" "))"'
+  say "the Docker Engine behind the floating IP, over mutual TLS"
+  engine /info | jq -r '"  name \(.Name), Docker \(.ServerVersion), \(.NCPU) CPUs, containers \(.Containers)"'
+  printf '\nMove the address: terraform -chdir=examples/local apply -var active=1 (with TF_CLI_CONFIG_FILE=bin/dev.tfrc)\n'
   printf '\nlocalcloud keeps running on %s; `make demo-destroy` destroys the hosts and stops it.\n' "$url"
   ;;
 down)
@@ -76,6 +109,10 @@ down)
     tf destroy -auto-approve -input=false
   fi
   stop_localcloud
+  if [ -d "$hosts_dir" ]; then
+    say "removing every local host, the bridge and the rules"
+    "$root/bin/localcloud" down -state-dir "$hosts_dir"
+  fi
   rm -f examples/local/terraform.tfstate examples/local/terraform.tfstate.backup
   ;;
 *)
