@@ -106,7 +106,7 @@ func run(m *testing.M) int {
 }
 
 // PreCheck fails the test when the harness is not up.
-func PreCheck(t *testing.T) {
+func PreCheck(t testing.TB) {
 	t.Helper()
 	if suite.run == nil {
 		t.Fatal("acctest: localcloud is not running: the package's TestMain must call acctest.Main")

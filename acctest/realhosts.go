@@ -39,7 +39,7 @@ var realSeq atomic.Int32
 // RealHosts starts a RealCloud for t and removes everything it made when t
 // ends, then checks nothing of it is left. Without root or docker.io the
 // test fails when CI (or HADDOCK_REQUIRE_REAL_HOSTS=1) asks for real hosts.
-func RealHosts(t *testing.T) *RealCloud {
+func RealHosts(t testing.TB) *RealCloud {
 	t.Helper()
 	PreCheck(t)
 	testenv.RequireRealHosts(t)
@@ -185,3 +185,6 @@ func (rc *RealCloud) Leftovers() Leftovers {
 	}
 	return l
 }
+
+// StateDir is where the real cloud keeps its hosts.
+func (rc *RealCloud) StateDir() string { return rc.stateDir }
