@@ -229,7 +229,7 @@ func (r *hostResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRe
 			return
 		}
 	}
-	res, diags := r.resolveHost(ctx, drv, &plan, state)
+	res, diags := resolveHostValues(ctx, r.data, drv, plan.hostValues(path.Empty()), stateResolved(state))
 	resp.Diagnostics.Append(diags...)
 	if diags.HasError() {
 		return
@@ -271,59 +271,6 @@ func sizePaths(m *hostModel) []path.Path {
 	return out
 }
 
-type resolved struct{ region, size, image string }
-
-// resolveHost maps the model's portable or native values to the vendor's.
-// With a state, an unchanged image keeps the image the host was built from
-// (an AWS image pattern must not pick a newer AMI and replace hosts), and a
-// size given as vcpus/memory_gb keeps the current vendor size while it still
-// satisfies the request, so a price change elsewhere does not replace a host.
-func (r *hostResource) resolveHost(ctx context.Context, drv cloud.Driver, m *hostModel, state *hostModel) (resolved, diag.Diagnostics) {
-	var diags diag.Diagnostics
-	off, err := drv.Offerings(ctx)
-	if err != nil {
-		diags.AddError("Error reading the vendor catalog", fmt.Sprintf("listing %s sizes, regions and images: %s", drv.Cloud(), err))
-		return resolved{}, diags
-	}
-	c := drv.Cloud()
-	var res resolved
-	if res.region, err = cloud.ResolveRegion(c, m.Region.ValueString(), off); err != nil {
-		diags.AddAttributeError(path.Root("region"), "Invalid region", err.Error())
-		return res, diags
-	}
-	if state != nil && m.Image.Equal(state.Image) && res.region == state.VendorRegion.ValueString() && state.VendorImage.ValueString() != "" {
-		res.image = state.VendorImage.ValueString()
-	} else if res.image, err = cloud.ResolveImage(c, m.Image.ValueString(), off); err != nil {
-		diags.AddAttributeError(path.Root("image"), "Invalid image", err.Error())
-		return res, diags
-	} else if rdrv, _, d := r.data.driver(string(c), res.region, path.Root("cloud")); !d.HasError() {
-		if ir, ok := rdrv.(cloud.ImageResolver); ok {
-			if res.image, err = ir.ResolveImage(ctx, res.image); err != nil {
-				diags.AddAttributeError(path.Root("image"), "Invalid image", fmt.Sprintf("image %q in %s %s: %s", m.Image.ValueString(), c, res.region, err))
-				return res, diags
-			}
-		}
-	}
-	sreq := cloud.SizeRequest{Name: m.Size.ValueString(), VCPUs: int(m.VCPUs.ValueInt64()), MemoryGB: m.MemoryGB.ValueFloat64()}
-	if sreq.Name == "" && state != nil && sizeSatisfies(off, state.VendorSize.ValueString(), res.region, sreq) {
-		res.size = state.VendorSize.ValueString()
-		return res, diags
-	}
-	if res.size, err = cloud.ResolveSize(c, sreq, res.region, off); err != nil {
-		diags.AddAttributeError(sizePaths(m)[0], "Invalid size", err.Error())
-	}
-	return res, diags
-}
-
-func sizeSatisfies(off *cloud.Offerings, slug, region string, req cloud.SizeRequest) bool {
-	for _, s := range off.Sizes {
-		if s.Slug == slug {
-			return s.VCPUs >= req.VCPUs && float64(s.MemoryMB) >= req.MemoryGB*1024 && slices.Contains(s.Regions, region)
-		}
-	}
-	return false
-}
-
 func (r *hostResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	var plan hostModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
@@ -345,7 +292,7 @@ func (r *hostResource) Create(ctx context.Context, req resource.CreateRequest, r
 		if diags.HasError() {
 			return
 		}
-		res, diags := r.resolveHost(ctx, cat, &plan, nil)
+		res, diags := resolveHostValues(ctx, r.data, cat, plan.hostValues(path.Empty()), nil)
 		resp.Diagnostics.Append(diags...)
 		if diags.HasError() {
 			return
@@ -688,6 +635,24 @@ func (m *hostModel) resolvable() bool {
 		}
 	}
 	return true
+}
+
+// hostValues is what resolution needs from the model; at is where the
+// attributes sit (the root for haddock_host).
+func (m *hostModel) hostValues(at path.Path) hostValues {
+	return hostValues{
+		at:     at,
+		region: m.Region, size: m.Size, image: m.Image,
+		vcpus: m.VCPUs, memoryGB: m.MemoryGB,
+	}
+}
+
+// stateResolved is what a host was resolved to, nil without a state.
+func stateResolved(m *hostModel) *priorResolution {
+	if m == nil {
+		return nil
+	}
+	return &priorResolution{image: m.Image, resolved: resolved{region: m.VendorRegion.ValueString(), size: m.VendorSize.ValueString(), image: m.VendorImage.ValueString()}}
 }
 
 // setObserved copies what the vendor reports into the model.
