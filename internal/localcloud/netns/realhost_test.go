@@ -119,8 +119,14 @@ func countLeftovers(tb testing.TB, cfg Config) leftovers {
 	}
 	for _, save := range []string{"iptables-save", "iptables-legacy-save", "iptables-nft-save"} {
 		if p, err := lookTool("", save); err == nil {
+			// Only this configuration's rules: other packages' tests may run
+			// their own localclouds at the same time.
 			out, _ := exec.Command(p).Output()
-			l.Rules += strings.Count(string(out), "--comment "+ruleComment)
+			for _, line := range strings.Split(string(out), "\n") {
+				if strings.Contains(line, "--comment "+ruleComment) && strings.Contains(line, "-i "+cfg.Bridge+" ") {
+					l.Rules++
+				}
+			}
 		}
 	}
 	links, _ := os.ReadDir("/sys/class/net")
