@@ -109,6 +109,17 @@ func TestAccVendors_floatingIP(t *testing.T) {
 						ConfigStateChecks: []statecheck.StateCheck{sameIP.AddStateValue(fipAddr, tfjsonpath.New("ip_address"))},
 						Check:             checkVendorFloatingIP(v, ""),
 					},
+					{
+						// Released behind Terraform's back: the plan creates it again.
+						Config: vendorFloatingIPConfig(v, name, "null"),
+						Check: func(s *terraform.State) error {
+							return v.FloatingIPs().DeleteFloatingIP(context.Background(), s.RootModule().Resources[fipAddr].Primary.Attributes["vendor_id"])
+						},
+						ExpectNonEmptyPlan: true,
+						ConfigPlanChecks: resource.ConfigPlanChecks{
+							PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectResourceAction(fipAddr, plancheck.ResourceActionCreate)},
+						},
+					},
 				},
 			})
 		})

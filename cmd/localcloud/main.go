@@ -26,6 +26,15 @@
 // network settings in the state directory: later serves and down use them
 // unless flags say otherwise.
 //
+// With -backend netns serve also runs an image registry for the hosts
+// (Debian's docker-registry, package internal/localcloud/registry) on the
+// bridge's gateway address, port 5000: 10.213.0.1:5000 with the default
+// subnet, plain HTTP, images in -state-dir/registry. Every host's dockerd
+// trusts it, so a host pulls 10.213.0.1:5000/NAME:TAG, and push there from
+// the machine (haddock-image build-push). Without docker-registry installed
+// serve says so in one line and runs without it; -registry=false turns it
+// off. It stops with serve, keeping its images; down removes it.
+//
 // Exit status: 0, 1 when something failed (for example netns without
 // root: one line saying so), 2 for a usage error.
 package main
@@ -50,6 +59,7 @@ import (
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netns"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netnsbackend"
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/registry"
 )
 
 const usage = `usage: localcloud <command> [flags]
@@ -122,6 +132,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	backend := fs.String("backend", "memory", "what stands behind droplets: memory (bookkeeping only) or netns (real hosts; root)")
 	stateDir := fs.String("state-dir", "", "`directory` for the API state and the hosts (default "+defaultStateDir+" with -backend netns, none with memory)")
 	nf := netnsFlags(fs)
+	withRegistry := fs.Bool("registry", true, "with -backend netns: run an image registry for the hosts on the bridge's gateway, port 5000 (needs docker-registry)")
 	quiet := fs.Bool("quiet", false, "do not log requests")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
@@ -226,6 +237,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			logger.Printf("recording settings: %v", err)
 		}
 	}
+	// The registry answers before the banner says localcloud is ready. A
+	// signal while it starts is a shutdown, not a failure.
+	var reg *registry.Registry
+	var regLine string
+	if hosts != nil && *withRegistry {
+		if reg, regLine, err = startRegistry(sigCtx, hosts, *stateDir); err != nil && sigCtx.Err() == nil {
+			_ = srv.Close()
+			stopHosts(hosts, logger)
+			return err
+		}
+	}
 	desc := "backend " + *backend
 	if hosts != nil {
 		n := len(hosts.Manager().List())
@@ -237,6 +259,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	_, _ = fmt.Fprintf(stdout, "localcloud: serving the DigitalOcean API on %s (%s, boot delay %s)\n", srv.URL, desc, *bootDelay)
 	_, _ = fmt.Fprintf(stdout, "export DIGITALOCEAN_API_URL=%s\n", srv.URL)
 	_, _ = fmt.Fprintf(stdout, "export DIGITALOCEAN_TOKEN=%s\n", tokenHint)
+	if regLine != "" {
+		_, _ = fmt.Fprintln(stdout, regLine)
+	}
 
 	<-sigCtx.Done()
 	stop() // a second signal kills at once
@@ -245,6 +270,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if hosts != nil {
 		stopHosts(hosts, logger)
 	}
+	stopRegistry(reg, logger)
 	return err
 }
 
@@ -287,7 +313,8 @@ func down(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		nf.adopt(rec, setFlags(fs))
 	}
 	realHosts := rec.Backend == "netns" || exists(filepath.Join(dir, netnsStateFile))
-	if !ok && !realHosts && !exists(filepath.Join(dir, localcloud.StateFile)) {
+	hasRegistry := exists(registryDir(dir))
+	if !ok && !realHosts && !hasRegistry && !exists(filepath.Join(dir, localcloud.StateFile)) {
 		_, _ = fmt.Fprintf(stdout, "localcloud: nothing to remove in %s\n", dir)
 		return nil
 	}
@@ -305,6 +332,12 @@ func down(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer func() { _ = lock.Release() }()
+	if hasRegistry {
+		if err := registry.Remove(ctx, registryDir(dir)); err != nil {
+			return err
+		}
+		_, _ = fmt.Fprintf(stdout, "localcloud: removed the image registry and its images (%s)\n", registryDir(dir))
+	}
 	if realHosts {
 		m, err := netns.New(ncfg)
 		if err != nil {

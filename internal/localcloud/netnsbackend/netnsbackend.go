@@ -15,6 +15,12 @@
 //     unix socket only, no TCP. User data cloud-init could not parse fails
 //     the droplet (its create action errors) rather than booting a host
 //     nothing can reach.
+//   - Every host's dockerd also trusts localcloud's registry (RegistryAddr,
+//     the bridge's gateway port 5000, plain HTTP; see package registry):
+//     the daemon.json it runs with gets "insecure-registries" and
+//     "registry-mirrors" entries for it, added to those the user data's
+//     daemon.json lists. A droplet without a daemon.json gets a daemon.json
+//     holding only those.
 //   - The droplet's public IPv4 is the host's address on the bridge
 //     (netns.Config.Subnet), its gateway the bridge's. A host has a single
 //     interface, so its private IPv4 is the same address. There is no IPv6:
@@ -172,6 +178,9 @@ func (b *Backend) Provision(ctx context.Context, req localcloud.HostRequest) (lo
 	start := time.Now()
 	spec, err := Spec(req)
 	if err != nil {
+		return localcloud.HostAddrs{}, err
+	}
+	if spec.DaemonJSON, err = withRegistry(spec.DaemonJSON, b.RegistryAddr()); err != nil {
 		return localcloud.HostAddrs{}, err
 	}
 	h, err := b.m.Provision(ctx, spec)
