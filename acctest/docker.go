@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	swarmtypes "github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/client"
 	"github.com/docker/go-connections/nat"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
@@ -96,4 +98,60 @@ func HTTPGet(url string) (string, error) {
 		last = fmt.Errorf("GET %s: %s %s", url, resp.Status, b)
 	}
 	return "", last
+}
+
+// CreateService runs a replicated service of image on the swarm whose
+// manager engine d is.
+func CreateService(ctx context.Context, d DockerAttr, name, image string, replicas uint64) error {
+	cli, err := d.Client(d.Endpoint, d.ServerName)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = cli.Close() }()
+	_, err = cli.ServiceCreate(ctx, swarmtypes.ServiceSpec{
+		Annotations:  swarmtypes.Annotations{Name: name},
+		TaskTemplate: swarmtypes.TaskSpec{ContainerSpec: &swarmtypes.ContainerSpec{Image: image}},
+		Mode:         swarmtypes.ServiceMode{Replicated: &swarmtypes.ReplicatedService{Replicas: &replicas}},
+	}, swarmtypes.ServiceCreateOptions{})
+	return err
+}
+
+// RunningTasks counts the service's tasks running (and meant to run), by
+// node id.
+func RunningTasks(ctx context.Context, d DockerAttr, service string) (map[string]int, error) {
+	cli, err := d.Client(d.Endpoint, d.ServerName)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = cli.Close() }()
+	tasks, err := cli.TaskList(ctx, swarmtypes.TaskListOptions{Filters: filters.NewArgs(filters.Arg("service", service), filters.Arg("desired-state", "running"))})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	for _, t := range tasks {
+		if t.Status.State == swarmtypes.TaskStateRunning {
+			out[t.NodeID]++
+		}
+	}
+	return out, nil
+}
+
+// WaitRunning waits until want tasks of the service run.
+func WaitRunning(ctx context.Context, d DockerAttr, service string, want int, timeout time.Duration) (map[string]int, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		byNode, err := RunningTasks(ctx, d, service)
+		n := 0
+		for _, c := range byNode {
+			n += c
+		}
+		if err == nil && n == want {
+			return byNode, nil
+		}
+		if time.Now().After(deadline) {
+			return byNode, fmt.Errorf("service %s: %d of %d tasks running after %s (last error: %v)", service, n, want, timeout, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }

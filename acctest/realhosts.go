@@ -15,6 +15,7 @@ import (
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud/digitalocean"
+	"github.com/haddockhq/terraform-provider-haddock/internal/image"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netns"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netnsbackend"
@@ -25,7 +26,10 @@ import (
 // hosts: network namespaces each running dockerd (netnsbackend). Every
 // request and response is contract-checked like the shared localcloud's.
 type RealCloud struct {
-	URL            string
+	URL string
+	// Registry is localcloud's image registry as hosts and the machine
+	// reach it ("10.213.N.1:5000").
+	Registry       string
 	ProviderConfig string
 	Driver         cloud.Driver
 	bridge, prefix string
@@ -76,7 +80,11 @@ func RealHosts(t testing.TB) *RealCloud {
 		_ = backend.Down(context.Background())
 		t.Fatalf("acctest: starting localcloud with real hosts: %v", err)
 	}
+	reg, err := backend.StartRegistry(ctx, filepath.Join(rc.stateDir, "registry"))
+	testenv.Need(t, "HADDOCK_REQUIRE_REAL_HOSTS", err)
+	rc.Registry = reg.Addr().String()
 	t.Cleanup(func() {
+		_ = reg.Stop(context.Background())
 		_ = run.Close()
 		cancel()
 		dctx, dcancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -184,6 +192,48 @@ func (rc *RealCloud) Leftovers() Leftovers {
 		}
 	}
 	return l
+}
+
+// PushCounter builds the demo app (examples/apps/counter) into an image
+// without a Docker daemon and pushes it to the cloud's registry as
+// counter:<tag>, returning the reference hosts pull.
+func (rc *RealCloud) PushCounter(t testing.TB, tag string) string {
+	t.Helper()
+	ctx := context.Background()
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := image.BuildGo(ctx, image.GoBuild{Package: "./examples/apps/counter", Dir: root})
+	if err != nil {
+		t.Fatalf("building the counter app: %v", err)
+	}
+	img, err := image.FromBinary(bin, image.Options{Path: "/counter", ExposedPorts: []string{"8080/tcp"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := rc.Registry + "/counter:" + tag
+	if _, err := image.Push(ctx, img, ref, true); err != nil {
+		t.Fatalf("pushing %s: %v", ref, err)
+	}
+	return ref
+}
+
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no go.mod above the working directory")
+		}
+		dir = parent
+	}
 }
 
 // StateDir is where the real cloud keeps its hosts.

@@ -216,6 +216,8 @@ func (p *haddockProvider) Resources(_ context.Context) []func() resource.Resourc
 	return []func() resource.Resource{
 		NewHostResource,
 		NewFloatingIPResource,
+		NewSwarmClusterResource,
+		NewNodeGroupResource,
 	}
 }
 

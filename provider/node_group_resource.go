@@ -1,0 +1,356 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/haddockhq/terraform-provider-haddock/internal/cluster"
+	"github.com/haddockhq/terraform-provider-haddock/internal/swarm"
+)
+
+var (
+	_ resource.ResourceWithConfigure   = (*nodeGroupResource)(nil)
+	_ resource.ResourceWithModifyPlan  = (*nodeGroupResource)(nil)
+	_ resource.ResourceWithImportState = (*nodeGroupResource)(nil)
+)
+
+// NewNodeGroupResource is the haddock_node_group constructor.
+func NewNodeGroupResource() resource.Resource { return &nodeGroupResource{} }
+
+type nodeGroupResource struct {
+	data *providerData
+}
+
+func (r *nodeGroupResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_node_group"
+}
+
+func (r *nodeGroupResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	attrs := hostGroupAttributes("How many workers. Growing creates and joins only the new hosts; shrinking drains the newest "+
+		"nodes (their tasks are rescheduled elsewhere first), removes them from the swarm and deletes their hosts.",
+		[]validator.Int64{int64validator.Between(0, 1000)})
+	// count is a Terraform meta-argument, so the group's size is node_count.
+	attrs["node_count"] = attrs["count"]
+	delete(attrs, "count")
+	attrs["id"] = schema.StringAttribute{
+		Computed: true, MarkdownDescription: "`<cluster_id>/<name>`; import takes the same form.",
+		PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+	}
+	attrs["cluster_id"] = schema.StringAttribute{
+		Required: true, MarkdownDescription: "The `id` of the `haddock_swarm_cluster` the workers join.",
+		PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+	}
+	attrs["cluster_credentials"] = schema.StringAttribute{
+		Required: true, Sensitive: true,
+		MarkdownDescription: "The cluster's `credentials` (`haddock_swarm_cluster.<name>.credentials`): how the group reaches the managers and signs its hosts' certificates.",
+	}
+	attrs["name"] = schema.StringAttribute{
+		Required: true, MarkdownDescription: "Group name, unique in the cluster: hosts are named `<name>-<n>`. Lower-case letters, digits and hyphens; not `manager`.",
+		Validators: []validator.String{
+			stringvalidator.RegexMatches(groupNameRE, "must be 1 to 32 lower-case letters, digits and hyphens, starting and ending with a letter or digit"),
+			stringvalidator.NoneOf("manager"),
+		},
+		PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+	}
+	attrs["availability"] = schema.StringAttribute{
+		Optional: true, Computed: true, Default: stringdefault.StaticString("active"),
+		MarkdownDescription: "Scheduling availability of every node: `active`, `pause` or `drain`.",
+		Validators:          []validator.String{stringvalidator.OneOf("active", "pause", "drain")},
+	}
+	attrs["drain_timeout"] = schema.StringAttribute{
+		Optional: true, Computed: true, Default: stringdefault.StaticString("10m"),
+		MarkdownDescription: "How long a scale-down waits for the drained nodes' tasks to run elsewhere before it gives up (and removes nothing).",
+		Validators:          []validator.String{durationValidator{}},
+	}
+	attrs["vendor_region"] = schema.StringAttribute{Computed: true, MarkdownDescription: "The workers' vendor region."}
+	attrs["vendor_size"] = schema.StringAttribute{Computed: true, MarkdownDescription: "The workers' vendor size."}
+	attrs["vendor_image"] = schema.StringAttribute{Computed: true, MarkdownDescription: "The workers' vendor image."}
+	attrs["nodes"] = nodesSchema("workers")
+	attrs["timeouts"] = timeouts.Attributes(ctx, timeouts.Opts{Create: true, Update: true, Delete: true})
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "A group of swarm workers, the way node pools are modelled for GKE or EKS. The group may run on another " +
+			"vendor than the managers (how a cluster migrates between vendors). Hosts are created concurrently and join as workers " +
+			"with a token read from a manager at that moment.",
+		Attributes: attrs,
+	}
+}
+
+func (r *nodeGroupResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.data = configureData(req.ProviderData, &resp.Diagnostics)
+}
+
+type nodeGroupModel struct {
+	ID                 types.String   `tfsdk:"id"`
+	ClusterID          types.String   `tfsdk:"cluster_id"`
+	ClusterCredentials types.String   `tfsdk:"cluster_credentials"`
+	Name               types.String   `tfsdk:"name"`
+	Count              types.Int64    `tfsdk:"node_count"`
+	Cloud              types.String   `tfsdk:"cloud"`
+	Region             types.String   `tfsdk:"region"`
+	Size               types.String   `tfsdk:"size"`
+	Image              types.String   `tfsdk:"image"`
+	SSHKeys            types.List     `tfsdk:"ssh_keys"`
+	UserData           types.String   `tfsdk:"user_data"`
+	Labels             types.Map      `tfsdk:"labels"`
+	Availability       types.String   `tfsdk:"availability"`
+	DrainTimeout       types.String   `tfsdk:"drain_timeout"`
+	VendorRegion       types.String   `tfsdk:"vendor_region"`
+	VendorSize         types.String   `tfsdk:"vendor_size"`
+	VendorImage        types.String   `tfsdk:"vendor_image"`
+	Nodes              types.List     `tfsdk:"nodes"`
+	Timeouts           timeouts.Value `tfsdk:"timeouts"`
+}
+
+func (m *nodeGroupModel) group() hostGroupModel {
+	return hostGroupModel{Count: m.Count, Cloud: m.Cloud, Region: m.Region, Size: m.Size, Image: m.Image, SSHKeys: m.SSHKeys, UserData: m.UserData, Labels: m.Labels}
+}
+
+func (m *nodeGroupModel) spec(ctx context.Context, diags *diag.Diagnostics) cluster.GroupSpec {
+	g := m.group()
+	d, _ := time.ParseDuration(m.DrainTimeout.ValueString())
+	return cluster.GroupSpec{
+		Name:         m.Name.ValueString(),
+		HostsSpec:    g.hostsSpec(ctx, resolved{region: m.VendorRegion.ValueString(), size: m.VendorSize.ValueString(), image: m.VendorImage.ValueString()}, diags),
+		Availability: swarm.Availability(m.Availability.ValueString()),
+		DrainTimeout: d,
+	}
+}
+
+func (r *nodeGroupResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || r.data == nil {
+		return
+	}
+	var plan nodeGroupModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() || plan.Cloud.IsUnknown() || plan.Region.IsUnknown() || plan.Size.IsUnknown() || plan.Image.IsUnknown() {
+		return
+	}
+	if !plan.ClusterCredentials.IsUnknown() && !plan.ClusterID.IsUnknown() {
+		st, err := decodeCredentials(plan.ClusterCredentials.ValueString())
+		if err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("cluster_credentials"), "Invalid cluster credentials", err.Error())
+			return
+		}
+		if st.SwarmID != "" && st.SwarmID != plan.ClusterID.ValueString() {
+			resp.Diagnostics.AddAttributeError(path.Root("cluster_credentials"), "Credentials of another cluster",
+				fmt.Sprintf("cluster_credentials belong to swarm %s, but cluster_id is %s: pass the same cluster's id and credentials.", st.SwarmID, plan.ClusterID.ValueString()))
+			return
+		}
+	}
+	cat, diags := r.data.catalog(plan.Cloud.ValueString(), path.Root("cloud"))
+	resp.Diagnostics.Append(diags...)
+	if diags.HasError() {
+		return
+	}
+	var state *nodeGroupModel
+	var prior *priorResolution
+	if !req.State.Raw.IsNull() {
+		state = &nodeGroupModel{}
+		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
+		prior = &priorResolution{image: state.Image, resolved: resolved{region: state.VendorRegion.ValueString(), size: state.VendorSize.ValueString(), image: state.VendorImage.ValueString()}}
+	}
+	g := plan.group()
+	res, diags := resolveHostValues(ctx, r.data, cat, g.values(path.Empty()), prior)
+	resp.Diagnostics.Append(diags...)
+	if diags.HasError() {
+		return
+	}
+	plan.VendorRegion, plan.VendorSize, plan.VendorImage = types.StringValue(res.region), types.StringValue(res.size), types.StringValue(res.image)
+	if !plan.ClusterID.IsUnknown() && !plan.Name.IsUnknown() {
+		plan.ID = types.StringValue(plan.ClusterID.ValueString() + "/" + plan.Name.ValueString())
+	}
+	if state != nil {
+		changed := !plan.Count.Equal(state.Count) || !plan.Labels.Equal(state.Labels) || !plan.Availability.Equal(state.Availability) || groupNeedsRepair(ctx, state)
+		if changed {
+			plan.Nodes = types.ListUnknown(types.ObjectType{AttrTypes: nodeAttrTypes})
+		} else {
+			plan.Nodes = state.Nodes
+		}
+	}
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+func groupNeedsRepair(ctx context.Context, m *nodeGroupModel) bool {
+	nodes := nodeModels(ctx, m.Nodes)
+	if int64(len(nodes)) != m.Count.ValueInt64() {
+		return true
+	}
+	for _, n := range nodes {
+		if n.HostID == "" || n.State != "ready" {
+			return true
+		}
+	}
+	return false
+}
+
+// open reaches the group: the cluster through its credentials and the
+// managers' vendor (found by the cluster's tag on the group's vendor or
+// any configured one), the group through its own driver.
+func (r *nodeGroupResource) open(m *nodeGroupModel, diags *diag.Diagnostics) *cluster.NodeGroup {
+	st, cc, err := decodeClusterCredentials(m.ClusterCredentials.ValueString())
+	if err != nil {
+		diags.AddAttributeError(path.Root("cluster_credentials"), "Invalid cluster credentials", err.Error())
+		return nil
+	}
+	drv, _, d := r.data.driver(m.Cloud.ValueString(), m.VendorRegion.ValueString(), path.Root("cloud"))
+	diags.Append(d...)
+	if d.HasError() {
+		return nil
+	}
+	managers := drv
+	if cc.Cloud != "" && (cc.Cloud != m.Cloud.ValueString() || cc.Region != m.VendorRegion.ValueString()) {
+		managers, _, d = r.data.driver(cc.Cloud, cc.Region, path.Root("cluster_credentials"))
+		diags.Append(d...)
+		if d.HasError() {
+			return nil
+		}
+	}
+	c, err := cluster.Open(managers, st, cluster.Options{PollInterval: r.data.poll, EnginePollInterval: min(r.data.poll, time.Second)})
+	if err != nil {
+		diags.AddError("Cluster unreachable", err.Error())
+		return nil
+	}
+	g, err := c.NodeGroup(drv, m.Name.ValueString())
+	if err != nil {
+		diags.AddAttributeError(path.Root("name"), "Invalid node group", err.Error())
+		return nil
+	}
+	return g
+}
+
+func (r *nodeGroupResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan nodeGroupModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := plan.Timeouts.Create(ctx, clusterCreateTimeout)
+	resp.Diagnostics.Append(diags...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	r.apply(ctx, &plan, "creating", &resp.State, &resp.Diagnostics)
+}
+
+func (r *nodeGroupResource) apply(ctx context.Context, plan *nodeGroupModel, verb string, state interface {
+	Set(context.Context, any) diag.Diagnostics
+}, diags *diag.Diagnostics) {
+	g := r.open(plan, diags)
+	spec := plan.spec(ctx, diags)
+	if diags.HasError() {
+		return
+	}
+	view, err := g.Apply(ctx, spec)
+	if view != nil {
+		plan.Nodes = nodesValue(view)
+	} else if plan.Nodes.IsUnknown() {
+		plan.Nodes = types.ListNull(types.ObjectType{AttrTypes: nodeAttrTypes})
+	}
+	plan.ID = types.StringValue(plan.ClusterID.ValueString() + "/" + plan.Name.ValueString())
+	diags.Append(state.Set(ctx, plan)...)
+	if err != nil {
+		addClusterError(diags, "Error "+verb+" node group "+plan.Name.ValueString(), err)
+	}
+}
+
+func (r *nodeGroupResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state nodeGroupModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if state.ClusterCredentials.IsNull() || state.Cloud.IsNull() {
+		// Just imported: the cluster's credentials come with the
+		// configuration, on the next apply, which adopts the group's hosts.
+		resp.Diagnostics.AddWarning("Node group imported without credentials",
+			"The group's hosts are read on the next apply, once cluster_credentials is known from the configuration; hosts already in the group are kept, not created again.")
+		return
+	}
+	g := r.open(&state, &resp.Diagnostics)
+	if g == nil {
+		return
+	}
+	view, err := g.Observe(ctx)
+	if err != nil {
+		addClusterError(&resp.Diagnostics, "Error reading node group", err)
+		return
+	}
+	viewProblems("Node group "+state.Name.ValueString(), view, &resp.Diagnostics)
+	state.Nodes = nodesValue(view)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (r *nodeGroupResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan nodeGroupModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := plan.Timeouts.Update(ctx, clusterUpdateTimeout)
+	resp.Diagnostics.Append(diags...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	r.apply(ctx, &plan, "updating", &resp.State, &resp.Diagnostics)
+}
+
+func (r *nodeGroupResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state nodeGroupModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := state.Timeouts.Delete(ctx, clusterDeleteTimeout)
+	resp.Diagnostics.Append(diags...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	g := r.open(&state, &resp.Diagnostics)
+	if g == nil {
+		return
+	}
+	if err := g.Destroy(ctx); err != nil {
+		addClusterError(&resp.Diagnostics, "Error deleting node group "+state.Name.ValueString(), err)
+	}
+}
+
+func (r *nodeGroupResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	clusterID, name, ok := strings.Cut(req.ID, "/")
+	if !ok || clusterID == "" || !groupNameRE.MatchString(name) {
+		resp.Diagnostics.AddError("Invalid import id", fmt.Sprintf("%q is not a node group id: use <cluster_id>/<group name>, for example 3x2kqz9wq8y6mbd1r0xj5yq7c/web", req.ID))
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("cluster_id"), clusterID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
+}
+
+// durationValidator accepts Go durations such as "90s" or "10m".
+type durationValidator struct{}
+
+func (durationValidator) Description(context.Context) string {
+	return `must be a duration such as "90s", "10m" or "1h"`
+}
+
+func (v durationValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (durationValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if d, err := time.ParseDuration(req.ConfigValue.ValueString()); err != nil || d <= 0 {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid duration", fmt.Sprintf("%q %s", req.ConfigValue.ValueString(), durationValidator{}.Description(context.Background())))
+	}
+}

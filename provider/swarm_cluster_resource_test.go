@@ -1,0 +1,228 @@
+package provider_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/haddockhq/terraform-provider-haddock/acctest"
+)
+
+const (
+	clusterAddr = "haddock_swarm_cluster.test"
+	groupAddr   = "haddock_node_group.workers"
+	serviceName = "web"
+	replicas    = 6
+)
+
+// A real swarm on localcloud's real hosts: managers grow 1 → 3 and shrink
+// 3 → 1, workers scale 2 → 4 → 1, and a replicated service keeps all its
+// tasks running through every drain.
+func TestAccSwarmCluster_scale(t *testing.T) {
+	rc := acctest.RealHosts(t)
+	name := "tf-acc-" + acctest.RandomName()[len(acctest.NamePrefix):]
+	var image string
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { image = rc.PushCounter(t, "1") },
+		ProtoV6ProviderFactories: acctest.ProviderFactories,
+		CheckDestroy:             func(*terraform.State) error { return rc.WaitHostsGone(60 * time.Second) },
+		Steps: []resource.TestStep{
+			{
+				Config: swarmConfig(rc, name, 1, 2),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(clusterAddr, tfjsonpath.New("nodes"), knownvalue.ListSizeExact(1)),
+					statecheck.ExpectKnownValue(clusterAddr, tfjsonpath.New("nodes").AtSliceIndex(0).AtMapKey("leader"), knownvalue.Bool(true)),
+					statecheck.ExpectKnownValue(groupAddr, tfjsonpath.New("nodes"), knownvalue.ListSizeExact(2)),
+					statecheck.ExpectKnownValue(groupAddr, tfjsonpath.New("nodes").AtSliceIndex(0).AtMapKey("role"), knownvalue.StringExact("worker")),
+					statecheck.ExpectSensitiveValue(clusterAddr, tfjsonpath.New("credentials")),
+				},
+				Check: resource.ComposeTestCheckFunc(
+					checkNodesReady(clusterAddr, 1), checkNodesReady(groupAddr, 2),
+					func(s *terraform.State) error {
+						d, err := acctest.HostDocker(s, clusterAddr)
+						if err != nil {
+							return err
+						}
+						if err := acctest.CreateService(context.Background(), d, serviceName, image, replicas); err != nil {
+							return err
+						}
+						_, err = acctest.WaitRunning(context.Background(), d, serviceName, replicas, 2*time.Minute)
+						return err
+					},
+				),
+			},
+			{
+				// Grow managers one at a time, workers by two.
+				Config: swarmConfig(rc, name, 3, 4),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(clusterAddr, plancheck.ResourceActionUpdate),
+					plancheck.ExpectResourceAction(groupAddr, plancheck.ResourceActionUpdate),
+				}},
+				Check: resource.ComposeTestCheckFunc(checkNodesReady(clusterAddr, 3), checkNodesReady(groupAddr, 4), checkReplicas(replicas)),
+			},
+			{
+				// Scale workers down: the newest three are drained first and
+				// every task keeps running elsewhere.
+				Config: swarmConfig(rc, name, 3, 1),
+				Check:  resource.ComposeTestCheckFunc(checkNodesReady(groupAddr, 1), checkReplicas(replicas)),
+			},
+			{
+				// Shrink managers: demoted and removed one at a time, the
+				// leader last.
+				Config: swarmConfig(rc, name, 1, 1),
+				Check:  resource.ComposeTestCheckFunc(checkNodesReady(clusterAddr, 1), checkReplicas(replicas)),
+			},
+			{
+				Config: swarmConfig(rc, name, 1, 1),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+		},
+	})
+}
+
+// Bad input is refused at plan time, on the attribute, saying why.
+func TestAccSwarmCluster_badInput(t *testing.T) {
+	cluster := func(managers int) string {
+		return fmt.Sprintf(`
+resource "haddock_swarm_cluster" "test" {
+  name = "bad"
+  managers = {
+    count  = %d
+    cloud  = "digitalocean"
+    region = "eu-central"
+    size   = "small"
+    image  = "debian-12"
+  }
+}
+`, managers)
+	}
+	tests := []struct {
+		name, config string
+		err          []string
+	}{
+		{name: "even managers", config: cluster(2), err: []string{"Invalid manager count", "2 managers: Raft needs an odd count; an even count adds no fault tolerance"}},
+		{name: "too many managers", config: cluster(9), err: []string{"Invalid manager count", "9 managers"}},
+		{name: "reserved group name", config: cluster(1) + `
+resource "haddock_node_group" "w" {
+  cluster_id          = haddock_swarm_cluster.test.id
+  cluster_credentials = haddock_swarm_cluster.test.credentials
+  name                = "manager"
+  node_count          = 1
+  cloud               = "digitalocean"
+  region              = "eu-central"
+  size                = "small"
+  image               = "debian-12"
+}`, err: []string{"Invalid Attribute Value Match", `value must be none of: ["manager"]`}},
+		{name: "credentials of nothing", config: `
+resource "haddock_node_group" "w" {
+  cluster_id          = "abc"
+  cluster_credentials = "{}"
+  name                = "w"
+  node_count          = 1
+  cloud               = "digitalocean"
+  region              = "eu-central"
+  size                = "small"
+  image               = "debian-12"
+}`, err: []string{"Invalid cluster credentials", "pass haddock_swarm_cluster.<name>.credentials as it is"}},
+		{name: "bad drain timeout", config: cluster(1) + `
+resource "haddock_node_group" "w" {
+  cluster_id          = haddock_swarm_cluster.test.id
+  cluster_credentials = haddock_swarm_cluster.test.credentials
+  name                = "w"
+  node_count          = 1
+  cloud               = "digitalocean"
+  region              = "eu-central"
+  size                = "small"
+  image               = "debian-12"
+  drain_timeout       = "soon"
+}`, err: []string{"Invalid duration", `"soon" must be a duration such as "90s"`}},
+		{name: "unknown size in group", config: cluster(1) + `
+resource "haddock_node_group" "w" {
+  cluster_id          = haddock_swarm_cluster.test.id
+  cluster_credentials = haddock_swarm_cluster.test.credentials
+  name                = "w"
+  node_count          = 1
+  cloud               = "digitalocean"
+  region              = "eu-central"
+  size                = "enormous"
+  image               = "debian-12"
+}`, err: []string{"Invalid size", `unknown size "enormous"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resource.ParallelTest(t, resource.TestCase{
+				PreCheck:                 func() { acctest.PreCheck(t) },
+				ProtoV6ProviderFactories: acctest.ProviderFactories,
+				Steps: []resource.TestStep{{
+					Config:      acctest.ProviderConfig() + tt.config,
+					PlanOnly:    true,
+					ExpectError: acctest.ErrorMatching(tt.err...),
+				}},
+			})
+		})
+	}
+}
+
+func swarmConfig(rc *acctest.RealCloud, name string, managers, workers int) string {
+	return rc.ProviderConfig + fmt.Sprintf(`
+resource "haddock_swarm_cluster" "test" {
+  name = %[1]q
+  managers = {
+    count  = %[2]d
+    cloud  = "digitalocean"
+    region = "eu-central"
+    size   = "small"
+    image  = "debian-12"
+  }
+}
+
+resource "haddock_node_group" "workers" {
+  cluster_id          = haddock_swarm_cluster.test.id
+  cluster_credentials = haddock_swarm_cluster.test.credentials
+  name                = "workers"
+  node_count          = %[3]d
+  cloud               = "digitalocean"
+  region              = "eu-central"
+  size                = "small"
+  image               = "debian-12"
+  labels              = { tier = "app" }
+  drain_timeout       = "2m"
+}
+`, name, managers, workers)
+}
+
+// checkNodesReady expects n nodes in the resource's nodes, all ready.
+func checkNodesReady(addr string, n int) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		a := s.RootModule().Resources[addr].Primary.Attributes
+		if a["nodes.#"] != fmt.Sprint(n) {
+			return fmt.Errorf("%s has %s nodes, want %d", addr, a["nodes.#"], n)
+		}
+		for i := range n {
+			if st := a[fmt.Sprintf("nodes.%d.state", i)]; st != "ready" {
+				return fmt.Errorf("%s node %d (%s) is %q, want ready", addr, i, a[fmt.Sprintf("nodes.%d.name", i)], st)
+			}
+		}
+		return nil
+	}
+}
+
+// checkReplicas expects every task of the service running.
+func checkReplicas(want int) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		d, err := acctest.HostDocker(s, clusterAddr)
+		if err != nil {
+			return err
+		}
+		_, err = acctest.WaitRunning(context.Background(), d, serviceName, want, time.Minute)
+		return err
+	}
+}
