@@ -146,7 +146,9 @@ func (managerCountValidator) Description(context.Context) string {
 	return "must be 1, 3, 5 or 7: Raft needs a majority of managers (an even count adds no fault tolerance)"
 }
 
-func (v managerCountValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+func (v managerCountValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
 
 func (managerCountValidator) ValidateInt64(_ context.Context, req validator.Int64Request, resp *validator.Int64Response) {
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {

@@ -81,7 +81,7 @@ func TestAccSwarmCluster_scale(t *testing.T) {
 				Check:  resource.ComposeTestCheckFunc(checkNodesReady(clusterAddr, 1), checkReplicas(replicas)),
 			},
 			{
-				Config: swarmConfig(rc, name, 1, 1),
+				Config:           swarmConfig(rc, name, 1, 1),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
 			},
 		},
