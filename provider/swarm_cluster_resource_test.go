@@ -3,6 +3,7 @@ package provider_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,6 +74,18 @@ func TestAccSwarmCluster_scale(t *testing.T) {
 				// every task keeps running elsewhere.
 				Config: swarmConfig(rc, name, 3, 1),
 				Check:  resource.ComposeTestCheckFunc(checkNodesReady(groupAddr, 1), checkReplicas(replicas)),
+			},
+			{
+				// A manager host deleted behind Terraform's back shows in the
+				// plan...
+				Config:             swarmConfig(rc, name, 3, 1),
+				Check:              deleteFollower(rc),
+				ExpectNonEmptyPlan: true,
+			},
+			{
+				// ...and the apply replaces it: three ready managers again.
+				Config: swarmConfig(rc, name, 3, 1),
+				Check:  resource.ComposeTestCheckFunc(checkNodesReady(clusterAddr, 3), checkReplicas(replicas)),
 			},
 			{
 				// Shrink managers: demoted and removed one at a time, the
@@ -197,6 +210,20 @@ resource "haddock_node_group" "workers" {
   drain_timeout       = "2m"
 }
 `, name, managers, workers)
+}
+
+// deleteFollower deletes a manager host that is not the leader.
+func deleteFollower(rc *acctest.RealCloud) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		a := s.RootModule().Resources[clusterAddr].Primary.Attributes
+		for i := range 3 {
+			if a[fmt.Sprintf("nodes.%d.leader", i)] == "false" {
+				_, id, _ := strings.Cut(a[fmt.Sprintf("nodes.%d.host_id", i)], "/")
+				return rc.Driver.DeleteHost(context.Background(), id)
+			}
+		}
+		return fmt.Errorf("no follower among the managers")
+	}
 }
 
 // checkNodesReady expects n nodes in the resource's nodes, all ready.
