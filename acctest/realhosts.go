@@ -53,7 +53,9 @@ func RealHosts(t testing.TB) *RealCloud {
 	}
 	rc := &RealCloud{bridge: fmt.Sprintf("hdka%d", n), prefix: fmt.Sprintf("hdka%d-", n)}
 	var err error
-	rc.stateDir, err = os.MkdirTemp("", "haddock-acc-realhosts-")
+	// Not t.TempDir(): its long path would overflow the 108-byte limit of
+	// the unix sockets the hosts' daemons keep under the state directory.
+	rc.stateDir, err = os.MkdirTemp("", "haddock-acc-realhosts-") //nolint:usetesting // see above
 	if err != nil {
 		t.Fatal(err)
 	}

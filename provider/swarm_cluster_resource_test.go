@@ -67,13 +67,13 @@ func TestAccSwarmCluster_scale(t *testing.T) {
 					plancheck.ExpectResourceAction(clusterAddr, plancheck.ResourceActionUpdate),
 					plancheck.ExpectResourceAction(groupAddr, plancheck.ResourceActionUpdate),
 				}},
-				Check: resource.ComposeTestCheckFunc(checkNodesReady(clusterAddr, 3), checkNodesReady(groupAddr, 4), checkReplicas(replicas)),
+				Check: resource.ComposeTestCheckFunc(checkNodesReady(clusterAddr, 3), checkNodesReady(groupAddr, 4), checkReplicas()),
 			},
 			{
 				// Scale workers down: the newest three are drained first and
 				// every task keeps running elsewhere.
 				Config: swarmConfig(rc, name, 3, 1),
-				Check:  resource.ComposeTestCheckFunc(checkNodesReady(groupAddr, 1), checkReplicas(replicas)),
+				Check:  resource.ComposeTestCheckFunc(checkNodesReady(groupAddr, 1), checkReplicas()),
 			},
 			{
 				// A manager host deleted behind Terraform's back shows in the
@@ -85,13 +85,13 @@ func TestAccSwarmCluster_scale(t *testing.T) {
 			{
 				// ...and the apply replaces it: three ready managers again.
 				Config: swarmConfig(rc, name, 3, 1),
-				Check:  resource.ComposeTestCheckFunc(checkNodesReady(clusterAddr, 3), checkReplicas(replicas)),
+				Check:  resource.ComposeTestCheckFunc(checkNodesReady(clusterAddr, 3), checkReplicas()),
 			},
 			{
 				// Shrink managers: demoted and removed one at a time, the
 				// leader last.
 				Config: swarmConfig(rc, name, 1, 1),
-				Check:  resource.ComposeTestCheckFunc(checkNodesReady(clusterAddr, 1), checkReplicas(replicas)),
+				Check:  resource.ComposeTestCheckFunc(checkNodesReady(clusterAddr, 1), checkReplicas()),
 			},
 			{
 				Config:           swarmConfig(rc, name, 1, 1),
@@ -243,13 +243,13 @@ func checkNodesReady(addr string, n int) resource.TestCheckFunc {
 }
 
 // checkReplicas expects every task of the service running.
-func checkReplicas(want int) resource.TestCheckFunc {
+func checkReplicas() resource.TestCheckFunc {
 	return func(s *terraform.State) error {
 		d, err := acctest.HostDocker(s, clusterAddr)
 		if err != nil {
 			return err
 		}
-		_, err = acctest.WaitRunning(context.Background(), d, serviceName, want, time.Minute)
+		_, err = acctest.WaitRunning(context.Background(), d, serviceName, replicas, time.Minute)
 		return err
 	}
 }
