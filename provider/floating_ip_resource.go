@@ -53,12 +53,7 @@ func (r *floatingIPResource) Schema(ctx context.Context, _ resource.SchemaReques
 				MarkdownDescription: "`<cloud>/<vendor id>`: `digitalocean/<ip>`, `aws/<allocation id>`. Import takes the same form (`aws/<region>/<allocation id>` for another region than the provider's).",
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
-			"cloud": schema.StringAttribute{
-				Required:            true,
-				MarkdownDescription: "The vendor: " + backtickList(cloudNames()) + ".",
-				Validators:          []validator.String{stringvalidator.OneOf(cloudNames()...)},
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
-			},
+			"cloud": cloudAttribute(),
 			"region": schema.StringAttribute{
 				Required:            true,
 				MarkdownDescription: "Portable or vendor region of the address; a host it is assigned to must be in the same region.",
@@ -165,13 +160,11 @@ func (r *floatingIPResource) Create(ctx context.Context, req resource.CreateRequ
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	timeout, diags := plan.Timeouts.Create(ctx, floatingIPTimeout)
-	resp.Diagnostics.Append(diags...)
-	if diags.HasError() {
+	ctx, cancel := withTimeout(ctx, plan.Timeouts.Create, floatingIPTimeout, &resp.Diagnostics)
+	defer cancel()
+	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	fips, c, err := r.floatingIPs(&plan)
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("cloud"), "Error creating floating IP", err.Error())
@@ -232,13 +225,11 @@ func (r *floatingIPResource) Update(ctx context.Context, req resource.UpdateRequ
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	timeout, diags := plan.Timeouts.Update(ctx, floatingIPTimeout)
-	resp.Diagnostics.Append(diags...)
-	if diags.HasError() {
+	ctx, cancel := withTimeout(ctx, plan.Timeouts.Update, floatingIPTimeout, &resp.Diagnostics)
+	defer cancel()
+	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	fips, c, err := r.floatingIPs(&state)
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("cloud"), "Error updating floating IP", err.Error())
@@ -273,13 +264,11 @@ func (r *floatingIPResource) Delete(ctx context.Context, req resource.DeleteRequ
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	timeout, diags := state.Timeouts.Delete(ctx, floatingIPTimeout)
-	resp.Diagnostics.Append(diags...)
-	if diags.HasError() {
+	ctx, cancel := withTimeout(ctx, state.Timeouts.Delete, floatingIPTimeout, &resp.Diagnostics)
+	defer cancel()
+	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	fips, _, err := r.floatingIPs(&state)
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("cloud"), "Error deleting floating IP", err.Error())

@@ -73,12 +73,7 @@ func (r *hostResource) Schema(ctx context.Context, _ resource.SchemaRequest, res
 				MarkdownDescription: "`<cloud>/<vendor id>`, for example `digitalocean/3164444`. Import takes the same form.",
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
-			"cloud": schema.StringAttribute{
-				Required:            true,
-				MarkdownDescription: "The vendor: " + backtickList(cloudNames()) + ".",
-				Validators:          []validator.String{stringvalidator.OneOf(cloudNames()...)},
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
-			},
+			"cloud": cloudAttribute(),
 			"name": schema.StringAttribute{
 				Required:            true,
 				MarkdownDescription: "Host name: letters, digits, dots and dashes, starting and ending with a letter or digit. Updated in place.",
@@ -277,13 +272,11 @@ func (r *hostResource) Create(ctx context.Context, req resource.CreateRequest, r
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	timeout, diags := plan.Timeouts.Create(ctx, hostCreateTimeout)
-	resp.Diagnostics.Append(diags...)
-	if diags.HasError() {
+	ctx, cancel := withTimeout(ctx, plan.Timeouts.Create, hostCreateTimeout, &resp.Diagnostics)
+	defer cancel()
+	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 
 	if plan.VendorRegion.IsUnknown() || plan.VendorSize.IsUnknown() || plan.VendorImage.IsUnknown() {
 		// The plan had unknown inputs; resolve now that they are known.
@@ -408,13 +401,11 @@ func (r *hostResource) Update(ctx context.Context, req resource.UpdateRequest, r
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	timeout, diags := plan.Timeouts.Update(ctx, hostUpdateTimeout)
-	resp.Diagnostics.Append(diags...)
-	if diags.HasError() {
+	ctx, cancel := withTimeout(ctx, plan.Timeouts.Update, hostUpdateTimeout, &resp.Diagnostics)
+	defer cancel()
+	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	drv, _, diags := r.data.driver(state.Cloud.ValueString(), state.VendorRegion.ValueString(), path.Root("cloud"))
 	resp.Diagnostics.Append(diags...)
 	if diags.HasError() {
@@ -455,13 +446,11 @@ func (r *hostResource) Delete(ctx context.Context, req resource.DeleteRequest, r
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	timeout, diags := state.Timeouts.Delete(ctx, hostDeleteTimeout)
-	resp.Diagnostics.Append(diags...)
-	if diags.HasError() {
+	ctx, cancel := withTimeout(ctx, state.Timeouts.Delete, hostDeleteTimeout, &resp.Diagnostics)
+	defer cancel()
+	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	drv, watcher, diags := r.data.driver(state.Cloud.ValueString(), state.VendorRegion.ValueString(), path.Root("cloud"))
 	resp.Diagnostics.Append(diags...)
 	if diags.HasError() {

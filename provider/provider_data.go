@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"time"
@@ -108,4 +109,13 @@ func configureData(data any, diags *diag.Diagnostics) *providerData {
 		return nil
 	}
 	return pd
+}
+
+// withTimeout bounds an operation by its configured timeout (the timeouts
+// attribute), def when none is set. A malformed timeout is a diagnostic;
+// the caller checks diags after deferring cancel.
+func withTimeout(ctx context.Context, configured func(context.Context, time.Duration) (time.Duration, diag.Diagnostics), def time.Duration, diags *diag.Diagnostics) (context.Context, context.CancelFunc) {
+	timeout, d := configured(ctx, def)
+	diags.Append(d...)
+	return context.WithTimeout(ctx, timeout)
 }

@@ -54,12 +54,22 @@ func (r *swarmClusterResource) Metadata(_ context.Context, req resource.Metadata
 	resp.TypeName = req.ProviderTypeName + "_swarm_cluster"
 }
 
+// cloudAttribute is every resource's cloud: which vendor, fixed for life.
+func cloudAttribute() schema.StringAttribute {
+	return schema.StringAttribute{
+		Required:            true,
+		MarkdownDescription: "The vendor: " + backtickList(cloudNames()) + ".",
+		Validators:          []validator.String{stringvalidator.OneOf(cloudNames()...)},
+		PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+	}
+}
+
 // hostGroupAttributes are the attributes every group of hosts shares.
 func hostGroupAttributes(countDesc string, countValidators []validator.Int64) map[string]schema.Attribute {
 	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
 	return map[string]schema.Attribute{
 		"count":  schema.Int64Attribute{Required: true, MarkdownDescription: countDesc, Validators: countValidators},
-		"cloud":  schema.StringAttribute{Required: true, MarkdownDescription: "The vendor: " + backtickList(cloudNames()) + ".", Validators: []validator.String{stringvalidator.OneOf(cloudNames()...)}, PlanModifiers: replace},
+		"cloud":  cloudAttribute(),
 		"region": schema.StringAttribute{Required: true, MarkdownDescription: "Portable or vendor region (see `haddock_host`).", PlanModifiers: replace},
 		"size":   schema.StringAttribute{Required: true, MarkdownDescription: "Portable size class or vendor size.", PlanModifiers: replace},
 		"image":  schema.StringAttribute{Required: true, MarkdownDescription: "Portable image or vendor image.", PlanModifiers: replace},
@@ -355,10 +365,11 @@ func (r *swarmClusterResource) Create(ctx context.Context, req resource.CreateRe
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	timeout, diags := plan.Timeouts.Create(ctx, clusterCreateTimeout)
-	resp.Diagnostics.Append(diags...)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := withTimeout(ctx, plan.Timeouts.Create, clusterCreateTimeout, &resp.Diagnostics)
 	defer cancel()
+	if resp.Diagnostics.HasError() {
+		return
+	}
 	drv, _, diags := r.data.driver(plan.Managers.Cloud.ValueString(), plan.VendorRegion.ValueString(), path.Root("managers").AtName("cloud"))
 	resp.Diagnostics.Append(diags...)
 	spec := plan.spec(ctx, &resp.Diagnostics)
@@ -443,10 +454,11 @@ func (r *swarmClusterResource) Update(ctx context.Context, req resource.UpdateRe
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	timeout, diags := plan.Timeouts.Update(ctx, clusterUpdateTimeout)
-	resp.Diagnostics.Append(diags...)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := withTimeout(ctx, plan.Timeouts.Update, clusterUpdateTimeout, &resp.Diagnostics)
 	defer cancel()
+	if resp.Diagnostics.HasError() {
+		return
+	}
 	plan.Credentials = state.Credentials
 	c := r.open(&plan, &resp.Diagnostics)
 	spec := plan.spec(ctx, &resp.Diagnostics)
@@ -468,10 +480,11 @@ func (r *swarmClusterResource) Delete(ctx context.Context, req resource.DeleteRe
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	timeout, diags := state.Timeouts.Delete(ctx, clusterDeleteTimeout)
-	resp.Diagnostics.Append(diags...)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := withTimeout(ctx, state.Timeouts.Delete, clusterDeleteTimeout, &resp.Diagnostics)
 	defer cancel()
+	if resp.Diagnostics.HasError() {
+		return
+	}
 	c := r.open(&state, &resp.Diagnostics)
 	if c == nil {
 		return

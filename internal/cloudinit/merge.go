@@ -130,9 +130,9 @@ func writeMultipart(parts []outPart) (string, error) {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			fmt.Fprintf(sum, "%s: %q\n", k, p.header[k])
+			sum.Write(fmt.Appendf(nil, "%s: %q\n", k, p.header[k]))
 		}
-		fmt.Fprintf(sum, "%d\n", len(p.body))
+		sum.Write(fmt.Appendf(nil, "%d\n", len(p.body)))
 		sum.Write(p.body)
 	}
 	boundary := "==haddock-" + hex.EncodeToString(sum.Sum(nil))[:32] + "=="

@@ -1,8 +1,6 @@
 package cloudinit
 
 import (
-	"bytes"
-	"compress/gzip"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -231,14 +229,11 @@ func extract(content []byte, encoding string) ([]byte, error) {
 		content = b
 	}
 	if gz {
-		zr, err := gzip.NewReader(bytes.NewReader(content))
+		b, err := gunzipLimited(content)
 		if err != nil {
 			return nil, fmt.Errorf("decompressing content: %w", err)
 		}
-		defer zr.Close()
-		if content, err = readLimited(zr); err != nil {
-			return nil, fmt.Errorf("decompressing content: %w", err)
-		}
+		content = b
 	}
 	return content, nil
 }

@@ -219,12 +219,23 @@ func (e *exploder) decodeTransfer(cte string, raw []byte) ([]byte, error) {
 }
 
 func (e *exploder) gunzip(data []byte) ([]byte, error) {
+	return gunzipLimited(data)
+}
+
+// gunzipLimited decompresses data, refusing output over maxDecoded bytes.
+func gunzipLimited(data []byte) ([]byte, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(data))
 	if err != nil {
 		return nil, err
 	}
-	defer zr.Close()
-	return readLimited(zr)
+	out, err := readLimited(zr)
+	if err != nil {
+		return nil, err
+	}
+	if err := zr.Close(); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func readLimited(r io.Reader) ([]byte, error) {

@@ -124,13 +124,14 @@ func (p *testPKI) startEngine(t *testing.T, hostID string, ln net.Listener) (*ht
 	return srv, fe
 }
 
-func (p *testPKI) endpoint(srv *httptest.Server, hostID string) Endpoint {
+// endpoint reaches srv expecting host-a of the test cluster there.
+func (p *testPKI) endpoint(srv *httptest.Server) Endpoint {
 	return Endpoint{
 		Host:      "tcp://" + srv.Listener.Addr().String(),
 		CACertPEM: p.ca.CertPEM(),
 		CertPEM:   p.client.CertPEM,
 		KeyPEM:    p.client.KeyPEM,
-		Identity:  pki.HostIdentity(hostID),
+		Identity:  pki.HostIdentity("host-a"),
 	}
 }
 
@@ -147,7 +148,7 @@ func mustConnect(t *testing.T, ep Endpoint) *Client {
 func TestConnectPingInfo(t *testing.T) {
 	p := newTestPKI(t)
 	srv, fe := p.startEngine(t, "host-a", nil)
-	c := mustConnect(t, p.endpoint(srv, "host-a"))
+	c := mustConnect(t, p.endpoint(srv))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
@@ -190,10 +191,10 @@ func TestIdentity(t *testing.T) {
 	}{
 		// host-b answers on the address we expected host-a at (a floating
 		// IP not moved yet, a recycled address): same CA, wrong identity.
-		{"another host of the cluster", p.endpoint(srvB, "host-a"), "host-b.hosts.haddock.internal"},
+		{"another host of the cluster", p.endpoint(srvB), "host-b.hosts.haddock.internal"},
 		// The right name, signed by someone else's CA.
 		{"another CA", func() Endpoint {
-			ep := p.endpoint(srvForeign, "host-a")
+			ep := p.endpoint(srvForeign)
 			return ep
 		}(), "unknown authority"},
 	} {
@@ -309,7 +310,7 @@ func TestWaitReady(t *testing.T) {
 	}
 	gate := &gateListener{Listener: inner}
 	srv, _ := p.startEngine(t, "host-a", gate)
-	c := mustConnect(t, p.endpoint(srv, "host-a"))
+	c := mustConnect(t, p.endpoint(srv))
 
 	// Open the gate once the client has been turned away a few times.
 	done := make(chan struct{})

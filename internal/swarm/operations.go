@@ -294,8 +294,7 @@ func (c *Client) Join(ctx context.Context, opts JoinOptions) error {
 	err = poll(ctx, func() (bool, error) {
 		in, err := api.Info(ctx)
 		if err != nil {
-			lastErr = err
-			return false, nil
+			return retryAfter(&lastErr, err)
 		}
 		switch LocalNodeState(in.Swarm.LocalNodeState) {
 		case NodePending:

@@ -248,6 +248,15 @@ func poll(ctx context.Context, check func() (done bool, err error)) error {
 	}
 }
 
+// retryAfter records v, the last thing seen, for the message given if the
+// wait runs out, and tells poll to check again. poll stops at the first
+// error a check returns, so a check hands a transient error (an engine
+// restarting, a connection reset) here instead of returning it.
+func retryAfter[T any](last *T, v T) (done bool, err error) {
+	*last = v
+	return false, nil
+}
+
 // permanent reports whether an error from a manager will not go away by
 // waiting: the engine is not (or no longer) a manager, or not in a swarm.
 // Other errors ("the swarm does not have a leader" during an election,

@@ -496,8 +496,7 @@ func (c *Client) waitLocal(ctx context.Context, api swarmEngine, what string, do
 	err := poll(ctx, func() (bool, error) {
 		in, err := api.Info(ctx)
 		if err != nil {
-			state = err.Error()
-			return false, nil
+			return retryAfter(&state, err.Error())
 		}
 		ok, s := done(LocalNodeState(in.Swarm.LocalNodeState), in.Swarm.ControlAvailable)
 		state = s

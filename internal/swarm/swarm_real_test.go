@@ -164,8 +164,11 @@ func runningTasks(t *testing.T, ctx context.Context, mgr *realHost, service stri
 	return out
 }
 
-func waitRunning(t *testing.T, ctx context.Context, mgr *realHost, service string, hostnames map[string]string, want int) map[string]int {
+// waitRunning waits until service has all three of its replicas running,
+// and returns how many run on each host.
+func waitRunning(t *testing.T, ctx context.Context, mgr *realHost, service string, hostnames map[string]string) map[string]int {
 	t.Helper()
+	const want = 3
 	var got map[string]int
 	err := poll(ctx, func() (bool, error) {
 		got = runningTasks(t, ctx, mgr, service, hostnames)
@@ -369,7 +372,7 @@ func TestRealSwarm(t *testing.T) {
 	timed(fmt.Sprintf("building and loading a %d KiB image", len(archive)/1024), start)
 	start = time.Now()
 	createService(t, ctx, h1, "sleeper", 3, 0)
-	placed := waitRunning(t, ctx, h1, "sleeper", hostnames, 3)
+	placed := waitRunning(t, ctx, h1, "sleeper", hostnames)
 	timed("service sleeper running 3 replicas", start)
 	t.Logf("sleeper tasks before the drain: %v", placed)
 	if placed["sw3"] == 0 {
@@ -396,7 +399,7 @@ func TestRealSwarm(t *testing.T) {
 	// node. Draining sw2 cannot re-place its task.
 	mem := ready[0].MemoryBytes
 	bigID := createService(t, ctx, h1, "big", 3, mem*6/10)
-	waitRunning(t, ctx, h1, "big", hostnames, 3)
+	waitRunning(t, ctx, h1, "big", hostnames)
 	start = time.Now()
 	err = h1.c.DrainNodes(ctx, []string{ids["sw2"]}, 8*time.Second)
 	timed("failed DrainNodes(sw2) with an 8s timeout", start)
@@ -413,7 +416,7 @@ func TestRealSwarm(t *testing.T) {
 	if n, _ := h1.c.NodeByID(ctx, ids["sw2"]); n == nil || n.Availability != AvailabilityActive {
 		t.Errorf("sw2 after the failed drain: %+v", n)
 	}
-	waitRunning(t, ctx, h1, "big", hostnames, 3) // back on sw2
+	waitRunning(t, ctx, h1, "big", hostnames) // back on sw2
 	if err := h1.local.ServiceRemove(ctx, bigID); err != nil {
 		t.Fatal(err)
 	}
@@ -481,7 +484,7 @@ func TestRealSwarm(t *testing.T) {
 	if len(nodes) != 2 || len(ManagersOf(nodes)) != 1 {
 		t.Errorf("nodes at the end = %+v", nodes)
 	}
-	waitRunning(t, ctx, h1, "sleeper", hostnames, 3)
+	waitRunning(t, ctx, h1, "sleeper", hostnames)
 
 	// Cluster settings.
 	on, two := true, int64(2)

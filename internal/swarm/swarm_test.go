@@ -101,13 +101,13 @@ func (f *fakeSwarm) becomeManager(clusterID string) {
 	f.cluster.JoinTokens = swarm.JoinTokens{Worker: "SWMTKN-1-w", Manager: "SWMTKN-1-m"}
 }
 
-func (f *fakeSwarm) addNode(id, host string, role swarm.NodeRole, state swarm.NodeState, created time.Time) *swarm.Node {
+func (f *fakeSwarm) addNode(id, host string, role swarm.NodeRole, created time.Time) *swarm.Node {
 	n := &swarm.Node{
 		ID:          id,
 		Meta:        swarm.Meta{Version: swarm.Version{Index: 1}, CreatedAt: created},
 		Spec:        swarm.NodeSpec{Role: role, Availability: swarm.NodeAvailabilityActive},
 		Description: swarm.NodeDescription{Hostname: host, Engine: swarm.EngineDescription{EngineVersion: "20.10.24", Labels: map[string]string{"zone": "a"}}},
-		Status:      swarm.NodeStatus{State: state, Addr: "10.0.0." + id},
+		Status:      swarm.NodeStatus{State: swarm.NodeStateReady, Addr: "10.0.0." + id},
 	}
 	if role == swarm.NodeRoleManager {
 		n.ManagerStatus = &swarm.ManagerStatus{Reachability: swarm.ReachabilityReachable, Addr: "10.0.0." + id + ":2377"}
@@ -718,11 +718,11 @@ func cluster3() *fakeSwarm {
 	f := newFakeSwarm()
 	f.becomeManager("C")
 	f.info.Swarm.NodeID = "1"
-	f.addNode("1", "m1", swarm.NodeRoleManager, swarm.NodeStateReady, t0).ManagerStatus.Leader = true
-	f.addNode("2", "m2", swarm.NodeRoleManager, swarm.NodeStateReady, t0.Add(time.Hour))
-	f.addNode("3", "m3", swarm.NodeRoleManager, swarm.NodeStateReady, t0.Add(2*time.Hour))
-	f.addNode("4", "w1", swarm.NodeRoleWorker, swarm.NodeStateReady, t0.Add(3*time.Hour))
-	f.addNode("5", "w2", swarm.NodeRoleWorker, swarm.NodeStateReady, t0.Add(4*time.Hour))
+	f.addNode("1", "m1", swarm.NodeRoleManager, t0).ManagerStatus.Leader = true
+	f.addNode("2", "m2", swarm.NodeRoleManager, t0.Add(time.Hour))
+	f.addNode("3", "m3", swarm.NodeRoleManager, t0.Add(2*time.Hour))
+	f.addNode("4", "w1", swarm.NodeRoleWorker, t0.Add(3*time.Hour))
+	f.addNode("5", "w2", swarm.NodeRoleWorker, t0.Add(4*time.Hour))
 	return f
 }
 
@@ -731,7 +731,7 @@ func TestNodesAndFinders(t *testing.T) {
 	f.nodes["4"].Spec.Labels = map[string]string{"tier": "web"}
 	// w2's host was replaced: its former node is down, the new one ready.
 	f.nodes["5"].Status = swarm.NodeStatus{State: swarm.NodeStateDown, Message: "heartbeat failure"}
-	f.addNode("6", "w2", swarm.NodeRoleWorker, swarm.NodeStateReady, t0.Add(5*time.Hour))
+	f.addNode("6", "w2", swarm.NodeRoleWorker, t0.Add(5*time.Hour))
 	c := f.client()
 	ctx := ctxT(t, 5*time.Second)
 
@@ -886,7 +886,7 @@ func TestPromoteDemote(t *testing.T) {
 	t.Run("demote refuses the last manager", func(t *testing.T) {
 		f := newFakeSwarm()
 		f.becomeManager("C")
-		f.addNode("1", "m1", swarm.NodeRoleManager, swarm.NodeStateReady, t0).ManagerStatus.Leader = true
+		f.addNode("1", "m1", swarm.NodeRoleManager, t0).ManagerStatus.Leader = true
 		wantErr(t, f.client().Demote(ctx, "1"), "m1 (1) is the last manager")
 	})
 

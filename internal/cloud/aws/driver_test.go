@@ -160,7 +160,7 @@ func TestGroupSpecs(t *testing.T) {
 // hostFake serves CreateHosts: a default VPC, no security group yet, the
 // newest of two AMIs, and RunInstances returning instances out of launch
 // order.
-func hostFake(t *testing.T) (*fakeEC2, *[]*ec2.RunInstancesInput, *[]*ec2.CreateTagsInput) {
+func hostFake() (*fakeEC2, *[]*ec2.RunInstancesInput, *[]*ec2.CreateTagsInput) {
 	var mu sync.Mutex
 	var runs []*ec2.RunInstancesInput
 	var tags []*ec2.CreateTagsInput
@@ -216,7 +216,7 @@ func hostFake(t *testing.T) (*fakeEC2, *[]*ec2.RunInstancesInput, *[]*ec2.Create
 }
 
 func TestCreateHostsGroupsIntoRunInstances(t *testing.T) {
-	f, runs, tagCalls := hostFake(t)
+	f, runs, tagCalls := hostFake()
 	d := newFakeDriver(t, f)
 	mk := func(name, size string) cloud.HostSpec {
 		return cloud.HostSpec{Name: name, Region: "us-east-1", Size: size, Image: "debian-12-amd64-*", SSHKeys: []string{"key"}, Tags: []string{"swarm"}, UserData: "#!/bin/sh\n"}
@@ -280,7 +280,7 @@ func TestCreateHostsGroupsIntoRunInstances(t *testing.T) {
 }
 
 func TestCreateHostsRetriesNameOnEventualConsistency(t *testing.T) {
-	f, _, _ := hostFake(t)
+	f, _, _ := hostFake()
 	var fails atomic.Int32
 	f.createTags = func(*ec2.CreateTagsInput) (*ec2.CreateTagsOutput, error) {
 		if fails.Add(1) <= 2 {
@@ -302,7 +302,7 @@ func TestCreateHostsRetriesNameOnEventualConsistency(t *testing.T) {
 }
 
 func TestCreateHostsPartialFailure(t *testing.T) {
-	f, _, _ := hostFake(t)
+	f, _, _ := hostFake()
 	run := f.runInstances
 	f.runInstances = func(in *ec2.RunInstancesInput) (*ec2.RunInstancesOutput, error) {
 		if in.InstanceType == "c5.xlarge" {
@@ -325,7 +325,7 @@ func TestCreateHostsPartialFailure(t *testing.T) {
 }
 
 func TestCreateHostsInvalid(t *testing.T) {
-	f, _, _ := hostFake(t)
+	f, _, _ := hostFake()
 	f.describeImages = func(*ec2.DescribeImagesInput) (*ec2.DescribeImagesOutput, error) {
 		return nil, apiErr("InvalidAMIID.NotFound")
 	}
@@ -353,7 +353,7 @@ func TestCreateHostsInvalid(t *testing.T) {
 }
 
 func TestCreateHostsRecreatesDeletedSecurityGroup(t *testing.T) {
-	f, _, _ := hostFake(t)
+	f, _, _ := hostFake()
 	run := f.runInstances
 	f.runInstances = func(in *ec2.RunInstancesInput) (*ec2.RunInstancesOutput, error) {
 		if in.SecurityGroupIds[0] == "sg-stale" {
@@ -372,7 +372,7 @@ func TestCreateHostsRecreatesDeletedSecurityGroup(t *testing.T) {
 }
 
 func TestSecurityGroupAddsOnlyMissingRules(t *testing.T) {
-	f, _, _ := hostFake(t)
+	f, _, _ := hostFake()
 	existing := securityGroupRules[0].permission("sg-9")
 	f.describeSecurityGroups = func(*ec2.DescribeSecurityGroupsInput) (*ec2.DescribeSecurityGroupsOutput, error) {
 		return &ec2.DescribeSecurityGroupsOutput{SecurityGroups: []types.SecurityGroup{{
@@ -589,7 +589,7 @@ func TestResolveImage(t *testing.T) {
 	}
 }
 
-func offeringsFake(t *testing.T) *fakeEC2 {
+func offeringsFake() *fakeEC2 {
 	return &fakeEC2{
 		describeRegions: func(*ec2.DescribeRegionsInput) (*ec2.DescribeRegionsOutput, error) {
 			return &ec2.DescribeRegionsOutput{Regions: []types.Region{
@@ -599,20 +599,20 @@ func offeringsFake(t *testing.T) *fakeEC2 {
 			}}, nil
 		},
 		describeInstanceTypes: func(in *ec2.DescribeInstanceTypesInput) (*ec2.DescribeInstanceTypesOutput, error) {
-			it := func(name string, vcpu int32, mem int64, arch types.ArchitectureType) types.InstanceTypeInfo {
+			it := func(name string, mem int64, arch types.ArchitectureType) types.InstanceTypeInfo {
 				return types.InstanceTypeInfo{
-					InstanceType: types.InstanceType(name), VCpuInfo: &types.VCpuInfo{DefaultVCpus: awssdk.Int32(vcpu)},
+					InstanceType: types.InstanceType(name), VCpuInfo: &types.VCpuInfo{DefaultVCpus: awssdk.Int32(2)},
 					MemoryInfo:    &types.MemoryInfo{SizeInMiB: awssdk.Int64(mem)},
 					ProcessorInfo: &types.ProcessorInfo{SupportedArchitectures: []types.ArchitectureType{arch}},
 				}
 			}
 			if in.NextToken == nil {
 				return &ec2.DescribeInstanceTypesOutput{NextToken: awssdk.String("2"), InstanceTypes: []types.InstanceTypeInfo{
-					it("t3.small", 2, 2048, types.ArchitectureTypeX8664), it("t4g.small", 2, 2048, types.ArchitectureTypeArm64),
+					it("t3.small", 2048, types.ArchitectureTypeX8664), it("t4g.small", 2048, types.ArchitectureTypeArm64),
 				}}, nil
 			}
 			return &ec2.DescribeInstanceTypesOutput{InstanceTypes: []types.InstanceTypeInfo{
-				it("x9.weird", 2, 4096, types.ArchitectureTypeX8664), it("t3.medium", 2, 4096, types.ArchitectureTypeX8664),
+				it("x9.weird", 4096, types.ArchitectureTypeX8664), it("t3.medium", 4096, types.ArchitectureTypeX8664),
 			}}, nil
 		},
 		describeTypeOfferings: func(*ec2.DescribeInstanceTypeOfferingsInput) (*ec2.DescribeInstanceTypeOfferingsOutput, error) {
@@ -624,8 +624,8 @@ func offeringsFake(t *testing.T) *fakeEC2 {
 }
 
 func TestOfferings(t *testing.T) {
-	us := offeringsFake(t)
-	eu := offeringsFake(t)
+	us := offeringsFake()
+	eu := offeringsFake()
 	eu.describeTypeOfferings = func(*ec2.DescribeInstanceTypeOfferingsInput) (*ec2.DescribeInstanceTypeOfferingsOutput, error) {
 		return &ec2.DescribeInstanceTypeOfferingsOutput{InstanceTypeOfferings: []types.InstanceTypeOffering{{InstanceType: "t3.small"}}}, nil
 	}
@@ -670,7 +670,7 @@ func TestOfferings(t *testing.T) {
 }
 
 func TestOfferingsCache(t *testing.T) {
-	f := offeringsFake(t)
+	f := offeringsFake()
 	var fail atomic.Bool
 	fail.Store(true)
 	regions := f.describeRegions
@@ -705,7 +705,7 @@ func TestOfferingsCache(t *testing.T) {
 }
 
 func TestOfferingsWithoutTypeOfferingsPermission(t *testing.T) {
-	f := offeringsFake(t)
+	f := offeringsFake()
 	f.describeTypeOfferings = func(*ec2.DescribeInstanceTypeOfferingsInput) (*ec2.DescribeInstanceTypeOfferingsOutput, error) {
 		return nil, apiErr("UnauthorizedOperation")
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -94,7 +95,11 @@ func TestContract(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer run.Close()
+	defer func() {
+		if err := run.Close(); err != nil {
+			t.Errorf("closing localcloud: %v", err)
+		}
+	}()
 
 	f := &fixture{c: newClient(t, run.URL, token), bad: newClient(t, run.URL, "wrong-token"), srv: run.Server}
 	ctx := t.Context()
@@ -571,7 +576,7 @@ func steps() []step {
 				t.Fatal(err)
 			}
 			_, resp, err := f.c.Droplets.List(ctx, nil)
-			if resp != nil && resp.Response != nil && (resp.Header.Get("Retry-After") != "3" || resp.Rate.Remaining != 0) {
+			if resp != nil && resp.Response != nil && (resp.Header.Get("Retry-After") != "3" || resp.Remaining != 0) {
 				t.Errorf("Retry-After %q, rate %+v", resp.Header.Get("Retry-After"), resp.Rate)
 			}
 			return wantErr(resp, err)
@@ -688,7 +693,9 @@ func TestValidatorCatchesBadResponses(t *testing.T) {
 				w.Header().Set("x-request-id", "00000000-0000-4000-8000-000000000000")
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(c.status)
-				fmt.Fprint(w, c.body)
+				if _, err := io.WriteString(w, c.body); err != nil {
+					t.Errorf("writing the response: %v", err)
+				}
 			}))
 			req := httptest.NewRequest("GET", "/v2/droplets/1", nil)
 			req.Header.Set("Authorization", "Bearer x")

@@ -197,13 +197,14 @@ func start(t testing.TB, bin string, env []string, logPath string) (string, erro
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	ownProcessGroup(cmd) // to stop its children with it
 	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return "", fmt.Errorf("running %s: %w", bin, err)
+		return "", errors.Join(fmt.Errorf("running %s: %w", bin, err), logFile.Close())
 	}
 	exited := make(chan struct{})
 	go func() {
 		_ = cmd.Wait()
-		logFile.Close()
+		// The log is read back by path (tail), and nothing waits on this
+		// goroutine but stop, so a failed close has no one to report to.
+		_ = logFile.Close()
 		close(exited)
 	}()
 	stop := func() {
@@ -227,7 +228,8 @@ func start(t testing.TB, bin string, env []string, logPath string) (string, erro
 		}
 		resp, err := client.Get(endpoint + "/moto-api/data.json")
 		if err == nil {
-			resp.Body.Close()
+			// Any answer means the server is up; the body is not read.
+			_ = resp.Body.Close()
 			break
 		}
 		if time.Now().After(deadline) {
@@ -252,7 +254,9 @@ func Reset(t testing.TB, endpoint string) {
 	if err != nil {
 		t.Fatalf("resetting moto: %v", err)
 	}
-	resp.Body.Close()
+	if err := resp.Body.Close(); err != nil {
+		t.Fatalf("resetting moto: %v", err)
+	}
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("resetting moto: %s", resp.Status)
 	}
@@ -263,8 +267,10 @@ func freePort() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
 	addr, ok := l.Addr().(*net.TCPAddr)
+	if err := l.Close(); err != nil {
+		return 0, err
+	}
 	if !ok {
 		return 0, fmt.Errorf("unexpected listener address %v", l.Addr())
 	}
@@ -276,9 +282,9 @@ func tail(path string) string {
 	if err != nil {
 		return err.Error()
 	}
-	const max = 4096
-	if len(b) > max {
-		b = b[len(b)-max:]
+	const maxTail = 4096
+	if len(b) > maxTail {
+		b = b[len(b)-maxTail:]
 	}
 	return string(b)
 }

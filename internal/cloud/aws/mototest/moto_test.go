@@ -65,7 +65,9 @@ func TestStartMotoAndReset(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	if err := resp.Body.Close(); err != nil {
+		t.Fatal(err)
+	}
 	if resp.StatusCode != http.StatusOK || len(b) == 0 {
 		t.Fatalf("moto answered %s", resp.Status)
 	}
