@@ -218,6 +218,7 @@ func (p *haddockProvider) Resources(_ context.Context) []func() resource.Resourc
 		NewFloatingIPResource,
 		NewSwarmClusterResource,
 		NewNodeGroupResource,
+		NewStackResource,
 	}
 }
 
