@@ -11,6 +11,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
 	swarmtypes "github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/client"
 	"github.com/docker/go-connections/nat"
@@ -154,4 +155,15 @@ func WaitRunning(ctx context.Context, d DockerAttr, service string, want int, ti
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
+}
+
+// NamespaceFilter selects what a stack's label names.
+func NamespaceFilter(ns string) filters.Args {
+	return filters.NewArgs(filters.Arg("label", "com.docker.stack.namespace="+ns))
+}
+
+// StackNetworks counts the networks of a stack namespace.
+func StackNetworks(ctx context.Context, cli *client.Client, ns string) (int, error) {
+	nets, err := cli.NetworkList(ctx, network.ListOptions{Filters: NamespaceFilter(ns)})
+	return len(nets), err
 }

@@ -89,6 +89,11 @@ func (r *stackResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 				ElementType: types.StringType, Optional: true, Sensitive: true,
 				MarkdownDescription: "Variables for `${VAR}` interpolation in the file (the process environment is never read).",
 			},
+			"files": schema.MapAttribute{
+				ElementType: types.StringType, Optional: true, Sensitive: true,
+				MarkdownDescription: "Content of the files the compose file names (`file:` of configs and secrets, `env_file`), by the path as " +
+					"written in the file: `{ \"nginx.conf\" = file(\"nginx.conf\") }`. Nothing is read from disk. Sensitive: secrets live here.",
+			},
 			"prune": schema.BoolAttribute{
 				Optional: true, Computed: true, Default: booldefault.StaticBool(true),
 				MarkdownDescription: "Remove the stack's services (and unused networks, configs, secrets) that are no longer in the file.",
@@ -125,6 +130,7 @@ type stackModel struct {
 	Name               types.String   `tfsdk:"name"`
 	Compose            types.String   `tfsdk:"compose"`
 	Env                types.Map      `tfsdk:"env"`
+	Files              types.Map      `tfsdk:"files"`
 	Prune              types.Bool     `tfsdk:"prune"`
 	WithRegistryAuth   types.Bool     `tfsdk:"with_registry_auth"`
 	Services           types.List     `tfsdk:"services"`
@@ -138,7 +144,15 @@ func (m *stackModel) load(ctx context.Context, diags *diag.Diagnostics) *stack.P
 	if !m.Env.IsNull() && !m.Env.IsUnknown() {
 		diags.Append(m.Env.ElementsAs(ctx, &env, false)...)
 	}
-	p, err := stack.Load(m.Name.ValueString(), []byte(m.Compose.ValueString()), env)
+	files := map[string]string{}
+	if !m.Files.IsNull() && !m.Files.IsUnknown() {
+		diags.Append(m.Files.ElementsAs(ctx, &files, false)...)
+	}
+	content := make(map[string][]byte, len(files))
+	for k, v := range files {
+		content[k] = []byte(v)
+	}
+	p, err := stack.LoadWithOptions(m.Name.ValueString(), []byte(m.Compose.ValueString()), stack.LoadOptions{Env: env, Files: content})
 	if err != nil {
 		diags.AddAttributeError(path.Root("compose"), "Invalid compose file", err.Error())
 		return nil
@@ -152,7 +166,7 @@ func (r *stackResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 	}
 	var plan stackModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() || plan.Compose.IsUnknown() || plan.Env.IsUnknown() || plan.Name.IsUnknown() {
+	if resp.Diagnostics.HasError() || plan.Compose.IsUnknown() || plan.Env.IsUnknown() || plan.Files.IsUnknown() || plan.Name.IsUnknown() {
 		return
 	}
 	p := plan.load(ctx, &resp.Diagnostics)
@@ -172,7 +186,7 @@ func (r *stackResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 	// Otherwise (file edited, or a service changed or removed by hand) the
 	// services are redeployed.
 	changes := []string{}
-	if plan.Compose.Equal(state.Compose) && plan.Env.Equal(state.Env) && plan.Prune.Equal(state.Prune) {
+	if plan.Compose.Equal(state.Compose) && plan.Env.Equal(state.Env) && plan.Files.Equal(state.Files) && plan.Prune.Equal(state.Prune) {
 		if e, closeFn, err := r.engine(ctx, &plan); err == nil {
 			if st, err := stack.Observe(ctx, e, plan.Name.ValueString()); err == nil {
 				for _, c := range stack.Diff(p, st) {
@@ -184,6 +198,7 @@ func (r *stackResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 		if len(changes) == 0 {
 			plan.Services = state.Services
 		} else {
+			plan.Services = types.ListUnknown(types.ObjectType{AttrTypes: serviceAttrTypes})
 			resp.Diagnostics.AddWarning("Stack drifted", fmt.Sprintf("Stack %s differs from its file; the apply repairs it:\n- %s", plan.Name.ValueString(), strings.Join(changes, "\n- ")))
 		}
 	}
@@ -283,8 +298,6 @@ func (r *stackResource) deploy(ctx context.Context, plan *stackModel, state inte
 		return
 	}
 	defer closeFn()
-	st, _, _ := decodeClusterCredentials(plan.ClusterCredentials.ValueString())
-	_ = st
 	res, err := stack.Deploy(ctx, e, p, stack.DeployOptions{Prune: plan.Prune.ValueBool(), WithRegistryAuth: plan.WithRegistryAuth.ValueBool()})
 	if res != nil {
 		for _, w := range res.Warnings {
