@@ -69,45 +69,31 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# engine GET path: the Docker API of the floating IP's holder, over mutual
-# TLS, verified by the name in the engine's certificate (curl --resolve
-# dials the floating IP while checking that name).
-engine() {
-  local d fip
-  d=$(tf output -json holder_docker)
-  fip=$(tf output -json floating_ip | jq -r .address)
-  local tmp
-  tmp=$(mktemp -d)
-  jq -r .ca_pem <<<"$d" >"$tmp/ca.pem"
-  jq -r .cert_pem <<<"$d" >"$tmp/cert.pem"
-  (umask 077; jq -r .key_pem <<<"$d" >"$tmp/key.pem")
-  local name
-  name=$(jq -r .server_name <<<"$d")
-  curl -fsS --cacert "$tmp/ca.pem" --cert "$tmp/cert.pem" --key "$tmp/key.pem" \
-    --resolve "$name:2376:$fip" "https://$name:2376$1"
-  rm -rf "$tmp"
-}
+registry=${LOCALCLOUD_REGISTRY:-10.213.0.1:5000}
+image=$registry/counter:1
 
 case "${1:-up}" in
 up)
   start_localcloud
-  say "terraform apply examples/local (provider from bin/ via dev_overrides; no terraform init)"
-  tf apply -auto-approve -input=false
+  say "building the counter app into an image (no Docker daemon) and pushing it to localcloud's registry"
+  "$root/bin/haddock-image" build-push -pkg ./examples/apps/counter -tag "$image"
+  say "terraform apply examples/local: 3 managers, 2 workers, the counter stack, a floating IP (no terraform init)"
+  tf apply -auto-approve -input=false -var image="$image"
   say "outputs"
   tf output
-  say "the hosts as localcloud's DigitalOcean API lists them"
-  curl -fsS -H "Authorization: Bearer $token" "$url/v2/droplets?tag_name=demo" |
-    jq -r '.droplets[] | "  droplet \(.id)  \(.name)  \(.status)  \(.region.slug)  \(.size_slug)  \([.networks.v4[].ip_address] | join(" "))"'
-  say "the Docker Engine behind the floating IP, over mutual TLS"
-  engine /info | jq -r '"  name \(.Name), Docker \(.ServerVersion), \(.NCPU) CPUs, containers \(.Containers)"'
-  printf '\nMove the address: terraform -chdir=examples/local apply -var active=1 (with TF_CLI_CONFIG_FILE=bin/dev.tfrc)\n'
+  app_url=$(tf output -raw url)
+  say "eight requests through the floating IP ($app_url): the front on a manager sends each to the next counter task"
+  for _ in $(seq 1 8); do
+    curl -fsS --max-time 5 "${app_url}api" | jq -r '"  answered by task \(.task_slot // "?") on node \(.node // "?") (container \(.hostname)), hit \(.hits // .count // "?")"'
+  done
+  printf '\nScale the workers: terraform -chdir=examples/local apply -var image=%s -var workers=3 (with TF_CLI_CONFIG_FILE=bin/dev.tfrc)\n' "$image"
   printf '\nlocalcloud keeps running on %s; `make demo-destroy` destroys the hosts and stops it.\n' "$url"
   ;;
 down)
   if running || answering; then
     start_localcloud
     say "terraform destroy examples/local"
-    tf destroy -auto-approve -input=false
+    tf destroy -auto-approve -input=false -var image="$image"
   fi
   stop_localcloud
   if [ -d "$hosts_dir" ]; then

@@ -1,7 +1,9 @@
-# The demo: run by `make demo` against Haddock's local cloud, no account needed.
-# Each host is real: a network namespace running its own Docker Engine,
-# reached over mutual TLS. The provider reads DIGITALOCEAN_API_URL and
-# DIGITALOCEAN_TOKEN, which scripts/demo.sh points at the local cloud.
+# The demo, run by `make demo` against Haddock's local cloud: no account needed.
+# Every host is real (a network namespace running its own Docker Engine), and
+# so is everything on it: a 3-manager swarm, 2 workers, a stack running the
+# counter app from localcloud's registry, and a floating IP on a manager.
+# The provider reads DIGITALOCEAN_API_URL and DIGITALOCEAN_TOKEN, which
+# scripts/demo.sh points at the local cloud.
 
 terraform {
   required_providers {
@@ -13,58 +15,71 @@ terraform {
 
 provider "haddock" {}
 
-variable "hosts" {
-  description = "How many hosts to run."
-  type        = number
-  default     = 3
+variable "image" {
+  description = "The counter app's image in localcloud's registry (scripts/demo.sh builds and pushes it)."
+  type        = string
 }
 
-variable "active" {
-  description = "Which host (index) holds the floating IP. Change it and apply again to move the address."
+variable "workers" {
+  description = "How many workers. Change it and apply again to scale."
   type        = number
-  default     = 0
+  default     = 2
 }
 
-resource "haddock_host" "node" {
-  count  = var.hosts
-  cloud  = "digitalocean"
-  name   = "demo-${count.index + 1}"
-  region = "eu-central"
-  size   = "small"
-  image  = "debian-12"
-  tags   = ["demo"]
+resource "haddock_swarm_cluster" "demo" {
+  name = "demo"
+  managers = {
+    count  = 3
+    cloud  = "digitalocean"
+    region = "eu-central"
+    size   = "small"
+    image  = "debian-12"
+  }
+}
+
+resource "haddock_node_group" "workers" {
+  cluster_id          = haddock_swarm_cluster.demo.id
+  cluster_credentials = haddock_swarm_cluster.demo.credentials
+  name                = "workers"
+  node_count          = var.workers
+  cloud               = "digitalocean"
+  region              = "eu-central"
+  size                = "small"
+  image               = "debian-12"
+  labels              = { tier = "app" }
+}
+
+# This kernel has no IPVS, so the swarm's routing mesh does not work here:
+# the front is published in host mode on every manager and sends each request
+# to the next counter task over the overlay network (DNS tasks.web).
+resource "haddock_stack" "counter" {
+  cluster_id          = haddock_swarm_cluster.demo.id
+  cluster_credentials = haddock_swarm_cluster.demo.credentials
+  name                = "counter"
+  env                 = { IMAGE = var.image }
+  compose             = file("${path.module}/compose.yaml")
+  depends_on          = [haddock_node_group.workers]
 }
 
 resource "haddock_floating_ip" "public" {
   cloud   = "digitalocean"
   region  = "eu-central"
-  host_id = haddock_host.node[var.active].id
+  host_id = haddock_swarm_cluster.demo.nodes[0].host_id
 }
 
-output "hosts" {
-  description = "Each host: its id, address, Docker endpoint and the vendor values the portable ones became."
-  value = {
-    for h in haddock_host.node : h.name => {
-      id          = h.id
-      address     = h.ipv4_address
-      docker      = h.docker.endpoint
-      server_name = h.docker.server_name
-      vendor      = "${h.vendor_region} / ${h.vendor_size} / ${h.vendor_image}"
-    }
-  }
+output "url" {
+  description = "The app, through the floating IP."
+  value       = "http://${haddock_floating_ip.public.ip_address}/"
 }
 
-output "floating_ip" {
-  description = "The address that moves: it is on the host named here."
-  value = {
-    address = haddock_floating_ip.public.ip_address
-    host    = haddock_host.node[var.active].name
-  }
+output "nodes" {
+  description = "The swarm: managers and workers with their addresses and state."
+  value = concat(
+    [for n in haddock_swarm_cluster.demo.nodes : "${n.name} ${n.role}${n.leader ? " (leader)" : ""} ${n.ipv4_address} ${n.state}"],
+    [for n in haddock_node_group.workers.nodes : "${n.name} ${n.role} ${n.ipv4_address} ${n.state}"],
+  )
 }
 
-# The holder's engine credentials, for scripts/demo.sh to call the Docker API
-# through the floating IP (sensitive: the client key).
-output "holder_docker" {
-  value     = haddock_host.node[var.active].docker
-  sensitive = true
+output "services" {
+  value = [for s in haddock_stack.counter.services : "${s.name}: ${s.replicas_running}/${s.replicas_desired} running ${join(", ", s.published_ports)}"]
 }

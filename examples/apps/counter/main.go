@@ -69,7 +69,19 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, ":"+port, identify(), log.New(os.Stderr, "counter: ", log.LstdFlags)); err != nil {
+	logger := log.New(os.Stderr, "counter: ", log.LstdFlags)
+	if backend := os.Getenv("BACKEND"); backend != "" {
+		p, err := newProxy(backend, logger)
+		if err == nil {
+			err = p.serve(ctx, ":"+port)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "counter:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(ctx, ":"+port, identify(), logger); err != nil {
 		fmt.Fprintln(os.Stderr, "counter:", err)
 		os.Exit(1)
 	}
