@@ -224,7 +224,7 @@ func (r *stackResource) engine(ctx context.Context, m *stackModel) (stack.Engine
 	if err != nil {
 		return nil, nil, err
 	}
-	var last error = fmt.Errorf("no manager of cluster %s answers", m.ClusterID.ValueString())
+	last := fmt.Errorf("no manager of cluster %s answers", m.ClusterID.ValueString())
 	for _, leaderFirst := range []bool{true, false} {
 		for _, mem := range view.Members {
 			if mem.HostID == "" || mem.Leader != leaderFirst || mem.State != swarm.NodeStateReady {
@@ -416,7 +416,9 @@ func (stackNameValidator) Description(context.Context) string {
 	return "must be a valid stack name (letters, digits, '-' and '_', as docker stack deploy accepts)"
 }
 
-func (v stackNameValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+func (v stackNameValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
 
 func (stackNameValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {

@@ -40,6 +40,12 @@ func TestAccStack_lifecycle(t *testing.T) {
 				Check: checkStackServices(map[string]int{"web": 2, "api": 1}, "counter:1"),
 			},
 			{
+				ResourceName:      stackAddr,
+				ImportState:       true,
+				ImportStateIdFunc: importID(acctest.DigitalOceanVendor(), stackAddr),
+				ImportStateCheck:  checkImported("app"),
+			},
+			{
 				// A new image tag rolls the service.
 				Config: stackConfig(rc, v2, 2),
 				Check:  checkStackServices(map[string]int{"web": 2, "api": 1}, "counter:2"),

@@ -61,6 +61,14 @@ func TestAccSwarmCluster_scale(t *testing.T) {
 				),
 			},
 			{
+				// Import by <cluster_id>/<name>: the credentials come back with
+				// the configuration, not the import.
+				ResourceName:      groupAddr,
+				ImportState:       true,
+				ImportStateIdFunc: importID(acctest.DigitalOceanVendor(), groupAddr),
+				ImportStateCheck:  checkImported("workers"),
+			},
+			{
 				// Grow managers one at a time, workers by two.
 				Config: swarmConfig(rc, name, 3, 4),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
@@ -210,6 +218,20 @@ resource "haddock_node_group" "workers" {
   drain_timeout       = "2m"
 }
 `, name, managers, workers)
+}
+
+// checkImported expects one imported instance with id <cluster_id>/<name>.
+func checkImported(name string) resource.ImportStateCheckFunc {
+	return func(is []*terraform.InstanceState) error {
+		if len(is) != 1 {
+			return fmt.Errorf("imported %d instances, want 1", len(is))
+		}
+		a := is[0].Attributes
+		if a["name"] != name || a["id"] != a["cluster_id"]+"/"+name || a["cluster_id"] == "" {
+			return fmt.Errorf("imported id %q, cluster_id %q, name %q", a["id"], a["cluster_id"], a["name"])
+		}
+		return nil
+	}
 }
 
 // deleteFollower deletes a manager host that is not the leader.
