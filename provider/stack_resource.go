@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -29,6 +30,10 @@ var (
 	_ resource.ResourceWithModifyPlan  = (*stackResource)(nil)
 	_ resource.ResourceWithImportState = (*stackResource)(nil)
 )
+
+// privateDriftKey holds, in the resource's private state, what the last
+// refresh found different from the file.
+const privateDriftKey = "drift"
 
 const (
 	stackDeployTimeout = 15 * time.Minute
@@ -185,15 +190,12 @@ func (r *stackResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 	// The file unchanged and the swarm as the file says: nothing to do.
 	// Otherwise (file edited, or a service changed or removed by hand) the
 	// services are redeployed.
-	changes := []string{}
 	if plan.Compose.Equal(state.Compose) && plan.Env.Equal(state.Env) && plan.Files.Equal(state.Files) && plan.Prune.Equal(state.Prune) {
-		if e, closeFn, err := r.engine(ctx, &plan); err == nil {
-			if st, err := stack.Observe(ctx, e, plan.Name.ValueString()); err == nil {
-				for _, c := range stack.Diff(p, st) {
-					changes = append(changes, c.String())
-				}
-			}
-			closeFn()
+		// What the refresh found (Read records it): the swarm as the file
+		// says, or a service changed or removed by hand to repair.
+		var changes []string
+		if b, d := req.Private.GetKey(ctx, privateDriftKey); !d.HasError() && len(b) > 0 {
+			_ = json.Unmarshal(b, &changes)
 		}
 		if len(changes) == 0 {
 			plan.Services = state.Services
@@ -266,6 +268,8 @@ func (r *stackResource) Create(ctx context.Context, req resource.CreateRequest, 
 		return
 	}
 	r.deploy(ctx, &plan, &resp.State, &resp.Diagnostics)
+	// Deployed as the file says: no drift until a refresh finds some.
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateDriftKey, []byte("[]"))...)
 }
 
 func (r *stackResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -280,6 +284,8 @@ func (r *stackResource) Update(ctx context.Context, req resource.UpdateRequest, 
 		return
 	}
 	r.deploy(ctx, &plan, &resp.State, &resp.Diagnostics)
+	// Deployed as the file says: no drift until a refresh finds some.
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateDriftKey, []byte("[]"))...)
 }
 
 // deploy deploys the file, waits until every service has converged and
@@ -374,6 +380,17 @@ func (r *stackResource) Read(ctx context.Context, req resource.ReadRequest, resp
 		return
 	}
 	state.Services = servicesValue(st, nil)
+	// Record the drift for the plan (ModifyPlan), without a second trip to
+	// the swarm.
+	changes := []string{}
+	var ld diag.Diagnostics
+	if p := state.load(ctx, &ld); p != nil {
+		for _, c := range stack.Diff(p, st) {
+			changes = append(changes, c.String())
+		}
+	}
+	b, _ := json.Marshal(changes)
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateDriftKey, b)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
