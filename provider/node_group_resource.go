@@ -175,7 +175,7 @@ func (r *nodeGroupResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 		plan.ID = types.StringValue(plan.ClusterID.ValueString() + "/" + plan.Name.ValueString())
 	}
 	if state != nil {
-		changed := !plan.Count.Equal(state.Count) || !plan.Labels.Equal(state.Labels) || !plan.Availability.Equal(state.Availability) || groupNeedsRepair(ctx, state)
+		changed := !plan.Count.Equal(state.Count) || !plan.Labels.Equal(state.Labels) || !plan.Availability.Equal(state.Availability) || nodesNeedRepair(ctx, state.Nodes, state.Count)
 		if changed {
 			plan.Nodes = types.ListUnknown(types.ObjectType{AttrTypes: nodeAttrTypes})
 		} else {
@@ -183,19 +183,6 @@ func (r *nodeGroupResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 		}
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
-}
-
-func groupNeedsRepair(ctx context.Context, m *nodeGroupModel) bool {
-	nodes := nodeModels(ctx, m.Nodes)
-	if int64(len(nodes)) != m.Count.ValueInt64() {
-		return true
-	}
-	for _, n := range nodes {
-		if n.HostID == "" || n.State != "ready" {
-			return true
-		}
-	}
-	return false
 }
 
 // open reaches the group: the cluster through its credentials and the

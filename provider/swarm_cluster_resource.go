@@ -301,7 +301,7 @@ func (r *swarmClusterResource) ModifyPlan(ctx context.Context, req resource.Modi
 			}
 		}
 		if !plan.Managers.Count.Equal(state.Managers.Count) || !plan.Managers.Labels.Equal(state.Managers.Labels) ||
-			!plan.Autolock.Equal(state.Autolock) || !plan.TaskHistoryLimit.Equal(state.TaskHistoryLimit) || clusterNeedsRepair(ctx, state) {
+			!plan.Autolock.Equal(state.Autolock) || !plan.TaskHistoryLimit.Equal(state.TaskHistoryLimit) || nodesNeedRepair(ctx, state.Nodes, state.Managers.Count) {
 			plan.Nodes, plan.Leader, plan.Docker = types.ListUnknown(types.ObjectType{AttrTypes: nodeAttrTypes}), types.StringUnknown(), types.ObjectUnknown(dockerAttrTypes)
 		} else {
 			plan.Nodes, plan.Leader, plan.Docker = state.Nodes, state.Leader, state.Docker
@@ -322,15 +322,15 @@ func observedManagers(ctx context.Context, m *swarmClusterModel) []swarm.Manager
 	return out
 }
 
-// clusterNeedsRepair reports a member the last refresh found broken (a
-// host deleted outside Haddock, a node down): the plan then shows the
-// nodes changing, and apply repairs them.
-func clusterNeedsRepair(ctx context.Context, m *swarmClusterModel) bool {
-	nodes := nodeModels(ctx, m.Nodes)
-	if int64(len(nodes)) != m.Managers.Count.ValueInt64() {
+// nodesNeedRepair reports a group the last refresh found broken (a host
+// deleted outside Haddock, a node not ready, fewer or more nodes than
+// wanted): the plan then shows the nodes changing, and apply repairs them.
+func nodesNeedRepair(ctx context.Context, nodes types.List, want types.Int64) bool {
+	ns := nodeModels(ctx, nodes)
+	if int64(len(ns)) != want.ValueInt64() {
 		return true
 	}
-	for _, n := range nodes {
+	for _, n := range ns {
 		if n.HostID == "" || n.State != "ready" {
 			return true
 		}
