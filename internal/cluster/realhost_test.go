@@ -10,11 +10,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/netip"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,44 +20,29 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	dswarm "github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/client"
-	"golang.org/x/sys/unix"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud/digitalocean"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
-	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netns"
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/localcloudtest"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netnsbackend"
 	"github.com/haddockhq/terraform-provider-haddock/internal/swarm"
+	"github.com/haddockhq/terraform-provider-haddock/internal/testenv"
 	"github.com/haddockhq/terraform-provider-haddock/internal/testimage"
 )
 
-// This package's own network and state directory, apart from the others'
-// (netns hdkt1-4, netnsbackend hdkt5, cmd/localcloud hdkt6, swarm hdksw0,
-// a running localcloud hdk0).
-const (
-	realBridge   = "hdkt7"
-	realPrefix   = "hdkt7-"
-	realStateDir = "/tmp/hdkc7"
-	realToken    = "cluster-real-test-token"
-	realImage    = "haddock-test/sleeper:1"
-)
+const realImage = "haddock-test/sleeper:1"
 
-var (
-	realSubnet   = netip.MustParsePrefix("10.213.207.0/24")
-	realReserved = netip.MustParsePrefix("10.213.227.0/28")
-)
-
-func realNetnsConfig(logger *slog.Logger) netns.Config {
-	if logger == nil {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	}
-	return netns.Config{
-		StateDir: realStateDir, Bridge: realBridge, NetnsPrefix: realPrefix,
-		Subnet: realSubnet, ReservedPrefix: realReserved, StopTimeout: 10 * time.Second,
-		// Swarm tries to pull a task's image before using a local one;
-		// these hosts have no registry to reach.
-		DockerdEnv: []string{"DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1"},
-		Logger:     logger,
-	}
+// realOptions is this package's own network and state directory, apart
+// from the others' (netns hdkt1-4, netnsbackend hdkt5, cmd/localcloud
+// hdkt6, swarm hdksw0, a running localcloud hdk0). StartReal takes the
+// lock once and removes what an interrupted earlier run left each time.
+var realOptions = localcloudtest.Options{
+	Bridge: "hdkt7", NetnsPrefix: "hdkt7-", StateDir: "/tmp/hdkc7", Token: "cluster-real-test-token",
+	Subnet: netip.MustParsePrefix("10.213.207.0/24"), ReservedPrefix: netip.MustParsePrefix("10.213.227.0/28"),
+	Lock: "haddock-cluster-test.lock", Sweep: true,
+	// Swarm tries to pull a task's image before using a local one;
+	// these hosts have no registry to reach.
+	DockerdEnv: []string{"DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1"},
 }
 
 // requireRealHosts skips the test when the machine cannot run real hosts
@@ -69,73 +50,9 @@ func realNetnsConfig(logger *slog.Logger) netns.Config {
 // when CI is set or HADDOCK_REQUIRE_REAL_HOSTS=1.
 func requireRealHosts(t *testing.T) {
 	t.Helper()
-	err := netns.Check(netns.Config{})
-	if err == nil {
-		_, err = testimage.GoTool()
-	}
-	if err == nil {
-		return
-	}
-	if os.Getenv("CI") != "" || os.Getenv("HADDOCK_REQUIRE_REAL_HOSTS") == "1" {
-		t.Fatalf("real hosts required (CI or HADDOCK_REQUIRE_REAL_HOSTS=1): %v", err)
-	}
-	t.Skipf("real hosts unavailable: %v", err)
-}
-
-// realLock keeps two runs of these tests from sharing the bridge; a package
-// variable so that no finalizer drops the lock.
-var realLock *os.File
-
-// sweepReal removes what an interrupted earlier run left, with the real
-// clean-up code.
-func sweepReal() error {
-	if _, err := os.Stat(realStateDir); err != nil {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	m, err := netns.New(realNetnsConfig(nil))
-	if err != nil {
-		return err
-	}
-	return m.Down(ctx)
-}
-
-// machine counts what this test's configuration puts on the machine.
-type machine struct{ Netns, Dockerds, Links, Rules int }
-
-func countMachine() machine {
-	var m machine
-	entries, _ := os.ReadDir("/run/netns")
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), realPrefix) {
-			m.Netns++
-		}
-	}
-	procs, _ := os.ReadDir("/proc")
-	for _, p := range procs {
-		if _, err := strconv.Atoi(p.Name()); err != nil {
-			continue
-		}
-		cmdline, _ := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
-		if bytes.Contains(cmdline, []byte(realStateDir+"/")) {
-			m.Dockerds++
-		}
-	}
-	links, _ := os.ReadDir("/sys/class/net")
-	for _, e := range links {
-		if strings.HasPrefix(e.Name(), realBridge) {
-			m.Links++
-		}
-	}
-	if out, err := exec.Command("iptables-save").Output(); err == nil {
-		for _, line := range strings.Split(string(out), "\n") {
-			if strings.Contains(line, "--comment localcloud") && strings.Contains(line, " "+realBridge+" ") {
-				m.Rules++
-			}
-		}
-	}
-	return m
+	testenv.RequireRealHosts(t)
+	_, err := testimage.GoTool()
+	testenv.Need(t, "HADDOCK_REQUIRE_REAL_HOSTS", err)
 }
 
 type realEnv struct {
@@ -145,60 +62,13 @@ type realEnv struct {
 	opts Options
 }
 
-type logWriter struct{ t *testing.T }
-
-func (w logWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
-}
-
 // startReal serves localcloud with the netns backend on this test's
 // network; the clean-up removes every host, the bridge and the rules, and
 // checks that nothing is left.
 func startReal(t *testing.T) *realEnv {
 	t.Helper()
-	if realLock == nil {
-		f, err := os.OpenFile(filepath.Join(os.TempDir(), "haddock-cluster-test.lock"), os.O_RDWR|os.O_CREATE, 0o600)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-			t.Fatal(err)
-		}
-		realLock = f
-	}
-	if err := sweepReal(); err != nil {
-		t.Fatalf("removing what an earlier run left: %v", err)
-	}
-	before := countMachine()
-	be, err := netnsbackend.New(realNetnsConfig(slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))), t.Logf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	run, err := localcloud.Start(context.Background(), localcloud.Config{Token: realToken, Backend: be, Logf: t.Logf})
-	if err != nil {
-		_ = be.Down(context.Background())
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = run.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		if err := be.Down(ctx); err != nil {
-			t.Errorf("cleanup: %v", err)
-		}
-		if after := countMachine(); after != before {
-			t.Errorf("left on the machine: %+v, before %+v", after, before)
-		}
-		if _, err := os.Stat(realStateDir); !os.IsNotExist(err) {
-			t.Errorf("state directory %s still there: %v", realStateDir, err)
-		}
-	})
-	drv, err := digitalocean.New(digitalocean.Config{Token: realToken, APIEndpoint: run.URL, PollInterval: 250 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &realEnv{be: be, run: run, drv: drv, opts: Options{Dial: slowCallLogger(t),
+	lc := localcloudtest.StartReal(t, realOptions)
+	return &realEnv{be: lc.Backend, run: lc.Running, drv: lc.Driver, opts: Options{Dial: slowCallLogger(t),
 		PollInterval: 250 * time.Millisecond, EnginePollInterval: 250 * time.Millisecond,
 		BootTimeout: 3 * time.Minute, JoinTimeout: 3 * time.Minute, DrainTimeout: 2 * time.Minute, LeaveTimeout: 30 * time.Second,
 	}}

@@ -1,21 +1,17 @@
-package netnsbackend
+package netnsbackend_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,116 +20,18 @@ import (
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloudinit"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
-	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/contract"
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/localcloudtest"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netns"
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netnsbackend"
 	"github.com/haddockhq/terraform-provider-haddock/internal/pki"
+	"github.com/haddockhq/terraform-provider-haddock/internal/testenv"
 )
 
-const testToken = "netnsbackend-test-token"
-
-// machine counts what the test configuration puts on the machine.
-type machine struct {
-	Netns, Processes, Mounts, Rules, Links, Routes int
-}
-
-func countMachine(t *testing.T) machine {
-	t.Helper()
-	var m machine
-	entries, _ := os.ReadDir("/run/netns")
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), testNSPrefix) {
-			m.Netns++
-		}
-	}
-	procs, _ := os.ReadDir("/proc")
-	for _, p := range procs {
-		if _, err := strconv.Atoi(p.Name()); err != nil {
-			continue
-		}
-		comm, err := os.ReadFile(filepath.Join("/proc", p.Name(), "comm"))
-		if c := strings.TrimSpace(string(comm)); err != nil || (c != "dockerd" && !strings.HasPrefix(c, "containerd")) {
-			continue
-		}
-		cmdline, _ := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
-		if bytes.Contains(cmdline, []byte(testStateDir+"/")) {
-			m.Processes++
-		}
-	}
-	mi, _ := os.ReadFile("/proc/self/mountinfo")
-	for _, line := range strings.Split(string(mi), "\n") {
-		if strings.Contains(line, testStateDir+"/") || strings.Contains(line, "/"+testNSPrefix) {
-			m.Mounts++
-		}
-	}
-	for _, save := range []string{"iptables-save", "iptables-legacy-save", "iptables-nft-save"} {
-		if p, err := exec.LookPath(save); err == nil {
-			out, _ := exec.Command(p).Output()
-			for _, line := range strings.Split(string(out), "\n") {
-				if strings.Contains(line, "--comment localcloud") && strings.Contains(line, " "+testBridge+" ") {
-					m.Rules++
-				}
-			}
-		}
-	}
-	links, _ := os.ReadDir("/sys/class/net")
-	for _, e := range links {
-		if strings.HasPrefix(e.Name(), testBridge) {
-			m.Links++
-		}
-	}
-	out, _ := exec.Command("ip", "-4", "route", "show", "table", "all").Output()
-	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.Fields(line)
-		if strings.Contains(line, "dev "+testBridge+" ") || (len(f) > 1 && inReserved(f[0]) || len(f) > 1 && inReserved(f[1])) {
-			m.Routes++
-		}
-	}
-	return m
-}
-
-func inReserved(s string) bool {
-	if p, err := netip.ParsePrefix(s); err == nil {
-		return testReserved.Overlaps(p)
-	}
-	a, err := netip.ParseAddr(s)
-	return err == nil && testReserved.Contains(a)
-}
-
-// global is what every localcloud on the machine has, for the log.
-func global() string {
-	entries, _ := os.ReadDir("/run/netns")
-	out, _ := exec.Command("pgrep", "-c", "-x", "dockerd").Output()
-	rules, _ := exec.Command("sh", "-c", "iptables-save | grep -c localcloud").Output()
-	return fmt.Sprintf("namespaces %d, dockerd %s, rules with comment localcloud %s",
-		len(entries), strings.TrimSpace(string(out)), strings.TrimSpace(string(rules)))
-}
-
-type tokenTransport struct{ tok string }
-
-func (t tokenTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", "Bearer "+t.tok)
-	return http.DefaultTransport.RoundTrip(r)
-}
-
-func godoClient(t *testing.T, url string) *godo.Client {
-	t.Helper()
-	c, err := godo.New(&http.Client{Transport: tokenTransport{testToken}, Timeout: 30 * time.Second}, godo.SetBaseURL(url+"/"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 // start serves localcloud with a new backend on the test state directory.
-func start(t *testing.T) (*Backend, *localcloud.Running, *godo.Client) {
+func start(t *testing.T) (*netnsbackend.Backend, *localcloud.Running, *godo.Client) {
 	t.Helper()
-	be, err := New(testNetnsConfig(slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))), t.Logf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	run, _ := contract.StartLocalcloud(t, localcloud.Config{Token: testToken, Backend: be, StateDir: testStateDir, Logf: t.Logf})
-	return be, run, godoClient(t, run.URL)
+	r := localcloudtest.StartReal(t, testReal)
+	return r.Backend, r.Running, r.Godo(t)
 }
 
 func waitActive(ctx context.Context, t *testing.T, c *godo.Client, id int) *godo.Droplet {
@@ -215,10 +113,10 @@ func (m tlsMaterial) infoName(t *testing.T, addr, name string) string {
 // mTLS, a reserved IP reaches the host it is assigned to, a restart brings
 // everything back, and deleting everything leaves nothing on the machine.
 func TestRealHosts(t *testing.T) {
-	requireRealHosts(t)
+	testenv.RequireRealHosts(t)
 	ctx := t.Context()
-	before := countMachine(t)
-	t.Logf("before: %+v; machine-wide: %s", before, global())
+	before := testReal.Leftovers()
+	t.Logf("before: %+v; machine-wide: %s", before, localcloudtest.Machine())
 	t.Cleanup(func() {
 		if err := sweep(); err != nil {
 			t.Errorf("cleanup: %v", err)
@@ -262,8 +160,8 @@ func TestRealHosts(t *testing.T) {
 	addrs := map[string]string{}
 	for i, d := range drops {
 		pub, err := d.PublicIPv4()
-		if err != nil || !testSubnet.Contains(netip.MustParseAddr(pub)) {
-			t.Fatalf("%s: public address %q %v, want one in %s", names[i], pub, err, testSubnet)
+		if err != nil || !testReal.Subnet.Contains(netip.MustParseAddr(pub)) {
+			t.Fatalf("%s: public address %q %v, want one in %s", names[i], pub, err, testReal.Subnet)
 		}
 		if priv, _ := d.PrivateIPv4(); priv != pub {
 			t.Errorf("%s: private address %q, want the public one %s", names[i], priv, pub)
@@ -307,7 +205,7 @@ func TestRealHosts(t *testing.T) {
 	if _, _, err := c.Droplets.Get(ctx, bad.ID); err == nil {
 		t.Error("failed droplet still listed")
 	}
-	if _, err := os.Stat("/run/netns/" + testNSPrefix + HostID(bad.ID)); err == nil {
+	if _, err := os.Stat("/run/netns/" + testReal.NetnsPrefix + netnsbackend.HostID(bad.ID)); err == nil {
 		t.Error("the failed droplet's namespace is still there")
 	}
 	plainAddr, _ := plainD.PublicIPv4()
@@ -315,7 +213,7 @@ func TestRealHosts(t *testing.T) {
 		_ = conn.Close()
 		t.Error("a droplet without daemon.json listens on 2376")
 	}
-	h, err := be.Manager().Get(HostID(plain.ID))
+	h, err := be.Manager().Get(netnsbackend.HostID(plain.ID))
 	if err != nil || h.Hostname != "lc-plain" || h.PID == 0 {
 		t.Fatalf("plain host: %+v %v", h, err)
 	}
@@ -328,8 +226,8 @@ func TestRealHosts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !testReserved.Contains(netip.MustParseAddr(rip.IP)) {
-		t.Fatalf("reserved IP %s is not in %s", rip.IP, testReserved)
+	if !testReal.ReservedPrefix.Contains(netip.MustParseAddr(rip.IP)) {
+		t.Fatalf("reserved IP %s is not in %s", rip.IP, testReal.ReservedPrefix)
 	}
 	for _, i := range []int{0, 1} {
 		t0 := time.Now()
@@ -356,16 +254,16 @@ func TestRealHosts(t *testing.T) {
 	if _, err := be.Manager().Provision(ctx, netns.HostSpec{ID: "orphan"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := be.Manager().AssignIP(ctx, netip.MustParseAddr(rip.IP), HostID(ids[0])); err != nil {
+	if err := be.Manager().AssignIP(ctx, netip.MustParseAddr(rip.IP), netnsbackend.HostID(ids[0])); err != nil {
 		t.Fatal(err)
 	}
 	t0 := time.Now()
 	if err := be.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	stopped := countMachine(t)
+	stopped := testReal.Leftovers()
 	t.Logf("stopped in %s: %+v", time.Since(t0).Round(time.Millisecond), stopped)
-	if stopped.Processes != before.Processes || stopped.Netns != before.Netns+4 {
+	if stopped.Daemons != before.Daemons || stopped.Netns != before.Netns+4 {
 		t.Errorf("after Stop: %+v, want no dockerd and 4 namespaces more than %+v", stopped, before)
 	}
 	t0 = time.Now()
@@ -409,8 +307,8 @@ func TestRealHosts(t *testing.T) {
 	if left, _, err := c.Droplets.List(ctx, nil); err != nil || len(left) != 0 {
 		t.Errorf("droplets after deleting all: %d %v", len(left), err)
 	}
-	deleted := countMachine(t)
-	if deleted.Netns != before.Netns || deleted.Processes != before.Processes || deleted.Mounts != before.Mounts {
+	deleted := testReal.Leftovers()
+	if deleted.Netns != before.Netns || deleted.Daemons != before.Daemons || deleted.Mounts != before.Mounts {
 		t.Errorf("after deleting every droplet: %+v, before %+v", deleted, before)
 	}
 	if err := run.Close(); err != nil {
@@ -419,15 +317,15 @@ func TestRealHosts(t *testing.T) {
 	if err := be.Down(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := localcloud.RemoveState(testStateDir); err != nil {
+	if err := localcloud.RemoveState(testReal.StateDir); err != nil {
 		t.Fatal(err)
 	}
-	after := countMachine(t)
-	t.Logf("after: %+v; machine-wide: %s", after, global())
+	after := testReal.Leftovers()
+	t.Logf("after: %+v; machine-wide: %s", after, localcloudtest.Machine())
 	if after != before {
 		t.Errorf("left on the machine: %+v, before %+v", after, before)
 	}
-	if _, err := os.Stat(testStateDir); !os.IsNotExist(err) {
+	if _, err := os.Stat(testReal.StateDir); !os.IsNotExist(err) {
 		t.Errorf("state directory still there: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package netnsbackend
+package netnsbackend_test
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloudinit"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netnsbackend"
 	"github.com/haddockhq/terraform-provider-haddock/internal/pki"
 )
 
@@ -52,7 +53,7 @@ func TestSpec(t *testing.T) {
 	if !strings.Contains(ud, "multipart") {
 		t.Fatalf("expected multipart user data:\n%s", ud)
 	}
-	spec, err := Spec(localcloud.HostRequest{ID: 410000001, Name: "droplet-name", UserData: ud})
+	spec, err := netnsbackend.Spec(localcloud.HostRequest{ID: 410000001, Name: "droplet-name", UserData: ud})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,13 +76,13 @@ func TestSpec(t *testing.T) {
 	}
 
 	// No user data: the droplet's name, no files, a plain dockerd.
-	spec, err = Spec(localcloud.HostRequest{ID: 7, Name: "plain"})
+	spec, err = netnsbackend.Spec(localcloud.HostRequest{ID: 7, Name: "plain"})
 	if err != nil || spec.Hostname != "plain" || len(spec.Files) != 0 || spec.DaemonJSON != nil {
 		t.Errorf("no user data: %+v %v", spec, err)
 	}
 
 	// write_files apply in order: replace, append, relative paths.
-	spec, err = Spec(localcloud.HostRequest{ID: 8, Name: "n", UserData: `#cloud-config
+	spec, err = netnsbackend.Spec(localcloud.HostRequest{ID: 8, Name: "n", UserData: `#cloud-config
 write_files:
 - path: /etc/motd
   content: one
@@ -101,10 +102,10 @@ write_files:
 		t.Errorf("files: %+v", spec.Files)
 	}
 
-	if _, err := Spec(localcloud.HostRequest{ID: 9, Name: "n", UserData: "#cloud-config\nwrite_files: 3\n"}); err == nil {
+	if _, err := netnsbackend.Spec(localcloud.HostRequest{ID: 9, Name: "n", UserData: "#cloud-config\nwrite_files: 3\n"}); err == nil {
 		t.Error("invalid cloud-config: no error")
 	}
-	if h := hostname("", strings.Repeat("a", 40)+"."+strings.Repeat("b", 40)); h != strings.Repeat("a", 40) {
+	if h := netnsbackend.Hostname("", strings.Repeat("a", 40)+"."+strings.Repeat("b", 40)); h != strings.Repeat("a", 40) {
 		t.Errorf("long name: %q", h)
 	}
 }

@@ -6,14 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -24,14 +20,11 @@ import (
 	dimage "github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 	"github.com/docker/go-connections/nat"
-	"golang.org/x/sys/unix"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloudinit"
 	"github.com/haddockhq/terraform-provider-haddock/internal/image"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
-	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/contract"
-	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netns"
-	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netnsbackend"
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/localcloudtest"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/registry"
 	"github.com/haddockhq/terraform-provider-haddock/internal/pki"
 	"github.com/haddockhq/terraform-provider-haddock/internal/testenv"
@@ -40,141 +33,26 @@ import (
 // The real-host test's own network and state directory, apart from the
 // others' (netns hdkt1-4, netnsbackend hdkt5, cmd/localcloud hdkt6,
 // cluster hdkt7, swarm hdksw0, a running localcloud hdk0).
-const (
-	testBridge   = "hdkt9"
-	testNSPrefix = "hdkt9-"
-	testStateDir = "/tmp/hdklc9"
-	testToken    = "registry-test-token"
-)
-
-var (
-	testSubnet   = netip.MustParsePrefix("10.213.209.0/24")
-	testReserved = netip.MustParsePrefix("10.213.229.0/28")
-)
-
-var testRegistryDir = filepath.Join(testStateDir, registry.DirName)
-
-// testLock is held while the tests run (two runs at once would share the
-// bridge); a package variable, so that no finalizer drops the lock.
-var testLock *os.File
-
-func TestMain(m *testing.M) {
-	if netns.Check(netns.Config{}) == nil {
-		var err error
-		if testLock, err = os.OpenFile(filepath.Join(os.TempDir(), "haddock-registry-test.lock"), os.O_RDWR|os.O_CREATE, 0o600); err == nil {
-			if err := unix.Flock(int(testLock.Fd()), unix.LOCK_EX); err != nil {
-				log.Printf("locking %s: %v", testLock.Name(), err)
-			}
-		}
-		if err := sweep(); err != nil {
-			log.Printf("removing what an earlier test run left: %v", err)
-		}
-	}
-	os.Exit(m.Run())
+var testReal = localcloudtest.Options{
+	Bridge:         "hdkt9",
+	NetnsPrefix:    "hdkt9-",
+	Subnet:         netip.MustParsePrefix("10.213.209.0/24"),
+	ReservedPrefix: netip.MustParsePrefix("10.213.229.0/28"),
+	StateDir:       "/tmp/hdklc9",
+	Token:          "registry-test-token",
+	Lock:           "haddock-registry-test.lock",
+	// localcloud behind the contract validator, keeping its state in the
+	// state directory, with its registry.
+	Contract: true,
+	Persist:  true,
+	Registry: true,
 }
 
-func testNetnsConfig(logger *slog.Logger) netns.Config {
-	return netns.Config{
-		StateDir:       testStateDir,
-		Bridge:         testBridge,
-		NetnsPrefix:    testNSPrefix,
-		Subnet:         testSubnet,
-		ReservedPrefix: testReserved,
-		StopTimeout:    10 * time.Second,
-		Logger:         logger,
-	}
-}
+func TestMain(m *testing.M) { localcloudtest.Main(m, testReal) }
 
 // sweep is `localcloud down` on the test's state directory: the registry,
 // every host, the bridge, the rules and the state.
-func sweep() error {
-	if _, err := os.Stat(testStateDir); os.IsNotExist(err) {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	if err := registry.Remove(ctx, testRegistryDir); err != nil {
-		return err
-	}
-	m, err := netns.New(testNetnsConfig(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
-	if err != nil {
-		return err
-	}
-	if err := m.Down(ctx); err != nil {
-		return err
-	}
-	return localcloud.RemoveState(testStateDir)
-}
-
-// footprint counts what the test configuration puts on the machine.
-type footprint struct {
-	Netns, Daemons, Registries, Rules, Links, Routes int
-}
-
-func countFootprint() footprint {
-	var f footprint
-	entries, _ := os.ReadDir("/run/netns")
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), testNSPrefix) {
-			f.Netns++
-		}
-	}
-	procs, _ := os.ReadDir("/proc")
-	for _, p := range procs {
-		if _, err := strconv.Atoi(p.Name()); err != nil {
-			continue
-		}
-		comm, _ := os.ReadFile(filepath.Join("/proc", p.Name(), "comm"))
-		cmdline, _ := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
-		c := strings.TrimSpace(string(comm))
-		if bytes.Contains(cmdline, []byte(testStateDir+"/")) {
-			switch {
-			case c == "dockerd" || strings.HasPrefix(c, "containerd"):
-				f.Daemons++
-			case c == "docker-registry":
-				f.Registries++
-			}
-		}
-	}
-	for _, save := range []string{"iptables-save", "iptables-legacy-save", "iptables-nft-save"} {
-		if p, err := exec.LookPath(save); err == nil {
-			out, _ := exec.Command(p).Output()
-			for _, line := range strings.Split(string(out), "\n") {
-				if strings.Contains(line, "--comment localcloud") && strings.Contains(line, " "+testBridge+" ") {
-					f.Rules++
-				}
-			}
-		}
-	}
-	links, _ := os.ReadDir("/sys/class/net")
-	for _, e := range links {
-		if strings.HasPrefix(e.Name(), testBridge) {
-			f.Links++
-		}
-	}
-	out, _ := exec.Command("ip", "-4", "route", "show", "table", "all").Output()
-	for _, line := range strings.Split(string(out), "\n") {
-		if strings.Contains(line, "dev "+testBridge+" ") || strings.Contains(line, testReserved.String()) {
-			f.Routes++
-		}
-	}
-	return f
-}
-
-type tokenTransport struct{ tok string }
-
-func (t tokenTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", "Bearer "+t.tok)
-	return http.DefaultTransport.RoundTrip(r)
-}
-
-type testLogWriter struct{ tb testing.TB }
-
-func (w testLogWriter) Write(p []byte) (int, error) {
-	w.tb.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
-}
+func sweep() error { return localcloudtest.Sweep(testReal) }
 
 // engine is a Docker SDK client for a host's engine over mutual TLS,
 // verifying that the engine is host name.
@@ -237,7 +115,7 @@ func TestCounterFromRegistry(t *testing.T) {
 	testenv.RequireRealHosts(t)
 	testenv.Need(t, "HADDOCK_REQUIRE_REAL_HOSTS", registry.Check(""))
 	ctx := t.Context()
-	before := countFootprint()
+	before := testReal.Leftovers()
 	t.Logf("before: %+v", before)
 	t.Cleanup(func() {
 		if err := sweep(); err != nil {
@@ -245,16 +123,9 @@ func TestCounterFromRegistry(t *testing.T) {
 		}
 	})
 
-	be, err := netnsbackend.New(testNetnsConfig(slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))), t.Logf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	run, _ := contract.StartLocalcloud(t, localcloud.Config{Token: testToken, Backend: be, StateDir: testStateDir, Logf: t.Logf})
 	t0 := time.Now()
-	reg, err := be.StartRegistry(ctx, testRegistryDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lc := localcloudtest.StartReal(t, testReal)
+	be, run, reg := lc.Backend, lc.Running, lc.Registry
 	addr := reg.Addr().String()
 	if want := "10.213.209.1:5000"; addr != want || be.RegistryAddr() != reg.Addr() {
 		t.Fatalf("registry on %s (backend says %s), want %s", addr, be.RegistryAddr(), want)
@@ -279,10 +150,7 @@ func TestCounterFromRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	do, err := godo.New(&http.Client{Transport: tokenTransport{testToken}, Timeout: 30 * time.Second}, godo.SetBaseURL(run.URL+"/"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	do := lc.Godo(t)
 	t0 = time.Now()
 	drop, _, err := do.Droplets.Create(ctx, &godo.DropletCreateRequest{
 		Name: hostName, Region: "fra1", Size: "s-1vcpu-1gb", Image: godo.DropletCreateImage{Slug: "debian-12-x64"}, UserData: ud,
@@ -333,7 +201,7 @@ func TestCounterFromRegistry(t *testing.T) {
 		}
 	}
 	hostIP, err := d.PublicIPv4()
-	if err != nil || !testSubnet.Contains(netip.MustParseAddr(hostIP)) {
+	if err != nil || !testReal.Subnet.Contains(netip.MustParseAddr(hostIP)) {
 		t.Fatalf("droplet address %q %v", hostIP, err)
 	}
 	t.Logf("droplet %s active at %s in %s", hostName, hostIP, time.Since(t0).Round(time.Millisecond))
@@ -435,24 +303,24 @@ func TestCounterFromRegistry(t *testing.T) {
 	if err := reg.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if f := countFootprint(); f.Registries != before.Registries || f.Daemons != before.Daemons || f.Netns != before.Netns {
+	if f := testReal.Leftovers(); f.Registries != before.Registries || f.Daemons != before.Daemons || f.Netns != before.Netns {
 		t.Errorf("after stopping: %+v", f)
 	}
-	if err := registry.Remove(ctx, testRegistryDir); err != nil {
+	if err := registry.Remove(ctx, testReal.RegistryDir()); err != nil {
 		t.Fatal(err)
 	}
 	if err := be.Down(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := localcloud.RemoveState(testStateDir); err != nil {
+	if err := localcloud.RemoveState(testReal.StateDir); err != nil {
 		t.Fatal(err)
 	}
-	after := countFootprint()
+	after := testReal.Leftovers()
 	t.Logf("after: %+v", after)
 	if after != before {
 		t.Errorf("left on the machine: %+v, before %+v", after, before)
 	}
-	if _, err := os.Stat(testStateDir); !os.IsNotExist(err) {
+	if _, err := os.Stat(testReal.StateDir); !os.IsNotExist(err) {
 		t.Errorf("state directory still there: %v", err)
 	}
 }

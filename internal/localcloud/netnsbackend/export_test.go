@@ -1,0 +1,4 @@
+package netnsbackend
+
+// Hostname is hostname, for the external tests.
+var Hostname = hostname
