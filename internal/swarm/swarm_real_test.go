@@ -15,9 +15,10 @@ import (
 	"net/netip"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/localcloudtest"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/testimage"
 
@@ -25,7 +26,6 @@ import (
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/client"
 
-	"github.com/haddockhq/terraform-provider-haddock/internal/cloudinit"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netns"
 	"github.com/haddockhq/terraform-provider-haddock/internal/pki"
 )
@@ -69,41 +69,9 @@ type realHost struct {
 
 func provisionReal(t *testing.T, ctx context.Context, m *netns.Manager, ca *pki.CA, prov *pki.KeyPair, ids []string) map[string]*realHost {
 	t.Helper()
-	daemonJSON, err := cloudinit.DaemonConfig(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	hosts := map[string]*realHost{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, id := range ids {
-		wg.Go(func() {
-			srv, err := ca.IssueServer(pki.HostIdentity(id), nil, nil, time.Hour)
-			if err == nil {
-				var h netns.Host
-				h, err = m.Provision(ctx, netns.HostSpec{
-					ID: id,
-					Files: []netns.File{
-						{Path: cloudinit.CACertPath, Content: ca.CertPEM(), Mode: 0o644},
-						{Path: cloudinit.ServerCertPath, Content: srv.CertPEM, Mode: 0o644},
-						{Path: cloudinit.ServerKeyPath, Content: srv.KeyPEM, Mode: 0o600},
-					},
-					DaemonJSON: daemonJSON,
-				})
-				if err == nil {
-					mu.Lock()
-					hosts[id] = &realHost{Host: h}
-					mu.Unlock()
-				}
-			}
-			if err != nil {
-				t.Errorf("provisioning %s: %v", id, err)
-			}
-		})
-	}
-	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
+	for id, h := range localcloudtest.ProvisionTLSHosts(t, ctx, m, ca, ids) {
+		hosts[id] = &realHost{Host: h}
 	}
 	for _, id := range ids {
 		h := hosts[id]
