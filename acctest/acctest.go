@@ -24,6 +24,7 @@ import (
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud/digitalocean"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/contract"
+	lcdo "github.com/haddockhq/terraform-provider-haddock/internal/localcloud/digitalocean"
 	"github.com/haddockhq/terraform-provider-haddock/provider"
 )
 
@@ -80,6 +81,7 @@ func run(m *testing.M) int {
 		Token:      Token,
 		BootDelay:  BootDelay,
 		Middleware: v.Middleware,
+		APIs:       []localcloud.API{lcdo.New(lcdo.Config{})},
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "acctest: starting localcloud: %v\n", err)

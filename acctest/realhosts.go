@@ -17,6 +17,8 @@ import (
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud/digitalocean"
 	"github.com/haddockhq/terraform-provider-haddock/internal/image"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
+	lcdo "github.com/haddockhq/terraform-provider-haddock/internal/localcloud/digitalocean"
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/localcloudtest"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netns"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netnsbackend"
 	"github.com/haddockhq/terraform-provider-haddock/internal/testenv"
@@ -46,7 +48,7 @@ var realSeq atomic.Int32
 func RealHosts(t testing.TB) *RealCloud {
 	t.Helper()
 	PreCheck(t)
-	testenv.RequireRealHosts(t)
+	localcloudtest.RequireRealHosts(t)
 	n := realSeq.Add(1)
 	if n > 20 { // 10.213.101-120 and .151-170: clear of the other packages' test networks
 		t.Fatal("acctest: too many real clouds in one run")
@@ -76,6 +78,7 @@ func RealHosts(t testing.TB) *RealCloud {
 		Backend:    backend,
 		StateDir:   rc.stateDir,
 		Middleware: suite.validator.Middleware,
+		APIs:       []localcloud.API{lcdo.New(lcdo.Config{})},
 	})
 	if err != nil {
 		cancel()

@@ -57,6 +57,7 @@ import (
 	"time"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/digitalocean"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netns"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netnsbackend"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/registry"
@@ -214,7 +215,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Token:       *token,
 		BootDelay:   *bootDelay,
 		DeleteDelay: *deleteDelay,
-		ActionDelay: *actionDelay,
+		APIs:        []localcloud.API{digitalocean.New(digitalocean.Config{ActionDelay: *actionDelay})},
 		Backend:     be,
 		Logf:        logf,
 		StateDir:    *stateDir,

@@ -17,6 +17,7 @@ import (
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud/digitalocean"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
+	lcdo "github.com/haddockhq/terraform-provider-haddock/internal/localcloud/digitalocean"
 )
 
 const memToken = "cluster-bench-token"
@@ -66,7 +67,8 @@ func newMemCloud(tb testing.TB) *memCloud {
 	boot := &bootRegistry{}
 	sw := newFakeSwarm(rec, boot)
 	be := &recordingBackend{MemoryBackend: localcloud.NewMemoryBackend(), boot: boot, sw: sw, tags: map[int][]string{}}
-	run, err := localcloud.Start(context.Background(), localcloud.Config{Token: memToken, Backend: be, DropletLimit: 1000})
+	run, err := localcloud.Start(context.Background(), localcloud.Config{Token: memToken, Backend: be,
+		APIs: []localcloud.API{lcdo.New(lcdo.Config{DropletLimit: 1000})}})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud/digitalocean"
+	"github.com/haddockhq/terraform-provider-haddock/internal/cloud/digitalocean/dotest"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/localcloudtest"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netnsbackend"
@@ -50,7 +51,7 @@ var realOptions = localcloudtest.Options{
 // when CI is set or HADDOCK_REQUIRE_REAL_HOSTS=1.
 func requireRealHosts(t *testing.T) {
 	t.Helper()
-	testenv.RequireRealHosts(t)
+	localcloudtest.RequireRealHosts(t)
 	_, err := testimage.GoTool()
 	testenv.Need(t, "HADDOCK_REQUIRE_REAL_HOSTS", err)
 }
@@ -68,7 +69,7 @@ type realEnv struct {
 func startReal(t *testing.T) *realEnv {
 	t.Helper()
 	lc := localcloudtest.StartReal(t, realOptions)
-	return &realEnv{be: lc.Backend, run: lc.Running, drv: lc.Driver, opts: Options{Dial: slowCallLogger(t),
+	return &realEnv{be: lc.Backend, run: lc.Running, drv: dotest.Driver(t, lc.URL, lc.Token, 250*time.Millisecond), opts: Options{Dial: slowCallLogger(t),
 		PollInterval: 250 * time.Millisecond, EnginePollInterval: 250 * time.Millisecond,
 		BootTimeout: 3 * time.Minute, JoinTimeout: 3 * time.Minute, DrainTimeout: 2 * time.Minute, LeaveTimeout: 30 * time.Second,
 	}}

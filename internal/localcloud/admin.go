@@ -1,22 +1,23 @@
 package localcloud
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // Fault makes the next Count API requests matching Method and PathPrefix
-// fail with Status, before they reach the API (nothing changes state).
+// fail with Status, before they reach the API (nothing changes state). The
+// API answers in its vendor's error shape (API.Refuse).
 type Fault struct {
 	// Method matches the request method; "" matches any.
 	Method string `json:"method,omitempty"`
 	// PathPrefix matches the start of the request path, e.g. "/v2/droplets";
-	// "" matches any /v2 path.
+	// "" matches any API path.
 	PathPrefix string `json:"path_prefix,omitempty"`
 	// Status is the HTTP status to answer with: 429, 500, 503 or any other
 	// 4xx/5xx.
@@ -88,26 +89,16 @@ func (s *Server) Faults() []Fault {
 	return append([]Fault{}, s.fault.list...)
 }
 
-func (s *Server) serveFault(w *errWriter, f Fault, now time.Time) {
-	h := w.Header()
+// serveFault answers r with fault f through api's error shape.
+func serveFault(w http.ResponseWriter, r *http.Request, api API, f Fault) {
 	if f.RetryAfterSeconds > 0 {
-		h.Set("Retry-After", strconv.Itoa(f.RetryAfterSeconds))
+		w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfterSeconds))
 	}
-	switch f.Status {
-	case http.StatusTooManyRequests:
-		h.Set("Ratelimit-Remaining", "0")
-		h.Set("Ratelimit-Reset", strconv.FormatInt(now.Add(time.Duration(f.RetryAfterSeconds)*time.Second).Unix(), 10))
-		w.error(f.Status, "too_many_requests", "API rate limit exceeded.")
-	case http.StatusInternalServerError:
-		w.error(f.Status, "server_error", "Server Error")
-	case http.StatusServiceUnavailable:
-		w.error(f.Status, "service_unavailable", "Service Unavailable")
-	default:
-		w.error(f.Status, strings.ToLower(strings.ReplaceAll(http.StatusText(f.Status), " ", "_")), "Injected fault: "+http.StatusText(f.Status))
-	}
+	api.Refuse(w, r, f.Status)
 }
 
-// RequestCounts counts API requests by "METHOD /v2/path/{template}".
+// RequestCounts counts API requests by route (API.Route), e.g.
+// "GET /v2/droplets/{id}".
 type RequestCounts struct {
 	Total    int            `json:"total"`
 	Requests map[string]int `json:"requests"`
@@ -123,8 +114,8 @@ func (c *counters) add(key string) {
 	c.total++
 }
 
-// Requests returns how many /v2 requests were served since the start or
-// the last ResetRequests, keyed by method and path template, e.g.
+// Requests returns how many API requests were served since the start or
+// the last ResetRequests, keyed by route (API.Route), e.g.
 // "GET /v2/droplets/{id}". Requests answered with an injected fault count;
 // requests that failed authentication do not.
 func (s *Server) Requests() RequestCounts {
@@ -140,7 +131,8 @@ func (s *Server) ResetRequests() {
 	s.reqs = counters{m: map[string]int{}}
 }
 
-// adminMux serves /_localcloud/*: test controls, not part of DigitalOcean.
+// adminMux serves /_localcloud/*: test controls, not part of any vendor's
+// API.
 func (s *Server) adminMux() *http.ServeMux {
 	m := http.NewServeMux()
 	m.HandleFunc("GET /_localcloud/faults", func(w http.ResponseWriter, r *http.Request) {
@@ -151,11 +143,11 @@ func (s *Server) adminMux() *http.ServeMux {
 		dec := json.NewDecoder(r.Body)
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&f); err != nil {
-			ew(w).error(http.StatusBadRequest, "bad_request", "invalid fault: "+err.Error())
+			writeError(w, http.StatusBadRequest, "bad_request", "invalid fault: "+err.Error())
 			return
 		}
 		if err := s.InjectFault(f); err != nil {
-			ew(w).error(http.StatusUnprocessableEntity, "unprocessable_entity", err.Error())
+			writeError(w, http.StatusUnprocessableEntity, "unprocessable_entity", err.Error())
 			return
 		}
 		_ = f.normalize()
@@ -172,6 +164,35 @@ func (s *Server) adminMux() *http.ServeMux {
 		s.ResetRequests()
 		w.WriteHeader(http.StatusNoContent)
 	})
-	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { ew(w).notFound() })
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "The resource you were accessing could not be found.")
+	})
 	return m
+}
+
+// WriteJSON answers status with v as JSON (HTML characters not escaped).
+// It writes nothing and returns the error when v cannot be encoded.
+func WriteJSON(w http.ResponseWriter, status int, v any) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) { _ = WriteJSON(w, status, v) }
+
+// writeError answers status with localcloud's own error body, for the
+// admin endpoints and paths no API serves: {"id","message","request_id"}.
+func writeError(w http.ResponseWriter, status int, id, msg string) {
+	writeJSON(w, status, struct {
+		ID        string `json:"id"`
+		Message   string `json:"message"`
+		RequestID string `json:"request_id,omitempty"`
+	}{id, msg, w.Header().Get("X-Request-Id")})
 }

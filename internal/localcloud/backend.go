@@ -8,9 +8,9 @@ import (
 	"sync"
 )
 
-// HostBackend is what stands behind droplets and reserved IPs: the API layer
-// keeps all DigitalOcean bookkeeping (ids, statuses, actions, tags,
-// pagination) and asks the backend only for the machine-level effects. The
+// HostBackend is what stands behind hosts and pool addresses: the core and
+// the vendor APIs keep all bookkeeping (ids, statuses, actions, tags,
+// pagination) and ask the backend only for the machine-level effects. The
 // in-memory backend (NewMemoryBackend, the default) does nothing but hand out
 // addresses; a network-namespace backend can create real hosts.
 //
@@ -19,16 +19,16 @@ import (
 // waits for Provision to return. AssignIP, UnassignIP, AllocateIP and
 // ReleaseIP are called from the request handler and should be quick.
 type HostBackend interface {
-	// Provision creates a host and returns its addresses. The droplet
-	// reports status "new" until Provision returns (and the configured boot
-	// delay has passed), "active" after. An error fails the create action
-	// ("errored") and the droplet disappears, as a failed create does on
-	// DigitalOcean.
+	// Provision creates a host and returns its addresses. The host is
+	// pending until Provision returns (and the configured boot delay has
+	// passed), running after. An error removes the host (its API fails the
+	// create, as a failed create does on a vendor).
 	Provision(ctx context.Context, req HostRequest) (HostAddrs, error)
 	// Destroy removes a host Provision created. Reserved IPs assigned to it
 	// have been unassigned before the call.
 	Destroy(ctx context.Context, hostID int) error
-	// AllocateIP reserves a public address in region for a reserved IP.
+	// AllocateIP reserves a public address in region for the address pool
+	// (a reserved IP, an Elastic IP).
 	AllocateIP(ctx context.Context, region string) (netip.Addr, error)
 	// ReleaseIP gives back an address AllocateIP returned; it is unassigned.
 	ReleaseIP(ctx context.Context, ip netip.Addr) error
@@ -40,15 +40,15 @@ type HostBackend interface {
 }
 
 // PowerController is optionally implemented by a HostBackend whose hosts can
-// be powered off and on. The server calls Power for the droplet actions
-// power_off, shutdown, power_on, reboot and power_cycle (action is that
-// type); an error marks the action errored and leaves the droplet as it was.
+// be powered off and on. Server.Power calls it with action one of
+// power_off, shutdown, power_on, reboot and power_cycle; an error leaves
+// the host as it was (the API marks its action errored).
 type PowerController interface {
 	Power(ctx context.Context, hostID int, action string) error
 }
 
-// HostRequest is one droplet to provision. Region, Size and Image are
-// DigitalOcean slugs already validated against the catalog.
+// HostRequest is one host to provision. Region, Size and Image are as the
+// host's API spells them, already validated against its catalog.
 type HostRequest struct {
 	ID       int
 	Name     string
@@ -65,7 +65,7 @@ type HostRequest struct {
 }
 
 // HostAddrs are a provisioned host's addresses. PublicIPv4 and PrivateIPv4
-// carry the prefix length the droplet reports as its netmask. PublicIPv6 is
+// carry the prefix length the host reports as its netmask. PublicIPv6 is
 // only set when the request asked for IPv6.
 type HostAddrs struct {
 	PublicIPv4    netip.Prefix
@@ -78,10 +78,10 @@ type HostAddrs struct {
 // MemoryBackend is the default HostBackend: no hosts, only addresses, from
 // documentation and benchmarking ranges that route nowhere:
 //
-//	droplet public IPv4  198.18.0.0/16 (gateway 198.18.0.1)
-//	reserved IPs         198.19.0.0/16
-//	droplet private IPv4 10.116.0.0/16 (one default VPC per region)
-//	droplet public IPv6  2001:db8::/32, one /64 per droplet
+//	host public IPv4     198.18.0.0/16 (gateway 198.18.0.1)
+//	pool addresses       198.19.0.0/16
+//	host private IPv4    10.116.0.0/16 (one default VPC per region)
+//	host public IPv6     2001:db8::/32, one /64 per host
 //
 // It also tracks which host holds each reserved IP (see Assignment).
 type MemoryBackend struct {

@@ -1,107 +1,82 @@
-// Package localcloud serves, on loopback, the subset of the DigitalOcean v2
-// API that Haddock's godo-based driver uses, backed by memory (the default)
-// or by real hosts (see Real hosts), so the provider can be tried and
-// tested offline. Shapes, status codes and error
-// bodies follow DigitalOcean's OpenAPI spec; the contract subpackage checks
-// every request and response against it.
+// Package localcloud is the vendor-neutral core of Haddock's local cloud:
+// a loopback HTTP server with token authentication on which vendor APIs
+// are mounted, and what they share — hosts and pool addresses in neutral
+// terms, the host backend that makes them real, persistence, injected
+// faults, request counters and the /_localcloud/ test controls. It holds
+// no vendor's wire shapes.
+//
+// # Layout
+//
+//	localcloud/               the core (this package)
+//	localcloud/digitalocean/  DigitalOcean's v2 API (droplets, actions, reserved IPs, catalog) as an API
+//	localcloud/contract/      checks every exchange against DigitalOcean's OpenAPI spec
+//	localcloud/netns/         real hosts: network namespaces, each running dockerd
+//	localcloud/netnsbackend/  a HostBackend (and Restorer) over netns
+//	localcloud/registry/      the image registry on the hosts' bridge
+//	localcloud/proc/          what the process supervisors share
+//	localcloud/localcloudtest/ starting localcloud with real hosts in tests (no cloud driver)
+//
+// An AWS API (localcloud/aws/) sits beside digitalocean/ the same way.
 //
 // # Running it
 //
 // In process:
 //
-//	run, err := localcloud.Start(ctx, localcloud.Config{Token: "t", BootDelay: time.Second})
+//	run, err := localcloud.Start(ctx, localcloud.Config{
+//		Token: "t", BootDelay: time.Second,
+//		APIs:  []localcloud.API{digitalocean.New(digitalocean.Config{})},
+//	})
 //	defer run.Close()
-//	client, _ := godo.New(oauthClient("t"), godo.SetBaseURL(run.URL))
 //
 // or as a handler (New(cfg) is an http.Handler), or from the command line:
 // `localcloud serve` (cmd/localcloud), which prints the DIGITALOCEAN_API_URL
 // and DIGITALOCEAN_TOKEN to export. The default token is DevToken. Start
 // listens on loopback only.
 //
-// # Endpoints
+// # The API seam
 //
-//	GET    /v2/account
-//	GET    /v2/regions, /v2/sizes
-//	GET    /v2/images                    type=distribution|application, private=true, tag_name
-//	GET    /v2/images/{id or slug}
-//	GET    /v2/account/keys              POST /v2/account/keys
-//	GET    /v2/account/keys/{id or fingerprint}   PUT, DELETE
-//	GET    /v2/tags                      POST /v2/tags
-//	GET    /v2/tags/{name}               DELETE
-//	POST   /v2/tags/{name}/resources     DELETE (droplets only)
-//	GET    /v2/droplets                  tag_name, name, type filters
-//	POST   /v2/droplets                  name (one) or names (up to 10)
-//	DELETE /v2/droplets?tag_name=
-//	GET    /v2/droplets/{id}             DELETE
-//	GET    /v2/droplets/{id}/actions     POST: rename, power_off, power_on, shutdown,
-//	                                     reboot, power_cycle, enable_backups, disable_backups
-//	GET    /v2/droplets/{id}/actions/{action_id}
-//	GET    /v2/actions, /v2/actions/{id}
-//	GET    /v2/reserved_ips              POST (droplet_id or region)
-//	GET    /v2/reserved_ips/{ip}         DELETE
-//	GET    /v2/reserved_ips/{ip}/actions POST: assign (droplet_id), unassign
-//	GET    /v2/reserved_ips/{ip}/actions/{action_id}
+// Config.APIs lists the vendor APIs; New mounts each (API.Mount) under its
+// path prefix. For a request under an API's prefix the core sets
+// X-Request-Id, checks "Authorization: Bearer <token>", counts the request
+// under API.Route, applies an injected fault, and hands it to the API;
+// refusals (401, faults) are answered by API.Refuse in the vendor's error
+// shape. The API keeps its vendor's bookkeeping under the core's lock
+// (Server.Lock) and reaches machines only through the core:
 //
-// Every request needs "Authorization: Bearer <token>" (else 401
-// {"id":"Unauthorized","message":"Unable to authenticate you"}). Every
-// response carries ratelimit-limit, ratelimit-remaining, ratelimit-reset
-// (counted per hour, never enforced) and x-request-id; error bodies are
-// {"id","message","request_id"}. Lists paginate as DigitalOcean does: page,
-// per_page (default 20, at most 200), links.pages with absolute first/prev
-// and next/last URLs where they apply, meta.total.
+//	AddHost, Provision, Host, Hosts, HostStatus, DestroyHosts, Power   hosts
+//	AllocateAddress, MoveAddress, ReleaseAddress, Address, Addresses   the address pool
+//	Serialize                                                          check, then act through the backend
 //
-// # Catalog
-//
-// Regions nyc1 nyc3 sfo3 ams3 lon1 fra1 sgp1 tor1 blr1 syd1; nyc1 is
-// available=false (creating there answers 422 "Region is not available.").
-// Sizes s-1vcpu-1gb s-1vcpu-2gb s-2vcpu-2gb s-2vcpu-4gb s-4vcpu-8gb
-// s-8vcpu-16gb c-2 c-4 g-2vcpu-8gb; g-2vcpu-8gb is not offered in sgp1, blr1
-// and tor1, c-4 not in blr1 (422 "Size is not available in this region.").
-// Images debian-12-x64, ubuntu-24-04-x64, ubuntu-22-04-x64 (public
-// distribution images). A create without a region picks the first region
-// offering the size; a region prefix such as "nyc" picks within it.
-//
-// # Lifecycle
-//
-// A created droplet is "new" until the backend has provisioned it and
-// Config.BootDelay has passed since creation, then "active" (computed when
-// read; no timers). Its networks are empty while new. Deleting answers 204
-// and the droplet disappears after Config.DeleteDelay (default at once);
-// reserved IPs assigned to it are unassigned. Tags given at creation are
-// created if missing. Actions answer 201 "in-progress" and complete after
-// Config.ActionDelay (default 0); a droplet's create action completes when
-// it turns active. An assigned reserved IP is listed in the droplet's
-// networks.v4 as a second public address, after the droplet's own, as on
-// DigitalOcean. Acting on a droplet that is still new answers 422 "Droplet
-// already has a pending event."
+// A host is pending until the backend has provisioned it and
+// Config.BootDelay has passed since its creation, then running (or off);
+// computed when read, no timers. A deleted host stays visible for
+// Config.DeleteDelay. The API hears when a Provision returns
+// (API.HostProvisioned).
 //
 // # The backend seam
 //
-// HostBackend stands behind droplets and reserved IPs; the API layer keeps
-// every piece of DigitalOcean bookkeeping and calls the backend only for
-// machine-level effects:
+// HostBackend stands behind hosts and addresses and does the machine-level
+// effects only:
 //
-//	Provision(ctx, HostRequest) (HostAddrs, error)  // in a goroutine per droplet; droplet is new until it returns
+//	Provision(ctx, HostRequest) (HostAddrs, error)  // in a goroutine per host; the host is pending until it returns
 //	Destroy(ctx, hostID) error                      // in a goroutine, after Provision returned
-//	AllocateIP(ctx, region) (netip.Addr, error)     // reserved IP creation
-//	ReleaseIP(ctx, ip) error                        // reserved IP deletion
+//	AllocateIP(ctx, region) (netip.Addr, error)     // a pool address
+//	ReleaseIP(ctx, ip) error
 //	AssignIP(ctx, ip, hostID) error                 // moves ip to the host, from wherever it is
 //	UnassignIP(ctx, ip) error
 //
-// HostRequest carries the droplet id, name, slugs, resources, resolved SSH
-// public keys, tags and user_data. A backend may also implement
-// PowerController to act on power_off/shutdown/power_on/reboot/power_cycle,
-// and Restorer to bring its hosts back when a saved state is loaded (see
-// Persistence).
-// Reserved IP calls and droplet deletion are serialized, so an address is
-// never assigned to a host being destroyed. A failed Provision marks the
-// create action errored and removes the droplet; a failed AssignIP or
-// UnassignIP marks that action errored and leaves the assignment as it was.
-// MemoryBackend, the default, only hands out addresses (see its doc).
+// HostRequest carries the host id, name, the vendor's region, size and
+// image, resources, resolved SSH public keys, tags and user data. A backend
+// may also implement PowerController, and Restorer to bring its hosts back
+// when a saved state is loaded (see Persistence). Address moves and host
+// deletion are serialized, so an address is never assigned to a host being
+// destroyed. A failed Provision removes the host. MemoryBackend, the
+// default, only hands out addresses (see its doc).
 //
 // # Test controls
 //
-// Under /_localcloud (same token; not DigitalOcean, not validated):
+// Under /_localcloud (same token; no vendor's, not validated; errors
+// {"id","message","request_id"}):
 //
 //	POST   /_localcloud/faults    {"method":"GET","path_prefix":"/v2/droplets","status":429,"count":2,"retry_after_seconds":1}
 //	GET    /_localcloud/faults    pending faults
@@ -109,11 +84,10 @@
 //	GET    /_localcloud/requests  {"total":N,"requests":{"GET /v2/droplets/{id}":3,...}}
 //	DELETE /_localcloud/requests
 //
-// A fault answers the next count matching /v2 requests with its status
-// before they reach the API; 429 adds Retry-After, ratelimit-remaining 0
-// and ratelimit-reset now+retry_after_seconds. The same controls exist in
+// A fault answers the next count matching API requests with its status
+// before they reach the API, Retry-After set. The same controls exist in
 // Go: Server.InjectFault, ClearFaults, Requests, ResetRequests. Request
-// counter keys are the route patterns, so ids never multiply the keys.
+// counter keys are the APIs' routes, so ids never multiply the keys.
 //
 // Config.Middleware wraps the whole handler; contract.Validator plugs in
 // there. Config.Now replaces the clock.
@@ -121,24 +95,26 @@
 // # Persistence
 //
 // By default everything is in memory and nothing touches the disk. With
-// Config.StateDir (through Open or Start; New refuses it) the API state —
-// droplets, actions, tags, SSH keys, reserved IPs and the id counters — is
-// saved as JSON in StateDir/localcloud-state.json after every request that
-// may change it, when a Provision returns and on Close, each time written
-// to a temporary file, synced and renamed over the old one. Open takes an
-// exclusive lock (StateDir/localcloud.lock; a second localcloud on the same
-// directory fails at once), loads the file and settles it: a droplet that
-// was still being created when localcloud stopped has failed (its create
-// action errored, the droplet gone), a deleted one is gone. A backend that
-// implements Restorer then gets the droplets and reserved IPs the state
-// holds, to bring its hosts back and remove the others; MemoryBackend does,
-// so that new addresses follow the restored ones. LockStateDir and
-// RemoveState serve `localcloud down`.
+// Config.StateDir (through Open or Start; New refuses it) the state — hosts,
+// addresses, the host id counter and each API's own records
+// (API.SaveState) — is saved as JSON in StateDir/localcloud-state.json
+// (version 2) after every API request that may change it, when a Provision
+// returns and on Close, each time written to a temporary file, synced and
+// renamed over the old one. Open takes an exclusive lock
+// (StateDir/localcloud.lock; a second localcloud on the same directory
+// fails at once), loads the file (a version 1 file, DigitalOcean's records
+// at the top level, is migrated: its droplets are hosts, its reserved IPs
+// addresses, and the file is DigitalOcean's part) and settles it: a host
+// that was still being provisioned when localcloud stopped has failed, a
+// deleted one is gone. A backend that implements Restorer then gets the
+// hosts and addresses the state holds, to bring its hosts back and remove
+// the others; MemoryBackend does, so that new addresses follow the restored
+// ones. LockStateDir and RemoveState serve `localcloud down`.
 //
 // # Real hosts
 //
 // Package netnsbackend is a HostBackend (and Restorer) over the netns
-// package: each droplet is a network namespace with its own dockerd, and
+// package: each host (a droplet) is a network namespace with its own dockerd, and
 // the machine reaches it at the droplet's address (`localcloud serve
 // -backend netns`, root and docker.io needed). Provision does what
 // cloud-init does on a real droplet, for the part of cloud-config Haddock

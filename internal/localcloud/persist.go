@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -23,53 +22,63 @@ const (
 	StateFile = "localcloud-state.json"
 	LockFile  = "localcloud.lock"
 
-	stateVersion = 1
+	stateVersion = 2
 )
 
 // Restorer is optionally implemented by a HostBackend whose hosts outlive
 // the Server (real hosts). When Config.StateDir holds saved state, Open
 // calls Restore once, before serving, with what the state says exists:
-// hosts maps every provisioned droplet's id to its addresses, reserved maps
-// every reserved IP to the droplet id holding it (0: unassigned). The
-// backend brings those hosts back, re-routes the reserved IPs as the map
-// says, and removes any host of its own that hosts does not list (a
-// droplet deleted, or being created, when localcloud stopped). An error is
-// logged (Config.Logf) and does not stop Open: the droplets stay listed,
-// and the API can delete them.
+// hosts maps every provisioned host's id to its addresses, reserved maps
+// every pool address to the host id holding it (0: unassigned). The
+// backend brings those hosts back, re-routes the addresses as the map
+// says, and removes any host of its own that hosts does not list (a host
+// deleted, or being created, when localcloud stopped). An error is logged
+// (Config.Logf) and does not stop Open: the hosts stay listed, and the
+// APIs can delete them.
 type Restorer interface {
 	Restore(ctx context.Context, hosts map[int]HostAddrs, reserved map[netip.Addr]int) error
 }
 
-// savedState is the JSON form of state.
-type savedState struct {
-	Version     int            `json:"version"`
-	SavedAt     time.Time      `json:"saved_at"`
-	NextDroplet int            `json:"next_droplet"`
-	NextAction  int            `json:"next_action"`
-	NextKey     int            `json:"next_key"`
-	Droplets    []savedDroplet `json:"droplets"`
-	Keys        []savedKey     `json:"ssh_keys"`
-	Tags        []savedTag     `json:"tags"`
-	Actions     []savedAction  `json:"actions"`
-	ReservedIPs []savedRIP     `json:"reserved_ips"`
+// state is the hosts and addresses; Server.mu guards it.
+type state struct {
+	nextHost int
+	hosts    map[int]*Host
+	addrs    map[netip.Addr]*Address
 }
 
-type savedDroplet struct {
-	ID           int        `json:"id"`
-	Name         string     `json:"name"`
-	Region       string     `json:"region"`
-	Size         string     `json:"size"`
-	Image        string     `json:"image"`
-	Tags         []string   `json:"tags"`
-	CreatedAt    time.Time  `json:"created_at"`
-	IPv6         bool       `json:"ipv6,omitempty"`
-	Monitoring   bool       `json:"monitoring,omitempty"`
-	Backups      bool       `json:"backups,omitempty"`
-	CreateAction int        `json:"create_action"`
-	Provisioned  bool       `json:"provisioned"`
-	Addrs        savedAddrs `json:"addrs"`
-	Off          bool       `json:"off,omitempty"`
-	DeletedAt    time.Time  `json:"deleted_at,omitzero"`
+func (st *state) init() {
+	st.nextHost = 410000000
+	st.hosts = map[int]*Host{}
+	st.addrs = map[netip.Addr]*Address{}
+}
+
+// savedState is the JSON form of the state file (version 2): the hosts and
+// addresses in neutral terms, and each API's own records under its name.
+type savedState struct {
+	Version   int                        `json:"version"`
+	SavedAt   time.Time                  `json:"saved_at"`
+	NextHost  int                        `json:"next_host"`
+	Hosts     []savedHost                `json:"hosts"`
+	Addresses []savedAddress             `json:"addresses"`
+	APIs      map[string]json.RawMessage `json:"apis"`
+}
+
+// savedHost is a Host. Its field names are those version 1 gave a droplet,
+// so version 1's droplets read as hosts.
+type savedHost struct {
+	ID          int        `json:"id"`
+	API         string     `json:"api"`
+	Name        string     `json:"name"`
+	Region      string     `json:"region"`
+	Size        string     `json:"size"`
+	Image       string     `json:"image"`
+	Tags        []string   `json:"tags"`
+	UserData    string     `json:"user_data,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+	Provisioned bool       `json:"provisioned"`
+	Addrs       savedAddrs `json:"addrs"`
+	Off         bool       `json:"off,omitempty"`
+	DeletedAt   time.Time  `json:"deleted_at,omitzero"`
 }
 
 type savedAddrs struct {
@@ -80,165 +89,106 @@ type savedAddrs struct {
 	IPv6Gateway   netip.Addr   `json:"ipv6_gateway,omitzero"`
 }
 
-type savedKey struct {
-	ID          int    `json:"id"`
-	Name        string `json:"name"`
-	PublicKey   string `json:"public_key"`
-	Fingerprint string `json:"fingerprint"`
-}
-
-type savedTag struct {
-	Name       string `json:"name"`
-	LastTagged int    `json:"last_tagged,omitempty"`
-}
-
-type savedAction struct {
-	ID           int        `json:"id"`
-	Type         string     `json:"type"`
-	ResourceType string     `json:"resource_type"`
-	ResourceID   int        `json:"resource_id"`
-	IP           netip.Addr `json:"ip,omitzero"`
-	Region       string     `json:"region,omitempty"`
-	StartedAt    time.Time  `json:"started_at"`
-	CompletedAt  time.Time  `json:"completed_at,omitzero"`
-	Errored      bool       `json:"errored,omitempty"`
-}
-
-type savedRIP struct {
-	IP        netip.Addr `json:"ip"`
-	Region    string     `json:"region"`
-	DropletID int        `json:"droplet_id,omitempty"`
+type savedAddress struct {
+	IP     netip.Addr `json:"ip"`
+	API    string     `json:"api"`
+	Region string     `json:"region"`
+	HostID int        `json:"host_id,omitempty"`
 }
 
 // snapshot returns the state in its saved form. Call with s.mu held.
-func (st *state) snapshot() savedState {
+func (s *Server) snapshot() (savedState, error) {
+	st := &s.st
 	out := savedState{
-		Version: stateVersion, NextDroplet: st.nextDroplet, NextAction: st.nextAction, NextKey: st.nextKey,
-		Droplets: []savedDroplet{}, Keys: []savedKey{}, Tags: []savedTag{}, Actions: []savedAction{}, ReservedIPs: []savedRIP{},
+		Version: stateVersion, NextHost: st.nextHost, Hosts: []savedHost{}, Addresses: []savedAddress{},
+		APIs: map[string]json.RawMessage{},
 	}
-	for _, d := range st.droplets {
-		out.Droplets = append(out.Droplets, savedDroplet{
-			ID: d.id, Name: d.name, Region: d.region.Slug, Size: d.size.Slug, Image: d.image.Slug,
-			Tags: append([]string{}, d.tags...), CreatedAt: d.createdAt, IPv6: d.ipv6, Monitoring: d.monitoring,
-			Backups: d.backups, CreateAction: d.createAction, Provisioned: d.provisioned, Off: d.off, DeletedAt: d.deletedAt,
-			Addrs: savedAddrs(d.addrs),
+	for _, h := range st.hosts {
+		out.Hosts = append(out.Hosts, savedHost{
+			ID: h.ID, API: h.API, Name: h.Name, Region: h.Region, Size: h.Size, Image: h.Image,
+			Tags: append([]string{}, h.Tags...), UserData: h.UserData, CreatedAt: h.CreatedAt,
+			Provisioned: h.Provisioned, Addrs: savedAddrs(h.Addrs), Off: h.Off, DeletedAt: h.DeletedAt,
 		})
 	}
-	slices.SortFunc(out.Droplets, func(a, b savedDroplet) int { return a.ID - b.ID })
-	for _, k := range st.keys {
-		out.Keys = append(out.Keys, savedKey{k.id, k.name, k.publicKey, k.fingerprint})
+	slices.SortFunc(out.Hosts, func(a, b savedHost) int { return a.ID - b.ID })
+	for _, a := range st.addrs {
+		out.Addresses = append(out.Addresses, savedAddress{a.IP, a.API, a.Region, a.HostID})
 	}
-	slices.SortFunc(out.Keys, func(a, b savedKey) int { return a.ID - b.ID })
-	for _, t := range st.tags {
-		out.Tags = append(out.Tags, savedTag{t.name, t.lastTagged})
+	slices.SortFunc(out.Addresses, func(a, b savedAddress) int { return a.IP.Compare(b.IP) })
+	for _, a := range s.apis {
+		b, err := json.Marshal(a.SaveState())
+		if err != nil {
+			return out, fmt.Errorf("API %s: %w", a.Name(), err)
+		}
+		out.APIs[a.Name()] = b
 	}
-	slices.SortFunc(out.Tags, func(a, b savedTag) int { return strings.Compare(a.Name, b.Name) })
-	for _, a := range st.actions {
-		out.Actions = append(out.Actions, savedAction{
-			ID: a.id, Type: a.typ, ResourceType: a.resourceType, ResourceID: a.resourceID, IP: a.ip,
-			Region: a.region.Slug, StartedAt: a.startedAt, CompletedAt: a.completedAt, Errored: a.errored,
-		})
-	}
-	slices.SortFunc(out.Actions, func(a, b savedAction) int { return a.ID - b.ID })
-	for _, ip := range st.rips {
-		out.ReservedIPs = append(out.ReservedIPs, savedRIP{ip.ip, ip.region.Slug, ip.dropletID})
-	}
-	slices.SortFunc(out.ReservedIPs, func(a, b savedRIP) int { return a.IP.Compare(b.IP) })
-	return out
+	return out, nil
 }
 
-// restore rebuilds the state from its saved form. The state must be fresh
-// (init). provisionDone channels are closed: nothing is provisioning.
-func (st *state) restore(in savedState) error {
-	st.nextDroplet, st.nextAction, st.nextKey = in.NextDroplet, in.NextAction, in.NextKey
-	regionOf := func(slug string) (region, error) {
-		if slug == "" {
-			return region{}, nil
-		}
-		r, ok := findRegion(slug)
-		if !ok {
-			return r, fmt.Errorf("unknown region %q", slug)
-		}
-		return r, nil
-	}
-	for _, sd := range in.Droplets {
-		reg, err := regionOf(sd.Region)
-		if err != nil {
-			return fmt.Errorf("droplet %d: %w", sd.ID, err)
-		}
-		sz, ok := findSize(sd.Size)
-		if !ok {
-			return fmt.Errorf("droplet %d: unknown size %q", sd.ID, sd.Size)
-		}
-		im, ok := findImage(sd.Image)
-		if !ok {
-			return fmt.Errorf("droplet %d: unknown image %q", sd.ID, sd.Image)
-		}
+// restore rebuilds the state from its saved form, then every API's
+// records. The state must be fresh (init). provisionDone channels are
+// closed: nothing is provisioning.
+func (s *Server) restore(in savedState) error {
+	st := &s.st
+	st.nextHost = in.NextHost
+	for _, sh := range in.Hosts {
 		done := make(chan struct{})
 		close(done)
-		st.droplets[sd.ID] = &droplet{
-			id: sd.ID, name: sd.Name, region: reg, size: sz, image: im, tags: append([]string{}, sd.Tags...),
-			createdAt: sd.CreatedAt, ipv6: sd.IPv6, monitoring: sd.Monitoring, backups: sd.Backups,
-			createAction: sd.CreateAction, provisioned: sd.Provisioned, provisionDone: done, off: sd.Off,
-			deletedAt: sd.DeletedAt,
-			addrs:     HostAddrs(sd.Addrs),
+		st.hosts[sh.ID] = &Host{
+			ID: sh.ID, API: sh.API, Name: sh.Name, Region: sh.Region, Size: sh.Size, Image: sh.Image,
+			Tags: append([]string{}, sh.Tags...), UserData: sh.UserData, CreatedAt: sh.CreatedAt,
+			Provisioned: sh.Provisioned, Addrs: HostAddrs(sh.Addrs), Off: sh.Off, DeletedAt: sh.DeletedAt,
+			provisionDone: done,
 		}
 	}
-	for _, k := range in.Keys {
-		st.keys[k.ID] = &sshKey{id: k.ID, name: k.Name, publicKey: k.PublicKey, fingerprint: k.Fingerprint}
+	for _, a := range in.Addresses {
+		st.addrs[a.IP] = &Address{IP: a.IP, API: a.API, Region: a.Region, HostID: a.HostID}
 	}
-	for _, t := range in.Tags {
-		st.tags[strings.ToLower(t.Name)] = &tag{name: t.Name, lastTagged: t.LastTagged}
-	}
-	for _, sa := range in.Actions {
-		reg, err := regionOf(sa.Region)
-		if err != nil {
-			return fmt.Errorf("action %d: %w", sa.ID, err)
+	for _, a := range s.apis {
+		if err := a.LoadState(in.APIs[a.Name()]); err != nil {
+			return fmt.Errorf("API %s: %w", a.Name(), err)
 		}
-		st.actions[sa.ID] = &action{
-			id: sa.ID, typ: sa.Type, resourceType: sa.ResourceType, resourceID: sa.ResourceID, ip: sa.IP,
-			region: reg, startedAt: sa.StartedAt, completedAt: sa.CompletedAt, errored: sa.Errored,
-		}
-	}
-	for _, r := range in.ReservedIPs {
-		reg, err := regionOf(r.Region)
-		if err != nil {
-			return fmt.Errorf("reserved IP %s: %w", r.IP, err)
-		}
-		st.rips[r.IP] = &reservedIP{ip: r.IP, region: reg, dropletID: r.DropletID}
 	}
 	return nil
 }
 
 // settle turns the state as a stopped localcloud left it into one a new
-// process can serve: a droplet still being created when localcloud stopped
-// failed (its create action errored, the droplet gone, as a failed create
-// is on DigitalOcean), a deleted droplet is gone, and reserved IPs held by
-// either are unassigned. It returns the droplets that failed, by id.
-func (st *state) settle(now time.Time) (failed []int) {
-	for id, d := range st.droplets {
+// process can serve: a host still being provisioned when localcloud
+// stopped failed (its API hears of it with ErrInterrupted), a deleted host
+// is gone, and addresses held by either are unassigned. It returns the
+// hosts that failed, by id.
+func (s *Server) settle(now time.Time) (failed []int) {
+	st := &s.st
+	var interrupted []*Host
+	for id, h := range st.hosts {
 		switch {
-		case !d.deletedAt.IsZero():
-		case !d.provisioned:
+		case !h.DeletedAt.IsZero():
+		case !h.Provisioned:
 			failed = append(failed, id)
-			if a := st.actions[d.createAction]; a != nil {
-				a.errored, a.completedAt = true, now
-			}
+			h.Failed = true
+			interrupted = append(interrupted, h)
 		default:
 			continue
 		}
-		delete(st.droplets, id)
-		for _, ip := range st.rips {
-			if ip.dropletID == id {
-				ip.dropletID = 0
+		delete(st.hosts, id)
+		for _, a := range st.addrs {
+			if a.HostID == id {
+				a.HostID = 0
 			}
 		}
 	}
 	slices.Sort(failed)
+	for _, h := range interrupted {
+		if a := s.apiNamed(h.API); a != nil {
+			a.HostProvisioned(h, ErrInterrupted, now)
+		}
+	}
 	return failed
 }
 
 // loadState reads the saved state in dir; ok is false when there is none.
+// A version 1 file (written before the vendor APIs had their own folders,
+// DigitalOcean's records at the top level) is migrated.
 func loadState(dir string) (in savedState, ok bool, err error) {
 	path := filepath.Join(dir, StateFile)
 	b, err := os.ReadFile(path)
@@ -251,10 +201,50 @@ func loadState(dir string) (in savedState, ok bool, err error) {
 	if err := json.Unmarshal(b, &in); err != nil {
 		return in, false, fmt.Errorf("localcloud: reading state %s: %w", path, err)
 	}
+	if in.Version == 1 {
+		in, err = migrateV1(b)
+		if err != nil {
+			return in, false, fmt.Errorf("localcloud: reading state %s: %w", path, err)
+		}
+	}
 	if in.Version != stateVersion {
-		return in, false, fmt.Errorf("localcloud: state %s has version %d, this build reads %d", path, in.Version, stateVersion)
+		return in, false, fmt.Errorf("localcloud: state %s has version %d, this build reads %d and 1", path, in.Version, stateVersion)
 	}
 	return in, true, nil
+}
+
+// v1API is the API whose records a version 1 state file holds: there was
+// only DigitalOcean's.
+const v1API = "digitalocean"
+
+// migrateV1 reads a version 1 state file: its droplets are hosts, its
+// reserved IPs addresses, and the whole file is DigitalOcean's records (the
+// digitalocean API reads its own fields from it, under the same names).
+func migrateV1(b []byte) (savedState, error) {
+	var v1 struct {
+		SavedAt     time.Time   `json:"saved_at"`
+		NextDroplet int         `json:"next_droplet"`
+		Droplets    []savedHost `json:"droplets"`
+		ReservedIPs []struct {
+			IP        netip.Addr `json:"ip"`
+			Region    string     `json:"region"`
+			DropletID int        `json:"droplet_id"`
+		} `json:"reserved_ips"`
+	}
+	if err := json.Unmarshal(b, &v1); err != nil {
+		return savedState{}, err
+	}
+	out := savedState{
+		Version: stateVersion, SavedAt: v1.SavedAt, NextHost: v1.NextDroplet, Hosts: v1.Droplets,
+		APIs: map[string]json.RawMessage{v1API: b},
+	}
+	for i := range out.Hosts {
+		out.Hosts[i].API = v1API
+	}
+	for _, r := range v1.ReservedIPs {
+		out.Addresses = append(out.Addresses, savedAddress{IP: r.IP, API: v1API, Region: r.Region, HostID: r.DropletID})
+	}
+	return out, nil
 }
 
 // writeFileAtomic replaces path with data: a temporary file in the same
@@ -294,15 +284,18 @@ func (s *Server) persist() {
 		return
 	}
 	s.mu.Lock()
-	snap := s.st.snapshot()
+	snap, err := s.snapshot()
 	s.mu.Unlock()
 	snap.SavedAt = s.now().UTC()
-	b, err := json.MarshalIndent(snap, "", "  ")
+	var b []byte
+	if err == nil {
+		b, err = json.MarshalIndent(snap, "", "  ")
+	}
 	if err == nil {
 		err = writeFileAtomic(filepath.Join(s.stateDir, StateFile), append(b, '\n'))
 	}
 	if err != nil {
-		s.logf("localcloud: saving state: %v", err)
+		s.Logf("localcloud: saving state: %v", err)
 	}
 }
 
@@ -359,9 +352,10 @@ func RemoveState(dir string) error {
 }
 
 // Open returns a Server for cfg, like New. When cfg.StateDir is set it
-// locks the directory, loads the state saved there (if any), settles it
-// (droplets that were still being created when localcloud stopped failed,
-// deleted ones are gone) and, when the backend is a Restorer, has it bring
+// locks the directory, loads the state saved there (if any, migrating an
+// older file), settles it (hosts that were still being provisioned when
+// localcloud stopped failed, deleted ones are gone) and, when the backend
+// is a Restorer, has it bring
 // the hosts back; from then on the state is saved there after every change
 // and on Close. Without a StateDir, Open is New.
 func Open(ctx context.Context, cfg Config) (*Server, error) {
@@ -390,26 +384,30 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return fail(err)
 	}
+	s.mu.Lock()
 	if ok {
-		if err := s.st.restore(in); err != nil {
-			s.st.init()
-			return fail(fmt.Errorf("localcloud: state %s: %w", filepath.Join(dir, StateFile), err))
-		}
+		err = s.restore(in)
 	}
-	for _, id := range s.st.settle(s.now()) {
-		s.logf("localcloud: droplet %d was still being created when localcloud stopped: its create action failed", id)
+	if err != nil {
+		s.st.init()
+		s.mu.Unlock()
+		return fail(fmt.Errorf("localcloud: state %s: %w", filepath.Join(dir, StateFile), err))
 	}
+	for _, id := range s.settle(s.now()) {
+		s.Logf("localcloud: host %d was still being provisioned when localcloud stopped: its creation failed", id)
+	}
+	hosts := map[int]HostAddrs{}
+	for id, h := range s.st.hosts {
+		hosts[id] = h.Addrs
+	}
+	reserved := map[netip.Addr]int{}
+	for ip, a := range s.st.addrs {
+		reserved[ip] = a.HostID
+	}
+	s.mu.Unlock()
 	if r, isRestorer := s.backend.(Restorer); isRestorer {
-		hosts := map[int]HostAddrs{}
-		for id, d := range s.st.droplets {
-			hosts[id] = d.addrs
-		}
-		reserved := map[netip.Addr]int{}
-		for addr, ip := range s.st.rips {
-			reserved[addr] = ip.dropletID
-		}
 		if err := r.Restore(ctx, hosts, reserved); err != nil {
-			s.logf("localcloud: restoring hosts: %v", err)
+			s.Logf("localcloud: restoring hosts: %v", err)
 		}
 	}
 	s.saveMu.Lock()

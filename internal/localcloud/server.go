@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,33 +17,27 @@ import (
 // guards a loopback-only listener and is not a secret.
 const DevToken = "localcloud-dev-token"
 
-// Config configures a Server. The zero value is usable.
+// Config configures a Server. The zero value is usable, but serves no
+// vendor API: list the APIs to serve in APIs.
 type Config struct {
 	// Addr is the listen address for Start; default "127.0.0.1:0". Only
 	// loopback addresses are accepted.
 	Addr string
 	// Token is the bearer token every request must carry; default DevToken.
 	Token string
-	// BootDelay is how long a droplet stays "new" after it was created (and
+	// APIs are the vendor APIs to serve, each under its own path prefix
+	// (the DigitalOcean API of package localcloud/digitalocean under /v2/).
+	APIs []API
+	// BootDelay is how long a host stays pending after it was created (and
 	// at least until the backend has provisioned it).
 	BootDelay time.Duration
-	// DeleteDelay is how long a deleted droplet stays visible; default 0.
+	// DeleteDelay is how long a deleted host stays visible; default 0.
 	DeleteDelay time.Duration
-	// ActionDelay is how long droplet and reserved IP actions stay
-	// "in-progress"; default 0 (the POST answers in-progress, the next GET
-	// completed).
-	ActionDelay time.Duration
-	// DropletLimit is the account's droplet limit; default 100.
-	DropletLimit int
-	// ReservedIPLimit is the account's reserved IP limit; default 20.
-	ReservedIPLimit int
-	// Backend stands behind droplets and reserved IPs; default a
-	// MemoryBackend.
+	// Backend stands behind hosts and addresses; default a MemoryBackend.
 	Backend HostBackend
 	// Middleware, when set, wraps the whole handler (after localcloud's own
-	// request id, rate-limit headers, authentication, faults and counters,
-	// so it sees exactly what a client sees). A contract validator plugs in
-	// here.
+	// request id, authentication, faults and counters, so it sees exactly
+	// what a client sees). A contract validator plugs in here.
 	Middleware func(http.Handler) http.Handler
 	// Now is the clock; default time.Now. Tests can move time forward to
 	// cross the boot delay without sleeping.
@@ -52,31 +45,32 @@ type Config struct {
 	// Logf, when set, receives backend errors that no request can report
 	// (a failed Destroy, say).
 	Logf func(format string, args ...any)
-	// StateDir, when set, is where the API state (droplets, actions, tags,
-	// SSH keys, reserved IPs, id counters) is saved as JSON after every
-	// change, and loaded from by the next Open or Start, so the same
-	// droplets come back. Empty (the default) keeps everything in memory.
-	// Only Open and Start honour it; New panics when it is set.
+	// StateDir, when set, is where the state (hosts, addresses and every
+	// API's own records) is saved as JSON after every change, and loaded
+	// from by the next Open or Start, so the same hosts come back. Empty
+	// (the default) keeps everything in memory. Only Open and Start honour
+	// it; New panics when it is set.
 	StateDir string
 }
 
-// Server is an in-memory DigitalOcean v2 API. It is an http.Handler; use
-// Start to serve it on a loopback port.
+// Server is localcloud's core: hosts, addresses, persistence, faults and
+// request counters, with the vendor APIs of Config.APIs mounted on it. It
+// is an http.Handler; use Start to serve it on a loopback port.
 type Server struct {
 	cfg     Config
 	backend HostBackend
 	now     func() time.Time
 	handler http.Handler
-	api     *http.ServeMux
+	apis    []API
 	admin   *http.ServeMux
 
 	ctx    context.Context // canceled by Close; bounds backend calls
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	// opMu serializes the backend calls request handlers make (reserved
-	// IP moves, power) with droplet deletion, so an address is never
-	// assigned to a droplet being destroyed. Taken before mu, never while
+	// opMu serializes the backend calls request handlers make (address
+	// moves, power) with host deletion, so an address is never assigned to
+	// a host being destroyed (see Serialize). Taken before mu, never while
 	// holding it.
 	opMu sync.Mutex
 
@@ -91,7 +85,6 @@ type Server struct {
 	st    state
 	fault faults
 	reqs  counters
-	rate  rateWindow
 }
 
 // New returns a Server for cfg, state in memory only. Use Open (or Start)
@@ -103,12 +96,6 @@ func New(cfg Config) *Server {
 	if cfg.Token == "" {
 		cfg.Token = DevToken
 	}
-	if cfg.DropletLimit == 0 {
-		cfg.DropletLimit = 100
-	}
-	if cfg.ReservedIPLimit == 0 {
-		cfg.ReservedIPLimit = 20
-	}
 	if cfg.Backend == nil {
 		cfg.Backend = NewMemoryBackend()
 	}
@@ -119,8 +106,10 @@ func New(cfg Config) *Server {
 	s := &Server{cfg: cfg, backend: cfg.Backend, now: cfg.Now, ctx: ctx, cancel: cancel}
 	s.st.init()
 	s.reqs.m = map[string]int{}
-	s.api = s.apiMux()
 	s.admin = s.adminMux()
+	for _, a := range cfg.APIs {
+		s.mount(a)
+	}
 	var h http.Handler = http.HandlerFunc(s.serve)
 	if cfg.Middleware != nil {
 		h = cfg.Middleware(h)
@@ -153,48 +142,38 @@ func (s *Server) Close() error {
 	return err
 }
 
-// serve is the base handler: the conventions every DigitalOcean response
-// follows, then the API or the admin endpoints.
+// serve is the base handler: a request id, authentication, then the admin
+// endpoints or the API whose prefix the path starts with; an API's requests
+// are counted and may meet an injected fault first.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	rid := newUUID()
-	h := w.Header()
-	h.Set("X-Request-Id", rid)
-	now := s.now()
-	s.mu.Lock()
-	limit, remaining, reset := s.rate.take(now)
-	s.mu.Unlock()
-	h.Set("Ratelimit-Limit", strconv.Itoa(limit))
-	h.Set("Ratelimit-Remaining", strconv.Itoa(remaining))
-	h.Set("Ratelimit-Reset", strconv.FormatInt(reset, 10))
-	rw := &errWriter{ResponseWriter: w, rid: rid}
-
+	w.Header().Set("X-Request-Id", newUUID())
+	api := s.apiFor(r.URL.Path)
 	if !s.authorized(r) {
-		rw.error(http.StatusUnauthorized, "Unauthorized", "Unable to authenticate you")
+		if api != nil {
+			api.Refuse(w, r, http.StatusUnauthorized)
+		} else {
+			writeError(w, http.StatusUnauthorized, "Unauthorized", "Unable to authenticate you")
+		}
 		return
 	}
 	switch {
 	case strings.HasPrefix(r.URL.Path, "/_localcloud/"):
-		s.admin.ServeHTTP(rw, r)
-	case strings.HasPrefix(r.URL.Path, "/v2/"):
-		_, pattern := s.api.Handler(r)
-		key := pattern
-		if key == "" || key == "/v2/" {
-			key = r.Method + " " + r.URL.Path
-		}
+		s.admin.ServeHTTP(w, r)
+	case api != nil:
 		s.mu.Lock()
-		s.reqs.add(key)
+		s.reqs.add(api.Route(r))
 		f, ok := s.fault.match(r)
 		s.mu.Unlock()
 		if ok {
-			s.serveFault(rw, f, now)
+			serveFault(w, r, api, f)
 			return
 		}
-		s.api.ServeHTTP(rw, r)
+		api.ServeHTTP(w, r)
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			s.persist()
 		}
 	default:
-		rw.notFound()
+		writeError(w, http.StatusNotFound, "not_found", "The resource you were accessing could not be found.")
 	}
 }
 
@@ -206,36 +185,39 @@ func (s *Server) authorized(r *http.Request) bool {
 	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(s.cfg.Token)) == 1
 }
 
-// rateWindow mimics DigitalOcean's hourly rate-limit headers. It counts but
-// does not enforce: use a fault to get a 429.
-type rateWindow struct {
-	start time.Time
-	n     int
-}
+// Now is the server's clock (Config.Now).
+func (s *Server) Now() time.Time { return s.now() }
 
-const rateLimit = 5000
-
-func (rw *rateWindow) take(now time.Time) (limit, remaining int, reset int64) {
-	if rw.start.IsZero() || now.Sub(rw.start) >= time.Hour {
-		rw.start, rw.n = now, 0
+// Logf reports what no request can (Config.Logf).
+func (s *Server) Logf(format string, args ...any) {
+	if s.cfg.Logf != nil {
+		s.cfg.Logf(format, args...)
 	}
-	rw.n++
-	return rateLimit, max(0, rateLimit-rw.n), rw.start.Add(time.Hour).Unix()
 }
 
-// errWriter is the ResponseWriter handlers get, with the request id at hand
-// for error bodies.
-type errWriter struct {
-	http.ResponseWriter
-	rid string
-}
+// Lock takes the lock that guards the hosts, the addresses and every API's
+// own records, so an API changes its records and the hosts together.
+// Methods documented "call with the lock held" need it; backend calls are
+// never made while holding it.
+func (s *Server) Lock() { s.mu.Lock() }
 
-func (w *errWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+// Unlock releases Lock.
+func (s *Server) Unlock() { s.mu.Unlock() }
+
+// Serialize takes the operation lock and returns its release: a handler
+// that checks the state, then acts through the backend (moves an address,
+// powers a host), holds it throughout, so what it checked still holds when
+// the backend acts; DestroyHosts takes it too. Take it before Lock.
+func (s *Server) Serialize() (release func()) {
+	s.opMu.Lock()
+	return s.opMu.Unlock
+}
 
 // Running is a Server listening on a loopback port.
 type Running struct {
 	// URL is the base URL, e.g. http://127.0.0.1:40123 (no trailing slash):
-	// what DIGITALOCEAN_API_URL / godo's base URL should be.
+	// what a client's endpoint (DIGITALOCEAN_API_URL, godo's base URL)
+	// should be.
 	URL    string
 	Addr   net.Addr
 	Server *Server
@@ -369,5 +351,3 @@ func newUUID() string {
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

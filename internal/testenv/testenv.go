@@ -1,14 +1,14 @@
 // Package testenv holds the gates tests share: a test that needs something
 // this machine lacks fails when CI asks for it (CI, or the variable naming
 // the need, is set) and skips with the reason otherwise. A skipped test is
-// not a passing one, so CI never skips.
+// not a passing one, so CI never skips. It imports nothing of the project:
+// each gate's check lives with what it checks (real hosts:
+// localcloudtest.RequireRealHosts).
 package testenv
 
 import (
 	"os"
 	"testing"
-
-	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netns"
 )
 
 // Required reports whether the environment demands tests that need env
@@ -27,11 +27,4 @@ func Need(tb testing.TB, env string, err error) {
 		tb.Fatalf("required (CI or %s=1 is set) but unavailable: %v", env, err)
 	}
 	tb.Skipf("unavailable: %v (set %s=1 to make this a failure)", err, env)
-}
-
-// RequireRealHosts gates a test on real local hosts: root and Debian's
-// docker.io (netns.Check).
-func RequireRealHosts(tb testing.TB) {
-	tb.Helper()
-	Need(tb, "HADDOCK_REQUIRE_REAL_HOSTS", netns.Check(netns.Config{}))
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/contract"
+	lcdo "github.com/haddockhq/terraform-provider-haddock/internal/localcloud/digitalocean"
 )
 
 const token = "contract-test-token"
@@ -91,7 +92,7 @@ func TestContract(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run, err := localcloud.Start(t.Context(), localcloud.Config{Token: token, Middleware: v.Middleware})
+	run, err := localcloud.Start(t.Context(), localcloud.Config{Token: token, Middleware: v.Middleware, APIs: []localcloud.API{lcdo.New(lcdo.Config{})}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,8 +198,8 @@ func steps() []step {
 				t.Errorf("got %d sizes, links %+v; want 9 on one page", len(ss), resp.Links.Pages)
 			}
 			for _, s := range ss {
-				if s.Slug == localcloud.RestrictedSize && strings.Contains(strings.Join(s.Regions, ","), localcloud.RestrictedSizeRegion) {
-					t.Errorf("%s offered in %s", s.Slug, localcloud.RestrictedSizeRegion)
+				if s.Slug == lcdo.RestrictedSize && strings.Contains(strings.Join(s.Regions, ","), lcdo.RestrictedSizeRegion) {
+					t.Errorf("%s offered in %s", s.Slug, lcdo.RestrictedSizeRegion)
 				}
 			}
 			return resp, err
@@ -347,8 +348,8 @@ func steps() []step {
 		{name: "droplet create unknown region 422", want: 422, do: createFails("xyz9", "s-1vcpu-1gb", "debian-12-x64")},
 		{name: "droplet create unknown size 422", want: 422, do: createFails("nyc3", "s-64vcpu-1tb", "debian-12-x64")},
 		{name: "droplet create unknown image 422", want: 422, do: createFails("nyc3", "s-1vcpu-1gb", "windows-95")},
-		{name: "droplet create size not in region 422", want: 422, do: createFails(localcloud.RestrictedSizeRegion, localcloud.RestrictedSize, "debian-12-x64")},
-		{name: "droplet create region unavailable 422", want: 422, do: createFails(localcloud.UnavailableRegion, "s-1vcpu-1gb", "debian-12-x64")},
+		{name: "droplet create size not in region 422", want: 422, do: createFails(lcdo.RestrictedSizeRegion, lcdo.RestrictedSize, "debian-12-x64")},
+		{name: "droplet create region unavailable 422", want: 422, do: createFails(lcdo.UnavailableRegion, "s-1vcpu-1gb", "debian-12-x64")},
 		{name: "droplet becomes active", want: 200, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
 			for {
 				d, resp, err := f.c.Droplets.Get(ctx, f.droplet.ID)

@@ -6,9 +6,11 @@ import (
 	"testing"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/digitalocean"
 )
 
-// StartLocalcloud starts localcloud with cfg on a loopback port, every
+// StartLocalcloud starts localcloud with cfg (serving DigitalOcean's API
+// when cfg.APIs is empty) on a loopback port, every
 // exchange checked by a new Validator (outermost, around any
 // cfg.Middleware). When the test ends it stops the server and fails tb if
 // the Validator recorded a violation. It fails tb at once when the spec
@@ -25,6 +27,9 @@ func StartLocalcloud(tb testing.TB, cfg localcloud.Config) (*localcloud.Running,
 			h = inner(h)
 		}
 		return v.Middleware(h)
+	}
+	if len(cfg.APIs) == 0 {
+		cfg.APIs = []localcloud.API{digitalocean.New(digitalocean.Config{})}
 	}
 	run, err := localcloud.Start(context.Background(), cfg)
 	if err != nil {

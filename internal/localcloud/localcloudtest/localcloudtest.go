@@ -25,9 +25,9 @@ import (
 	"github.com/digitalocean/godo"
 	"golang.org/x/sys/unix"
 
-	"github.com/haddockhq/terraform-provider-haddock/internal/cloud/digitalocean"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/contract"
+	lcdo "github.com/haddockhq/terraform-provider-haddock/internal/localcloud/digitalocean"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netns"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netnsbackend"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/registry"
@@ -62,8 +62,6 @@ type Options struct {
 	Sweep bool
 	// Middleware, when set, wraps localcloud's handler.
 	Middleware func(http.Handler) http.Handler
-	// PollInterval is the driver's; default 250ms.
-	PollInterval time.Duration
 }
 
 // RegistryDir is where the backend's registry keeps its state.
@@ -249,8 +247,6 @@ type Real struct {
 	Running *localcloud.Running
 	// Validator is the contract validator (Options.Contract), else nil.
 	Validator *contract.Validator
-	// Driver is the DigitalOcean driver on URL.
-	Driver *digitalocean.Driver
 	// Registry is the backend's registry (Options.Registry), else nil;
 	// RegistryAddr its address.
 	Registry     *registry.Registry
@@ -265,17 +261,23 @@ func (w LogWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// StartReal serves localcloud with a new netns backend on o. It fails or
-// skips tb when the machine cannot run real hosts (testenv.RequireRealHosts).
+// RequireRealHosts gates a test on real local hosts: root and Debian's
+// docker.io (netns.Check). It fails tb when CI or
+// HADDOCK_REQUIRE_REAL_HOSTS=1 demands them, else skips it.
+func RequireRealHosts(tb testing.TB) {
+	tb.Helper()
+	testenv.Need(tb, "HADDOCK_REQUIRE_REAL_HOSTS", netns.Check(netns.Config{}))
+}
+
+// StartReal serves localcloud, DigitalOcean's API, with a new netns backend
+// on o. It fails or skips tb when the machine cannot run real hosts
+// (RequireRealHosts).
 // The clean-up closes localcloud, stops the registry, takes every host, the
 // bridge and the rules down, and fails tb when anything of o is left on the
 // machine.
 func StartReal(tb testing.TB, o Options) *Real {
 	tb.Helper()
-	testenv.RequireRealHosts(tb)
-	if o.PollInterval == 0 {
-		o.PollInterval = 250 * time.Millisecond
-	}
+	RequireRealHosts(tb)
 	if err := o.lock(); err != nil {
 		tb.Fatal(err)
 	}
@@ -290,7 +292,8 @@ func StartReal(tb testing.TB, o Options) *Real {
 	}
 	r := &Real{Options: o, Token: o.Token, Backend: be}
 	tb.Cleanup(func() { r.cleanup(tb) })
-	cfg := localcloud.Config{Token: o.Token, Backend: be, Logf: tb.Logf, Middleware: o.Middleware}
+	cfg := localcloud.Config{Token: o.Token, Backend: be, Logf: tb.Logf, Middleware: o.Middleware,
+		APIs: []localcloud.API{lcdo.New(lcdo.Config{})}}
 	if o.Persist {
 		cfg.StateDir = o.StateDir
 	}
@@ -305,9 +308,6 @@ func StartReal(tb testing.TB, o Options) *Real {
 			tb.Fatal(err)
 		}
 		r.RegistryAddr = r.Registry.Addr().String()
-	}
-	if r.Driver, err = digitalocean.New(digitalocean.Config{Token: o.Token, APIEndpoint: r.URL, PollInterval: o.PollInterval}); err != nil {
-		tb.Fatal(err)
 	}
 	return r
 }

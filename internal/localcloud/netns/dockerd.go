@@ -20,6 +20,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/proc"
+	"github.com/haddockhq/terraform-provider-haddock/internal/wait"
 )
 
 // Paths inside a host's directory.
@@ -392,25 +395,19 @@ func (m *Manager) daemonEnv() []string {
 // waitReady polls the daemon's /_ping until it answers, the daemon exits,
 // StartTimeout passes or ctx ends.
 func (m *Manager) waitReady(ctx context.Context, hs *hostState, d *daemon) error {
-	ctx, cancel := context.WithTimeout(ctx, m.cfg.StartTimeout)
-	defer cancel()
 	sock := filepath.Join(m.hostDir(hs.ID), dockerSock)
-	tick := time.NewTicker(25 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if pingDocker(ctx, sock) == nil {
-			return nil
-		}
-		if d.exited() {
-			return fmt.Errorf("dockerd exited while starting; last lines of %s:\n%s",
-				filepath.Join(m.hostDir(hs.ID), dockerLog), logTail(filepath.Join(m.hostDir(hs.ID), dockerLog), 8))
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for dockerd to answer on %s: %w", sock, context.Cause(ctx))
-		case <-tick.C:
-		}
-	}
+	log := filepath.Join(m.hostDir(hs.ID), dockerLog)
+	return wait.Until(ctx, wait.Options{What: "dockerd to answer on " + sock, Interval: 25 * time.Millisecond, Timeout: m.cfg.StartTimeout},
+		func(ctx context.Context) (bool, string, error) {
+			err := pingDocker(ctx, sock)
+			switch {
+			case err == nil:
+				return true, "", nil
+			case d.exited():
+				return false, "", fmt.Errorf("dockerd exited while starting; last lines of %s:\n%s", log, proc.LogTail(log, 8))
+			}
+			return false, "not answering", wait.Retry(err)
+		})
 }
 
 // dockerClient is an HTTP client for a daemon's unix socket.
@@ -445,18 +442,6 @@ func pingDocker(ctx context.Context, sock string) error {
 		return fmt.Errorf("/_ping: %s", resp.Status)
 	}
 	return nil
-}
-
-func logTail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "(no log: " + err.Error() + ")"
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // findDaemon returns the host's dockerd: the one this manager started, or

@@ -24,7 +24,6 @@ import (
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netns"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netnsbackend"
 	"github.com/haddockhq/terraform-provider-haddock/internal/pki"
-	"github.com/haddockhq/terraform-provider-haddock/internal/testenv"
 )
 
 // start serves localcloud with a new backend on the test state directory.
@@ -113,7 +112,7 @@ func (m tlsMaterial) infoName(t *testing.T, addr, name string) string {
 // mTLS, a reserved IP reaches the host it is assigned to, a restart brings
 // everything back, and deleting everything leaves nothing on the machine.
 func TestRealHosts(t *testing.T) {
-	testenv.RequireRealHosts(t)
+	localcloudtest.RequireRealHosts(t)
 	ctx := t.Context()
 	before := testReal.Leftovers()
 	t.Logf("before: %+v; machine-wide: %s", before, localcloudtest.Machine())

@@ -112,7 +112,7 @@ type counterStatus struct {
 // by a Docker Hub name through the mirror) and runs it; the machine GETs
 // it over HTTP; then nothing is left on the machine.
 func TestCounterFromRegistry(t *testing.T) {
-	testenv.RequireRealHosts(t)
+	localcloudtest.RequireRealHosts(t)
 	testenv.Need(t, "HADDOCK_REQUIRE_REAL_HOSTS", registry.Check(""))
 	ctx := t.Context()
 	before := testReal.Leftovers()

@@ -54,6 +54,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/proc"
+	"github.com/haddockhq/terraform-provider-haddock/internal/wait"
 )
 
 // Port is the registry's port on the gateway address.
@@ -239,24 +242,21 @@ func (r *Registry) exited() bool {
 }
 
 func (r *Registry) waitReady(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, r.cfg.StartTimeout)
-	defer cancel()
-	tick := time.NewTicker(25 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if r.exited() {
-			return fmt.Errorf("registry: docker-registry exited while starting; last lines of %s:\n%s",
-				filepath.Join(r.cfg.Dir, logFile), logTail(filepath.Join(r.cfg.Dir, logFile), 6))
-		}
-		if err := Ping(ctx, r.cfg.Addr); err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("registry: waiting for http://%s/v2/ to answer: %w", r.cfg.Addr, context.Cause(ctx))
-		case <-tick.C:
-		}
+	log := filepath.Join(r.cfg.Dir, logFile)
+	err := wait.Until(ctx, wait.Options{What: "http://" + r.cfg.Addr.String() + "/v2/ to answer", Interval: 25 * time.Millisecond, Timeout: r.cfg.StartTimeout},
+		func(ctx context.Context) (bool, string, error) {
+			if r.exited() {
+				return false, "", fmt.Errorf("docker-registry exited while starting; last lines of %s:\n%s", log, proc.LogTail(log, 6))
+			}
+			if err := Ping(ctx, r.cfg.Addr); err != nil {
+				return false, "not answering", wait.Retry(err)
+			}
+			return true, "", nil
+		})
+	if err != nil {
+		return fmt.Errorf("registry: %w", err)
 	}
+	return nil
 }
 
 // Ping checks that the registry at addr answers GET /v2/ with 200.
@@ -422,16 +422,4 @@ func yamlString(s string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
-}
-
-func logTail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "(no log: " + err.Error() + ")"
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

@@ -1,4 +1,4 @@
-package localcloud
+package digitalocean
 
 import (
 	"bytes"
@@ -61,12 +61,12 @@ func callToken(t *testing.T, s http.Handler, token, method, path string, body an
 	return out
 }
 
-func newTestServer(t *testing.T, cfg Config) *Server {
+func newTestServer(t *testing.T, cfg testConfig) *Server {
 	t.Helper()
 	if cfg.Token == "" {
 		cfg.Token = testToken
 	}
-	s := New(cfg)
+	s := newServer(cfg)
 	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
@@ -122,7 +122,7 @@ func waitStatus(t *testing.T, s *Server, id int, want string) map[string]any {
 }
 
 func TestTokenCheck(t *testing.T) {
-	s := newTestServer(t, Config{})
+	s := newTestServer(t, testConfig{})
 	for _, tc := range []struct {
 		name, header string
 		want         int
@@ -160,7 +160,7 @@ func TestTokenCheck(t *testing.T) {
 }
 
 func TestDefaultToken(t *testing.T) {
-	s := New(Config{})
+	s := newServer(testConfig{})
 	defer func() { _ = s.Close() }()
 	if r := callToken(t, s, DevToken, "GET", "/v2/account", nil); r.status != 200 {
 		t.Errorf("dev token: %d", r.status)
@@ -168,7 +168,7 @@ func TestDefaultToken(t *testing.T) {
 }
 
 func TestConventionHeaders(t *testing.T) {
-	s := newTestServer(t, Config{})
+	s := newTestServer(t, testConfig{})
 	r1 := call(t, s, "GET", "/v2/regions", nil)
 	r2 := call(t, s, "GET", "/v2/nothing-here", nil)
 	for _, r := range []resp{r1, r2} {
@@ -198,7 +198,7 @@ func TestConventionHeaders(t *testing.T) {
 }
 
 func TestPaginationLinks(t *testing.T) {
-	s := newTestServer(t, Config{})
+	s := newTestServer(t, testConfig{})
 	for i := 0; i < 5; i++ {
 		createDroplet(t, s, map[string]any{"name": fmt.Sprintf("d%d", i), "tags": []string{"t"}})
 	}
@@ -253,7 +253,7 @@ func TestPaginationLinks(t *testing.T) {
 }
 
 func TestBatchCreate(t *testing.T) {
-	s := newTestServer(t, Config{})
+	s := newTestServer(t, testConfig{})
 	r := call(t, s, "POST", "/v2/droplets", map[string]any{
 		"names": []string{"a", "b", "c"}, "region": "fra1", "size": "s-2vcpu-4gb", "image": "ubuntu-24-04-x64", "tags": []string{"haddock", "Swarm"},
 	})
@@ -329,7 +329,7 @@ func TestBatchCreate(t *testing.T) {
 }
 
 func TestRegionChoice(t *testing.T) {
-	s := newTestServer(t, Config{})
+	s := newTestServer(t, testConfig{})
 	for _, c := range []struct{ region, size, want string }{
 		{"", "s-1vcpu-1gb", "nyc3"},
 		{"sfo", "s-1vcpu-1gb", "sfo3"},
@@ -353,7 +353,7 @@ func TestRegionChoice(t *testing.T) {
 }
 
 func TestCatalog(t *testing.T) {
-	s := newTestServer(t, Config{})
+	s := newTestServer(t, testConfig{})
 	regs := list(call(t, s, "GET", "/v2/regions", nil).body["regions"])
 	if len(regs) != 10 {
 		t.Fatalf("%d regions", len(regs))
@@ -395,7 +395,7 @@ func TestCatalog(t *testing.T) {
 }
 
 func TestTagFilter(t *testing.T) {
-	s := newTestServer(t, Config{})
+	s := newTestServer(t, testConfig{})
 	createDroplet(t, s, map[string]any{"name": "a", "tags": []string{"web", "PROD"}})
 	createDroplet(t, s, map[string]any{"name": "b", "tags": []string{"web"}})
 	createDroplet(t, s, map[string]any{"name": "c", "tags": []string{"prod"}}) // same tag as PROD
@@ -507,14 +507,14 @@ func (c *clock) Advance(d time.Duration) {
 // waitProvisioned waits until the backend call for droplet id returned.
 func waitProvisioned(t *testing.T, s *Server, id int) {
 	t.Helper()
-	s.mu.Lock()
-	d := s.st.droplets[id]
-	s.mu.Unlock()
+	s.Lock()
+	d := s.Host(id, s.Now())
+	s.Unlock()
 	if d == nil {
 		return // a failed Provision already removed it
 	}
 	select {
-	case <-d.provisionDone:
+	case <-d.Provisioning():
 	case <-time.After(5 * time.Second):
 		t.Fatal("provisioning did not finish")
 	}
@@ -522,7 +522,7 @@ func waitProvisioned(t *testing.T, s *Server, id int) {
 
 func TestBootDelay(t *testing.T) {
 	clk := &clock{t: time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)}
-	s := newTestServer(t, Config{BootDelay: 30 * time.Second, Now: clk.Now})
+	s := newTestServer(t, testConfig{BootDelay: 30 * time.Second, Now: clk.Now})
 	d := obj(createDroplet(t, s, map[string]any{"name": "slow"})["droplet"])
 	id := num(d["id"])
 	waitProvisioned(t, s, id)
@@ -559,7 +559,7 @@ func TestBootDelay(t *testing.T) {
 
 func TestActions(t *testing.T) {
 	clk := &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
-	s := newTestServer(t, Config{ActionDelay: 10 * time.Second, Now: clk.Now})
+	s := newTestServer(t, testConfig{ActionDelay: 10 * time.Second, Now: clk.Now})
 	id := num(obj(createDroplet(t, s, map[string]any{"name": "a"})["droplet"])["id"])
 	waitProvisioned(t, s, id)
 	path := "/v2/droplets/" + strconv.Itoa(id)
@@ -612,7 +612,7 @@ func TestActions(t *testing.T) {
 
 func TestDeleteDelay(t *testing.T) {
 	clk := &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
-	s := newTestServer(t, Config{DeleteDelay: 5 * time.Second, Now: clk.Now})
+	s := newTestServer(t, testConfig{DeleteDelay: 5 * time.Second, Now: clk.Now})
 	id := strconv.Itoa(num(obj(createDroplet(t, s, map[string]any{"name": "a"})["droplet"])["id"]))
 	if r := call(t, s, "DELETE", "/v2/droplets/"+id, nil); r.status != 204 {
 		t.Fatalf("delete: %d", r.status)
@@ -631,7 +631,7 @@ func TestDeleteDelay(t *testing.T) {
 
 func TestFaultsHTTP(t *testing.T) {
 	clk := &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
-	s := newTestServer(t, Config{Now: clk.Now})
+	s := newTestServer(t, testConfig{Now: clk.Now})
 	r := call(t, s, "POST", "/_localcloud/faults", map[string]any{"method": "GET", "path_prefix": "/v2/droplets", "status": 429, "count": 2, "retry_after_seconds": 7})
 	if r.status != 201 {
 		t.Fatalf("inject: %d %s", r.status, r.raw)
@@ -678,7 +678,7 @@ func TestFaultsHTTP(t *testing.T) {
 }
 
 func TestFaultsGo(t *testing.T) {
-	s := newTestServer(t, Config{})
+	s := newTestServer(t, testConfig{})
 	if err := s.InjectFault(Fault{Status: 503}); err != nil {
 		t.Fatal(err)
 	}
@@ -705,7 +705,7 @@ func TestFaultsGo(t *testing.T) {
 }
 
 func TestCounters(t *testing.T) {
-	s := newTestServer(t, Config{})
+	s := newTestServer(t, testConfig{})
 	a := num(obj(createDroplet(t, s, map[string]any{"name": "a"})["droplet"])["id"])
 	b := num(obj(createDroplet(t, s, map[string]any{"name": "b"})["droplet"])["id"])
 	for _, id := range []int{a, b, a} {
@@ -753,7 +753,7 @@ func TestCounters(t *testing.T) {
 }
 
 func TestSSHKeys(t *testing.T) {
-	s := newTestServer(t, Config{})
+	s := newTestServer(t, testConfig{})
 	// ssh-ed25519 key with a zero public key: valid wire format.
 	blob := append([]byte{0, 0, 0, 11}, "ssh-ed25519"...)
 	blob = append(blob, 0, 0, 0, 32)
@@ -859,7 +859,7 @@ func (b *recordingBackend) Power(_ context.Context, id int, action string) error
 
 func TestBackendSeam(t *testing.T) {
 	be := &recordingBackend{MemoryBackend: NewMemoryBackend(), gate: make(chan struct{}), failFor: "doomed"}
-	s := newTestServer(t, Config{Backend: be})
+	s := newTestServer(t, testConfig{Backend: be})
 	d := obj(createDroplet(t, s, map[string]any{"name": "slow", "user_data": "#!/bin/sh\necho hi\n", "tags": []string{"x"}, "ipv6": true})["droplet"])
 	id := num(d["id"])
 	time.Sleep(20 * time.Millisecond)
@@ -924,7 +924,7 @@ func TestBackendSeam(t *testing.T) {
 
 func TestDeleteWhileProvisioning(t *testing.T) {
 	be := &recordingBackend{MemoryBackend: NewMemoryBackend(), gate: make(chan struct{})}
-	s := newTestServer(t, Config{Backend: be})
+	s := newTestServer(t, testConfig{Backend: be})
 	id := num(obj(createDroplet(t, s, map[string]any{"name": "a"})["droplet"])["id"])
 	if r := call(t, s, "DELETE", "/v2/droplets/"+strconv.Itoa(id), nil); r.status != 204 {
 		t.Fatalf("delete: %d", r.status)
@@ -944,7 +944,7 @@ func TestDeleteWhileProvisioning(t *testing.T) {
 }
 
 func TestReservedIPs(t *testing.T) {
-	s := newTestServer(t, Config{ReservedIPLimit: 3})
+	s := newTestServer(t, testConfig{ReservedIPLimit: 3})
 	a := num(obj(createDroplet(t, s, map[string]any{"name": "a"})["droplet"])["id"])
 	b := num(obj(createDroplet(t, s, map[string]any{"name": "b"})["droplet"])["id"])
 	far := num(obj(createDroplet(t, s, map[string]any{"name": "far", "region": "lon1"})["droplet"])["id"])
@@ -1025,7 +1025,7 @@ func TestReservedIPs(t *testing.T) {
 
 func TestNewDropletCannotTakeReservedIP(t *testing.T) {
 	be := &recordingBackend{MemoryBackend: NewMemoryBackend(), gate: make(chan struct{})}
-	s := newTestServer(t, Config{Backend: be})
+	s := newTestServer(t, testConfig{Backend: be})
 	id := num(obj(createDroplet(t, s, map[string]any{"name": "a"})["droplet"])["id"])
 	if r := call(t, s, "POST", "/v2/reserved_ips", map[string]any{"droplet_id": id}); r.status != 422 {
 		t.Errorf("reserved IP for a new droplet: %d %s", r.status, r.raw)
@@ -1034,7 +1034,7 @@ func TestNewDropletCannotTakeReservedIP(t *testing.T) {
 }
 
 func TestDropletLimit(t *testing.T) {
-	s := newTestServer(t, Config{DropletLimit: 3})
+	s := newTestServer(t, testConfig{DropletLimit: 3})
 	call(t, s, "POST", "/v2/droplets", map[string]any{"names": []string{"a", "b"}, "region": "nyc3", "size": "s-1vcpu-1gb", "image": "debian-12-x64"})
 	r := call(t, s, "POST", "/v2/droplets", map[string]any{"names": []string{"c", "d"}, "region": "nyc3", "size": "s-1vcpu-1gb", "image": "debian-12-x64"})
 	if r.status != 422 {
@@ -1046,7 +1046,7 @@ func TestDropletLimit(t *testing.T) {
 }
 
 func TestParallelCreates(t *testing.T) {
-	run, err := Start(t.Context(), Config{Token: testToken})
+	run, err := start(t.Context(), testConfig{Token: testToken})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1108,12 +1108,12 @@ func TestParallelCreates(t *testing.T) {
 
 func TestStartLoopbackOnly(t *testing.T) {
 	for _, addr := range []string{"0.0.0.0:0", "192.0.2.1:80", ":0", "nohost"} {
-		if _, err := Start(t.Context(), Config{Addr: addr}); err == nil {
+		if _, err := start(t.Context(), testConfig{Addr: addr}); err == nil {
 			t.Errorf("Start(%q) succeeded", addr)
 		}
 	}
 	ctx, cancel := context.WithCancel(t.Context())
-	run, err := Start(ctx, Config{Addr: "127.0.0.1:0"})
+	run, err := start(ctx, testConfig{Addr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1140,7 +1140,7 @@ func TestStartLoopbackOnly(t *testing.T) {
 func TestMiddlewareHook(t *testing.T) {
 	var seen []int
 	var mu sync.Mutex
-	s := newTestServer(t, Config{Middleware: func(next http.Handler) http.Handler {
+	s := newTestServer(t, testConfig{Middleware: func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			rec := httptest.NewRecorder()
 			next.ServeHTTP(rec, r)

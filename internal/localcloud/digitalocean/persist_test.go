@@ -1,4 +1,4 @@
-package localcloud
+package digitalocean
 
 import (
 	"encoding/json"
@@ -10,14 +10,15 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
-func openTestServer(t *testing.T, cfg Config) *Server {
+func openTestServer(t *testing.T, cfg testConfig) *Server {
 	t.Helper()
 	if cfg.Token == "" {
 		cfg.Token = testToken
 	}
-	s, err := Open(t.Context(), cfg)
+	s, err := open(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,9 +42,9 @@ func views(t *testing.T, s *Server) map[string]string {
 
 func TestPersistence(t *testing.T) {
 	dir := t.TempDir()
-	s1 := openTestServer(t, Config{StateDir: dir})
+	s1 := openTestServer(t, testConfig{StateDir: dir})
 
-	if _, err := Open(t.Context(), Config{StateDir: dir}); err == nil || !strings.Contains(err.Error(), "in use") {
+	if _, err := open(t.Context(), testConfig{StateDir: dir}); err == nil || !strings.Contains(err.Error(), "in use") {
 		t.Errorf("second Open on a locked state directory: %v", err)
 	}
 
@@ -83,7 +84,7 @@ func TestPersistence(t *testing.T) {
 	}
 
 	be := NewMemoryBackend()
-	s2 := openTestServer(t, Config{StateDir: dir, Backend: be})
+	s2 := openTestServer(t, testConfig{StateDir: dir, Backend: be})
 	after := views(t, s2)
 	for p, v := range before {
 		if after[p] != v {
@@ -126,7 +127,7 @@ func TestPersistence(t *testing.T) {
 func TestPersistenceInterruptedCreate(t *testing.T) {
 	dir := t.TempDir()
 	be := &recordingBackend{MemoryBackend: NewMemoryBackend(), gate: make(chan struct{})}
-	s := openTestServer(t, Config{StateDir: dir, Backend: be})
+	s := openTestServer(t, testConfig{StateDir: dir, Backend: be})
 	d := createDroplet(t, s, map[string]any{"name": "slow"})
 	id := num(obj(d["droplet"])["id"])
 	aid := num(obj(list(obj(d["links"])["actions"])[0])["id"])
@@ -137,15 +138,15 @@ func TestPersistenceInterruptedCreate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var saved savedState
-	if err := json.Unmarshal(b, &saved); err != nil || len(saved.Droplets) != 1 || saved.Droplets[0].Provisioned {
+	var saved struct{ Hosts []struct{ Provisioned bool } }
+	if err := json.Unmarshal(b, &saved); err != nil || len(saved.Hosts) != 1 || saved.Hosts[0].Provisioned {
 		t.Fatalf("saved state: %v %s", err, b)
 	}
 	if err := os.WriteFile(filepath.Join(crashed, StateFile), b, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	var logs []string
-	s2 := openTestServer(t, Config{StateDir: crashed, Logf: func(f string, a ...any) { logs = append(logs, f) }})
+	s2 := openTestServer(t, testConfig{StateDir: crashed, Logf: func(f string, a ...any) { logs = append(logs, f) }})
 	if r := call(t, s2, "GET", "/v2/droplets/"+strconv.Itoa(id), nil); r.status != 404 {
 		t.Errorf("interrupted droplet: %d", r.status)
 	}
@@ -161,7 +162,7 @@ func TestPersistenceInterruptedCreate(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s3 := openTestServer(t, Config{StateDir: dir})
+	s3 := openTestServer(t, testConfig{StateDir: dir})
 	if r := call(t, s3, "GET", "/v2/droplets", nil); num(obj(r.body["meta"])["total"]) != 0 {
 		t.Errorf("droplets after a stop during provisioning: %s", r.raw)
 	}
@@ -173,12 +174,12 @@ func TestNewRefusesStateDir(t *testing.T) {
 			t.Error("New with a StateDir did not panic")
 		}
 	}()
-	New(Config{StateDir: t.TempDir()})
+	newServer(testConfig{StateDir: t.TempDir()})
 }
 
 func TestRemoveState(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "lc")
-	s := openTestServer(t, Config{StateDir: dir})
+	s := openTestServer(t, testConfig{StateDir: dir})
 	_ = s.Close()
 	lock, err := LockStateDir(dir)
 	if err != nil {
@@ -190,5 +191,50 @@ func TestRemoveState(t *testing.T) {
 	_ = lock.Release()
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("state directory still there: %v", err)
+	}
+}
+
+// A state directory written before the core and the DigitalOcean API were
+// apart (version 1: DigitalOcean's records at the top level) restores as it
+// was: testdata/v1 holds such a file and what clients read from the
+// localcloud that wrote it.
+func TestPersistenceMigratesVersion1(t *testing.T) {
+	dir := t.TempDir()
+	b, err := os.ReadFile(filepath.Join("testdata", "v1", StateFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, StateFile), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var want map[string]string
+	if b, err := os.ReadFile(filepath.Join("testdata", "v1", "views.json")); err != nil || json.Unmarshal(b, &want) != nil {
+		t.Fatalf("views: %v", err)
+	}
+	clk := &clock{t: time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)}
+	be := NewMemoryBackend()
+	s := openTestServer(t, testConfig{StateDir: dir, Backend: be, Now: clk.Now})
+	got := views(t, s)
+	for p, v := range want {
+		if got[p] != v {
+			t.Errorf("GET %s after migrating:\n got %s\nwant %s", p, got[p], v)
+		}
+	}
+	if h, ok := be.Assignment(netip.MustParseAddr("198.19.0.2")); !ok || h != 410000001 {
+		t.Errorf("restored backend: 198.19.0.2 on %d %v, want 410000001", h, ok)
+	}
+	d := createDroplet(t, s, map[string]any{"name": "c"})
+	if id := num(obj(d["droplet"])["id"]); id != 410000003 {
+		t.Errorf("new droplet id %d, want 410000003", id)
+	}
+	if aid := num(obj(list(obj(d["links"])["actions"])[0])["id"]); aid != 2100000005 {
+		t.Errorf("new action id %d, want 2100000005", aid)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var saved struct{ Version int }
+	if b, err := os.ReadFile(filepath.Join(dir, StateFile)); err != nil || json.Unmarshal(b, &saved) != nil || saved.Version != 2 {
+		t.Errorf("state file after a save: version %d, %v", saved.Version, err)
 	}
 }

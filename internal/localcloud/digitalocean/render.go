@@ -1,7 +1,8 @@
-package localcloud
+package digitalocean
 
 import (
 	"fmt"
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
 	"net"
 	"net/netip"
 	"strconv"
@@ -203,14 +204,15 @@ func netmask(p netip.Prefix) string {
 	return net.IP(net.CIDRMask(p.Bits(), 32)).String()
 }
 
-// renderDroplet renders d as clients see it now. Call with s.mu held.
-func (s *Server) renderDroplet(d *droplet, now time.Time) dropletJSON {
+// renderDroplet renders d as clients see it now. Call with the lock held.
+func (a *API) renderDroplet(d droplet, now time.Time) dropletJSON {
+	sz := d.size()
 	out := dropletJSON{
-		ID: d.id, Name: d.name, Memory: d.size.MemoryMB, VCPUs: d.size.VCPUs, Disk: d.size.DiskGB,
-		DiskInfo: renderDiskInfo(d.size.DiskGB), Status: s.dropletStatus(d, now), CreatedAt: ts(d.createdAt),
+		ID: d.ID, Name: d.Name, Memory: sz.MemoryMB, VCPUs: sz.VCPUs, Disk: sz.DiskGB,
+		DiskInfo: renderDiskInfo(sz.DiskGB), Status: a.dropletStatus(d, now), CreatedAt: ts(d.CreatedAt),
 		Features: []string{"private_networking"}, BackupIDs: []int{}, SnapshotIDs: []int{},
-		Image: renderImage(d.image), VolumeIDs: []string{}, Size: renderSize(d.size), SizeSlug: d.size.Slug,
-		Region: renderRegion(d.region), Tags: append([]string{}, d.tags...), VPCUUID: vpcUUID(d.region.Slug),
+		Image: renderImage(d.image()), VolumeIDs: []string{}, Size: renderSize(sz), SizeSlug: sz.Slug,
+		Region: renderRegion(d.region()), Tags: append([]string{}, d.Tags...), VPCUUID: vpcUUID(d.Region),
 	}
 	if d.ipv6 {
 		out.Features = append(out.Features, "ipv6")
@@ -226,30 +228,30 @@ func (s *Server) renderDroplet(d *droplet, now time.Time) dropletJSON {
 	out.Networks.V4 = []networkV4JSON{}
 	out.Networks.V6 = []networkV6JSON{}
 	if out.Status != "new" {
-		a := d.addrs
-		if a.PrivateIPv4.IsValid() {
-			out.Networks.V4 = append(out.Networks.V4, networkV4JSON{IPAddress: a.PrivateIPv4.Addr().String(), Netmask: netmask(a.PrivateIPv4), Type: "private"})
+		ad := d.Addrs
+		if ad.PrivateIPv4.IsValid() {
+			out.Networks.V4 = append(out.Networks.V4, networkV4JSON{IPAddress: ad.PrivateIPv4.Addr().String(), Netmask: netmask(ad.PrivateIPv4), Type: "private"})
 		}
-		if a.PublicIPv4.IsValid() {
-			pub := networkV4JSON{IPAddress: a.PublicIPv4.Addr().String(), Netmask: netmask(a.PublicIPv4), Type: "public"}
-			if a.PublicGateway.IsValid() {
-				pub.Gateway = a.PublicGateway.String()
+		if ad.PublicIPv4.IsValid() {
+			pub := networkV4JSON{IPAddress: ad.PublicIPv4.Addr().String(), Netmask: netmask(ad.PublicIPv4), Type: "public"}
+			if ad.PublicGateway.IsValid() {
+				pub.Gateway = ad.PublicGateway.String()
 			}
 			out.Networks.V4 = append(out.Networks.V4, pub)
 			// An assigned reserved IP shows as a second public address,
 			// after the droplet's own (godo's PublicIPv4 takes the first).
-			for _, ip := range s.sortedRIPs() {
-				if ip.dropletID == d.id {
+			for _, ip := range a.s.Addresses(Name) {
+				if ip.HostID == d.ID {
 					extra := pub
-					extra.IPAddress = ip.ip.String()
+					extra.IPAddress = ip.IP.String()
 					out.Networks.V4 = append(out.Networks.V4, extra)
 				}
 			}
 		}
-		if a.PublicIPv6.IsValid() {
-			v6 := networkV6JSON{IPAddress: a.PublicIPv6.Addr().String(), Netmask: a.PublicIPv6.Bits(), Type: "public"}
-			if a.IPv6Gateway.IsValid() {
-				v6.Gateway = a.IPv6Gateway.String()
+		if ad.PublicIPv6.IsValid() {
+			v6 := networkV6JSON{IPAddress: ad.PublicIPv6.Addr().String(), Netmask: ad.PublicIPv6.Bits(), Type: "public"}
+			if ad.IPv6Gateway.IsValid() {
+				v6.Gateway = ad.IPv6Gateway.String()
 			}
 			out.Networks.V6 = append(out.Networks.V6, v6)
 		}
@@ -258,39 +260,39 @@ func (s *Server) renderDroplet(d *droplet, now time.Time) dropletJSON {
 }
 
 // renderAction renders a as clients see it now.
-func renderAction(a *action, now time.Time) actionJSON {
-	st := a.status(now)
-	out := actionJSON{ID: a.id, Status: st, Type: a.typ, StartedAt: ts(a.startedAt), ResourceID: a.resourceID, ResourceType: a.resourceType}
+func renderAction(ac *action, now time.Time) actionJSON {
+	st := ac.status(now)
+	out := actionJSON{ID: ac.id, Status: st, Type: ac.typ, StartedAt: ts(ac.startedAt), ResourceID: ac.resourceID, ResourceType: ac.resourceType}
 	if st != "in-progress" {
-		c := ts(a.completedAt)
-		if a.completedAt.IsZero() {
-			c = ts(a.startedAt)
+		c := ts(ac.completedAt)
+		if ac.completedAt.IsZero() {
+			c = ts(ac.startedAt)
 		}
 		out.CompletedAt = &c
 	}
-	if a.region.Slug != "" {
-		r := renderRegion(a.region)
+	if ac.region.Slug != "" {
+		r := renderRegion(ac.region)
 		out.Region = &r
-		slug := a.region.Slug
+		slug := ac.region.Slug
 		out.RegionSlug = &slug
 	}
-	if a.resourceType == "reserved_ip" {
+	if ac.resourceType == "reserved_ip" {
 		out.ProjectID = projectUUID
 	}
 	return out
 }
 
-func actionLink(base string, a *action, rel string) actionLinkJSON {
-	return actionLinkJSON{ID: a.id, Rel: rel, Href: base + "/v2/actions/" + strconv.Itoa(a.id)}
+func actionLink(base string, ac *action, rel string) actionLinkJSON {
+	return actionLinkJSON{ID: ac.id, Rel: rel, Href: base + "/v2/actions/" + strconv.Itoa(ac.id)}
 }
 
-// renderTag renders t with its droplet count. Call with s.mu held.
-func (s *Server) renderTag(t *tag, base string, now time.Time) tagJSON {
+// renderTag renders t with its droplet count. Call with the lock held.
+func (a *API) renderTag(t *tag, base string, now time.Time) tagJSON {
 	var out tagJSON
 	out.Name = t.name
 	n := 0
-	for _, d := range s.liveDroplets(now) {
-		if d.hasTag(t.name) {
+	for _, d := range a.liveDroplets(now) {
+		if d.HasTag(t.name) {
 			n++
 		}
 	}
@@ -304,12 +306,13 @@ func (s *Server) renderTag(t *tag, base string, now time.Time) tagJSON {
 	return out
 }
 
-// renderRIP renders a reserved IP. Call with s.mu held.
-func (s *Server) renderRIP(ip *reservedIP, now time.Time) reservedIPJSON {
-	out := reservedIPJSON{IP: ip.ip.String(), Region: renderRegion(ip.region), ProjectID: projectUUID}
-	if ip.dropletID != 0 {
-		if d := s.getDroplet(ip.dropletID, now); d != nil {
-			dj := s.renderDroplet(d, now)
+// renderRIP renders a reserved IP. Call with the lock held.
+func (a *API) renderRIP(ip *localcloud.Address, now time.Time) reservedIPJSON {
+	reg, _ := findRegion(ip.Region)
+	out := reservedIPJSON{IP: ip.IP.String(), Region: renderRegion(reg), ProjectID: projectUUID}
+	if ip.HostID != 0 {
+		if d, ok := a.getDroplet(ip.HostID, now); ok {
+			dj := a.renderDroplet(d, now)
 			out.Droplet = &dj
 		}
 	}

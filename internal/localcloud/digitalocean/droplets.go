@@ -1,9 +1,10 @@
-package localcloud
+package digitalocean
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
 	"net/http"
 	"regexp"
 	"strings"
@@ -62,7 +63,7 @@ type dropletPlan struct {
 // validateCreate checks a create request as DigitalOcean does; msg is the
 // 422 message when it fails. Call with s.mu held (it resolves SSH keys and
 // counts droplets against the limit).
-func (s *Server) validateCreate(req *createDropletReq, now time.Time) (p dropletPlan, msg string) {
+func (a *API) validateCreate(req *createDropletReq, now time.Time) (p dropletPlan, msg string) {
 	switch {
 	case req.Name != nil && req.Names != nil:
 		return p, "Specify either name or names, not both."
@@ -104,7 +105,7 @@ func (s *Server) validateCreate(req *createDropletReq, now time.Time) (p droplet
 	}
 	for _, raw := range req.SSHKeys {
 		v := string(bytes.Trim(raw, `"`))
-		k := s.keyByIDOrFingerprint(v)
+		k := a.keyByIDOrFingerprint(v)
 		if k == nil {
 			return p, fmt.Sprintf("SSH key %s could not be found.", v)
 		}
@@ -128,8 +129,8 @@ func (s *Server) validateCreate(req *createDropletReq, now time.Time) (p droplet
 	if req.PublicNetworking != nil && !*req.PublicNetworking {
 		return p, "localcloud does not support droplets without public networking."
 	}
-	if n := len(s.liveDroplets(now)); n+len(p.names) > s.cfg.DropletLimit {
-		return p, fmt.Sprintf("Creating %d Droplet(s) will exceed your Droplet limit of %d.", len(p.names), s.cfg.DropletLimit)
+	if n := len(a.liveDroplets(now)); n+len(p.names) > a.cfg.DropletLimit {
+		return p, fmt.Sprintf("Creating %d Droplet(s) will exceed your Droplet limit of %d.", len(p.names), a.cfg.DropletLimit)
 	}
 	return p, ""
 }
@@ -157,53 +158,54 @@ func resolveRegion(slug string, sz size) (region, string) {
 	return region{}, "You specified an invalid region for Droplet creation."
 }
 
-func (s *Server) createDroplets(w http.ResponseWriter, r *http.Request) {
+func (a *API) createDroplets(w http.ResponseWriter, r *http.Request) {
 	var req createDropletReq
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	now, base := s.now(), baseURL(r)
-	s.mu.Lock()
-	p, msg := s.validateCreate(&req, now)
+	now, base := a.s.Now(), baseURL(r)
+	a.s.Lock()
+	p, msg := a.validateCreate(&req, now)
 	if msg != "" {
-		s.mu.Unlock()
+		a.s.Unlock()
 		ew(w).unprocessable("%s", msg)
 		return
 	}
 	canon := make([]string, len(p.tags))
 	for i, t := range p.tags {
-		canon[i] = s.ensureTag(t).name
+		canon[i] = a.ensureTag(t).name
 	}
-	var created []*droplet
+	var created []*localcloud.Host
 	var out []dropletJSON
 	var acts []actionLinkJSON
-	var reqs []HostRequest
+	var reqs []localcloud.HostRequest
 	for _, name := range p.names {
-		s.st.nextDroplet++
-		d := &droplet{
-			id: s.st.nextDroplet, name: name, region: p.region, size: p.size, image: p.image, createdAt: now,
-			ipv6: req.IPv6, monitoring: req.Monitoring, backups: req.Backups, provisionDone: make(chan struct{}),
+		h := &localcloud.Host{
+			API: Name, Name: name, Region: p.region.Slug, Size: p.size.Slug, Image: p.image.Slug,
+			UserData: req.UserData, CreatedAt: now,
 		}
+		a.s.AddHost(h)
+		info := &dropletInfo{ipv6: req.IPv6, monitoring: req.Monitoring, backups: req.Backups}
+		a.st.droplets[h.ID] = info
 		for _, t := range canon {
-			d.addTag(t)
-			s.ensureTag(t).lastTagged = d.id
+			h.AddTag(t)
+			a.ensureTag(t).lastTagged = h.ID
 		}
-		a := s.newAction("create", "droplet", d.id, d.region, now)
-		d.createAction = a.id
-		s.st.droplets[d.id] = d
-		created = append(created, d)
-		out = append(out, s.renderDroplet(d, now))
-		acts = append(acts, actionLink(base, a, "create"))
-		reqs = append(reqs, HostRequest{
-			ID: d.id, Name: name, Region: p.region.Slug, Size: p.size.Slug, Image: p.image.Slug,
+		ac := a.newAction("create", "droplet", h.ID, p.region, now)
+		info.createAction = ac.id
+		created = append(created, h)
+		out = append(out, a.renderDroplet(droplet{h, info}, now))
+		acts = append(acts, actionLink(base, ac, "create"))
+		reqs = append(reqs, localcloud.HostRequest{
+			Name: name, Region: p.region.Slug, Size: p.size.Slug, Image: p.image.Slug,
 			VCPUs: p.size.VCPUs, MemoryMB: p.size.MemoryMB, DiskGB: p.size.DiskGB, IPv6: req.IPv6,
-			SSHKeys: p.sshKeys, Tags: append([]string{}, d.tags...), UserData: req.UserData,
+			SSHKeys: p.sshKeys, Tags: append([]string{}, h.Tags...), UserData: req.UserData,
 		})
 	}
-	s.mu.Unlock()
+	a.s.Unlock()
 
-	for i, d := range created {
-		s.provision(d, reqs[i])
+	for i, h := range created {
+		a.s.Provision(h, reqs[i])
 	}
 	links := map[string]any{"actions": acts}
 	if req.Names != nil {
@@ -213,101 +215,61 @@ func (s *Server) createDroplets(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, map[string]any{"droplet": out[0], "links": links})
 }
 
-// provision runs Backend.Provision for d in the background.
-func (s *Server) provision(d *droplet, req HostRequest) {
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		addrs, err := s.backend.Provision(s.ctx, req)
-		s.provisioned(d, addrs, err)
-		s.persist()
-	}()
-}
-
-// provisioned records the outcome of d's Provision.
-func (s *Server) provisioned(d *droplet, addrs HostAddrs, err error) {
-	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	defer close(d.provisionDone)
-	a := s.st.actions[d.createAction]
-	if err != nil {
-		s.logf("localcloud: provisioning droplet %d (%s): %v", d.id, d.name, err)
-		d.failed = true
-		a.errored, a.completedAt = true, now
-		if s.st.droplets[d.id] == d {
-			delete(s.st.droplets, d.id)
-		}
-		return
-	}
-	d.provisioned, d.addrs = true, addrs
-	a.completedAt = now
-	if boot := d.createdAt.Add(s.cfg.BootDelay); boot.After(now) {
-		a.completedAt = boot
-	}
-}
-
-func (s *Server) logf(format string, args ...any) {
-	if s.cfg.Logf != nil {
-		s.cfg.Logf(format, args...)
-	}
-}
-
-func (s *Server) listDroplets(w http.ResponseWriter, r *http.Request) {
+func (a *API) listDroplets(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	tagName, name, typ := q.Get("tag_name"), q.Get("name"), q.Get("type")
 	if tagName != "" && (name != "" || typ != "") {
 		ew(w).unprocessable("tag_name can not be combined with name or type.")
 		return
 	}
-	now := s.now()
-	s.mu.Lock()
+	now := a.s.Now()
+	a.s.Lock()
 	out := []dropletJSON{}
 	if typ != "gpus" { // no GPU sizes here
-		for _, d := range s.liveDroplets(now) {
-			if tagName != "" && !d.hasTag(tagName) {
+		for _, d := range a.liveDroplets(now) {
+			if tagName != "" && !d.HasTag(tagName) {
 				continue
 			}
-			if name != "" && !strings.EqualFold(d.name, name) {
+			if name != "" && !strings.EqualFold(d.Name, name) {
 				continue
 			}
-			out = append(out, s.renderDroplet(d, now))
+			out = append(out, a.renderDroplet(d, now))
 		}
 	}
-	s.mu.Unlock()
+	a.s.Unlock()
 	writeList(w, r, "droplets", out)
 }
 
-func (s *Server) getDropletHandler(w http.ResponseWriter, r *http.Request) {
+func (a *API) getDropletHandler(w http.ResponseWriter, r *http.Request) {
 	id, ok := pathID(r, "id")
 	if !ok {
 		ew(w).notFound()
 		return
 	}
-	now := s.now()
-	s.mu.Lock()
-	d := s.getDroplet(id, now)
+	now := a.s.Now()
+	a.s.Lock()
+	d, ok := a.getDroplet(id, now)
 	var out dropletJSON
-	if d != nil {
-		out = s.renderDroplet(d, now)
+	if ok {
+		out = a.renderDroplet(d, now)
 	}
-	s.mu.Unlock()
-	if d == nil {
+	a.s.Unlock()
+	if !ok {
 		ew(w).notFound()
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"droplet": out})
 }
 
-func (s *Server) deleteDroplet(w http.ResponseWriter, r *http.Request) {
+func (a *API) deleteDroplet(w http.ResponseWriter, r *http.Request) {
 	id, ok := pathID(r, "id")
 	if !ok {
 		ew(w).notFound()
 		return
 	}
-	if !s.destroy(func(now time.Time) []*droplet {
-		if d := s.getDroplet(id, now); d != nil {
-			return []*droplet{d}
+	if !a.s.DestroyHosts(func(now time.Time) []*localcloud.Host {
+		if d, ok := a.getDroplet(id, now); ok {
+			return []*localcloud.Host{d.Host}
 		}
 		return nil
 	}) {
@@ -317,84 +279,26 @@ func (s *Server) deleteDroplet(w http.ResponseWriter, r *http.Request) {
 	noContent(w, true)
 }
 
-func (s *Server) deleteDropletsByTag(w http.ResponseWriter, r *http.Request) {
+func (a *API) deleteDropletsByTag(w http.ResponseWriter, r *http.Request) {
 	tagName := r.URL.Query().Get("tag_name")
 	if tagName == "" {
 		ew(w).unprocessable("tag_name is required to delete Droplets by tag.")
 		return
 	}
-	if !s.destroy(func(now time.Time) []*droplet {
-		if s.st.tags[strings.ToLower(tagName)] == nil {
+	if !a.s.DestroyHosts(func(now time.Time) []*localcloud.Host {
+		if a.st.tags[strings.ToLower(tagName)] == nil {
 			return nil
 		}
-		ds := []*droplet{}
-		for _, d := range s.liveDroplets(now) {
-			if d.hasTag(tagName) {
-				ds = append(ds, d)
+		hs := []*localcloud.Host{}
+		for _, d := range a.liveDroplets(now) {
+			if d.HasTag(tagName) {
+				hs = append(hs, d.Host)
 			}
 		}
-		return ds
+		return hs
 	}) {
 		ew(w).notFound()
 		return
 	}
 	noContent(w, true)
-}
-
-// destroy deletes the droplets pick returns (called with s.mu held; nil
-// means not found): they are marked deleted, their reserved IPs
-// unassigned, and Backend.Destroy runs in the background once provisioning
-// is over. It reports false when pick returned nil.
-func (s *Server) destroy(pick func(now time.Time) []*droplet) bool {
-	s.opMu.Lock()
-	defer s.opMu.Unlock()
-	now := s.now()
-	s.mu.Lock()
-	ds := pick(now)
-	if ds == nil {
-		s.mu.Unlock()
-		return false
-	}
-	var unassign []*reservedIP
-	var doomed []*droplet
-	for _, d := range ds {
-		if !d.deletedAt.IsZero() {
-			continue // already being deleted
-		}
-		d.deletedAt = now
-		doomed = append(doomed, d)
-		for _, ip := range s.st.rips {
-			if ip.dropletID == d.id {
-				ip.dropletID = 0
-				unassign = append(unassign, ip)
-			}
-		}
-	}
-	s.mu.Unlock()
-	for _, ip := range unassign {
-		if err := s.backend.UnassignIP(s.ctx, ip.ip); err != nil {
-			s.logf("localcloud: unassigning reserved IP %s: %v", ip.ip, err)
-		}
-	}
-	for _, d := range doomed {
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			select {
-			case <-d.provisionDone:
-			case <-s.ctx.Done():
-				return
-			}
-			s.mu.Lock()
-			failed := d.failed
-			s.mu.Unlock()
-			if failed {
-				return
-			}
-			if err := s.backend.Destroy(s.ctx, d.id); err != nil {
-				s.logf("localcloud: destroying droplet %d (%s): %v", d.id, d.name, err)
-			}
-		}()
-	}
-	return true
 }

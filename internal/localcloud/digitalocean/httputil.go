@@ -1,9 +1,9 @@
-package localcloud
+package digitalocean
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -12,16 +12,9 @@ import (
 const contentTypeJSON = "application/json; charset=utf-8"
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	if err := localcloud.WriteJSON(w, status, v); err != nil {
 		ew(w).error(http.StatusInternalServerError, "server_error", "encoding response: "+err.Error())
-		return
 	}
-	w.Header().Set("Content-Type", contentTypeJSON)
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
 }
 
 // noContent answers 204. DigitalOcean sets a content type on some 204s
@@ -39,10 +32,14 @@ type apiError struct {
 	RequestID string `json:"request_id,omitempty"`
 }
 
+// errWriter writes DigitalOcean's error bodies, with the request id the
+// core gave the request.
+type errWriter struct {
+	http.ResponseWriter
+	rid string
+}
+
 func ew(w http.ResponseWriter) *errWriter {
-	if e, ok := w.(*errWriter); ok {
-		return e
-	}
 	return &errWriter{ResponseWriter: w, rid: w.Header().Get("X-Request-Id")}
 }
 

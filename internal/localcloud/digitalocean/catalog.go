@@ -1,6 +1,9 @@
-package localcloud
+package digitalocean
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // The static catalog: a realistic subset of what DigitalOcean sells. Two
 // holes are deliberate, so tests can exercise the error paths:
@@ -97,7 +100,7 @@ func findSize(slug string) (size, bool) {
 
 func findImage(idOrSlug string) (image, bool) {
 	for _, im := range images {
-		if im.Slug == idOrSlug || itoa(im.ID) == idOrSlug {
+		if im.Slug == idOrSlug || strconv.Itoa(im.ID) == idOrSlug {
 			return im, true
 		}
 	}

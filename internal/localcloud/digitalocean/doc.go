@@ -1,0 +1,88 @@
+// Package digitalocean serves, on localcloud's core, the subset of the
+// DigitalOcean v2 API that Haddock's godo-based driver uses. Shapes,
+// status codes and error bodies follow DigitalOcean's OpenAPI spec; the
+// contract package checks every request and response against it.
+//
+// It is a localcloud.API under /v2/: droplets are the core's hosts and
+// reserved IPs the core's addresses, seen DigitalOcean's way; the API keeps
+// only what DigitalOcean alone has (actions, SSH keys, tags, a droplet's
+// ipv6, monitoring and backups flags), under the core's lock, and saves it
+// in its part of the state file.
+//
+//	api := digitalocean.New(digitalocean.Config{ActionDelay: time.Second})
+//	run, err := localcloud.Start(ctx, localcloud.Config{Token: "t", APIs: []localcloud.API{api}})
+//	client, _ := godo.New(oauthClient("t"), godo.SetBaseURL(run.URL))
+//
+// # Endpoints
+//
+//	GET    /v2/account
+//	GET    /v2/regions, /v2/sizes
+//	GET    /v2/images                    type=distribution|application, private=true, tag_name
+//	GET    /v2/images/{id or slug}
+//	GET    /v2/account/keys              POST /v2/account/keys
+//	GET    /v2/account/keys/{id or fingerprint}   PUT, DELETE
+//	GET    /v2/tags                      POST /v2/tags
+//	GET    /v2/tags/{name}               DELETE
+//	POST   /v2/tags/{name}/resources     DELETE (droplets only)
+//	GET    /v2/droplets                  tag_name, name, type filters
+//	POST   /v2/droplets                  name (one) or names (up to 10)
+//	DELETE /v2/droplets?tag_name=
+//	GET    /v2/droplets/{id}             DELETE
+//	GET    /v2/droplets/{id}/actions     POST: rename, power_off, power_on, shutdown,
+//	                                     reboot, power_cycle, enable_backups, disable_backups
+//	GET    /v2/droplets/{id}/actions/{action_id}
+//	GET    /v2/actions, /v2/actions/{id}
+//	GET    /v2/reserved_ips              POST (droplet_id or region)
+//	GET    /v2/reserved_ips/{ip}         DELETE
+//	GET    /v2/reserved_ips/{ip}/actions POST: assign (droplet_id), unassign
+//	GET    /v2/reserved_ips/{ip}/actions/{action_id}
+//
+// Every request needs "Authorization: Bearer <token>" (the core checks
+// it; Refuse answers 401 {"id":"Unauthorized","message":"Unable to
+// authenticate you"}). Every response carries ratelimit-limit,
+// ratelimit-remaining, ratelimit-reset (counted per hour, never enforced)
+// and the core's x-request-id; error bodies are {"id","message",
+// "request_id"}. Lists paginate as DigitalOcean does: page, per_page
+// (default 20, at most 200), links.pages with absolute first/prev and
+// next/last URLs where they apply, meta.total. An injected fault (the
+// core's) answers 429 with Retry-After, ratelimit-remaining 0 and
+// ratelimit-reset now+retry_after_seconds, or 500, 503 or its status in
+// the same error body.
+//
+// # Catalog
+//
+// Regions nyc1 nyc3 sfo3 ams3 lon1 fra1 sgp1 tor1 blr1 syd1; nyc1 is
+// available=false (creating there answers 422 "Region is not available.").
+// Sizes s-1vcpu-1gb s-1vcpu-2gb s-2vcpu-2gb s-2vcpu-4gb s-4vcpu-8gb
+// s-8vcpu-16gb c-2 c-4 g-2vcpu-8gb; g-2vcpu-8gb is not offered in sgp1, blr1
+// and tor1, c-4 not in blr1 (422 "Size is not available in this region.").
+// Images debian-12-x64, ubuntu-24-04-x64, ubuntu-22-04-x64 (public
+// distribution images). A create without a region picks the first region
+// offering the size; a region prefix such as "nyc" picks within it.
+//
+// # Lifecycle
+//
+// A created droplet is "new" until the backend has provisioned it and
+// localcloud.Config.BootDelay has passed since creation, then "active" (computed when
+// read; no timers). Its networks are empty while new. Deleting answers 204
+// and the droplet disappears after localcloud.Config.DeleteDelay (default at once);
+// reserved IPs assigned to it are unassigned. Tags given at creation are
+// created if missing. Actions answer 201 "in-progress" and complete after
+// Config.ActionDelay (default 0); a droplet's create action completes when
+// it turns active. An assigned reserved IP is listed in the droplet's
+// networks.v4 as a second public address, after the droplet's own, as on
+// DigitalOcean. Acting on a droplet that is still new answers 422 "Droplet
+// already has a pending event."
+//
+// # State
+//
+// DigitalOcean's part of the state file ("apis": {"digitalocean": ...})
+// holds the id counters of actions and keys, each droplet's flags and
+// create action, the SSH keys, tags and actions. Its field names are those
+// of the version 1 file, written when localcloud served DigitalOcean only,
+// so the core hands a version 1 file to LoadState as it is. LoadState
+// checks the droplets' and reserved IPs' region, size and image slugs
+// against the catalog. A droplet still being created when localcloud
+// stopped has failed when it comes back: its create action errored
+// (HostProvisioned with localcloud.ErrInterrupted).
+package digitalocean
