@@ -105,6 +105,10 @@ type FloatingIPs interface {
 	// CreateFloatingIP reserves an address in region, assigned to hostID
 	// when it is not "".
 	CreateFloatingIP(ctx context.Context, region, hostID string) (*FloatingIP, error)
+	// ListFloatingIPs lists every floating IP of the account (all pages):
+	// what a rolling replacement reads to move the addresses of a host it
+	// retires.
+	ListFloatingIPs(ctx context.Context) ([]FloatingIP, error)
 	// GetFloatingIP returns an error wrapping ErrNotFound when it is gone.
 	GetFloatingIP(ctx context.Context, id string) (*FloatingIP, error)
 	// AssignFloatingIP moves the address to hostID, wherever it is now.

@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -107,30 +105,52 @@ func validateClusterSpec(spec ClusterSpec) error {
 	if err := validateHostsSpec("managers", spec.Managers); err != nil {
 		return err
 	}
+	if err := spec.RollingUpdate.Validate(spec.Managers.Count); err != nil {
+		return fmt.Errorf("managers: %w", err)
+	}
 	return validateSettings(spec.Settings)
 }
 
 // Observe reads the cluster: one list call for the managers' hosts, then
-// the node list and the swarm's settings from the first manager that
-// answers. When none answers, the view has the hosts only and SwarmError
-// says why; the error is for the list call alone.
+// the node list and the swarm's settings from a manager that answers, the
+// leader first. When none answers, the view has the hosts only and
+// SwarmError says why; the error is for the list call alone.
 func (c *Cluster) Observe(ctx context.Context) (*ClusterView, error) {
 	ctx = logCtx(ctx)
 	s := c.session()
 	defer s.close()
-	g := s.group(ManagersGroup, c.driver)
-	hosts, err := s.list(ctx, g)
+	r, err := c.newGroupRun(ctx, s, ManagersGroup, c.driver)
 	if err != nil {
 		return nil, err
 	}
-	op, _, nodes, serr := s.connectManager(ctx, hosts, nil)
-	return c.view(ctx, hosts, op, nodes, serr), nil
+	_ = r.connect(ctx, nil)
+	return c.view(ctx, r), nil
 }
 
-// view builds the cluster's view; with an operator it reads the swarm's
-// settings too.
-func (c *Cluster) view(ctx context.Context, hosts []cloud.Host, op Engine, nodes []swarm.Node, serr error) *ClusterView {
-	cv := &ClusterView{View: *buildView(c.UID(), ManagersGroup, c.driver.Cloud(), hosts, nodes, serr)}
+// Manager returns the engine of a manager that answers — the leader when
+// it does: the one rule for whoever needs to talk to the swarm (stacks,
+// node groups) — and its host. The caller closes the engine.
+func (c *Cluster) Manager(ctx context.Context) (Engine, cloud.Host, error) {
+	ctx = logCtx(ctx)
+	s := newSession(c.State(), c.ca, c.opts)
+	r, err := c.newGroupRun(ctx, s, ManagersGroup, c.driver)
+	if err != nil {
+		return nil, cloud.Host{}, err
+	}
+	if err := r.connect(ctx, nil); err != nil {
+		s.close()
+		return nil, cloud.Host{}, fmt.Errorf("reaching a manager of cluster %s: %w", c.UID(), err)
+	}
+	// Keep the operator's engine open for the caller; close the others.
+	s.release(HostUID(r.opHost))
+	s.close()
+	return r.op, r.opHost, nil
+}
+
+// view builds the cluster's view from a run; with an operator it reads
+// the swarm's settings too.
+func (c *Cluster) view(ctx context.Context, r *groupRun) *ClusterView {
+	cv := &ClusterView{View: *buildView(c.UID(), ManagersGroup, c.driver.Cloud(), r.hosts, r.nodes, r.serr)}
 	for _, m := range cv.Members {
 		if m.Leader {
 			cv.Leader = m.Name
@@ -139,10 +159,10 @@ func (c *Cluster) view(ctx context.Context, hosts []cloud.Host, op Engine, nodes
 			}
 		}
 	}
-	if op == nil {
+	if r.op == nil {
 		return cv
 	}
-	info, err := op.SwarmInfo(ctx)
+	info, err := r.op.SwarmInfo(ctx)
 	if err != nil {
 		if cv.SwarmError == nil {
 			cv.SwarmError = err
@@ -184,157 +204,71 @@ func (c *Cluster) Apply(ctx context.Context, spec ClusterSpec) (*ClusterView, er
 	}
 	s := c.session()
 	defer s.close()
-	r := &managersRun{
-		c: c, s: s, g: s.group(ManagersGroup, c.driver), spec: spec,
-		want: spec.Managers.Count, prefix: spec.Name + "-" + ManagersGroup,
-		adv: spec.Settings.Advertise, failed: map[string]bool{},
+	r, err := c.newGroupRun(ctx, s, ManagersGroup, c.driver)
+	if err != nil {
+		return nil, fmt.Errorf("applying the managers of cluster %s (%d wanted): %w", c.UID(), spec.Managers.Count, err)
 	}
+	r.adv = spec.Settings.Advertise
 	if r.adv == "" {
 		r.adv = AddressPrivate
 	}
-	err := r.run(ctx)
-	v := c.view(ctx, r.hosts, r.op, r.nodes, nil)
+	settings := spec.Settings
+	drain := spec.DrainTimeout
+	if drain <= 0 {
+		drain = c.opts.DrainTimeout
+	}
+	d := desired{HostsSpec: spec.Managers, prefix: spec.Name + "-" + ManagersGroup, settings: &settings, drainTimeout: drain, rolling: spec.RollingUpdate}
+	err = c.applyManagers(ctx, r, d)
+	r.serr = nil
+	v := c.view(ctx, r)
 	if r.op == nil && v.SwarmError == nil && c.swarmID() != "" {
 		v.SwarmError = errors.New("no manager answered")
 	}
 	if err != nil {
-		return v, fmt.Errorf("applying the managers of cluster %s (%d wanted): %w", c.UID(), r.want, err)
+		return v, fmt.Errorf("applying the managers of cluster %s (%d wanted): %w", c.UID(), spec.Managers.Count, err)
 	}
 	return v, nil
 }
 
-// managersRun is one Apply of the managers.
-type managersRun struct {
-	c      *Cluster
-	s      *session
-	g      *groupRef
-	spec   ClusterSpec
-	want   int
-	prefix string
-	adv    AddressKind
-
-	hosts  []cloud.Host    // the group's hosts as known now
-	failed map[string]bool // uids of hosts that failed to boot in this run
-	op     Engine          // a manager's engine
-	opHost cloud.Host      // its host
-	nodes  []swarm.Node    // the node list as last read
-	tokens map[bool]string // join tokens by manager, fetched when needed
-	later  []error         // errors reported at the end (the run went on)
-	booted map[string]Engine
-}
-
-func (r *managersRun) run(ctx context.Context) error {
-	hosts, err := r.s.list(ctx, r.g)
-	if err != nil {
-		return err
-	}
-	r.hosts = hosts
-	r.booted = map[string]Engine{}
-	if r.c.swarmID() == "" {
-		if err := r.bootstrap(ctx); err != nil {
+func (c *Cluster) applyManagers(ctx context.Context, r *groupRun, d desired) error {
+	if c.swarmID() == "" {
+		if err := c.bootstrap(ctx, r, d); err != nil {
 			return errors.Join(append(r.later, err)...)
 		}
 	}
 	if r.op == nil {
-		op, h, nodes, err := r.s.connectManager(ctx, live(r.hosts), nil)
-		if err != nil {
-			return fmt.Errorf("reaching swarm %s: %w. %s", r.c.swarmID(), err, fixManagerDown)
-		}
-		r.op, r.opHost, r.nodes = op, h, nodes
-	}
-	for _, step := range []func(context.Context) error{r.cleanup, r.joinPending, r.scale, r.settle} {
-		if err := step(ctx); err != nil {
-			return errors.Join(append(r.later, err)...)
+		if err := r.connect(ctx, nil); err != nil {
+			return fmt.Errorf("reaching swarm %s: %w. %s", c.swarmID(), err, fixManagerDown)
 		}
 	}
-	return errors.Join(r.later...)
-}
-
-// live returns the hosts that count towards the group (see counted).
-func live(hosts []cloud.Host) []cloud.Host {
-	var out []cloud.Host
-	for _, h := range hosts {
-		if counted(h) {
-			out = append(out, h)
-		}
-	}
-	return out
-}
-
-func hostNames(hosts []cloud.Host) []string {
-	out := make([]string, len(hosts))
-	for i, h := range hosts {
-		out[i] = h.Name
-	}
-	return out
-}
-
-func (r *managersRun) setHost(h cloud.Host) {
-	for i := range r.hosts {
-		if r.hosts[i].ID == h.ID {
-			r.hosts[i] = h
-			return
-		}
-	}
-	r.hosts = append(r.hosts, h)
-	sortHosts(r.hosts)
-}
-
-func (r *managersRun) dropHost(id string) {
-	r.hosts = slices.DeleteFunc(r.hosts, func(h cloud.Host) bool { return h.ID == id })
-}
-
-func (r *managersRun) hostByUID(uid string) *cloud.Host {
-	for i := range r.hosts {
-		if uid != "" && HostUID(r.hosts[i]) == uid {
-			h := r.hosts[i]
-			return &h
-		}
-	}
-	return nil
-}
-
-func (r *managersRun) view() *View {
-	return buildView(r.c.UID(), ManagersGroup, r.c.driver.Cloud(), r.hosts, r.nodes, nil)
-}
-
-func (r *managersRun) refresh(ctx context.Context) error {
-	nodes, err := r.op.Nodes(ctx)
-	if err != nil {
-		return fmt.Errorf("reading the node list from manager %s: %w", r.opHost.Name, err)
-	}
-	r.nodes = nodes
-	return nil
+	return r.apply(ctx, d)
 }
 
 // bootstrap initialises the swarm: it creates the hosts still missing
 // (one CreateHosts call), waits for all of them together, and runs swarm
 // init on the first, advertising its private address. The others join in
-// joinPending. A swarm an interrupted earlier run initialised is adopted.
-func (r *managersRun) bootstrap(ctx context.Context) error {
+// apply. A swarm an interrupted earlier run initialised is adopted.
+func (c *Cluster) bootstrap(ctx context.Context, r *groupRun, d desired) error {
 	existing := live(r.hosts)
 	if len(existing) > 0 {
-		if op, h, nodes, err := r.s.connectManager(ctx, existing, nil); err == nil {
-			if info, err := op.SwarmInfo(ctx); err == nil && info.ID != "" {
-				logInfo(ctx, "adopting the swarm an earlier run initialised", map[string]any{"swarm": info.ID, "host": h.Name})
-				r.c.setSwarmID(info.ID)
-				r.op, r.opHost, r.nodes = op, h, nodes
+		if r.connect(ctx, nil) == nil {
+			if info, err := r.op.SwarmInfo(ctx); err == nil && info.ID != "" {
+				logInfo(ctx, "adopting the swarm an earlier run initialised", map[string]any{"swarm": info.ID, "host": r.opHost.Name})
+				c.setSwarmID(info.ID)
 				return nil
 			}
+			r.op, r.serr = nil, nil
 		}
 	}
-	if n := r.want - len(existing); n > 0 {
-		created, errs := r.s.create(ctx, r.g, roleManager, r.spec.Managers, nextNames(r.prefix, hostNames(r.hosts), n))
-		for _, h := range created {
-			r.setHost(h)
-		}
+	if n := d.Count - len(existing); n > 0 {
+		_, errs := r.createHosts(ctx, d.HostsSpec, nextNames(d.prefix, hostNames(r.hosts), n))
 		r.later = append(r.later, errs...)
 	}
 	hosts := live(r.hosts)
 	if len(hosts) == 0 {
 		return errors.New("no manager host could be created")
 	}
-	r.bootAll(ctx, hosts)
+	r.bootHosts(ctx, hosts)
 	var first *cloud.Host
 	for _, h := range live(r.hosts) {
 		if r.booted[HostUID(h)] != nil {
@@ -345,7 +279,7 @@ func (r *managersRun) bootstrap(ctx context.Context) error {
 	if first == nil {
 		return errors.New("no manager host booted, so the swarm could not be initialised")
 	}
-	st := r.spec.Settings
+	st := d.settings
 	eng := r.booted[HostUID(*first)]
 	id, err := eng.Init(ctx, swarm.InitOptions{
 		AdvertiseAddr:    r.adv.of(*first, AddressPrivate),
@@ -358,369 +292,9 @@ func (r *managersRun) bootstrap(ctx context.Context) error {
 		return r.g.fail(*first, "initialising the swarm", err, fixRetry)
 	}
 	logInfo(ctx, "initialised the swarm", map[string]any{"swarm": id, "host": first.Name})
-	r.c.setSwarmID(id)
+	c.setSwarmID(id)
 	r.op, r.opHost = eng, *first
 	return r.refresh(ctx)
-}
-
-// bootAll waits for hosts together (list calls shared among them) and for
-// their engines; failures are reported at the end and the hosts skipped.
-func (r *managersRun) bootAll(ctx context.Context, hosts []cloud.Host) {
-	type result struct {
-		h   cloud.Host
-		e   Engine
-		err error
-	}
-	res := make([]result, len(hosts))
-	parallel(len(hosts), r.s.opts.Concurrency, func(i int) {
-		if r.booted[HostUID(hosts[i])] != nil || r.failed[HostUID(hosts[i])] {
-			res[i] = result{h: hosts[i]}
-			return
-		}
-		h, e, err := r.s.boot(ctx, r.g, hosts[i])
-		res[i] = result{h, e, err}
-	})
-	for _, x := range res {
-		r.setHost(x.h)
-		switch {
-		case x.err != nil:
-			r.failed[HostUID(x.h)] = true
-			r.later = append(r.later, x.err)
-		case x.e != nil:
-			r.booted[HostUID(x.h)] = x.e
-		}
-	}
-}
-
-// token returns a join token, fetched over mutual TLS from the operator
-// once per run. Tokens are never returned to the caller.
-func (r *managersRun) token(ctx context.Context, manager bool) (string, error) {
-	if t := r.tokens[manager]; t != "" {
-		return t, nil
-	}
-	w, m, err := r.op.JoinTokens(ctx)
-	if err != nil {
-		return "", fmt.Errorf("reading the join tokens from manager %s: %w", r.opHost.Name, err)
-	}
-	r.tokens = map[bool]string{false: w, true: m}
-	return r.tokens[manager], nil
-}
-
-// isRaft reports whether node id is a Raft member.
-func isRaft(nodes []swarm.Node, id string) bool {
-	for _, n := range nodes {
-		if n.ID == id {
-			return n.ManagerStatus != nil
-		}
-	}
-	return false
-}
-
-// cleanup removes what should not be there before counting: managers
-// whose hosts were deleted outside Haddock (demoted with the quorum
-// arithmetic of swarm.PlanRemoveManagers, then removed), nodes of deleted
-// hosts, superseded nodes, hosts the vendor failed, and manager hosts whose
-// node is no longer a manager.
-func (r *managersRun) cleanup(ctx context.Context) error {
-	v := r.view()
-	var dead []string
-	for _, m := range v.Members {
-		if m.HostMissing() && isRaft(r.nodes, m.NodeID) {
-			dead = append(dead, m.NodeID)
-		}
-	}
-	if len(dead) > 0 {
-		steps, err := swarm.PlanRemoveManagers(swarm.ManagersOf(r.nodes), dead)
-		if err != nil {
-			return fmt.Errorf("removing the managers whose hosts were deleted outside Haddock: %w", err)
-		}
-		if err := r.exec(ctx, steps); err != nil {
-			return err
-		}
-		v = r.view()
-	}
-	var errs []error
-	for _, m := range v.Members {
-		if m.HostMissing() && !isRaft(r.nodes, m.NodeID) {
-			if err := r.op.RemoveNode(ctx, m.NodeID, true); err != nil {
-				errs = append(errs, r.g.failMember(m, "removing the node of a deleted host", err))
-			}
-		}
-	}
-	for _, id := range v.StaleNodes {
-		if !isRaft(r.nodes, id) {
-			if err := r.op.RemoveNode(ctx, id, true); err != nil {
-				errs = append(errs, &HostError{Group: ManagersGroup, NodeID: id, Op: "removing a superseded node", Err: err, Fix: fixRetry})
-			}
-		}
-	}
-	// Hosts that failed at the vendor, and manager hosts whose node is a
-	// worker (a shrink interrupted between demotion and removal, or a
-	// demotion by hand): promoted back while managers are missing, else
-	// removed.
-	ours := len(r.ours())
-	var gone []cloud.Host
-	for _, m := range v.Members {
-		h := r.hostByUID(m.UID)
-		if h == nil || h.Status == cloud.HostDeleting || (m.NodeID != "" && isRaft(r.nodes, m.NodeID)) {
-			continue
-		}
-		demoted := m.NodeID != "" && h.Status != cloud.HostError
-		if !demoted && h.Status != cloud.HostError {
-			continue
-		}
-		if demoted && ours < r.want && m.State == swarm.NodeStateReady {
-			logInfo(ctx, "promoting a manager host's node back", map[string]any{"host": h.Name, "node": m.NodeID})
-			if err := r.op.Promote(ctx, m.NodeID); err != nil {
-				errs = append(errs, r.g.failMember(m, "promoting the node of a manager host back to manager", err))
-			} else {
-				ours++
-			}
-			continue
-		}
-		if err := r.s.removeNode(ctx, r.op, r.g, m, h); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		gone = append(gone, *h)
-	}
-	errs = append(errs, r.s.deleteHosts(ctx, r.g, gone)...)
-	for _, h := range gone {
-		r.dropHost(h.ID)
-	}
-	if err := r.refresh(ctx); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
-}
-
-// joinPending joins, one at a time, the hosts that are not in the swarm
-// yet (new ones, or those an earlier run failed to join); those beyond the
-// wanted count are deleted instead.
-func (r *managersRun) joinPending(ctx context.Context) error {
-	v := r.view()
-	joined := 0
-	var pending []cloud.Host
-	for _, m := range v.Members {
-		h := r.hostByUID(m.UID)
-		if h == nil || !counted(*h) {
-			continue
-		}
-		if m.NodeID != "" {
-			joined++
-		} else if !r.failed[m.UID] {
-			pending = append(pending, *h)
-		}
-	}
-	if extra := joined + len(pending) - r.want; extra > 0 {
-		n := min(extra, len(pending))
-		drop := pending[len(pending)-n:]
-		pending = pending[:len(pending)-n]
-		errs := r.s.deleteHosts(ctx, r.g, drop)
-		for _, h := range drop {
-			r.dropHost(h.ID)
-		}
-		if len(errs) > 0 {
-			return errors.Join(errs...)
-		}
-	}
-	return r.joinManagers(ctx, pending)
-}
-
-// joinManagers boots hosts together, then joins them as managers one at a
-// time, each ready and reachable in Raft before the next. It stops at the
-// first failure: Raft membership changes go one by one.
-func (r *managersRun) joinManagers(ctx context.Context, hosts []cloud.Host) error {
-	if len(hosts) == 0 {
-		return nil
-	}
-	r.bootAll(ctx, hosts)
-	for _, h0 := range hosts {
-		uid := HostUID(h0)
-		eng := r.booted[uid]
-		if eng == nil {
-			continue // reported by bootAll
-		}
-		h := *r.hostByUID(uid)
-		token, err := r.token(ctx, true)
-		if err != nil {
-			return err
-		}
-		remotes := remoteAddrs(r.nodes, net.JoinHostPort(r.adv.of(r.opHost, AddressPrivate), strconv.Itoa(swarm.SwarmPort)))
-		logInfo(ctx, "joining a manager", map[string]any{"host": h.Name, "remotes": strings.Join(remotes, ",")})
-		if err := eng.Join(ctx, swarm.JoinOptions{RemoteAddrs: remotes, Token: token, AdvertiseAddr: r.adv.of(h, AddressPrivate)}); err != nil {
-			return r.g.fail(h, "joining the swarm as a manager", err, fixSwarmPorts)
-		}
-		nodes, errs := r.s.waitNodes(ctx, r.op, r.g, map[string]cloud.Host{uid: h}, true)
-		if nodes != nil {
-			r.nodes = nodes
-		}
-		if len(errs) > 0 {
-			return errors.Join(errs...)
-		}
-	}
-	return nil
-}
-
-// ours returns the Raft members that are this group's hosts.
-func (r *managersRun) ours() []swarm.ManagerNode {
-	v := r.view()
-	mine := map[string]bool{}
-	for _, m := range v.Members {
-		if !m.HostMissing() && m.NodeID != "" {
-			mine[m.NodeID] = true
-		}
-	}
-	var out []swarm.ManagerNode
-	for _, m := range swarm.ManagersOf(r.nodes) {
-		if mine[m.ID] {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-// scale grows or shrinks the managers to the wanted count.
-func (r *managersRun) scale(ctx context.Context) error {
-	ours := r.ours()
-	n := len(ours)
-	if n == r.want {
-		return nil
-	}
-	plan, err := swarm.PlanManagerChange(ours, r.want)
-	if err != nil {
-		return fmt.Errorf("refusing to change the managers from %d to %d: %w", n, r.want, err)
-	}
-	if n < r.want {
-		created, errs := r.s.create(ctx, r.g, roleManager, r.spec.Managers, nextNames(r.prefix, hostNames(r.hosts), r.want-n))
-		for _, h := range created {
-			r.setHost(h)
-		}
-		r.later = append(r.later, errs...)
-		return r.joinManagers(ctx, created)
-	}
-	var ids []string
-	for _, st := range plan {
-		if st.Action == swarm.StepDemote {
-			ids = append(ids, st.Node.ID)
-		}
-	}
-	// Plan again over every Raft member, in case some are not ours.
-	steps, err := swarm.PlanRemoveManagers(swarm.ManagersOf(r.nodes), ids)
-	if err != nil {
-		return fmt.Errorf("refusing to change the managers from %d to %d: %w", n, r.want, err)
-	}
-	return r.exec(ctx, steps)
-}
-
-// exec carries out removal steps from swarm.PlanRemoveManagers /
-// PlanManagerChange in order, through a manager that stays.
-func (r *managersRun) exec(ctx context.Context, steps []swarm.Step) error {
-	leaving := map[string]bool{}
-	for _, st := range steps {
-		leaving[st.Node.ID] = true
-	}
-	if err := r.ensureOperator(ctx, leaving); err != nil {
-		return err
-	}
-	for _, st := range steps {
-		m := r.member(st.Node.ID)
-		switch st.Action {
-		case swarm.StepDemote:
-			logInfo(ctx, "demoting a manager", map[string]any{"node": st.Node.String(), "managers_after": st.ManagersAfter})
-			if err := r.op.Demote(ctx, st.Node.ID); err != nil {
-				return r.g.failMember(m, "demoting the manager", err)
-			}
-		case swarm.StepRemove:
-			h := r.hostByUID(m.UID)
-			if err := r.s.removeNode(ctx, r.op, r.g, m, h); err != nil {
-				return err
-			}
-			if h != nil {
-				errs := r.s.deleteHosts(ctx, r.g, []cloud.Host{*h})
-				r.dropHost(h.ID)
-				if len(errs) > 0 {
-					return errors.Join(errs...)
-				}
-			}
-		}
-		if err := r.refresh(ctx); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// member returns the member whose node is id (a bare one when unknown).
-func (r *managersRun) member(id string) Member {
-	for _, m := range r.view().Members {
-		if m.NodeID == id {
-			return m
-		}
-	}
-	return Member{NodeID: id, Group: ManagersGroup}
-}
-
-// ensureOperator makes sure the operator is a manager whose node is not in
-// leaving, so that it stays a manager throughout the steps.
-func (r *managersRun) ensureOperator(ctx context.Context, leaving map[string]bool) error {
-	exclude := map[string]bool{}
-	opLeaving := false
-	for _, m := range r.view().Members {
-		if leaving[m.NodeID] {
-			exclude[m.UID] = true
-			if m.UID == HostUID(r.opHost) {
-				opLeaving = true
-			}
-		}
-	}
-	if !opLeaving {
-		return nil
-	}
-	op, h, nodes, err := r.s.connectManager(ctx, live(r.hosts), exclude)
-	if err != nil {
-		return fmt.Errorf("finding a manager that stays to carry out the change: %w", err)
-	}
-	r.op, r.opHost, r.nodes = op, h, nodes
-	return nil
-}
-
-// settle gives every manager node its labels and the swarm its settings.
-func (r *managersRun) settle(ctx context.Context) error {
-	if err := r.refresh(ctx); err != nil {
-		return err
-	}
-	var errs []error
-	for _, m := range r.view().Members {
-		if m.HostMissing() || m.NodeID == "" {
-			continue
-		}
-		if err := r.s.setNodeState(ctx, r.op, r.g, m, r.spec.Managers.Labels, ""); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	info, err := r.op.SwarmInfo(ctx)
-	if err != nil {
-		return errors.Join(append(errs, fmt.Errorf("reading the swarm's settings from %s: %w", r.opHost.Name, err))...)
-	}
-	var u swarm.SwarmUpdate
-	changed := false
-	if info.Autolock != r.spec.Settings.Autolock {
-		v := r.spec.Settings.Autolock
-		u.Autolock, changed = &v, true
-	}
-	if l := r.spec.Settings.TaskHistoryLimit; l != 0 && info.TaskHistoryLimit != l {
-		u.TaskHistoryLimit, changed = &l, true
-	}
-	if changed {
-		if err := r.op.UpdateSwarm(ctx, u); err != nil {
-			errs = append(errs, fmt.Errorf("updating the swarm's settings through %s: %w", r.opHost.Name, err))
-		}
-	}
-	if len(errs) == 0 {
-		return r.refresh(ctx)
-	}
-	return errors.Join(errs...)
 }
 
 // DestroyOptions tune Destroy.
@@ -781,17 +355,16 @@ func (c *Cluster) UnlockKey(ctx context.Context) (string, error) {
 	ctx = logCtx(ctx)
 	s := c.session()
 	defer s.close()
-	hosts, err := s.list(ctx, s.group(ManagersGroup, c.driver))
+	r, err := c.newGroupRun(ctx, s, ManagersGroup, c.driver)
 	if err != nil {
 		return "", err
 	}
-	op, h, _, err := s.connectManager(ctx, hosts, nil)
-	if err != nil {
+	if err := r.connect(ctx, nil); err != nil {
 		return "", fmt.Errorf("reading the unlock key of cluster %s: %w", c.UID(), err)
 	}
-	key, err := op.UnlockKey(ctx)
+	key, err := r.op.UnlockKey(ctx)
 	if err != nil {
-		return "", fmt.Errorf("reading the unlock key of cluster %s from %s: %w", c.UID(), h.Name, err)
+		return "", fmt.Errorf("reading the unlock key of cluster %s from %s: %w", c.UID(), r.opHost.Name, err)
 	}
 	return key, nil
 }

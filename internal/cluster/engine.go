@@ -27,6 +27,7 @@ type Engine interface {
 	Demote(ctx context.Context, nodeID string) error
 	RemoveNode(ctx context.Context, nodeID string, force bool) error
 	DrainNodes(ctx context.Context, nodeIDs []string, timeout time.Duration) error
+	WaitNodeSettled(ctx context.Context, nodeID string, stable, timeout time.Duration) error
 	Close() error
 }
 

@@ -203,6 +203,64 @@ func (d *fakeDriver) CreateHosts(_ context.Context, specs []cloud.HostSpec) ([]c
 	return out, nil
 }
 
+// fakeIPs gives a fakeDriver floating IPs.
+type fakeIPs struct {
+	*fakeDriver
+	ips map[string]*cloud.FloatingIP
+}
+
+func (f *fakeIPs) ListFloatingIPs(context.Context) ([]cloud.FloatingIP, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []cloud.FloatingIP
+	for _, ip := range f.ips {
+		out = append(out, *ip)
+	}
+	return out, nil
+}
+
+func (f *fakeIPs) CreateFloatingIP(_ context.Context, region, hostID string) (*cloud.FloatingIP, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	id := fmt.Sprintf("203.0.113.%d", len(f.ips)+1)
+	f.ips[id] = &cloud.FloatingIP{ID: id, Address: id, Region: region, HostID: hostID}
+	c := *f.ips[id]
+	return &c, nil
+}
+
+func (f *fakeIPs) GetFloatingIP(_ context.Context, id string) (*cloud.FloatingIP, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ip, ok := f.ips[id]
+	if !ok {
+		return nil, cloud.NotFoundError(f.name, "floating IP", id)
+	}
+	c := *ip
+	return &c, nil
+}
+
+func (f *fakeIPs) AssignFloatingIP(_ context.Context, id, hostID string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ips[id].HostID = hostID
+	f.rec.add("assign %s %s", id, f.hosts[hostID].h.Name)
+	return nil
+}
+
+func (f *fakeIPs) UnassignFloatingIP(_ context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ips[id].HostID = ""
+	return nil
+}
+
+func (f *fakeIPs) DeleteFloatingIP(_ context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.ips, id)
+	return nil
+}
+
 func (d *fakeDriver) GetHost(_ context.Context, id string) (*cloud.Host, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -315,6 +373,7 @@ type fakeSwarm struct {
 	unreachable map[string]bool  // engines that do not answer, by hostname
 	drainErr    error
 	tokenReads  int
+	selfDemotes int // demotions through the demoted node's own engine
 }
 
 type fakeNode struct {
@@ -727,6 +786,9 @@ func (e *fakeEngine) Demote(_ context.Context, id string) error {
 		return err
 	}
 	s.rec.add("demote %s via %s", fn.n.Hostname, e.hostname())
+	if fn.uid == e.uid {
+		s.selfDemotes++
+	}
 	wasLeader := fn.n.ManagerStatus.Leader
 	fn.n.Role, fn.n.ManagerStatus = swarm.RoleWorker, nil
 	if wasLeader {
@@ -780,6 +842,17 @@ func (e *fakeEngine) DrainNodes(_ context.Context, ids []string, _ time.Duration
 	for _, id := range ids {
 		s.byID(id).n.Availability = swarm.AvailabilityDrain
 	}
+	return nil
+}
+
+func (e *fakeEngine) WaitNodeSettled(_ context.Context, id string, _, _ time.Duration) error {
+	s := e.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if fn := s.byID(id); fn == nil {
+		return fmt.Errorf("node %s: %w", id, swarm.ErrNotFound)
+	}
+	s.rec.add("settled %s", s.byID(id).n.Hostname)
 	return nil
 }
 

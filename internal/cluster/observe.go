@@ -25,6 +25,7 @@ func buildView(clusterUID, group string, c cloud.Name, hosts []cloud.Host, nodes
 		m := Member{
 			Group: group, HostID: h.ID, Name: h.Name, Cloud: c, Status: h.Status,
 			PublicIPv4: h.PublicIPv4, PrivateIPv4: h.PrivateIPv4, CreatedAt: h.CreatedAt,
+			Region: h.Region, Size: h.Size, Image: h.Image, SpecHash: HostSpecHash(h),
 			UID: uid,
 		}
 		if uid != "" {

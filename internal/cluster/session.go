@@ -16,6 +16,7 @@ import (
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
 	"github.com/haddockhq/terraform-provider-haddock/internal/pki"
 	"github.com/haddockhq/terraform-provider-haddock/internal/swarm"
+	"github.com/haddockhq/terraform-provider-haddock/internal/wait"
 )
 
 const logSubsystem = "cluster"
@@ -136,24 +137,35 @@ func counted(h cloud.Host) bool {
 	return true
 }
 
-// connectManager finds a manager that answers: the first of managers (in
-// name order, skipping the uids in exclude) whose engine returns the node
-// list.
+// connectManager finds a manager that answers, the leader first: the
+// first of managers (in name order, skipping the uids in exclude) whose
+// engine returns the node list tells which node leads; when the leader is
+// another of managers and answers too, it is the one returned. Operations
+// go through the leader when they can, since every manager forwards to it.
 func (s *session) connectManager(ctx context.Context, managers []cloud.Host, exclude map[string]bool) (Engine, cloud.Host, []swarm.Node, error) {
 	var errs []string
+	try := func(h cloud.Host) (Engine, []swarm.Node, error) {
+		e, err := s.engine(ctx, h)
+		if err != nil {
+			return nil, nil, err
+		}
+		actx, cancel := context.WithTimeout(ctx, managerAttemptTimeout)
+		defer cancel()
+		nodes, err := e.Nodes(actx)
+		return e, nodes, err
+	}
 	for _, h := range managers {
 		if exclude[HostUID(h)] || h.Status != cloud.HostActive {
 			continue
 		}
-		e, err := s.engine(ctx, h)
+		e, nodes, err := try(h)
 		if err == nil {
-			actx, cancel := context.WithTimeout(ctx, managerAttemptTimeout)
-			var nodes []swarm.Node
-			nodes, err = e.Nodes(actx)
-			cancel()
-			if err == nil {
-				return e, h, nodes, nil
+			if lh, ok := leaderHost(nodes, managers, exclude); ok && lh.ID != h.ID {
+				if le, lnodes, lerr := try(lh); lerr == nil {
+					return le, lh, lnodes, nil
+				}
 			}
+			return e, h, nodes, nil
 		}
 		if ctx.Err() != nil {
 			return nil, cloud.Host{}, nil, ctx.Err()
@@ -164,6 +176,31 @@ func (s *session) connectManager(ctx context.Context, managers []cloud.Host, exc
 		return nil, cloud.Host{}, nil, errors.New("no active manager host")
 	}
 	return nil, cloud.Host{}, nil, errors.New("no manager answered: " + strings.Join(errs, "; "))
+}
+
+// leaderHost returns the host among managers whose node leads, unless
+// excluded or not active.
+func leaderHost(nodes []swarm.Node, managers []cloud.Host, exclude map[string]bool) (cloud.Host, bool) {
+	for _, n := range nodes {
+		if n.ManagerStatus == nil || !n.ManagerStatus.Leader {
+			continue
+		}
+		uid := n.EngineLabels[EngineLabelUID]
+		for _, h := range managers {
+			if uid != "" && HostUID(h) == uid && !exclude[uid] && h.Status == cloud.HostActive {
+				return h, true
+			}
+		}
+	}
+	return cloud.Host{}, false
+}
+
+// release hands the engine of host uid to the caller: close no longer
+// closes it.
+func (s *session) release(uid string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.engines, uid)
 }
 
 // boot waits until host h is active (through the watcher: list calls
@@ -218,58 +255,53 @@ func (g *groupRef) failMember(m Member, op string, err error) *HostError {
 // node list last read. On timeout the errors name every host still missing
 // and its node's state.
 func (s *session) waitNodes(ctx context.Context, op Engine, g *groupRef, want map[string]cloud.Host, manager bool) ([]swarm.Node, []error) {
-	found := map[string]swarm.Node{}
 	if len(want) == 0 {
 		return nil, nil
 	}
-	wctx, cancel := context.WithTimeout(ctx, s.opts.JoinTimeout)
-	defer cancel()
 	state := map[string]string{}
 	var last []swarm.Node
-	var lastErr error
-	for {
-		nodes, err := op.Nodes(wctx)
-		if err == nil {
-			last, lastErr = nodes, nil
+	what := "the node to be ready"
+	if manager {
+		what = "the new manager to be ready and reachable in Raft"
+	}
+	err := wait.Until(ctx, wait.Options{What: what, Interval: s.opts.EnginePollInterval, Timeout: s.opts.JoinTimeout},
+		func(ctx context.Context) (bool, string, error) {
+			nodes, err := op.Nodes(ctx)
+			if err != nil {
+				return false, "", wait.Retry(err)
+			}
+			last = nodes
 			clear(state)
 			for uid := range want {
-				n, why := readyNode(nodes, uid, manager)
-				if n != nil {
-					found[uid] = *n
-				} else {
-					delete(found, uid)
+				if n, why := readyNode(nodes, uid, manager); n == nil {
 					state[uid] = why
 				}
 			}
-			if len(state) == 0 {
-				return last, nil
-			}
-		} else {
-			lastErr = err
-		}
-		t := time.NewTimer(s.opts.EnginePollInterval)
-		select {
-		case <-wctx.Done():
-			t.Stop()
-			var errs []error
-			what := "waiting for the node to be ready"
-			if manager {
-				what = "waiting for the new manager to be ready and reachable in Raft"
-			}
-			for uid, h := range want {
-				if _, ok := found[uid]; ok {
-					continue
-				}
-				cause := fmt.Errorf("%w; node %s", wctx.Err(), state[uid])
-				if lastErr != nil {
-					cause = fmt.Errorf("%w; node %s; last error reading the node list: %v", wctx.Err(), state[uid], lastErr)
-				}
-				errs = append(errs, g.fail(h, what, cause, fixSwarmPorts))
-			}
-			return last, errs
-		case <-t.C:
-		}
+			return len(state) == 0, fmt.Sprintf("%d of %d nodes not ready", len(state), len(want)), nil
+		})
+	if err == nil {
+		return last, nil
 	}
+	var te *wait.TimeoutError
+	if !errors.As(err, &te) {
+		return last, []error{err}
+	}
+	var errs []error
+	for uid, h := range want {
+		why, missing := state[uid]
+		if !missing && last != nil {
+			continue
+		}
+		if !missing {
+			why = "not seen: the node list could not be read"
+		}
+		cause := fmt.Errorf("%w; node %s", te.Err, why)
+		if te.LastError != nil {
+			cause = fmt.Errorf("%w; node %s; last error reading the node list: %v", te.Err, why, te.LastError)
+		}
+		errs = append(errs, g.fail(h, "waiting for "+what, cause, fixSwarmPorts))
+	}
+	return last, errs
 }
 
 // readyNode returns the node of host uid when it is ready (and a reachable
@@ -399,7 +431,7 @@ func (s *session) hostSpecs(group, role string, spec HostsSpec, names []string) 
 		out = append(out, cloud.HostSpec{
 			Name: name, Region: spec.Region, Size: spec.Size, Image: spec.Image,
 			SSHKeys:  slices.Clone(spec.SSHKeys),
-			Tags:     HostTags(s.clusterUID, group, role, uid, spec.Tags),
+			Tags:     HostTags(s.clusterUID, group, role, uid, append([]string{SpecTag(SpecHash(spec))}, spec.Tags...)),
 			UserData: ud,
 		})
 	}

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"regexp"
@@ -189,6 +190,62 @@ func nextNames(prefix string, taken []string, count int) []string {
 		if !used[i] {
 			out = append(out, fmt.Sprintf("%s-%d", prefix, i))
 		}
+	}
+	return out
+}
+
+// TagSpecPrefix + SpecHash(spec) records what a host was built from: a
+// host whose tag differs from the desired spec's hash is out of date and
+// a rolling replacement replaces it. An interrupted rollout resumes from
+// these tags.
+const TagSpecPrefix = "haddock-spec:"
+
+// SpecHash is the hash of what a host is built from and cannot change in
+// place: region, size, image, SSH keys and user data (vendor-native
+// values). Count, labels and extra tags are not in it: they change in
+// place.
+func SpecHash(s HostsSpec) string {
+	keys := slices.Clone(s.SSHKeys)
+	slices.Sort(keys)
+	h := sha256.New()
+	for _, f := range []string{"region", s.Region, "size", s.Size, "image", s.Image, "ssh_keys", strings.Join(keys, ","), "user_data", s.UserData} {
+		fmt.Fprintf(h, "%d:%s;", len(f), f)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:12]
+}
+
+// SpecTag is the tag recording spec hash.
+func SpecTag(hash string) string { return TagSpecPrefix + hash }
+
+// HostSpecHash returns the spec hash recorded in a host's tags, "" for a
+// host created before Haddock recorded it.
+func HostSpecHash(h cloud.Host) string {
+	for _, t := range h.Tags {
+		if s, ok := strings.CutPrefix(t, TagSpecPrefix); ok {
+			return s
+		}
+	}
+	return ""
+}
+
+// SpecDiff says what differs between a host and the spec it should have
+// been built from, nil when it is up to date. Region, size and image are
+// compared as the vendor reports them; SSH keys and user data are known
+// only through the spec tag. A host without the tag (created before
+// Haddock recorded it) is judged on region, size and image alone.
+func SpecDiff(h cloud.Host, want HostsSpec) []string {
+	var out []string
+	if h.Region != "" && h.Region != want.Region {
+		out = append(out, fmt.Sprintf("region %s → %s", h.Region, want.Region))
+	}
+	if h.Size != "" && h.Size != want.Size {
+		out = append(out, fmt.Sprintf("size %s → %s", h.Size, want.Size))
+	}
+	if h.Image != "" && h.Image != want.Image {
+		out = append(out, fmt.Sprintf("image %s → %s", h.Image, want.Image))
+	}
+	if have := HostSpecHash(h); have != "" && have != SpecHash(want) && len(out) == 0 {
+		out = append(out, "ssh_keys or user_data")
 	}
 	return out
 }

@@ -125,6 +125,12 @@ type ClusterSpec struct {
 	Name     string
 	Managers HostsSpec
 	Settings Settings
+	// RollingUpdate tunes the replacement of out-of-date managers
+	// (MaxSurge is always 1 for them).
+	RollingUpdate RollingUpdate
+	// DrainTimeout bounds the drain of a manager being replaced; default
+	// Options.DrainTimeout.
+	DrainTimeout time.Duration
 }
 
 // GroupSpec is the desired state of a node group of workers.
@@ -138,8 +144,38 @@ type GroupSpec struct {
 	// Availability of every node of the group; default active.
 	Availability swarm.Availability
 	// DrainTimeout bounds the drain before nodes are removed when the group
-	// shrinks; default Options.DrainTimeout.
+	// shrinks or rolls; default Options.DrainTimeout.
 	DrainTimeout time.Duration
+	// RollingUpdate tunes the replacement of out-of-date hosts.
+	RollingUpdate RollingUpdate
+}
+
+// RollingUpdate tunes how hosts whose spec (region, size, image, SSH keys,
+// user data) changed are replaced: a batch at a time, each batch created
+// and joined before the hosts it replaces are drained and removed, so
+// capacity never drops below the group's count.
+type RollingUpdate struct {
+	// MaxSurge is how many replacements a node group creates at once
+	// (default 1). Managers always go one at a time: Raft changes
+	// membership one by one.
+	MaxSurge int
+	// Monitor is how long the group must stay healthy after a batch's old
+	// hosts are drained, before they are removed (default 0).
+	Monitor time.Duration
+}
+
+// Validate checks the settings against a group of count hosts.
+func (u RollingUpdate) Validate(count int) error {
+	if u.MaxSurge < 0 {
+		return fmt.Errorf("rolling update: max_surge %d is negative", u.MaxSurge)
+	}
+	if count > 0 && u.MaxSurge > count {
+		return fmt.Errorf("rolling update: max_surge %d is more than the group's %d hosts", u.MaxSurge, count)
+	}
+	if u.Monitor < 0 {
+		return fmt.Errorf("rolling update: monitor %s is negative", u.Monitor)
+	}
+	return nil
 }
 
 // Options tune the orchestration. The zero value takes the defaults.
@@ -224,6 +260,13 @@ type Member struct {
 	PublicIPv4  string
 	PrivateIPv4 string
 	CreatedAt   time.Time
+	// Region, Size and Image as the vendor reports them (vendor-native),
+	// and the hash of the spec the host was built from (its spec tag; ""
+	// for hosts created before Haddock recorded it). See SpecDiff.
+	Region   string
+	Size     string
+	Image    string
+	SpecHash string
 	// UID is the host's uid (tag), Identity its TLS identity.
 	UID      string
 	Identity string
@@ -240,6 +283,15 @@ type Member struct {
 	Labels       map[string]string
 	// NodeCreatedAt orders nodes for removal (newest first).
 	NodeCreatedAt time.Time
+}
+
+// Outdated says what differs between the member's host and want (see
+// SpecDiff), nil when it is up to date or has no host.
+func (m Member) Outdated(want HostsSpec) []string {
+	if m.HostID == "" {
+		return nil
+	}
+	return SpecDiff(cloud.Host{Region: m.Region, Size: m.Size, Image: m.Image, Tags: []string{SpecTag(m.SpecHash)}}, want)
 }
 
 // HostMissing reports a node whose host is gone.

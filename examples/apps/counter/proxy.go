@@ -3,11 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -23,6 +22,7 @@ type proxy struct {
 	host, port string
 	next       atomic.Uint64
 	logger     *log.Logger
+	lookup     func(ctx context.Context, host string) ([]string, error) // the swarm's DNS
 }
 
 func newProxy(backend string, logger *log.Logger) (*proxy, error) {
@@ -30,7 +30,7 @@ func newProxy(backend string, logger *log.Logger) (*proxy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("BACKEND %q: want host:port, e.g. tasks.web:8080", backend)
 	}
-	return &proxy{host: host, port: port, logger: logger}, nil
+	return &proxy{host: host, port: port, logger: logger, lookup: net.DefaultResolver.LookupHost}, nil
 }
 
 func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -40,39 +40,59 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	addrs, err := net.DefaultResolver.LookupHost(ctx, p.host)
+	addrs, err := p.lookup(ctx, p.host)
 	if err != nil || len(addrs) == 0 {
 		http.Error(w, fmt.Sprintf("no backend task for %s: %v", p.host, err), http.StatusBadGateway)
 		return
 	}
 	sort.Strings(addrs)
-	// Take the next task that accepts a connection: a task being replaced,
-	// or one the overlay cannot reach, is skipped rather than failing the
-	// request.
+	// Start at the next task; a task being replaced (its listener closing,
+	// its address gone from the overlay) fails the attempt, and a request
+	// that can be repeated — GET or HEAD, nothing sent back yet — goes to
+	// the next task rather than failing: what a load balancer's retry does.
 	start := int(p.next.Add(1) - 1)
-	target := ""
-	for i := range addrs {
-		a := net.JoinHostPort(addrs[(start+i)%len(addrs)], p.port)
-		c, err := (&net.Dialer{Timeout: 700 * time.Millisecond}).DialContext(ctx, "tcp", a)
+	attempts := 1
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		attempts = len(addrs)
+	}
+	var last error
+	for i := range attempts {
+		target := net.JoinHostPort(addrs[(start+i)%len(addrs)], p.port)
+		resp, err := p.roundTrip(r, target)
 		if err != nil {
-			p.logger.Printf("skipping backend %s: %v", a, err)
+			p.logger.Printf("backend %s: %v", target, err)
+			last = err
 			continue
 		}
-		_ = c.Close()
-		target = a
-		break
-	}
-	if target == "" {
-		http.Error(w, fmt.Sprintf("no task of %s accepts connections", p.host), http.StatusBadGateway)
+		defer func() { _ = resp.Body.Close() }()
+		for k, v := range resp.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(resp.StatusCode)
+		_, _ = io.Copy(w, resp.Body)
 		return
 	}
-	u := &url.URL{Scheme: "http", Host: target}
-	rp := httputil.NewSingleHostReverseProxy(u)
-	rp.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, err error) {
-		p.logger.Printf("backend %s: %v", u.Host, err)
-		http.Error(w, "backend "+u.Host+" failed", http.StatusBadGateway)
+	http.Error(w, fmt.Sprintf("no task of %s answered: %v", p.host, last), http.StatusBadGateway)
+}
+
+// transport dials backends quickly: a task that is gone should cost little
+// before the next is tried.
+var transport = &http.Transport{
+	DialContext:           (&net.Dialer{Timeout: 700 * time.Millisecond}).DialContext,
+	ResponseHeaderTimeout: 5 * time.Second,
+	DisableKeepAlives:     true,
+}
+
+// roundTrip sends r to one backend and returns its answer (headers read).
+func (p *proxy) roundTrip(r *http.Request, target string) (*http.Response, error) {
+	out := r.Clone(r.Context())
+	out.RequestURI = ""
+	out.URL.Scheme, out.URL.Host = "http", target
+	out.Host = r.Host
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		out.Body = http.NoBody
 	}
-	rp.ServeHTTP(w, r)
+	return transport.RoundTrip(out)
 }
 
 // serve serves the proxy on addr until ctx ends, then shuts down.
