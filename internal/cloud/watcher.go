@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/haddockhq/terraform-provider-haddock/internal/wait"
 )
 
 // HostWatcher waits for hosts by listing them by tag, and shares each list
@@ -111,35 +113,33 @@ func (w *HostWatcher) WaitGone(ctx context.Context, id string) error {
 	return err
 }
 
+// wait polls (wait.Until) until done accepts the host as last listed (nil
+// when not listed). Each poll reads a snapshot taken after the previous
+// poll, shared with every other waiter.
 func (w *HostWatcher) wait(ctx context.Context, id string, done func(*Host) (bool, error)) (*Host, error) {
 	var checked time.Time
-	for {
+	var hp *Host
+	err := wait.Until(ctx, wait.Options{What: "host " + id, Interval: w.interval}, func(ctx context.Context) (bool, string, error) {
 		snap, err := w.snapshot(ctx, checked)
 		if err != nil {
-			return nil, err
+			if ctx.Err() != nil {
+				// The wait ran out during a list call: a timeout, with the
+				// last state.
+				return false, "", wait.Retry(err)
+			}
+			return false, "", err
 		}
-		var hp *Host
+		hp = nil
 		if h, ok := snap[id]; ok {
 			hp = &h
 		}
 		ok, err := done(hp)
-		if err != nil {
-			return hp, err
-		}
-		if ok {
-			return hp, nil
-		}
 		checked = time.Now()
-		t := time.NewTimer(w.interval)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			last := "unknown"
-			if hp != nil {
-				last = string(hp.Status)
-			}
-			return hp, fmt.Errorf("waiting for host %s (last status %s): %w", id, last, ctx.Err())
-		case <-t.C:
+		status := "not listed"
+		if hp != nil {
+			status = string(hp.Status)
 		}
-	}
+		return ok, status, err
+	})
+	return hp, err
 }

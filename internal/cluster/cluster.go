@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
+	"github.com/haddockhq/terraform-provider-haddock/internal/hostboot"
 	"github.com/haddockhq/terraform-provider-haddock/internal/pki"
 	"github.com/haddockhq/terraform-provider-haddock/internal/swarm"
 )
@@ -55,7 +56,7 @@ func Create(ctx context.Context, driver cloud.Driver, spec ClusterSpec, opts Opt
 	if err := validateClusterSpec(spec); err != nil {
 		return nil, nil, err
 	}
-	uid, err := newUID()
+	uid, err := hostboot.NewUID()
 	if err != nil {
 		return nil, nil, err
 	}

@@ -29,18 +29,18 @@ type groupRun struct {
 	mg   *groupRef // the managers' hosts (g itself for the managers)
 	role string
 
-	hosts    []cloud.Host // the group's hosts as known now
-	managers []cloud.Host // the managers' hosts, for a node group
-	op       Engine       // a manager's engine, the leader's when it answers
-	opHost   cloud.Host   // its host
-	nodes    []swarm.Node // the node list as last read
-	serr     error        // why op is nil
-	adv      AddressKind  // what the group's nodes advertise
-	tokens   map[bool]string
-	booted   map[string]Engine // engines of hosts booted in this run, by uid
-	failed   map[string]bool   // uids of hosts that failed to boot in this run
-	later    []error           // errors reported at the end (the run went on)
-	wantCount int              // the count being applied
+	hosts     []cloud.Host // the group's hosts as known now
+	managers  []cloud.Host // the managers' hosts, for a node group
+	op        Engine       // a manager's engine, the leader's when it answers
+	opHost    cloud.Host   // its host
+	nodes     []swarm.Node // the node list as last read
+	serr      error        // why op is nil
+	adv       AddressKind  // what the group's nodes advertise
+	tokens    map[bool]string
+	booted    map[string]Engine // engines of hosts booted in this run, by uid
+	failed    map[string]bool   // uids of hosts that failed to boot in this run
+	later     []error           // errors reported at the end (the run went on)
+	wantCount int               // the count being applied
 }
 
 // desired is what a group should be, whatever its role.

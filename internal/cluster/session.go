@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
+	"github.com/haddockhq/terraform-provider-haddock/internal/hostboot"
 	"github.com/haddockhq/terraform-provider-haddock/internal/pki"
 	"github.com/haddockhq/terraform-provider-haddock/internal/swarm"
 	"github.com/haddockhq/terraform-provider-haddock/internal/wait"
@@ -205,25 +206,26 @@ func (s *session) release(uid string) {
 
 // boot waits until host h is active (through the watcher: list calls
 // shared by every host waited for, never a GET per host) and its engine
-// answers over mutual TLS. It returns the host as last listed.
+// answers over mutual TLS — hostboot.WaitEngine, the sequence haddock_host
+// runs too. It returns the host as last listed.
 func (s *session) boot(ctx context.Context, g *groupRef, h cloud.Host) (cloud.Host, Engine, error) {
 	bctx, cancel := context.WithTimeout(ctx, s.opts.BootTimeout)
 	defer cancel()
-	if h.Status != cloud.HostActive || (h.PublicIPv4 == "" && h.PrivateIPv4 == "") {
-		got, err := g.watcher.WaitActive(bctx, h.ID)
-		if err != nil {
-			return h, nil, g.fail(h, "waiting for the host to become active", err, fixBoot)
-		}
-		h = *got
-	}
-	e, err := s.engine(ctx, h)
+	var eng Engine
+	got, err := hostboot.WaitEngine(bctx, g.watcher, h, func(ctx context.Context, h cloud.Host) (hostboot.Pinger, error) {
+		e, err := s.engine(ctx, h)
+		eng = e
+		return e, err
+	}, s.opts.EnginePollInterval)
 	if err != nil {
-		return h, nil, g.fail(h, "connecting to the host's Docker Engine", err, fixBoot)
+		op := "booting the host"
+		var se *hostboot.StepError
+		if errors.As(err, &se) {
+			op, err = se.Step, se.Err
+		}
+		return got, nil, g.fail(got, op, err, fixBoot)
 	}
-	if err := e.WaitReady(bctx, s.opts.EnginePollInterval); err != nil {
-		return h, nil, g.fail(h, "waiting for the host's Docker Engine to answer over mutual TLS", err, fixBoot)
-	}
-	return h, e, nil
+	return got, eng, nil
 }
 
 // groupRef is one group within an operation: its name, the driver of its
@@ -420,7 +422,7 @@ func parallel(n, limit int, fn func(i int)) {
 func (s *session) hostSpecs(group, role string, spec HostsSpec, names []string) ([]cloud.HostSpec, error) {
 	out := make([]cloud.HostSpec, 0, len(names))
 	for _, name := range names {
-		uid, err := newUID()
+		uid, err := hostboot.NewUID()
 		if err != nil {
 			return nil, err
 		}

@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -115,16 +114,6 @@ func HostGroup(h cloud.Host, clusterUID string) string {
 // Identity is the TLS identity of the host with this uid: the DNS SAN its
 // engine's certificate carries and that every connection verifies.
 func Identity(hostUID string) string { return pki.HostIdentity(hostUID) }
-
-// newUID returns 16 random lower-case hex characters: a DNS label and a
-// valid tag on every vendor.
-func newUID() (string, error) {
-	b := make([]byte, 8)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("generating a uid: %w", err)
-	}
-	return hex.EncodeToString(b), nil
-}
 
 var (
 	uidRE  = regexp.MustCompile(`^[a-z0-9]{8,32}$`)

@@ -10,6 +10,8 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
+
+	"github.com/haddockhq/terraform-provider-haddock/internal/wait"
 )
 
 // Remove removes a whole stack, as `docker stack rm` does and then some: its
@@ -38,34 +40,37 @@ func remove(ctx context.Context, e Engine, namespace string) error {
 			return fmt.Errorf("removing service %s: %w", s.Spec.Name, err)
 		}
 	}
-	var last string
-	err = pollUntil(ctx, func() (bool, error) {
+	err = wait.Until(ctx, polling("the tasks to go"), func(ctx context.Context) (bool, string, error) {
 		tasks, err := e.TaskList(ctx, swarm.TaskListOptions{Filters: f})
 		if err != nil {
-			return false, err
+			return false, "", err
 		}
 		if len(tasks) == 0 {
-			return true, nil
+			return true, "", nil
 		}
 		nodes, err := e.NodeList(ctx, swarm.NodeListOptions{})
 		if err != nil {
-			return false, err
+			return false, "", err
 		}
 		up := map[string]bool{}
 		for _, n := range nodes {
 			up[n.ID] = n.Status.State == swarm.NodeStateReady
 		}
-		left := 0
+		left, last := 0, ""
 		for _, t := range tasks {
 			if t.NodeID == "" || up[t.NodeID] {
 				left++
 				last = fmt.Sprintf("task %s (%s) %s", t.ID, t.NodeID, t.Status.State)
 			}
 		}
-		return left == 0, nil
+		return left == 0, last, nil
 	})
+	var te *wait.TimeoutError
+	if errors.As(err, &te) {
+		return err
+	}
 	if err != nil {
-		return fmt.Errorf("waiting for the tasks to go (last: %s): %w", last, err)
+		return fmt.Errorf("waiting for the tasks to go: %w", err)
 	}
 
 	nets, err := e.NetworkList(ctx, network.ListOptions{Filters: f})
@@ -103,51 +108,29 @@ func remove(ctx context.Context, e Engine, namespace string) error {
 // still there). Not found is success. A config, secret or network in use by
 // a service of another stack is an error at once.
 func removeRetrying(ctx context.Context, rm func() error, retry func(error) bool) error {
-	var last error
-	err := pollUntil(ctx, func() (bool, error) {
+	return wait.Until(ctx, polling("the removal"), func(context.Context) (bool, string, error) {
 		err := rm()
 		switch {
 		case err == nil || cerrdefs.IsNotFound(err):
-			return true, nil
+			return true, "", nil
 		case retry != nil && retry(err):
-			last = err
-			return false, nil
+			return false, "still in use", wait.Retry(err)
 		}
-		return false, err
+		return false, "", err
 	})
-	if err != nil && last != nil && errors.Is(err, ctx.Err()) {
-		return fmt.Errorf("%w; still in use: %v", err, last)
-	}
-	return err
 }
 
 func endpointsLeft(err error) bool {
 	return strings.Contains(strings.ToLower(err.Error()), "active endpoints")
 }
 
-// Poll intervals of Remove's waits.
+// Poll intervals of Remove's waits: they back off from pollMin to pollMax.
+// Tests shorten them.
 var (
 	pollMin = 250 * time.Millisecond
 	pollMax = 2 * time.Second
 )
 
-// pollUntil calls check until it reports done, returns an error, or ctx
-// ends (ctx.Err() is returned then).
-func pollUntil(ctx context.Context, check func() (bool, error)) error {
-	interval := pollMin
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-timer.C:
-		}
-		done, err := check()
-		if err != nil || done {
-			return err
-		}
-		timer.Reset(interval)
-		interval = min(interval*2, pollMax)
-	}
+func polling(what string) wait.Options {
+	return wait.Options{What: what, Interval: pollMin, MaxInterval: pollMax}
 }

@@ -35,6 +35,7 @@ import (
 	hswarm "github.com/haddockhq/terraform-provider-haddock/internal/swarm"
 	"github.com/haddockhq/terraform-provider-haddock/internal/testenv"
 	"github.com/haddockhq/terraform-provider-haddock/internal/testimage"
+	"github.com/haddockhq/terraform-provider-haddock/internal/wait"
 )
 
 // proxySource serves GET / with the content of the files in $FILES and
@@ -100,7 +101,7 @@ func (w logWriter) Write(p []byte) (int, error) {
 // workers. It returns the hosts by ID and the manager's Engine over mTLS.
 func realSwarm(t *testing.T, ctx context.Context) (map[string]*realHost, Engine) {
 	t.Helper()
-	testenv.RequireRealHosts(t)
+	localcloudtest.RequireRealHosts(t)
 	if _, err := testimage.GoTool(); err != nil {
 		testenv.Need(t, "HADDOCK_REQUIRE_REAL_HOSTS", err)
 	}
@@ -503,9 +504,9 @@ func TestRealStack(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Let that update finish, as it would long before anyone looks.
-	if err := pollUntil(ctx, func() (bool, error) {
+	if err := wait.Until(ctx, polling("the update of st_b"), func(ctx context.Context) (bool, string, error) {
 		s, _, err := s1.local.ServiceInspectWithRaw(ctx, bs.ID, dswarm.ServiceInspectOptions{})
-		return err == nil && s.UpdateStatus != nil && s.UpdateStatus.State == dswarm.UpdateStateCompleted, err
+		return err == nil && s.UpdateStatus != nil && s.UpdateStatus.State == dswarm.UpdateStateCompleted, "", err
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,8 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/swarm"
+
+	"github.com/haddockhq/terraform-provider-haddock/internal/wait"
 )
 
 // WaitOption tunes WaitConverged.
@@ -174,50 +176,35 @@ func WaitConverged(ctx context.Context, e Engine, p *Project, timeout time.Durat
 	if cfg.pollMin <= 0 {
 		cfg.pollMin = 250 * time.Millisecond
 	}
-	cfg.pollMax = max(cfg.pollMax, cfg.pollMin)
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
-	}
 	w := &waiter{e: e, p: p, cfg: cfg, convergedAt: map[string]time.Time{}}
-	interval := cfg.pollMin
-	timer := time.NewTimer(0)
-	defer timer.Stop()
 	var last []ServiceProblem
-	var lastErr error
-	for {
-		select {
-		case <-ctx.Done():
-			ce := &ConvergeError{Stack: p.Name, Problems: last, Cause: ctx.Err(), LastError: lastErr}
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				ce.Timeout = timeout
+	err := wait.Until(ctx, wait.Options{What: "stack " + p.Name, Interval: cfg.pollMin, MaxInterval: cfg.pollMax, Timeout: timeout},
+		func(ctx context.Context) (bool, string, error) {
+			done, problems, fatal, err := w.check(ctx)
+			switch {
+			case err != nil && ctx.Err() == nil && permanent(err):
+				return false, "", fmt.Errorf("waiting for stack %s: %w", p.Name, err)
+			case err != nil:
+				return false, "", wait.Retry(err)
 			}
-			return ce
-		case <-timer.C:
-		}
-		done, problems, fatal, err := w.check(ctx)
-		if err == nil && cfg.progress != nil {
-			cfg.progress(problems)
-		}
-		switch {
-		case err != nil && ctx.Err() == nil:
-			if permanent(err) {
-				return fmt.Errorf("waiting for stack %s: %w", p.Name, err)
+			if cfg.progress != nil {
+				cfg.progress(problems)
 			}
-		case fatal:
-			return &ConvergeError{Stack: p.Name, Problems: problems}
-		case done:
-			return nil
-		}
-		if err == nil {
-			last, lastErr = problems, nil
-		} else if ctx.Err() == nil {
-			lastErr = err
-		}
-		timer.Reset(interval)
-		interval = min(interval*2, cfg.pollMax)
+			if fatal {
+				return false, "", &ConvergeError{Stack: p.Name, Problems: problems}
+			}
+			last = problems
+			return done, "", nil
+		})
+	var te *wait.TimeoutError
+	if !errors.As(err, &te) {
+		return err
 	}
+	ce := &ConvergeError{Stack: p.Name, Problems: last, Cause: te.Err, LastError: te.LastError}
+	if errors.Is(te.Err, context.DeadlineExceeded) {
+		ce.Timeout = timeout
+	}
+	return ce
 }
 
 // permanent reports whether an engine error will not go away by waiting.

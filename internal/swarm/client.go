@@ -29,6 +29,7 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/pki"
+	"github.com/haddockhq/terraform-provider-haddock/internal/wait"
 )
 
 // Ports of the Docker Engine API.
@@ -206,36 +207,18 @@ func (c *Client) Ping(ctx context.Context) error {
 // interval <= 0) until it answers over mTLS or ctx ends. Every error is
 // retried — connection refused while the host boots, but also a
 // certificate for another identity, since a floating IP may still point at
-// the previous host. When ctx ends the error wraps ctx.Err() and the last
-// ping error.
+// the previous host. When ctx ends the error (a *wait.TimeoutError) wraps
+// ctx.Err() and the last ping error.
 func (c *Client) WaitReady(ctx context.Context, interval time.Duration) error {
 	if interval <= 0 {
 		interval = DefaultPollInterval
 	}
-	var lastErr error
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for attempt := 1; ; attempt++ {
-		select {
-		case <-ctx.Done():
-			if lastErr == nil {
-				return fmt.Errorf("waiting for docker engine %s at %s: %w", c.identity, c.host, ctx.Err())
-			}
-			return fmt.Errorf("waiting for docker engine %s at %s: %w after %d attempts; last error: %w",
-				c.identity, c.host, ctx.Err(), attempt-1, lastErr)
-		case <-timer.C:
-		}
-		attemptCtx, cancel := context.WithTimeout(ctx, defaultPingTimeout)
-		err := c.Ping(attemptCtx)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() == nil || lastErr == nil {
-			lastErr = err
-		}
-		timer.Reset(interval)
-	}
+	return wait.Until(ctx, wait.Options{What: "docker engine " + c.identity + " at " + c.host, Interval: interval},
+		func(ctx context.Context) (bool, string, error) {
+			attemptCtx, cancel := context.WithTimeout(ctx, defaultPingTimeout)
+			defer cancel()
+			return true, "", wait.Retry(c.Ping(attemptCtx))
+		})
 }
 
 // Close releases the client's idle connections.

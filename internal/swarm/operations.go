@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/docker/docker/api/types/swarm"
+
+	"github.com/haddockhq/terraform-provider-haddock/internal/wait"
 )
 
 // This file holds the engine operations Haddock builds on, each returning
@@ -290,26 +292,26 @@ func (c *Client) Join(ctx context.Context, opts JoinOptions) error {
 	// swarm will continue in the background": wait for it. Any other
 	// failure leaves the engine out of the swarm (inactive, or in the
 	// error state with the reason).
-	var lastErr error
-	err = poll(ctx, func() (bool, error) {
+	err = wait.Until(ctx, polling("the join to complete"), func(ctx context.Context) (bool, string, error) {
 		in, err := api.Info(ctx)
 		if err != nil {
-			return retryAfter(&lastErr, err)
+			return false, "", wait.Retry(err)
 		}
-		switch LocalNodeState(in.Swarm.LocalNodeState) {
+		state := LocalNodeState(in.Swarm.LocalNodeState)
+		switch state {
 		case NodePending:
-			return false, nil
+			return false, string(state), nil
 		case NodeActive, NodeLocked:
 			_, err := c.joined(ctx, api, opts)
-			return true, err
+			return true, string(state), err
 		}
 		if in.Swarm.Error != "" {
-			return true, fmt.Errorf("joining %s to the swarm at %s: %w (engine: %s)", c.identity, strings.Join(opts.RemoteAddrs, ", "), joinErr, in.Swarm.Error)
+			return true, "", fmt.Errorf("joining %s to the swarm at %s: %w (engine: %s)", c.identity, strings.Join(opts.RemoteAddrs, ", "), joinErr, in.Swarm.Error)
 		}
-		return true, fmt.Errorf("joining %s to the swarm at %s: %w", c.identity, strings.Join(opts.RemoteAddrs, ", "), joinErr)
+		return true, "", fmt.Errorf("joining %s to the swarm at %s: %w", c.identity, strings.Join(opts.RemoteAddrs, ", "), joinErr)
 	})
-	if err != nil && ctx.Err() != nil {
-		return fmt.Errorf("joining %s to the swarm at %s: %w; join error: %w; last error: %v", c.identity, strings.Join(opts.RemoteAddrs, ", "), err, joinErr, lastErr)
+	if timedOut(err) {
+		return fmt.Errorf("joining %s to the swarm at %s: %w; join error: %w", c.identity, strings.Join(opts.RemoteAddrs, ", "), err, joinErr)
 	}
 	return err
 }

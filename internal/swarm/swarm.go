@@ -17,6 +17,8 @@ import (
 
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/client"
+
+	"github.com/haddockhq/terraform-provider-haddock/internal/wait"
 )
 
 // swarmEngine is the part of the Docker SDK the Swarm operations use, on
@@ -227,34 +229,18 @@ var (
 	pollMax = 2 * time.Second
 )
 
-// poll calls check until it reports done, returns an error, or ctx ends
-// (then ctx.Err() is returned).
-func poll(ctx context.Context, check func() (done bool, err error)) error {
-	interval := pollMin
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-timer.C:
-		}
-		done, err := check()
-		if err != nil || done {
-			return err
-		}
-		timer.Reset(interval)
-		interval = min(interval*2, pollMax)
-	}
+// polling is how the waiters poll (wait.Until): backing off from pollMin
+// to pollMax. A check hands a transient error (an engine restarting, a
+// connection reset) to wait.Retry; any other error ends the wait.
+func polling(what string) wait.Options {
+	return wait.Options{What: what, Interval: pollMin, MaxInterval: pollMax}
 }
 
-// retryAfter records v, the last thing seen, for the message given if the
-// wait runs out, and tells poll to check again. poll stops at the first
-// error a check returns, so a check hands a transient error (an engine
-// restarting, a connection reset) here instead of returning it.
-func retryAfter[T any](last *T, v T) (done bool, err error) {
-	*last = v
-	return false, nil
+// timedOut reports whether err is a wait that ran out (a *wait.TimeoutError,
+// which names the last state and error), not an error a check returned.
+func timedOut(err error) bool {
+	var te *wait.TimeoutError
+	return errors.As(err, &te)
 }
 
 // permanent reports whether an error from a manager will not go away by
@@ -277,15 +263,3 @@ func outOfSequence(err error) bool {
 
 // maxUpdateAttempts bounds the retries of an update that keeps losing races.
 const maxUpdateAttempts = 5
-
-// wrapMsg returns an error reading msg that wraps err, for messages that
-// already include err's text.
-func wrapMsg(msg string, err error) error { return &msgError{msg: msg, err: err} }
-
-type msgError struct {
-	msg string
-	err error
-}
-
-func (e *msgError) Error() string { return e.msg }
-func (e *msgError) Unwrap() error { return e.err }

@@ -13,6 +13,8 @@ import (
 
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/swarm"
+
+	"github.com/haddockhq/terraform-provider-haddock/internal/wait"
 )
 
 // restoreTimeout bounds setting nodes back after a failed drain, which runs
@@ -167,36 +169,30 @@ func (c *Client) DrainNodes(ctx context.Context, nodeIDs []string, timeout time.
 		set = append(set, id)
 	}
 
-	wctx := ctx
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		wctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
-	}
 	var problems []DrainProblem
-	var lastErr error
-	err = poll(wctx, func() (bool, error) {
-		tasks, services, err := c.drainState(wctx, api)
+	opts := polling("the tasks to be re-placed")
+	opts.Timeout = timeout
+	err = wait.Until(ctx, opts, func(ctx context.Context) (bool, string, error) {
+		tasks, services, err := c.drainState(ctx, api)
 		if err != nil {
 			if permanent(err) {
-				return false, err
+				return false, "", err
 			}
-			lastErr = err
-			return false, nil
+			return false, "", wait.Retry(err)
 		}
-		lastErr = nil
 		problems = drainProblems(tasks, services, drained, targets, byID)
-		return len(problems) == 0, nil
+		return len(problems) == 0, "", nil
 	})
 	if err == nil {
 		return nil
 	}
-	if wctx.Err() == nil {
+	var te *wait.TimeoutError
+	if !errors.As(err, &te) {
 		return errors.Join(fmt.Errorf("%s: %w", what, err), c.restoreAvailability(ctx, set, prev))
 	}
-	de := &DrainError{Nodes: names, Timeout: timeout, Cause: wctx.Err(), Problems: problems}
-	if len(problems) == 0 && lastErr != nil {
-		de.Problems = []DrainProblem{{Message: "last error: " + lastErr.Error()}}
+	de := &DrainError{Nodes: names, Timeout: timeout, Cause: te.Err, Problems: problems}
+	if len(problems) == 0 && te.LastError != nil {
+		de.Problems = []DrainProblem{{Message: "last error: " + te.LastError.Error()}}
 	}
 	de.RestoreErr = c.restoreAvailability(ctx, set, prev)
 	de.Restored = de.RestoreErr == nil

@@ -12,6 +12,8 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/swarm"
+
+	"github.com/haddockhq/terraform-provider-haddock/internal/wait"
 )
 
 // Nodes returns the swarm's nodes, sorted by hostname then ID.
@@ -353,19 +355,16 @@ func (c *Client) WaitNodesReady(ctx context.Context, hostnames []string) ([]Node
 		return nil, err
 	}
 	out := make([]Node, len(hostnames))
-	var missing []string
-	var lastErr error
-	err = poll(ctx, func() (bool, error) {
+	what := "swarm nodes " + strings.Join(hostnames, ", ") + " to be ready"
+	err = wait.Until(ctx, polling(what), func(ctx context.Context) (bool, string, error) {
 		nodes, err := c.nodes(ctx, api)
 		if err != nil {
 			if permanent(err) {
-				return false, err
+				return false, "", err
 			}
-			lastErr = err
-			return false, nil
+			return false, "", wait.Retry(err)
 		}
-		lastErr = nil
-		missing = missing[:0]
+		var missing []string
 		for i, h := range hostnames {
 			n, state := readyNode(nodes, h)
 			if n == nil {
@@ -374,22 +373,18 @@ func (c *Client) WaitNodesReady(ctx context.Context, hostnames []string) ([]Node
 			}
 			out[i] = *n
 		}
-		return len(missing) == 0, nil
+		if len(missing) > 0 {
+			return false, "not ready: " + strings.Join(missing, "; "), nil
+		}
+		return true, "", nil
 	})
-	if err == nil {
+	switch {
+	case err == nil:
 		return out, nil
+	case timedOut(err):
+		return nil, err
 	}
-	if ctx.Err() == nil {
-		return nil, fmt.Errorf("waiting for swarm nodes %s to be ready: %w", strings.Join(hostnames, ", "), err)
-	}
-	msg := fmt.Sprintf("waiting for swarm nodes %s to be ready: %v", strings.Join(hostnames, ", "), err)
-	if len(missing) > 0 {
-		msg += "; not ready: " + strings.Join(missing, "; ")
-	}
-	if lastErr != nil {
-		msg += "; last error: " + lastErr.Error()
-	}
-	return nil, wrapMsg(msg, err)
+	return nil, fmt.Errorf("waiting for %s: %w", what, err)
 }
 
 // readyNode returns the ready node with hostname (the newest when a
@@ -452,58 +447,41 @@ func (c *Client) waitNode(ctx context.Context, api swarmEngine, id, what string,
 	for _, o := range opts {
 		o(&cfg)
 	}
-	var state string
-	var lastErr error
-	err := poll(ctx, func() (bool, error) {
+	err := wait.Until(ctx, polling("node "+id), func(ctx context.Context) (bool, string, error) {
 		n, err := c.inspectNode(ctx, api, id)
 		if err != nil {
 			if errors.Is(err, ErrNotFound) {
 				if cfg.goneIsDone {
-					return true, nil
+					return true, "", nil
 				}
-				return false, err
+				return false, "", err
 			}
 			if permanent(err) {
-				return false, err
+				return false, "", err
 			}
-			lastErr = err
-			return false, nil
+			return false, "", wait.Retry(err)
 		}
-		lastErr = nil
 		ok, s := done(n)
-		state = s
-		return ok, nil
+		return ok, s, nil
 	})
-	if err == nil {
-		return nil
-	}
-	if ctx.Err() == nil {
+	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	msg := fmt.Sprintf("%s: %v", what, err)
-	if state != "" {
-		msg += "; node is " + state
-	}
-	if lastErr != nil {
-		msg += "; last error: " + lastErr.Error()
-	}
-	return wrapMsg(msg, err)
+	return nil
 }
 
 // waitLocal polls the engine's own swarm state until done reports true.
 func (c *Client) waitLocal(ctx context.Context, api swarmEngine, what string, done func(LocalNodeState, bool) (bool, string)) error {
-	var state string
-	err := poll(ctx, func() (bool, error) {
+	err := wait.Until(ctx, polling("engine "+c.identity), func(ctx context.Context) (bool, string, error) {
 		in, err := api.Info(ctx)
 		if err != nil {
-			return retryAfter(&state, err.Error())
+			return false, "", wait.Retry(err)
 		}
 		ok, s := done(LocalNodeState(in.Swarm.LocalNodeState), in.Swarm.ControlAvailable)
-		state = s
-		return ok, nil
+		return ok, s, nil
 	})
-	if err == nil {
-		return nil
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
-	return wrapMsg(fmt.Sprintf("%s: %v; engine %s: %s", what, err, c.identity, state), err)
+	return nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/localcloudtest"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/testimage"
+	"github.com/haddockhq/terraform-provider-haddock/internal/wait"
 
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/swarm"
@@ -138,13 +139,13 @@ func waitRunning(t *testing.T, ctx context.Context, mgr *realHost, service strin
 	t.Helper()
 	const want = 3
 	var got map[string]int
-	err := poll(ctx, func() (bool, error) {
+	err := wait.Until(ctx, polling("service "+service), func(ctx context.Context) (bool, string, error) {
 		got = runningTasks(t, ctx, mgr, service, hostnames)
 		n := 0
 		for _, c := range got {
 			n += c
 		}
-		return n == want, nil
+		return n == want, "", nil
 	})
 	if err != nil {
 		t.Fatalf("service %s: %d running tasks wanted, have %v: %v", service, want, got, err)

@@ -17,7 +17,9 @@ import (
 
 // CreateFloatingIP allocates an Elastic IP tagged haddock=true, and
 // associates it with hostID when given. When the association fails the
-// address is released again, so a failed call leaves nothing behind.
+// address is released again (with a context of its own: the caller's may
+// have ended), so a failed call leaves nothing behind; if even the release
+// fails, the address comes back with the error, for the caller to record.
 func (d *Driver) CreateFloatingIP(ctx context.Context, region, hostID string) (*cloud.FloatingIP, error) {
 	ctx = logContext(ctx)
 	if err := d.checkRegion(region); err != nil {
@@ -42,14 +44,36 @@ func (d *Driver) CreateFloatingIP(ctx context.Context, region, hostID string) (*
 		return ip, nil
 	}
 	if err := d.associate(ctx, ip.ID, hostID); err != nil {
-		if _, rerr := d.ec2.ReleaseAddress(ctx, &ec2.ReleaseAddressInput{AllocationId: awssdk.String(ip.ID)}); rerr != nil {
+		// The association may have failed because ctx ended: release with a
+		// context of its own, or the address leaks.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		if _, rerr := d.ec2.ReleaseAddress(rctx, &ec2.ReleaseAddressInput{AllocationId: awssdk.String(ip.ID)}); rerr != nil {
 			tflog.SubsystemWarn(ctx, subsystem, "releasing an Elastic IP after a failed association", map[string]any{"allocation_id": ip.ID, "error": rerr.Error()})
-			return nil, fmt.Errorf("creating Elastic IP (%s): %w (and releasing it again failed: %v)", ip.ID, err, mapError(rerr))
+			return ip, fmt.Errorf("creating Elastic IP (%s): %w (and releasing it again failed: %v; it is returned to be recorded, "+
+				"or release it with `aws ec2 release-address --allocation-id %s`)", ip.ID, err, mapError(rerr), ip.ID)
 		}
 		return nil, fmt.Errorf("creating Elastic IP: %w", err)
 	}
 	ip.HostID = hostID
 	return ip, nil
+}
+
+// ListFloatingIPs describes every Elastic IP of the region (EC2 answers
+// DescribeAddresses in one page).
+func (d *Driver) ListFloatingIPs(ctx context.Context) ([]cloud.FloatingIP, error) {
+	out, err := d.ec2.DescribeAddresses(logContext(ctx), &ec2.DescribeAddressesInput{})
+	if err != nil {
+		return nil, fmt.Errorf("listing Elastic IPs: %w", err)
+	}
+	ips := make([]cloud.FloatingIP, 0, len(out.Addresses))
+	for _, a := range out.Addresses {
+		ips = append(ips, cloud.FloatingIP{
+			ID: awssdk.ToString(a.AllocationId), Address: awssdk.ToString(a.PublicIp),
+			Region: d.region, HostID: awssdk.ToString(a.InstanceId),
+		})
+	}
+	return ips, nil
 }
 
 // GetFloatingIP describes an Elastic IP by allocation id.

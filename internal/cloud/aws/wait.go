@@ -2,6 +2,7 @@ package aws
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
+	"github.com/haddockhq/terraform-provider-haddock/internal/wait"
 )
 
 // Waiters in the style of terraform-provider-aws: wait<Thing><State>(ctx,
@@ -19,32 +21,24 @@ import (
 // status outside pending and target ends the wait with an error, and so
 // does the thing being gone unless target holds "".
 func waitForStatus(ctx context.Context, f statusFunc, pending, target []string, timeout, interval time.Duration) (any, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	last := ""
-	for {
-		obj, status, err := f()
-		if err != nil {
-			return obj, err
-		}
-		if obj == nil && !slices.Contains(target, "") {
-			return nil, cloud.NotFoundError(cloud.AWS, "resource", "")
-		}
-		if slices.Contains(target, status) {
-			return obj, nil
-		}
-		if !slices.Contains(pending, status) {
-			return obj, fmt.Errorf("unexpected state %q, wanted %q", status, target)
-		}
-		last = status
-		t := time.NewTimer(interval)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return obj, fmt.Errorf("timeout while waiting for state to become %q (last state %q): %w", target, last, ctx.Err())
-		case <-t.C:
-		}
-	}
+	var obj any
+	err := wait.Until(ctx, wait.Options{What: fmt.Sprintf("state to become %q", target), Interval: interval, Timeout: timeout},
+		func(context.Context) (bool, string, error) {
+			o, status, err := f()
+			obj = o
+			switch {
+			case err != nil:
+				return false, "", err
+			case o == nil && !slices.Contains(target, ""):
+				return false, "", cloud.NotFoundError(cloud.AWS, "resource", "")
+			case slices.Contains(target, status):
+				return true, status, nil
+			case !slices.Contains(pending, status):
+				return false, status, fmt.Errorf("unexpected state %q, wanted %q", status, target)
+			}
+			return false, status, nil
+		})
+	return obj, err
 }
 
 // waitInstanceStarted waits until an instance has left "pending".
@@ -56,6 +50,34 @@ func waitInstanceStarted(ctx context.Context, conn InstancesAPI, id string, time
 	inst, _ := obj.(*types.Instance)
 	if err != nil {
 		return inst, fmt.Errorf("waiting for EC2 instance (%s) to start: %w", id, err)
+	}
+	return inst, nil
+}
+
+// waitInstanceStopped waits until an instance is stopped. Right after
+// StopInstances it may still describe as running.
+func waitInstanceStopped(ctx context.Context, conn InstancesAPI, id string, timeout, interval time.Duration) (*types.Instance, error) {
+	obj, err := waitForStatus(ctx, statusInstance(ctx, conn, id),
+		[]string{string(types.InstanceStateNamePending), string(types.InstanceStateNameRunning), string(types.InstanceStateNameStopping)},
+		[]string{string(types.InstanceStateNameStopped)},
+		timeout, interval)
+	inst, _ := obj.(*types.Instance)
+	if err != nil {
+		return inst, fmt.Errorf("waiting for EC2 instance (%s) to stop: %w", id, err)
+	}
+	return inst, nil
+}
+
+// waitInstanceRunning waits until an instance is running. Right after
+// StartInstances it may still describe as stopped.
+func waitInstanceRunning(ctx context.Context, conn InstancesAPI, id string, timeout, interval time.Duration) (*types.Instance, error) {
+	obj, err := waitForStatus(ctx, statusInstance(ctx, conn, id),
+		[]string{string(types.InstanceStateNamePending), string(types.InstanceStateNameStopped)},
+		[]string{string(types.InstanceStateNameRunning)},
+		timeout, interval)
+	inst, _ := obj.(*types.Instance)
+	if err != nil {
+		return inst, fmt.Errorf("waiting for EC2 instance (%s) to run: %w", id, err)
 	}
 	return inst, nil
 }
@@ -94,21 +116,18 @@ func waitInstancesRunning(ctx context.Context, conn InstancesAPI, ids []string, 
 // is not in codes, or timeout passes; it backs off between calls. It is for
 // EC2's eventual consistency, e.g. tagging an instance that DescribeInstances
 // does not know yet.
+// When it gives up it returns fn's last error, for the caller to map.
 func (d *Driver) retryWhen(ctx context.Context, timeout time.Duration, fn func() error, codes ...string) error {
-	deadline := time.Now().Add(timeout)
-	delay := d.timing.minDelay
-	for {
-		err := fn()
-		if err == nil || !hasCode(err, codes...) || time.Now().Add(delay).After(deadline) {
-			return err
-		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return err
-		case <-t.C:
-		}
-		delay = min(2*delay, d.timing.maxDelay)
+	err := wait.Until(ctx, wait.Options{Interval: d.timing.minDelay, MaxInterval: d.timing.maxDelay, Timeout: timeout},
+		func(context.Context) (bool, string, error) {
+			err := fn()
+			if err != nil && hasCode(err, codes...) {
+				return false, "", wait.Retry(err)
+			}
+			return true, "", err
+		})
+	if te := (*wait.TimeoutError)(nil); errors.As(err, &te) && te.LastError != nil {
+		return te.LastError
 	}
+	return err
 }

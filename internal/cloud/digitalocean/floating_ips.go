@@ -2,6 +2,7 @@ package digitalocean
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -11,7 +12,10 @@ import (
 )
 
 // CreateFloatingIP reserves an IP in region, or assigned to hostID (DO then
-// takes the droplet's region).
+// takes the droplet's region). The create is sent once (a repeat after a
+// 5xx could reserve a second address; see retrySafe). When the reserved IP
+// exists but its assignment cannot be confirmed, it comes back with the
+// error: the caller must record it (or delete it), or it leaks.
 func (d *Driver) CreateFloatingIP(ctx context.Context, region, hostID string) (*cloud.FloatingIP, error) {
 	req := &godo.ReservedIPCreateRequest{Region: region}
 	if hostID != "" {
@@ -25,15 +29,44 @@ func (d *Driver) CreateFloatingIP(ctx context.Context, region, hostID string) (*
 	if err != nil {
 		return nil, apiError(err)
 	}
-	if hostID != "" {
-		// The create answers before the assignment is done; wait for it so
-		// the address routes to the host when Create returns.
-		if err := d.waitReservedIPAssigned(ctx, ip.IP, hostID); err != nil {
+	created := toFloatingIP(ip)
+	if hostID == "" {
+		return created, nil
+	}
+	// The create answers before the assignment is done; wait for it so the
+	// address routes to the host when Create returns.
+	if err := d.waitReservedIPAssigned(ctx, ip.IP, hostID); err != nil {
+		return created, fmt.Errorf("reserved IP %s was created but not seen assigned to droplet %s: %w; "+
+			"it is kept: apply again to assign it, or delete it", ip.IP, hostID, err)
+	}
+	got, err := d.GetFloatingIP(ctx, ip.IP)
+	if err != nil {
+		return created, fmt.Errorf("reading reserved IP %s after assigning it to droplet %s: %w", ip.IP, hostID, err)
+	}
+	return got, nil
+}
+
+// ListFloatingIPs lists every reserved IP of the account, all pages.
+func (d *Driver) ListFloatingIPs(ctx context.Context) ([]cloud.FloatingIP, error) {
+	var out []cloud.FloatingIP
+	opt := &godo.ListOptions{PerPage: 200}
+	for {
+		ips, resp, err := d.client.ReservedIPs.List(ctx, opt)
+		if err != nil {
+			return nil, apiError(err)
+		}
+		for i := range ips {
+			out = append(out, *toFloatingIP(&ips[i]))
+		}
+		if resp == nil || resp.Links == nil || resp.Links.IsLastPage() {
+			return out, nil
+		}
+		page, err := resp.Links.CurrentPage()
+		if err != nil {
 			return nil, err
 		}
-		return d.GetFloatingIP(ctx, ip.IP)
+		opt.Page = page + 1
 	}
-	return toFloatingIP(ip), nil
 }
 
 // GetFloatingIP finds a reserved IP by address.

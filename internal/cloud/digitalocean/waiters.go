@@ -3,9 +3,11 @@ package digitalocean
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/digitalocean/godo"
+
+	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
+	"github.com/haddockhq/terraform-provider-haddock/internal/wait"
 )
 
 // Status values of DigitalOcean actions.
@@ -24,6 +26,16 @@ func statusAction(ctx context.Context, c *godo.Client, id int) (*godo.Action, st
 	return a, a.Status, nil
 }
 
+// statusDroplet returns the droplet and its status; a droplet that is gone
+// is an error wrapping cloud.ErrNotFound.
+func statusDroplet(ctx context.Context, c *godo.Client, n int) (*godo.Droplet, string, error) {
+	dr, _, err := c.Droplets.Get(ctx, n)
+	if err != nil {
+		return nil, "", apiError(err)
+	}
+	return dr, dr.Status, nil
+}
+
 // waitActionCompleted polls an action until it completes; the caller's
 // context bounds it (Terraform timeouts reach here through ctx).
 func (d *Driver) waitActionCompleted(ctx context.Context, a *godo.Action) error {
@@ -31,46 +43,48 @@ func (d *Driver) waitActionCompleted(ctx context.Context, a *godo.Action) error 
 		return nil
 	}
 	id := a.ID
-	for {
-		_, status, err := statusAction(ctx, d.client, id)
-		if err != nil {
-			return fmt.Errorf("waiting for DigitalOcean action %d: %w", id, err)
-		}
-		switch status {
-		case actionCompleted:
-			return nil
-		case actionErrored:
-			return fmt.Errorf("DigitalOcean action %d (%s) errored", id, a.Type)
-		}
-		if err := sleep(ctx, d.cfg.PollInterval); err != nil {
-			return fmt.Errorf("waiting for DigitalOcean action %d (%s, last status %s): %w", id, a.Type, status, err)
-		}
-	}
+	return wait.Until(ctx, wait.Options{What: fmt.Sprintf("DigitalOcean action %d (%s)", id, a.Type), Interval: d.cfg.PollInterval},
+		func(ctx context.Context) (bool, string, error) {
+			_, status, err := statusAction(ctx, d.client, id)
+			switch {
+			case err != nil:
+				return false, "", fmt.Errorf("waiting for DigitalOcean action %d: %w", id, err)
+			case status == actionErrored:
+				return false, status, fmt.Errorf("DigitalOcean action %d (%s) errored", id, a.Type)
+			}
+			return status == actionCompleted, status, nil
+		})
 }
 
 // waitReservedIPAssigned waits until the reserved IP reports the droplet.
 func (d *Driver) waitReservedIPAssigned(ctx context.Context, ip, hostID string) error {
-	for {
-		f, err := d.GetFloatingIP(ctx, ip)
-		if err != nil {
-			return err
-		}
-		if f.HostID == hostID {
-			return nil
-		}
-		if err := sleep(ctx, d.cfg.PollInterval); err != nil {
-			return fmt.Errorf("waiting for reserved IP %s to be assigned to droplet %s: %w", ip, hostID, err)
-		}
-	}
+	return wait.Until(ctx, wait.Options{What: fmt.Sprintf("reserved IP %s to be assigned to droplet %s", ip, hostID), Interval: d.cfg.PollInterval},
+		func(ctx context.Context) (bool, string, error) {
+			f, err := d.GetFloatingIP(ctx, ip)
+			if err != nil {
+				return false, "", err
+			}
+			state := "unassigned"
+			if f.HostID != "" {
+				state = "assigned to droplet " + f.HostID
+			}
+			return f.HostID == hostID, state, nil
+		})
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+// waitDropletActive waits until droplet n lists as active at size, and
+// returns it as listed last.
+func (d *Driver) waitDropletActive(ctx context.Context, n int, size string) (*cloud.Host, error) {
+	var h *cloud.Host
+	err := wait.Until(ctx, wait.Options{What: fmt.Sprintf("droplet %d to be active at size %s", n, size), Interval: d.cfg.PollInterval},
+		func(ctx context.Context) (bool, string, error) {
+			dr, status, err := statusDroplet(ctx, d.client, n)
+			if err != nil {
+				return false, "", err
+			}
+			host := toHost(dr)
+			h = &host
+			return status == dropletActive && dr.SizeSlug == size, status + " at size " + dr.SizeSlug, nil
+		})
+	return h, err
 }

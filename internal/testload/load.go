@@ -1,4 +1,7 @@
-package acctest
+// Package testload is a bounded client load for tests that claim "zero
+// failed requests": a fixed request rate against one URL, every result
+// counted, stopped by the test or by its own limits.
+package testload
 
 import (
 	"context"

@@ -1,0 +1,282 @@
+package cluster
+
+// Rolling replacement on real hosts: the demo's counter stack behind a
+// floating IP, a steady client load through the IP during the whole
+// rollout, every request counted.
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
+	"github.com/haddockhq/terraform-provider-haddock/internal/cloud/digitalocean"
+	"github.com/haddockhq/terraform-provider-haddock/internal/cloud/digitalocean/dotest"
+	"github.com/haddockhq/terraform-provider-haddock/internal/image"
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/localcloudtest"
+	"github.com/haddockhq/terraform-provider-haddock/internal/stack"
+	"github.com/haddockhq/terraform-provider-haddock/internal/swarm"
+	"github.com/haddockhq/terraform-provider-haddock/internal/testload"
+)
+
+// rollOptions is this file's own network (see realOptions for the
+// others'), with localcloud's registry, where the counter image is pushed
+// so that replacement hosts can pull it.
+var rollOptions = localcloudtest.Options{
+	Bridge: "hdkroll", NetnsPrefix: "hdkr-", StateDir: "/tmp/hdkroll", Token: "cluster-roll-test-token",
+	Subnet: netip.MustParsePrefix("10.213.244.0/24"), ReservedPrefix: netip.MustParsePrefix("10.213.245.0/28"),
+	Lock: "haddock-cluster-test.lock", Sweep: true, Registry: true,
+}
+
+type rollEnv struct {
+	drv   *digitalocean.Driver
+	opts  Options
+	image string
+	c     *Cluster
+	g     *NodeGroup
+	ip    *cloud.FloatingIP
+}
+
+var (
+	rollManagers = ClusterSpec{Name: "roll", Managers: HostsSpec{Count: 3, Region: "fra1", Size: "s-1vcpu-1gb", Image: "debian-12-x64"}}
+	rollWorkers  = GroupSpec{Name: "work", HostsSpec: HostsSpec{Count: 2, Region: "fra1", Size: "s-1vcpu-1gb", Image: "debian-12-x64", Labels: map[string]string{"tier": "app"}}}
+)
+
+// startRoll brings up managers and workers, the counter stack of
+// examples/local and a floating IP on the first manager, and waits until
+// the app answers through the IP.
+func startRoll(tb testing.TB, managers ClusterSpec, workers GroupSpec) *rollEnv {
+	tb.Helper()
+	ctx := tb.Context()
+	lc := localcloudtest.StartReal(tb, rollOptions)
+	e := &rollEnv{drv: dotest.Driver(tb, lc.URL, lc.Token, 250*time.Millisecond), opts: Options{
+		PollInterval: 250 * time.Millisecond, EnginePollInterval: 250 * time.Millisecond,
+		BootTimeout: 3 * time.Minute, JoinTimeout: 3 * time.Minute, DrainTimeout: 3 * time.Minute, LeaveTimeout: 30 * time.Second,
+	}}
+	e.image = pushCounter(tb, lc.RegistryAddr)
+	var err error
+	if e.c, _, err = Create(ctx, e.drv, managers, e.opts); err != nil {
+		tb.Fatalf("creating the managers: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := e.c.Destroy(context.Background(), DestroyOptions{DeleteNodeGroups: true}); err != nil {
+			tb.Errorf("destroying the cluster: %v", err)
+		}
+	})
+	if e.g, err = e.c.NodeGroup(e.drv, workers.Name); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := e.g.Apply(ctx, workers); err != nil {
+		tb.Fatalf("creating the workers: %v", err)
+	}
+	e.deploy(tb)
+	v, err := e.c.Observe(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if e.ip, err = e.drv.CreateFloatingIP(ctx, "", v.Members[0].HostID); err != nil {
+		tb.Fatalf("creating the floating IP: %v", err)
+	}
+	tb.Cleanup(func() { _ = e.drv.DeleteFloatingIP(context.Background(), e.ip.ID) })
+	if _, err := getOK(e.url(), 60*time.Second); err != nil {
+		tb.Fatalf("the app does not answer through the floating IP: %v", err)
+	}
+	return e
+}
+
+func (e *rollEnv) url() string { return "http://" + e.ip.Address + "/api" }
+
+// deploy runs examples/local/compose.yaml (web: 4 replicas on the
+// workers' overlay; front: global on the managers, host-mode port 80).
+func (e *rollEnv) deploy(tb testing.TB) {
+	tb.Helper()
+	ctx := tb.Context()
+	yaml, err := os.ReadFile(filepath.Join("..", "..", "examples", "local", "compose.yaml"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p, err := stack.Load("counter", yaml, map[string]string{"IMAGE": e.image})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	eng, _, err := e.c.Manager(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer func() { _ = eng.Close() }()
+	se, err := stack.EngineOf(eng.(*swarm.Client))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := stack.Deploy(ctx, se, p, stack.DeployOptions{}); err != nil {
+		tb.Fatalf("deploying the counter stack: %v", err)
+	}
+	if err := stack.WaitConverged(ctx, se, p, 3*time.Minute); err != nil {
+		tb.Fatalf("the counter stack does not converge: %v", err)
+	}
+}
+
+// pushCounter builds examples/apps/counter into an image and pushes it to
+// the registry at addr.
+func pushCounter(tb testing.TB, addr string) string {
+	tb.Helper()
+	ctx := tb.Context()
+	bin, err := image.BuildGo(ctx, image.GoBuild{Package: "./examples/apps/counter", Dir: filepath.Join("..", "..")})
+	if err != nil {
+		tb.Fatalf("building the counter app: %v", err)
+	}
+	img, err := image.FromBinary(bin, image.Options{Path: "/counter", ExposedPorts: []string{"8080/tcp"}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ref := addr + "/counter:roll"
+	if _, err := image.Push(ctx, img, ref, true); err != nil {
+		tb.Fatalf("pushing %s: %v", ref, err)
+	}
+	return ref
+}
+
+func getOK(url string, within time.Duration) (testload.LoadResult, error) {
+	deadline := time.Now().Add(within)
+	for {
+		l := &testload.Load{URL: url, Max: 1}
+		l.Start()
+		r := l.Stop()
+		if r.OK == 1 {
+			return r, nil
+		}
+		if time.Now().After(deadline) {
+			return r, fmt.Errorf("no answer: %s", strings.Join(r.Failures, "; "))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func memberIDs(v *View) map[string]string {
+	out := map[string]string{}
+	for _, m := range v.Members {
+		out[m.HostID] = m.Name
+	}
+	return out
+}
+
+// TestRealRoll changes the managers' size and the workers' image while a
+// client requests the app through the floating IP: every host is replaced,
+// one at a time, and no request fails.
+func TestRealRoll(t *testing.T) {
+	requireRealHosts(t)
+	e := startRoll(t, rollManagers, rollWorkers)
+	ctx := t.Context()
+	mv0, _ := e.c.Observe(ctx)
+	wv0, _ := e.g.Observe(ctx)
+	oldM, oldW := memberIDs(&mv0.View), memberIDs(wv0)
+	load := testload.StartLoad(e.url())
+
+	managers := rollManagers
+	managers.Managers.Size = "s-2vcpu-2gb"
+	workers := rollWorkers
+	workers.Image = "ubuntu-24-04-x64"
+	t0 := time.Now()
+	mv, err := e.c.Apply(ctx, managers)
+	if err != nil {
+		load.Stop()
+		t.Fatalf("rolling the managers: %v", err)
+	}
+	tm := time.Since(t0)
+	wv, err := e.g.Apply(ctx, workers)
+	if err != nil {
+		load.Stop()
+		t.Fatalf("rolling the workers: %v", err)
+	}
+	tw := time.Since(t0) - tm
+	time.Sleep(2 * time.Second)
+	res := load.Stop()
+	t.Logf("managers rolled in %s, workers in %s; load: %s", tm.Round(time.Second), tw.Round(time.Second), res)
+	fmt.Printf("rolling 3 managers and 2 workers under load: %s; %d failed requests\n", res, res.Failed)
+	if res.Failed != 0 || res.OK == 0 {
+		t.Errorf("%d of %d requests failed: %s", res.Failed, res.Requests, strings.Join(res.Failures, "\n"))
+	}
+	for _, x := range []struct {
+		v    *View
+		old  map[string]string
+		spec HostsSpec
+	}{{&mv.View, oldM, managers.Managers}, {wv, oldW, workers.HostsSpec}} {
+		if len(x.v.Members) != x.spec.Count || x.v.Ready() != x.spec.Count {
+			t.Errorf("group %s after the rollout: %+v", x.v.Group, x.v.Members)
+		}
+		for _, m := range x.v.Members {
+			if x.old[m.HostID] != "" || len(m.Outdated(x.spec)) != 0 {
+				t.Errorf("host %s (%s) was not replaced: size %s image %s", m.Name, m.HostID, m.Size, m.Image)
+			}
+		}
+	}
+	// The floating IP stayed in the group, on a new manager.
+	ip, err := e.drv.GetFloatingIP(ctx, e.ip.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := memberIDs(&mv.View)[ip.HostID]; !ok {
+		t.Errorf("the floating IP is on %q, not on a manager of %v", ip.HostID, memberIDs(&mv.View))
+	}
+	// Exactly the wanted hosts exist: no orphan.
+	all, err := e.drv.ListHosts(ctx, ClusterTag(e.c.UID()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 5 {
+		t.Errorf("%d hosts tagged for the cluster, want 5", len(all))
+	}
+}
+
+// BenchmarkRealRoll rolls 3 managers and 5 workers under load and prints
+// the wall time beside N × (boot + join + drain) measured in the same run:
+// one extra worker grown (boot + join) and shrunk (drain + remove).
+func BenchmarkRealRoll(b *testing.B) {
+	localcloudtest.RequireRealHosts(b)
+	workers := rollWorkers
+	workers.Count = 5
+	e := startRoll(b, rollManagers, workers)
+	ctx := b.Context()
+	for b.Loop() {
+		grow := workers
+		grow.Count = 6
+		t0 := time.Now()
+		if _, err := e.g.Apply(ctx, grow); err != nil {
+			b.Fatal(err)
+		}
+		bootJoin := time.Since(t0)
+		t0 = time.Now()
+		if _, err := e.g.Apply(ctx, workers); err != nil {
+			b.Fatal(err)
+		}
+		drain := time.Since(t0)
+
+		load := testload.StartLoad(e.url())
+		managers := rollManagers
+		managers.Managers.Size = "s-2vcpu-2gb"
+		rolled := workers
+		rolled.Size = "s-2vcpu-2gb"
+		t0 = time.Now()
+		if _, err := e.c.Apply(ctx, managers); err != nil {
+			load.Stop()
+			b.Fatal(err)
+		}
+		if _, err := e.g.Apply(ctx, rolled); err != nil {
+			load.Stop()
+			b.Fatal(err)
+		}
+		wall := time.Since(t0)
+		res := load.Stop()
+		n := 8
+		serial := time.Duration(n) * (bootJoin + drain)
+		fmt.Printf("rolling %d hosts (3 managers, 5 workers): %s wall; one host boot+join %s, drain+remove %s, %d × (boot+join+drain) = %s (%.2f×); load %s; %d failed requests\n",
+			n, wall.Round(time.Second), bootJoin.Round(time.Second), drain.Round(time.Second), n, serial.Round(time.Second), wall.Seconds()/serial.Seconds(), res, res.Failed)
+		b.ReportMetric(wall.Seconds(), "s/rollout")
+		b.ReportMetric(float64(res.Failed), "failed-requests")
+	}
+}
