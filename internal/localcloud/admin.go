@@ -164,6 +164,12 @@ func (s *Server) adminMux() *http.ServeMux {
 		s.ResetRequests()
 		w.WriteHeader(http.StatusNoContent)
 	})
+	m.HandleFunc("GET /_localcloud/hosts", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"hosts": s.HostReports()})
+	})
+	m.HandleFunc("POST /_localcloud/hosts/{id}/fail", hostControlHandler(s.FailHost))
+	m.HandleFunc("POST /_localcloud/hosts/{id}/partition", hostControlHandler(s.PartitionHost))
+	m.HandleFunc("POST /_localcloud/hosts/{id}/heal", hostControlHandler(s.HealHost))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "The resource you were accessing could not be found.")
 	})

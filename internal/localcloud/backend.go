@@ -40,11 +40,52 @@ type HostBackend interface {
 }
 
 // PowerController is optionally implemented by a HostBackend whose hosts can
-// be powered off and on. Server.Power calls it with action one of
-// power_off, shutdown, power_on, reboot and power_cycle; an error leaves
-// the host as it was (the API marks its action errored).
+// be powered off and on. Server.PowerHost calls it, in the background, with
+// one of the power actions; it returns once the host is really off or on.
+// An error leaves the host as it was (the API marks its action errored).
 type PowerController interface {
 	Power(ctx context.Context, hostID int, action string) error
+}
+
+// Power actions (PowerController, Server.PowerHost).
+const (
+	// PowerOff cuts the power: every process of the host dies at once.
+	PowerOff = "power_off"
+	// Shutdown stops the host cleanly: its services get to stop first.
+	Shutdown = "shutdown"
+	// PowerOn boots a host that is off (or failed) with the same disk.
+	PowerOn = "power_on"
+	// Reboot is a Shutdown, then a PowerOn.
+	Reboot = "reboot"
+	// PowerCycle is a PowerOff, then a PowerOn.
+	PowerCycle = "power_cycle"
+)
+
+// PowerLeavesOff reports whether power action leaves a host off; ok is
+// false when action is not a power action.
+func PowerLeavesOff(action string) (off, ok bool) {
+	switch action {
+	case PowerOff, Shutdown:
+		return true, true
+	case PowerOn, Reboot, PowerCycle:
+		return false, true
+	}
+	return false, false
+}
+
+// FaultInjector is optionally implemented by a HostBackend whose hosts can
+// fail; the /_localcloud/hosts controls (Server.FailHost, PartitionHost,
+// HealHost) need it.
+type FaultInjector interface {
+	// Fail breaks the host as a hardware fault would: its processes are
+	// killed at once, nothing shuts down cleanly, and its addresses stop
+	// answering. A power action that turns it on (PowerOn, Reboot,
+	// PowerCycle) brings it back with its disk.
+	Fail(ctx context.Context, hostID int) error
+	// Partition cuts the host off from the other hosts (not from the
+	// machine localcloud runs on); Heal undoes it.
+	Partition(ctx context.Context, hostID int) error
+	Heal(ctx context.Context, hostID int) error
 }
 
 // HostRequest is one host to provision. Region, Size and Image are as the

@@ -43,7 +43,7 @@
 // shape. The API keeps its vendor's bookkeeping under the core's lock
 // (Server.Lock) and reaches machines only through the core:
 //
-//	AddHost, Provision, Host, Hosts, HostStatus, DestroyHosts, Power   hosts
+//	AddHost, Provision, Host, Hosts, HostStatus, DestroyHosts, PowerHost   hosts
 //	AllocateAddress, MoveAddress, ReleaseAddress, Address, Addresses   the address pool
 //	Serialize                                                          check, then act through the backend
 //
@@ -51,7 +51,11 @@
 // Config.BootDelay has passed since its creation, then running (or off);
 // computed when read, no timers. A deleted host stays visible for
 // Config.DeleteDelay. The API hears when a Provision returns
-// (API.HostProvisioned).
+// (API.HostProvisioned). PowerHost carries out a power action (PowerOff,
+// Shutdown, PowerOn, Reboot, PowerCycle) through the backend in the
+// background: the host is Powering until the backend is done, then off or
+// running, and the API's callback completes its action then (or errors
+// it, the host as it was).
 //
 // # The backend seam
 //
@@ -67,8 +71,10 @@
 //
 // HostRequest carries the host id, name, the vendor's region, size and
 // image, resources, resolved SSH public keys, tags and user data. A backend
-// may also implement PowerController, and Restorer to bring its hosts back
-// when a saved state is loaded (see Persistence). Address moves and host
+// may also implement PowerController (power actions on the machine; it
+// returns once the host is really off or on), FaultInjector (the host
+// controls below) and Restorer to bring its hosts back when a saved state
+// is loaded (see Persistence). Address moves and host
 // deletion are serialized, so an address is never assigned to a host being
 // destroyed. A failed Provision removes the host. MemoryBackend, the
 // default, only hands out addresses (see its doc).
@@ -88,6 +94,36 @@
 // before they reach the API, Retry-After set. The same controls exist in
 // Go: Server.InjectFault, ClearFaults, Requests, ResetRequests. Request
 // counter keys are the APIs' routes, so ids never multiply the keys.
+//
+// Machines that fail (the backend must be a FaultInjector: real hosts;
+// otherwise 501 {"id":"not_implemented"}). No body; each answers 200
+// {"host":{"id","api","name","status","address","faulted","partitioned","powering"}}:
+//
+//	GET  /_localcloud/hosts                 {"hosts":[...]}, every API's hosts
+//	POST /_localcloud/hosts/{id}/fail       a hardware fault
+//	POST /_localcloud/hosts/{id}/partition  cut off from the other hosts
+//	POST /_localcloud/hosts/{id}/heal       undo partition
+//
+// fail kills every process of the host at once (dockerd, containerd,
+// containers; nothing shuts down cleanly) and takes its link down, so its
+// addresses, reserved IPs included, stop answering; namespace and
+// data-root stay. Its API is not told: the droplet stays "active", as
+// DigitalOcean shows a droplet whose hypervisor died until someone acts (a
+// vendor's own checks may notice much later; localcloud never does, so
+// tests see what a client really sees: an active droplet that does not
+// answer). "faulted" shows it. A power action that turns the host on
+// (power_on, reboot, power_cycle) brings it back with its data, its
+// containers restarting as their restart policies say; power_off or
+// shutdown leave it off. partition adds iptables DROP rules (FORWARD,
+// comment "localcloud-partition", on the backend's bridge) for everything
+// the bridge forwards from or to the host's address and the reserved IPs
+// it holds, following them as they move: the host and the other hosts no
+// longer reach each other, the machine localcloud runs on still reaches
+// it. heal deletes them; deleting the host, `localcloud down` and the
+// backend's Down delete them too. Errors: 404 not_found (no such host),
+// 422 unprocessable_entity (still being created, a power action under way,
+// fail on a host that is off), 500 when the backend failed. In Go:
+// Server.FailHost, PartitionHost, HealHost, HostReports.
 //
 // Config.Middleware wraps the whole handler; contract.Validator plugs in
 // there. Config.Now replaces the clock.
@@ -146,5 +182,18 @@
 // IPs come from the backend's reserved prefix; assigning one puts it on the
 // host and routes it there from the machine, so a connection from the
 // machine to the reserved IP reaches the host that holds it now, and
-// reassigning it moves it. Power actions only change the API status.
+// reassigning it moves it.
+//
+// Power actions act on the host (netns.Manager.PowerOff, PowerOn):
+// power_off kills every process of the host at once with SIGKILL and takes
+// its link down; shutdown sends dockerd SIGTERM (it stops its containers),
+// waits for it (SIGKILL after netns.Config.StopTimeout), then takes the
+// link down. Either way the namespace, the host's files and its data-root
+// stay, and the droplet turns "off" when the host is. power_on brings the
+// link up and starts the host's dockerd on the same data-root: containers
+// restart as Docker restarts them after a reboot (restart policies; swarm
+// tasks come back through the swarm), and the droplet turns "active" once
+// dockerd answers. reboot is shutdown then power_on, power_cycle power_off
+// then power_on. Each action stays in-progress until the host is done. A
+// host that is off stays off when localcloud restarts.
 package localcloud

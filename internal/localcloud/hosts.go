@@ -2,6 +2,7 @@ package localcloud
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -45,12 +46,23 @@ type Host struct {
 	// Provisioned: Provision returned successfully.
 	Provisioned bool
 	// Failed: Provision failed (the host is gone from the hosts).
-	Failed    bool
-	Off       bool
-	DeletedAt time.Time
+	Failed bool
+	Off    bool
+	// Faulted: the machine failed (FailHost) and no power action has
+	// turned it on or off since. Its API still shows it running.
+	Faulted bool
+	// Partitioned: cut off from the other hosts (PartitionHost) and not
+	// healed since.
+	Partitioned bool
+	DeletedAt   time.Time
 
 	provisionDone chan struct{} // closed when Provision returned, either way
+	powering      bool          // a PowerHost is under way
 }
+
+// Powering reports whether a power action on h is under way (PowerHost).
+// Call with the lock held.
+func (h *Host) Powering() bool { return h.powering }
 
 // Provisioning is closed when the backend's Provision of h returned, either
 // way.
@@ -226,12 +238,45 @@ func (s *Server) DestroyHosts(pick func(now time.Time) []*Host) bool {
 	return true
 }
 
-// Power has the backend power host id on or off when it is a
-// PowerController (action as PowerController documents); nil otherwise.
-// Hold Serialize; call without the lock.
-func (s *Server) Power(id int, action string) error {
-	if pc, ok := s.backend.(PowerController); ok {
-		return pc.Power(s.ctx, id, action)
+// PowerHost has the backend carry out power action (PowerOff, Shutdown,
+// PowerOn, Reboot, PowerCycle) on h, in the background when the backend is
+// a PowerController: h is Powering until it is done. Then h is off or on
+// as the action leaves it, no longer Faulted, and done is called with the
+// lock held and the time it finished (err from the backend: h is as it
+// was). Without a PowerController only the record changes, and done is
+// called before PowerHost returns. Call it without the lock, holding
+// Serialize, for a provisioned host that is not Powering.
+func (s *Server) PowerHost(h *Host, action string, done func(err error, now time.Time)) {
+	off, ok := PowerLeavesOff(action)
+	pc, powers := s.backend.(PowerController)
+	finish := func(err error) {
+		now := s.now()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		h.powering = false
+		switch {
+		case err != nil:
+			s.Logf("localcloud: %s host %d (%s): %v", action, h.ID, h.Name, err)
+		case ok:
+			h.Off, h.Faulted = off, false
+		}
+		done(err, now)
 	}
-	return nil
+	if !ok || !powers {
+		var err error
+		if !ok {
+			err = fmt.Errorf("%q is not a power action", action)
+		}
+		finish(err)
+		return
+	}
+	s.mu.Lock()
+	h.powering = true
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		finish(pc.Power(s.ctx, h.ID, action))
+		s.persist()
+	}()
 }

@@ -78,6 +78,8 @@ type savedHost struct {
 	Provisioned bool       `json:"provisioned"`
 	Addrs       savedAddrs `json:"addrs"`
 	Off         bool       `json:"off,omitempty"`
+	Faulted     bool       `json:"faulted,omitempty"`
+	Partitioned bool       `json:"partitioned,omitempty"`
 	DeletedAt   time.Time  `json:"deleted_at,omitzero"`
 }
 
@@ -108,6 +110,7 @@ func (s *Server) snapshot() (savedState, error) {
 			ID: h.ID, API: h.API, Name: h.Name, Region: h.Region, Size: h.Size, Image: h.Image,
 			Tags: append([]string{}, h.Tags...), UserData: h.UserData, CreatedAt: h.CreatedAt,
 			Provisioned: h.Provisioned, Addrs: savedAddrs(h.Addrs), Off: h.Off, DeletedAt: h.DeletedAt,
+			Faulted: h.Faulted, Partitioned: h.Partitioned,
 		})
 	}
 	slices.SortFunc(out.Hosts, func(a, b savedHost) int { return a.ID - b.ID })
@@ -138,6 +141,7 @@ func (s *Server) restore(in savedState) error {
 			ID: sh.ID, API: sh.API, Name: sh.Name, Region: sh.Region, Size: sh.Size, Image: sh.Image,
 			Tags: append([]string{}, sh.Tags...), UserData: sh.UserData, CreatedAt: sh.CreatedAt,
 			Provisioned: sh.Provisioned, Addrs: HostAddrs(sh.Addrs), Off: sh.Off, DeletedAt: sh.DeletedAt,
+			Faulted: sh.Faulted, Partitioned: sh.Partitioned,
 			provisionDone: done,
 		}
 	}

@@ -421,9 +421,26 @@ func steps() []step {
 			}
 			return resp, err
 		}},
+		{name: "action resize", want: 201, do: dropletAction(func(c *godo.Client, ctx context.Context, id int) (*godo.Action, *godo.Response, error) {
+			return c.DropletActions.Resize(ctx, id, "s-2vcpu-4gb", false)
+		})},
+		{name: "droplet is resized", want: 200, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			d, resp, err := f.c.Droplets.Get(ctx, f.droplet.ID)
+			if err == nil && (d.SizeSlug != "s-2vcpu-4gb" || d.Size.Slug != "s-2vcpu-4gb" || d.Memory != 4096 || d.Vcpus != 2 || d.Disk != 50) {
+				t.Errorf("size %q/%q memory %d vcpus %d disk %d", d.SizeSlug, d.Size.Slug, d.Memory, d.Vcpus, d.Disk)
+			}
+			return resp, err
+		}},
 		{name: "action power_on", want: 201, do: dropletAction(func(c *godo.Client, ctx context.Context, id int) (*godo.Action, *godo.Response, error) {
 			return c.DropletActions.PowerOn(ctx, id)
 		})},
+		{name: "action resize while on", want: 422, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			_, resp, err := f.c.DropletActions.Resize(ctx, f.droplet.ID, "s-4vcpu-8gb", true)
+			if err == nil || !strings.Contains(err.Error(), "Droplet is currently on. Please power it off to run this event.") {
+				t.Errorf("resize while on: %v", err)
+			}
+			return wantErr(resp, err)
+		}},
 		{name: "action reboot", want: 201, do: dropletAction(func(c *godo.Client, ctx context.Context, id int) (*godo.Action, *godo.Response, error) {
 			return c.DropletActions.Reboot(ctx, id)
 		})},
@@ -439,8 +456,8 @@ func steps() []step {
 		}},
 		{name: "droplet actions list", want: 200, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
 			as, resp, err := f.c.Droplets.Actions(ctx, f.droplet.ID, nil)
-			if err == nil && len(as) != 6 { // create, rename, power_off, power_on, reboot, shutdown
-				t.Errorf("got %d actions, want 6", len(as))
+			if err == nil && len(as) != 7 { // create, rename, power_off, resize, power_on, reboot, shutdown
+				t.Errorf("got %d actions, want 7", len(as))
 			}
 			return resp, err
 		}},

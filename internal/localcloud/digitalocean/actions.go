@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"slices"
 	"time"
+
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
 )
 
 // sortedActions lists the actions keep says, newest first. Call with s.mu
@@ -100,13 +102,12 @@ func (a *API) getDropletAction(w http.ResponseWriter, r *http.Request) {
 	a.writeAction(w, aid, func(ac *action) bool { return ac.resourceType == "droplet" && ac.resourceID == id })
 }
 
-// powerEffect is what a power action leaves the droplet as: off or not.
-var powerEffect = map[string]bool{
-	"power_off":   true,
-	"shutdown":    true,
-	"power_on":    false,
-	"reboot":      false,
-	"power_cycle": false,
+// dropletActionReq is the body of POST /v2/droplets/{id}/actions.
+type dropletActionReq struct {
+	Type string `json:"type"`
+	Name string `json:"name"`
+	Size string `json:"size"`
+	Disk bool   `json:"disk"`
 }
 
 func (a *API) postDropletAction(w http.ResponseWriter, r *http.Request) {
@@ -115,10 +116,7 @@ func (a *API) postDropletAction(w http.ResponseWriter, r *http.Request) {
 		ew(w).notFound()
 		return
 	}
-	var req struct {
-		Type string `json:"type"`
-		Name string `json:"name"`
-	}
+	var req dropletActionReq
 	if !decodeBody(w, r, &req) {
 		return
 	}
@@ -133,52 +131,78 @@ func (a *API) postDropletAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	msg := ""
-	off, isPower := powerEffect[req.Type]
+	_, isPower := localcloud.PowerLeavesOff(req.Type)
+	var sz size
 	switch {
-	case a.dropletStatus(d, now) == "new":
+	case a.dropletStatus(d, now) == "new", d.Powering():
 		msg = "Droplet already has a pending event."
 	case isPower:
 	case req.Type == "rename":
 		if !validHostname(req.Name) {
 			msg = fmt.Sprintf("Only valid hostname characters are allowed. (a-z, A-Z, 0-9, . and -): %q", req.Name)
 		}
+	case req.Type == "resize":
+		sz, msg = a.checkResize(d, req, now)
 	case req.Type == "enable_backups", req.Type == "disable_backups":
 	case req.Type == "":
 		msg = "Type is required."
 	default:
 		msg = fmt.Sprintf("localcloud does not support the %q Droplet action.", req.Type)
 	}
-	a.s.Unlock()
 	if msg != "" {
+		a.s.Unlock()
 		ew(w).unprocessable("%s", msg)
 		return
 	}
-
-	var berr error
-	if isPower {
-		berr = a.s.Power(id, req.Type)
-	}
-
-	now = a.s.Now()
-	a.s.Lock()
 	ac := a.newAction(req.Type, "droplet", id, d.region(), now)
-	ac.completedAt = a.actionDone(now)
-	switch {
-	case berr != nil:
-		a.s.Logf("localcloud: %s droplet %d: %v", req.Type, id, berr)
-		ac.errored = true
-	case isPower:
-		d.Off = off
-	case req.Type == "rename":
+	switch req.Type {
+	case "rename":
 		d.Name = req.Name
-	case req.Type == "enable_backups":
+	case "resize":
+		d.resize(sz, req.Disk)
+	case "enable_backups":
 		d.backups = true
-	case req.Type == "disable_backups":
+	case "disable_backups":
 		d.backups = false
+	}
+	if !isPower {
+		ac.completedAt = a.actionDone(now)
 	}
 	out := renderAction(ac, now)
 	a.s.Unlock()
+
+	if isPower {
+		// The action completes when the host is really off or on.
+		a.s.PowerHost(d.Host, req.Type, func(err error, now time.Time) {
+			ac.completedAt, ac.errored = a.actionDone(now), err != nil
+		})
+	}
 	writeNewAction(w, out)
+}
+
+// checkResize checks a resize as DigitalOcean does: the droplet must be off
+// and the size one the catalog offers in its region, other than its own,
+// with a disk no smaller than the droplet's. msg is the 422 message when it
+// fails. Call with the lock held.
+func (a *API) checkResize(d droplet, req dropletActionReq, now time.Time) (size, string) {
+	if a.dropletStatus(d, now) != "off" {
+		return size{}, "Droplet is currently on. Please power it off to run this event."
+	}
+	if req.Size == "" {
+		return size{}, "Size is required."
+	}
+	sz, ok := findSize(req.Size)
+	switch {
+	case !ok:
+		return sz, "You specified an invalid size for Droplet resize."
+	case !sz.offers(d.Region):
+		return sz, "Size is not available in this region."
+	case sz.Slug == d.Size:
+		return sz, "The droplet is already set to this size."
+	case sz.DiskGB < d.diskGB():
+		return sz, "Size can not decrease size of Droplet's disk image"
+	}
+	return sz, ""
 }
 
 // actionDone is when an action started now completes.

@@ -890,8 +890,10 @@ func TestBackendSeam(t *testing.T) {
 		t.Errorf("failed create action: %v", got)
 	}
 
-	// power goes through the PowerController
+	// power goes through the PowerController, in the background: the
+	// droplet is off when it returned
 	call(t, s, "POST", "/v2/droplets/"+strconv.Itoa(id)+"/actions", map[string]any{"type": "power_off"})
+	waitStatus(t, s, id, "off")
 
 	// reserved IP: allocate, assign, and unassign before destroy
 	r := call(t, s, "POST", "/v2/reserved_ips", map[string]any{"droplet_id": id})

@@ -29,7 +29,8 @@
 //	DELETE /v2/droplets?tag_name=
 //	GET    /v2/droplets/{id}             DELETE
 //	GET    /v2/droplets/{id}/actions     POST: rename, power_off, power_on, shutdown,
-//	                                     reboot, power_cycle, enable_backups, disable_backups
+//	                                     reboot, power_cycle, resize (size, disk),
+//	                                     enable_backups, disable_backups
 //	GET    /v2/droplets/{id}/actions/{action_id}
 //	GET    /v2/actions, /v2/actions/{id}
 //	GET    /v2/reserved_ips              POST (droplet_id or region)
@@ -71,14 +72,40 @@
 // Config.ActionDelay (default 0); a droplet's create action completes when
 // it turns active. An assigned reserved IP is listed in the droplet's
 // networks.v4 as a second public address, after the droplet's own, as on
-// DigitalOcean. Acting on a droplet that is still new answers 422 "Droplet
-// already has a pending event."
+// DigitalOcean. Acting on a droplet that is still new, or while a power
+// action on it is in progress, answers 422 "Droplet already has a pending
+// event."
+//
+// Power actions (power_off, shutdown, power_on, reboot, power_cycle) go to
+// the core (localcloud.Server.PowerHost). With a backend that powers hosts
+// (real hosts) the action stays in-progress until the host is really off
+// or on, the droplet keeps its status until then, and completes
+// ActionDelay after; with the memory backend the droplet turns off or
+// active at once and the action completes after ActionDelay.
+//
+// resize {"type":"resize","size":slug,"disk":bool} is checked as
+// DigitalOcean checks it, each refusal a 422:
+//
+//	droplet not off        "Droplet is currently on. Please power it off to run this event."
+//	no size                "Size is required."
+//	size not in catalog    "You specified an invalid size for Droplet resize."
+//	size not in region     "Size is not available in this region."
+//	the droplet's size     "The droplet is already set to this size."
+//	smaller disk than now  "Size can not decrease size of Droplet's disk image"
+//
+// Accepted, the droplet has the new size at once (size_slug, size, memory,
+// vcpus) and the action completes after ActionDelay. With disk true its
+// disk (disk, disk_info) becomes the size's, for good; otherwise it keeps
+// its disk, so it can be resized back down to a size whose disk still
+// fits. The host itself is not changed.
 //
 // # State
 //
 // DigitalOcean's part of the state file ("apis": {"digitalocean": ...})
-// holds the id counters of actions and keys, each droplet's flags and
-// create action, the SSH keys, tags and actions. Its field names are those
+// holds the id counters of actions and keys, each droplet's flags, disk
+// after a resize and create action, the SSH keys, tags and actions. A power
+// action still in progress when localcloud stopped has errored when it
+// comes back. Its field names are those
 // of the version 1 file, written when localcloud served DigitalOcean only,
 // so the core hands a version 1 file to LoadState as it is. LoadState
 // checks the droplets' and reserved IPs' region, size and image slugs

@@ -61,6 +61,10 @@ func TestPersistence(t *testing.T) {
 	}
 	call(t, s1, "POST", "/v2/droplets/"+strconv.Itoa(b)+"/actions", map[string]any{"type": "power_off"})
 	call(t, s1, "POST", "/v2/droplets/"+strconv.Itoa(b)+"/actions", map[string]any{"type": "rename", "name": "b2"})
+	// a resize without the disk: size and disk differ, and both come back
+	if r := call(t, s1, "POST", "/v2/droplets/"+strconv.Itoa(b)+"/actions", map[string]any{"type": "resize", "size": "s-2vcpu-4gb"}); r.status != 201 {
+		t.Fatalf("resize: %d %s", r.status, r.raw)
+	}
 	if r := call(t, s1, "DELETE", "/v2/droplets/"+strconv.Itoa(c), nil); r.status != 204 {
 		t.Fatalf("delete: %d", r.status)
 	}

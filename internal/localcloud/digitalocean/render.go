@@ -208,8 +208,8 @@ func netmask(p netip.Prefix) string {
 func (a *API) renderDroplet(d droplet, now time.Time) dropletJSON {
 	sz := d.size()
 	out := dropletJSON{
-		ID: d.ID, Name: d.Name, Memory: sz.MemoryMB, VCPUs: sz.VCPUs, Disk: sz.DiskGB,
-		DiskInfo: renderDiskInfo(sz.DiskGB), Status: a.dropletStatus(d, now), CreatedAt: ts(d.CreatedAt),
+		ID: d.ID, Name: d.Name, Memory: sz.MemoryMB, VCPUs: sz.VCPUs, Disk: d.diskGB(),
+		DiskInfo: renderDiskInfo(d.diskGB()), Status: a.dropletStatus(d, now), CreatedAt: ts(d.CreatedAt),
 		Features: []string{"private_networking"}, BackupIDs: []int{}, SnapshotIDs: []int{},
 		Image: renderImage(d.image()), VolumeIDs: []string{}, Size: renderSize(sz), SizeSlug: sz.Slug,
 		Region: renderRegion(d.region()), Tags: append([]string{}, d.Tags...), VPCUUID: vpcUUID(d.Region),

@@ -45,6 +45,8 @@ type dropletInfo struct {
 	monitoring   bool
 	backups      bool
 	createAction int
+	// disk is the disk's size in GB after a resize; 0 means the size's.
+	disk int
 }
 
 func (d droplet) region() region {
@@ -55,6 +57,25 @@ func (d droplet) region() region {
 func (d droplet) size() size {
 	sz, _ := findSize(d.Size)
 	return sz
+}
+
+// diskGB is the droplet's disk: its size's, or what a resize left.
+func (d droplet) diskGB() int {
+	if d.disk > 0 {
+		return d.disk
+	}
+	return d.size().DiskGB
+}
+
+// resize gives d size sz: its CPUs and memory, and its disk too when disk
+// is set (a permanent resize); otherwise the disk stays as it is. Call with
+// the lock held.
+func (d droplet) resize(sz size, disk bool) {
+	d.disk = d.diskGB()
+	if disk {
+		d.disk = sz.DiskGB
+	}
+	d.Size = sz.Slug
 }
 
 func (d droplet) image() image {
@@ -212,6 +233,7 @@ type savedDroplet struct {
 	Monitoring   bool `json:"monitoring,omitempty"`
 	Backups      bool `json:"backups,omitempty"`
 	CreateAction int  `json:"create_action"`
+	DiskGB       int  `json:"disk_gb,omitempty"`
 }
 
 type savedKey struct {
@@ -246,7 +268,7 @@ func (a *API) SaveState() any {
 		Droplets: []savedDroplet{}, Keys: []savedKey{}, Tags: []savedTag{}, Actions: []savedAction{},
 	}
 	for id, d := range st.droplets {
-		out.Droplets = append(out.Droplets, savedDroplet{id, d.ipv6, d.monitoring, d.backups, d.createAction})
+		out.Droplets = append(out.Droplets, savedDroplet{id, d.ipv6, d.monitoring, d.backups, d.createAction, d.disk})
 	}
 	slices.SortFunc(out.Droplets, func(a, b savedDroplet) int { return a.ID - b.ID })
 	for _, k := range st.keys {
@@ -306,7 +328,7 @@ func (a *API) LoadState(raw json.RawMessage) error {
 		}
 	}
 	for _, sd := range in.Droplets {
-		st.droplets[sd.ID] = &dropletInfo{ipv6: sd.IPv6, monitoring: sd.Monitoring, backups: sd.Backups, createAction: sd.CreateAction}
+		st.droplets[sd.ID] = &dropletInfo{ipv6: sd.IPv6, monitoring: sd.Monitoring, backups: sd.Backups, createAction: sd.CreateAction, disk: sd.DiskGB}
 	}
 	for _, k := range in.Keys {
 		st.keys[k.ID] = &sshKey{id: k.ID, name: k.Name, publicKey: k.PublicKey, fingerprint: k.Fingerprint}
@@ -319,10 +341,16 @@ func (a *API) LoadState(raw json.RawMessage) error {
 		if err != nil {
 			return fmt.Errorf("action %d: %w", sa.ID, err)
 		}
-		st.actions[sa.ID] = &action{
+		ac := &action{
 			id: sa.ID, typ: sa.Type, resourceType: sa.ResourceType, resourceID: sa.ResourceID, ip: sa.IP,
 			region: reg, startedAt: sa.StartedAt, completedAt: sa.CompletedAt, errored: sa.Errored,
 		}
+		if _, power := localcloud.PowerLeavesOff(ac.typ); power && ac.completedAt.IsZero() && !ac.errored {
+			// localcloud stopped while the host was being powered: the
+			// action errored and the host is as the state says.
+			ac.errored, ac.completedAt = true, ac.startedAt
+		}
+		st.actions[sa.ID] = ac
 	}
 	return nil
 }

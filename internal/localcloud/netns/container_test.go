@@ -93,14 +93,15 @@ func dockerAPI(ctx context.Context, h Host, method, path, ctype string, body io.
 	return b, nil
 }
 
-// runContainer imports the image and runs it with port 8080 published.
-func runContainer(t *testing.T, ctx context.Context, h Host, image []byte) {
+// runContainer imports the image and runs it as "web" with port 8080
+// published and restart policy restart ("" for none).
+func runContainer(t *testing.T, ctx context.Context, h Host, image []byte, restart string) {
 	t.Helper()
 	if _, err := dockerAPI(ctx, h, http.MethodPost, "/images/create?fromSrc=-&repo=lc-test&tag=1", "application/x-tar", bytes.NewReader(image)); err != nil {
 		t.Fatal(err)
 	}
 	spec := `{"Image":"lc-test:1","Cmd":["/srv"],"Env":["NAME=` + h.ID + `"],"ExposedPorts":{"8080/tcp":{}},
-"HostConfig":{"PortBindings":{"8080/tcp":[{"HostPort":"8080"}]}}}`
+"HostConfig":{"PortBindings":{"8080/tcp":[{"HostPort":"8080"}]},"RestartPolicy":{"Name":"` + restart + `"}}}`
 	out, err := dockerAPI(ctx, h, http.MethodPost, "/containers/create?name=web", "application/json", strings.NewReader(spec))
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +127,7 @@ func TestContainers(t *testing.T) {
 	m := newTestManager(t, cfg)
 	hosts := provisionAll(t, ctx, m, []HostSpec{{ID: "p"}, {ID: "q"}})
 	for _, id := range []string{"p", "q"} {
-		runContainer(t, ctx, hosts[id], image)
+		runContainer(t, ctx, hosts[id], image, "")
 	}
 	var got string
 	var err error

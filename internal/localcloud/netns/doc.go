@@ -100,6 +100,25 @@
 // SIGKILL after Config.StopTimeout; whatever is left then gets SIGKILL, and
 // Destroy returns once all of them have exited.
 //
+// # Power and partitions
+//
+// PowerOff stops a host without removing it: cleanly (stopHost: dockerd
+// gets SIGTERM, then SIGKILL after Config.StopTimeout) or as a power cut
+// (every process of the host gets SIGKILL at once), and sets its veth on
+// the machine down, so its address and reserved IPs stop answering. The
+// namespace, the host's directory and data-root stay, and the state
+// records it off: Restore leaves it off. PowerOn sets the veth up and
+// starts dockerd again on the same data-root; containers restart as their
+// restart policies say.
+//
+// Partition cuts a host off from the other hosts with DROP rules in
+// FORWARD, tagged with the comment "localcloud-partition", for everything
+// the bridge forwards from or to the host's address and its reserved IPs
+// (recomputed when a reserved IP moves), above the rules that let hosts
+// talk. The machine still reaches the host (that is INPUT and OUTPUT, not
+// FORWARD). Heal, Destroy and Down delete them; Restore puts back those of
+// hosts the state records partitioned.
+//
 // # State
 //
 // The manager's state is StateDir/netns-state.json. Stop stops the daemons

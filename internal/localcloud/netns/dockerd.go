@@ -483,6 +483,12 @@ func (m *Manager) stopHost(ctx context.Context, hs *hostState) error {
 			}
 		}
 	}
+	return m.killHost(ctx, hs)
+}
+
+// killHost kills every process of the host at once with SIGKILL, as a
+// machine losing power, and returns when all are gone.
+func (m *Manager) killHost(ctx context.Context, hs *hostState) error {
 	m.mu.Lock()
 	delete(m.daemons, hs.ID)
 	m.mu.Unlock()

@@ -30,6 +30,9 @@ type Manager struct {
 
 	netMu    sync.Mutex // serializes changes to the machine's network
 	netReady bool       // ensureNetwork ran in this process
+	// partitionsClear: no partition rule is in FORWARD (known since the
+	// last sync in this process).
+	partitionsClear bool
 
 	mu         sync.Mutex // guards what follows
 	st         *state
@@ -56,6 +59,11 @@ type Host struct {
 	// PID is the dockerd's process ID, 0 when it does not run.
 	PID     int
 	Created time.Time
+	// Off: powered off (PowerOff) and not powered on since.
+	Off bool
+	// Partitioned: cut off from the other hosts (Partition) and not healed
+	// since.
+	Partitioned bool
 }
 
 // New returns a manager for cfg, with the hosts of the state found in
@@ -207,6 +215,7 @@ func (m *Manager) host(hs *hostState) Host {
 		Created:      hs.Created,
 	}
 	m.mu.Lock()
+	h.Off, h.Partitioned = hs.Off, hs.Partitioned
 	for ip, id := range m.st.Reserved {
 		if id == hs.ID {
 			h.ReservedIPs = append(h.ReservedIPs, ip)
@@ -250,6 +259,18 @@ func (m *Manager) List() []Host {
 // directory. Its reserved IPs become unassigned. An unknown ID gives
 // ErrNotFound.
 func (m *Manager) Destroy(ctx context.Context, id string) error {
+	return m.withHost(id, func(hs *hostState) error {
+		if err := m.teardownHost(ctx, hs); err != nil {
+			return fmt.Errorf("destroying host %s: %w", id, err)
+		}
+		m.cfg.Logger.Info("host destroyed", "host", id)
+		return nil
+	})
+}
+
+// withHost runs f on host id holding the host's lock; an unknown ID gives
+// ErrNotFound.
+func (m *Manager) withHost(id string, f func(*hostState) error) error {
 	hl := m.hostLock(id)
 	hl.Lock()
 	defer hl.Unlock()
@@ -257,11 +278,7 @@ func (m *Manager) Destroy(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if err := m.teardownHost(ctx, hs); err != nil {
-		return fmt.Errorf("destroying host %s: %w", id, err)
-	}
-	m.cfg.Logger.Info("host destroyed", "host", id)
-	return nil
+	return f(hs)
 }
 
 // teardownHost removes everything of a host and drops it from the state.
@@ -286,6 +303,9 @@ func (m *Manager) teardownHost(ctx context.Context, hs *hostState) error {
 	}
 	m.mu.Unlock()
 	if err := m.teardownHostNetLocked(ctx, hs, reserved); err != nil {
+		errs = append(errs, err)
+	}
+	if err := m.setPartitionLocked(ctx, hs, false); err != nil {
 		errs = append(errs, err)
 	}
 	m.netMu.Unlock()
@@ -338,6 +358,9 @@ func (m *Manager) AssignIP(ctx context.Context, ip netip.Addr, id string) error 
 			return err
 		}
 	}
+	if err := m.syncPartitionRulesLocked(ctx); err != nil {
+		return err
+	}
 	m.cfg.Logger.Info("reserved IP assigned", "ip", ip, "host", id, "from", prev)
 	return nil
 }
@@ -359,7 +382,10 @@ func (m *Manager) UnassignIP(ctx context.Context, ip netip.Addr) error {
 	if err := m.dropReservedAddr(ctx, ip, id); err != nil {
 		return err
 	}
-	return m.updateState(func(st *state) { delete(st.Reserved, ip) })
+	if err := m.updateState(func(st *state) { delete(st.Reserved, ip) }); err != nil {
+		return err
+	}
+	return m.syncPartitionRulesLocked(ctx)
 }
 
 // Restore brings back every host of the state, after localcloud stopped or
@@ -419,6 +445,10 @@ func (m *Manager) restoreHost(ctx context.Context, hs *hostState) error {
 	m.netMu.Unlock()
 	if err != nil {
 		return err
+	}
+	if hs.Off {
+		// Powered off: whatever is left of it goes, nothing starts.
+		return m.stopHost(ctx, hs)
 	}
 	if d := m.findDaemon(hs); d != nil {
 		if pingDocker(ctx, filepath.Join(m.hostDir(hs.ID), dockerSock)) == nil {

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -245,23 +246,36 @@ func (m *Manager) ensureForwardRules(ctx context.Context) error {
 		if err := m.updateState(func(st *state) { st.Created.IPTables = addUnique(st.Created.IPTables, p) }); err != nil {
 			return err
 		}
-		if err := m.deleteForwardRules(ctx, p); err != nil {
+		if err := m.deleteForwardRules(ctx, p, ruleComment, partitionComment); err != nil {
 			return err
 		}
-		rules := m.forwardRules()
-		for i := len(rules) - 1; i >= 0; i-- {
-			args := append([]string{"-w", "-I", "FORWARD", "1"}, rules[i]...)
-			if err := run(ctx, p, args...); err != nil {
-				return fmt.Errorf("adding FORWARD rule: %w", err)
-			}
+		if err := insertForwardRules(ctx, p, m.forwardRules()); err != nil {
+			return err
+		}
+		// Partitions go above the rules that let hosts talk.
+		if err := insertForwardRules(ctx, p, m.partitionRules()); err != nil {
+			return err
+		}
+	}
+	m.partitionsClear = len(m.partitionRules()) == 0
+	return nil
+}
+
+// insertForwardRules inserts rules at the top of prog's FORWARD chain, in
+// order.
+func insertForwardRules(ctx context.Context, prog string, rules [][]string) error {
+	for i := len(rules) - 1; i >= 0; i-- {
+		args := append([]string{"-w", "-I", "FORWARD", "1"}, rules[i]...)
+		if err := run(ctx, prog, args...); err != nil {
+			return fmt.Errorf("adding FORWARD rule: %w", err)
 		}
 	}
 	return nil
 }
 
-// deleteForwardRules deletes every FORWARD rule tagged localcloud that
-// names this manager's bridge.
-func (m *Manager) deleteForwardRules(ctx context.Context, prog string) error {
+// deleteForwardRules deletes every FORWARD rule tagged with one of tags
+// that names this manager's bridge.
+func (m *Manager) deleteForwardRules(ctx context.Context, prog string, tags ...string) error {
 	out, err := output(ctx, prog, "-w", "-S", "FORWARD")
 	if err != nil {
 		return fmt.Errorf("listing FORWARD rules: %w", err)
@@ -270,7 +284,7 @@ func (m *Manager) deleteForwardRules(ctx context.Context, prog string) error {
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
-		if len(f) < 3 || f[0] != "-A" || !ourRule(f, m.cfg.Bridge) {
+		if len(f) < 3 || f[0] != "-A" || !ourRule(f, m.cfg.Bridge, tags...) {
 			continue
 		}
 		f[0] = "-D"
@@ -281,12 +295,17 @@ func (m *Manager) deleteForwardRules(ctx context.Context, prog string) error {
 	return errors.Join(errs...)
 }
 
-func ourRule(f []string, bridge string) bool {
+// ourRule tells whether the rule f (iptables -S words) names bridge and is
+// tagged with one of tags (default: ruleComment).
+func ourRule(f []string, bridge string, tags ...string) bool {
+	if len(tags) == 0 {
+		tags = []string{ruleComment}
+	}
 	tagged, onBridge := false, false
 	for i := 0; i+1 < len(f); i++ {
 		switch f[i] {
 		case "--comment":
-			tagged = tagged || f[i+1] == ruleComment
+			tagged = tagged || slices.Contains(tags, f[i+1])
 		case "-i", "-o":
 			onBridge = onBridge || f[i+1] == bridge
 		}
@@ -375,7 +394,7 @@ func (m *Manager) setupHostNetLocked(ctx context.Context, hs *hostState) error {
 	_ = writeSysctl("/proc/sys/net/ipv6/conf/"+hs.Veth+"/disable_ipv6", "1")
 	addr := netip.PrefixFrom(hs.IPv4, m.cfg.Subnet.Bits()).String()
 	for _, args := range [][]string{
-		{"link", "set", "dev", hs.Veth, "master", m.cfg.Bridge, "up"},
+		{"link", "set", "dev", hs.Veth, "master", m.cfg.Bridge, linkState(hs)},
 		{"-n", name, "link", "set", "dev", "lo", "up"},
 		{"-n", name, "addr", "replace", addr, "dev", "eth0"},
 		{"-n", name, "link", "set", "dev", "eth0", "up"},
@@ -493,7 +512,7 @@ func (m *Manager) teardownNetworkLocked(ctx context.Context) error {
 		progs = []string{m.tools.iptables}
 	}
 	for _, p := range progs {
-		if err := m.deleteForwardRules(ctx, p); err != nil {
+		if err := m.deleteForwardRules(ctx, p, ruleComment, partitionComment); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -527,6 +546,7 @@ func (m *Manager) teardownNetworkLocked(ctx context.Context) error {
 		}
 	}
 	m.netReady = false
+	m.partitionsClear = len(errs) == 0
 	return errors.Join(errs...)
 }
 

@@ -57,6 +57,10 @@ type hostState struct {
 	// which Destroy then removes.
 	CgroupParent string    `json:"cgroup_parent,omitempty"`
 	Created      time.Time `json:"created"`
+	// Off: powered off (PowerOff); Restore leaves it off.
+	Off bool `json:"off,omitempty"`
+	// Partitioned: cut off from the other hosts (Partition).
+	Partitioned bool `json:"partitioned,omitempty"`
 }
 
 func newState(c Config) *state {

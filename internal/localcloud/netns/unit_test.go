@@ -193,6 +193,32 @@ func TestOurRule(t *testing.T) {
 			t.Errorf("ourRule(%q) = %v", line, got)
 		}
 	}
+	partition := strings.Fields("-A FORWARD -s 10.213.0.2/32 -i hdk0 -o hdk0 -m comment --comment localcloud-partition -j DROP")
+	if ourRule(partition, "hdk0") || !ourRule(partition, "hdk0", partitionComment) || !ourRule(partition, "hdk0", ruleComment, partitionComment) {
+		t.Error("partition rules are ours only when asked for by their tag")
+	}
+}
+
+func TestPartitionRules(t *testing.T) {
+	m := &Manager{cfg: Config{Bridge: "hdk0"}, st: &state{
+		Hosts: map[string]*hostState{
+			"a": {ID: "a", IPv4: netip.MustParseAddr("10.213.0.2"), Partitioned: true},
+			"b": {ID: "b", IPv4: netip.MustParseAddr("10.213.0.3")},
+		},
+		Reserved: map[netip.Addr]string{netip.MustParseAddr("10.213.128.1"): "a", netip.MustParseAddr("10.213.128.2"): "b"},
+	}}
+	var got []string
+	for _, r := range m.partitionRules() {
+		got = append(got, strings.Join(r, " "))
+	}
+	tail := " -m comment --comment localcloud-partition -j DROP"
+	want := []string{
+		"-i hdk0 -o hdk0 -s 10.213.0.2/32" + tail, "-i hdk0 -o hdk0 -d 10.213.0.2/32" + tail,
+		"-i hdk0 -o hdk0 -s 10.213.128.1/32" + tail, "-i hdk0 -o hdk0 -d 10.213.128.1/32" + tail,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("partition rules:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }
 
 func TestUnescapeMountinfo(t *testing.T) {

@@ -15,28 +15,44 @@
 //     unix socket only, no TCP. User data cloud-init could not parse fails
 //     the droplet (its create action errors) rather than booting a host
 //     nothing can reach.
+//
 //   - Every host's dockerd also trusts localcloud's registry (RegistryAddr,
 //     the bridge's gateway port 5000, plain HTTP; see package registry):
 //     the daemon.json it runs with gets "insecure-registries" and
 //     "registry-mirrors" entries for it, added to those the user data's
 //     daemon.json lists. A droplet without a daemon.json gets a daemon.json
 //     holding only those.
+//
 //   - The droplet's public IPv4 is the host's address on the bridge
 //     (netns.Config.Subnet), its gateway the bridge's. A host has a single
 //     interface, so its private IPv4 is the same address. There is no IPv6:
 //     a droplet created with ipv6 lists no v6 network.
+//
 //   - Reserved IPs are allocated from netns.Config.ReservedPrefix (its
 //     network and broadcast addresses excepted) and routed by the Manager:
 //     assigned, the address is on the host's eth0 and the machine routes it
 //     there, so a connection from the machine to the reserved IP reaches
 //     the host that holds it now.
+//
 //   - Destroy removes the host and everything it started.
+//
 //   - Restore (after localcloud restarted on the same state directory)
 //     removes the hosts of droplets that no longer exist, restarts the
 //     dockerds of the others (netns.Manager.Restore) and puts the reserved
 //     IPs back where the API state says.
 //
-// Power actions are not implemented: power_off leaves the host running.
+//   - Power (localcloud.PowerController) acts on the host: power_off
+//     kills its processes at once, shutdown stops dockerd cleanly, and
+//     either takes its address down (namespace, data-root and files stay);
+//     power_on starts dockerd again on the same data-root, so containers
+//     come back as their restart policies say; reboot and power_cycle are
+//     both in turn. A host that is off stays off across a restart.
+//
+//   - Fail, Partition and Heal (localcloud.FaultInjector) serve the
+//     /_localcloud/hosts controls: Fail is a power_off the API does not
+//     see, Partition drops what the bridge forwards between the host and
+//     the other hosts (netns.Manager.Partition).
+//
 // SSH keys are not installed: hosts run dockerd only, no sshd.
 package netnsbackend
 
@@ -57,8 +73,10 @@ import (
 )
 
 var (
-	_ localcloud.HostBackend = (*Backend)(nil)
-	_ localcloud.Restorer    = (*Backend)(nil)
+	_ localcloud.HostBackend     = (*Backend)(nil)
+	_ localcloud.Restorer        = (*Backend)(nil)
+	_ localcloud.PowerController = (*Backend)(nil)
+	_ localcloud.FaultInjector   = (*Backend)(nil)
 )
 
 // cleanupTimeout bounds the clean-up of a host whose Provision failed.
@@ -215,6 +233,50 @@ func (b *Backend) Destroy(ctx context.Context, hostID int) error {
 		return nil
 	}
 	return err
+}
+
+// Power implements localcloud.PowerController on the host itself
+// (netns.Manager.PowerOff and PowerOn): power_off kills every process of
+// the host at once, shutdown stops dockerd cleanly (its containers first),
+// and either takes the host's address off the network; power_on starts
+// dockerd again on the same data-root. reboot is a shutdown then a
+// power_on, power_cycle a power_off then a power_on. It returns once the
+// host is off, or its dockerd answers.
+func (b *Backend) Power(ctx context.Context, hostID int, action string) error {
+	id := HostID(hostID)
+	switch action {
+	case localcloud.PowerOff, localcloud.PowerCycle:
+		if err := b.m.PowerOff(ctx, id, false); err != nil {
+			return err
+		}
+	case localcloud.Shutdown, localcloud.Reboot:
+		if err := b.m.PowerOff(ctx, id, true); err != nil {
+			return err
+		}
+	case localcloud.PowerOn:
+	default:
+		return fmt.Errorf("unknown power action %q", action)
+	}
+	if off, _ := localcloud.PowerLeavesOff(action); off {
+		return nil
+	}
+	return b.m.PowerOn(ctx, id)
+}
+
+// Fail implements localcloud.FaultInjector: the host loses power as in
+// power_off (netns.Manager.PowerOff, not clean).
+func (b *Backend) Fail(ctx context.Context, hostID int) error {
+	return b.m.PowerOff(ctx, HostID(hostID), false)
+}
+
+// Partition implements localcloud.FaultInjector (netns.Manager.Partition).
+func (b *Backend) Partition(ctx context.Context, hostID int) error {
+	return b.m.Partition(ctx, HostID(hostID))
+}
+
+// Heal implements localcloud.FaultInjector (netns.Manager.Heal).
+func (b *Backend) Heal(ctx context.Context, hostID int) error {
+	return b.m.Heal(ctx, HostID(hostID))
 }
 
 // AllocateIP implements localcloud.HostBackend: the lowest free address of
