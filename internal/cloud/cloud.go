@@ -103,7 +103,9 @@ type FloatingIP struct {
 // that have them implement it beside Driver.
 type FloatingIPs interface {
 	// CreateFloatingIP reserves an address in region, assigned to hostID
-	// when it is not "".
+	// when it is not "". A non-nil result with an error is an address that
+	// exists although the call failed (e.g. the assignment was not seen):
+	// callers must record it (or delete it) even then, or it leaks.
 	CreateFloatingIP(ctx context.Context, region, hostID string) (*FloatingIP, error)
 	// ListFloatingIPs lists every floating IP of the account (all pages):
 	// what a rolling replacement reads to move the addresses of a host it
@@ -117,6 +119,14 @@ type FloatingIPs interface {
 	UnassignFloatingIP(ctx context.Context, id string) error
 	// DeleteFloatingIP releases it; gone already is not an error.
 	DeleteFloatingIP(ctx context.Context, id string) error
+}
+
+// Resizer is implemented by drivers that can change a host's size in place.
+type Resizer interface {
+	// ResizeHost changes host id to size (vendor-native), powering it
+	// off first when it runs and on again after, and waits until it is
+	// active again at the new size. It returns the host as listed then.
+	ResizeHost(ctx context.Context, id, size string) (*Host, error)
 }
 
 // ImageResolver is implemented by drivers whose images are looked up per

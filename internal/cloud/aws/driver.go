@@ -78,6 +78,12 @@ type timing struct {
 	poll time.Duration
 }
 
+// cleanupTimeout bounds a request that undoes part of a failed operation
+// (releasing an Elastic IP whose association failed, starting an instance a
+// failed resize stopped); it runs on a context of its own, since the
+// caller's may have ended.
+const cleanupTimeout = time.Minute
+
 var defaultTiming = timing{
 	propagation: 2 * time.Minute,
 	stateChange: 10 * time.Minute,

@@ -837,6 +837,45 @@ func TestCreateFloatingIPReleasesOnFailedAssociation(t *testing.T) {
 	}
 }
 
+// The association can fail because the caller's context ended (the
+// instance never left pending in time): the address is still released.
+func TestCreateFloatingIPReleasesAfterTheContextEnded(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f := &fakeEC2{
+		allocateAddress: func(*ec2.AllocateAddressInput) (*ec2.AllocateAddressOutput, error) {
+			return &ec2.AllocateAddressOutput{AllocationId: awssdk.String("eipalloc-1")}, nil
+		},
+		associateAddress: func(*ec2.AssociateAddressInput) (*ec2.AssociateAddressOutput, error) {
+			cancel()
+			return nil, context.Canceled
+		},
+		releaseAddress: func(*ec2.ReleaseAddressInput) (*ec2.ReleaseAddressOutput, error) {
+			return &ec2.ReleaseAddressOutput{}, nil
+		},
+	}
+	d := newFakeDriver(t, f)
+	ip, err := d.CreateFloatingIP(ctx, "", "i-1")
+	if !errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "releasing it again failed") || ip != nil {
+		t.Errorf("CreateFloatingIP = %+v, %v; want nil and the association's error alone", ip, err)
+	}
+	if f.count("ReleaseAddress") != 1 {
+		t.Errorf("ReleaseAddress calls = %d, want 1", f.count("ReleaseAddress"))
+	}
+
+	// When even the release fails, the address comes back to be recorded.
+	f.releaseAddress = func(*ec2.ReleaseAddressInput) (*ec2.ReleaseAddressOutput, error) {
+		return nil, apiErr("UnauthorizedOperation")
+	}
+	f.associateAddress = func(*ec2.AssociateAddressInput) (*ec2.AssociateAddressOutput, error) {
+		return nil, apiErr("UnauthorizedOperation")
+	}
+	ip, err = d.CreateFloatingIP(context.Background(), "", "i-1")
+	if err == nil || ip == nil || ip.ID != "eipalloc-1" || !strings.Contains(err.Error(), "release-address --allocation-id eipalloc-1") {
+		t.Errorf("CreateFloatingIP = %+v, %v; want the address with the error", ip, err)
+	}
+}
+
 func TestNewConfig(t *testing.T) {
 	ctx := context.Background()
 	if _, err := New(ctx, Config{Region: "us-east-1", AccessKey: "AKIA"}); err == nil {

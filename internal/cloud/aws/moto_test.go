@@ -101,6 +101,48 @@ func TestMoto(t *testing.T) {
 	t.Run("Offerings", func(t *testing.T) { testMotoOfferings(t, env) })
 	t.Run("Catalog", func(t *testing.T) { testMotoCatalog(t, env) })
 	t.Run("FloatingIPs", func(t *testing.T) { testMotoFloatingIPs(t, env) })
+	t.Run("Resize", func(t *testing.T) { testMotoResize(t, env) })
+}
+
+func testMotoResize(t *testing.T, env *motoEnv) {
+	ctx := context.Background()
+	d := env.d
+	hosts, err := d.CreateHosts(ctx, []cloud.HostSpec{{Name: "tf-acc-test-resize", Size: "t3.small", Image: "debian-12-amd64-*", Tags: []string{"resize"}}})
+	if err != nil {
+		t.Fatalf("CreateHosts: %v", err)
+	}
+	id := hosts[0].ID
+	defer func() { _ = d.DeleteHost(ctx, id) }()
+	if err := d.WaitHostsActive(ctx, []string{id}, time.Minute); err != nil {
+		t.Fatalf("WaitHostsActive: %v", err)
+	}
+
+	h, err := d.ResizeHost(ctx, id, "t3.medium")
+	if err != nil {
+		t.Fatalf("ResizeHost: %v", err)
+	}
+	if h.ID != id || h.Size != "t3.medium" || h.Status != cloud.HostActive {
+		t.Errorf("ResizeHost = %+v, want %s running as t3.medium", h, id)
+	}
+	out, err := env.raw.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst := out.Reservations[0].Instances[0]
+	if inst.InstanceType != types.InstanceTypeT3Medium || inst.State.Name != types.InstanceStateNameRunning {
+		t.Errorf("EC2 says %s %s, want t3.medium running", inst.InstanceType, inst.State.Name)
+	}
+
+	// Stopped out of band: resized and started.
+	if _, err := env.raw.StopInstances(ctx, &ec2.StopInstancesInput{InstanceIds: []string{id}}); err != nil {
+		t.Fatal(err)
+	}
+	if h, err = d.ResizeHost(ctx, id, "t3.small"); err != nil || h.Size != "t3.small" || h.Status != cloud.HostActive {
+		t.Errorf("ResizeHost(stopped) = %+v, %v; want running as t3.small", h, err)
+	}
+	if _, err := d.ResizeHost(ctx, "i-0123456789abcdef0", "t3.small"); !cloud.IsNotFound(err) {
+		t.Errorf("ResizeHost(unknown) = %v, want not found", err)
+	}
 }
 
 func testMotoHosts(t *testing.T, env *motoEnv) {

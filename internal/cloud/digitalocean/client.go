@@ -87,9 +87,10 @@ func ValidateToken(token string) error {
 }
 
 // newHTTPClient builds the stack every request goes through:
-// retries (429 honouring Retry-After / RateLimit-Reset, 5xx, connection
-// errors; capped exponential backoff) → client-side rate limit → log line
-// per attempt → bearer token → transport.
+// retries (429 honouring Retry-After / RateLimit-Reset; 5xx and connection
+// errors only for requests safe to repeat, see retrySafe; capped
+// exponential backoff) → client-side rate limit → log line per attempt →
+// bearer token → transport.
 func newHTTPClient(cfg Config) *http.Client {
 	var limiter *rate.Limiter
 	if cfg.RequestsPerSecond > 0 {
@@ -110,27 +111,75 @@ func newHTTPClient(cfg Config) *http.Client {
 		limiter: limiter,
 		agent:   cfg.UserAgent,
 	}}
-	return rc.StandardClient()
+	return &http.Client{Transport: &retryTransport{rt: &retryablehttp.RoundTripper{Client: rc}}}
 }
 
-// checkRetry retries 429, 5xx (but 501) and connection errors, never a
-// cancelled context.
+// retryTransport tells checkRetry, through the request's context, whether
+// the request may be repeated after a 5xx or a connection error.
+type retryTransport struct{ rt http.RoundTripper }
+
+type retrySafeKey struct{}
+
+func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.rt.RoundTrip(req.WithContext(context.WithValue(req.Context(), retrySafeKey{}, retrySafe(req))))
+}
+
+// retrySafe reports whether repeating req is harmless when the server may
+// already have acted on it: after a 5xx or a broken connection the first
+// attempt may have taken effect. GET, HEAD, OPTIONS, PUT and DELETE are
+// idempotent. Of the POSTs the driver sends, these only set a state, so a
+// repeat ends where one request would:
+//   - /v2/tags (creating a tag that exists answers 409, which TagHost
+//     accepts) and /v2/tags/<tag>/resources (tagging twice is tagging once);
+//   - droplet and reserved IP actions (/v2/droplets/<id>/actions,
+//     /v2/reserved_ips/<ip>/actions): rename, power off/on, resize, assign,
+//     unassign. At worst a repeat is refused (422, an event is pending) and
+//     the caller sees an error; it never makes anything twice.
+//
+// Creates are not: a droplet create repeated after a 5xx that DigitalOcean
+// acted on makes a second droplet, a reserved IP create a second address.
+// CreateHosts looks its droplets up before creating again (createBatch);
+// CreateFloatingIP does not repeat.
+func retrySafe(req *http.Request) bool {
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete:
+		return true
+	case http.MethodPost:
+		p := strings.TrimSuffix(req.URL.Path, "/")
+		parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
+		n := len(parts)
+		switch {
+		case n >= 2 && parts[n-2] == "v2" && parts[n-1] == "tags":
+			return true
+		case n >= 4 && parts[n-4] == "v2" && parts[n-3] == "tags" && parts[n-1] == "resources":
+			return true
+		case n >= 4 && parts[n-4] == "v2" && (parts[n-3] == "droplets" || parts[n-3] == "reserved_ips") && parts[n-1] == "actions":
+			return true
+		}
+	}
+	return false
+}
+
+// checkRetry retries 429 (the server did not act), and 5xx (but 501) and
+// connection errors for requests safe to repeat (retrySafe, read from the
+// context); never a cancelled context.
 func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	if ctx.Err() != nil {
 		return false, ctx.Err()
 	}
+	safe, _ := ctx.Value(retrySafeKey{}).(bool)
 	if err != nil {
 		var uerr *url.Error
 		if errors.As(err, &uerr) && errors.Is(uerr.Err, context.Canceled) {
 			return false, err
 		}
-		return true, nil
+		return safe, nil
 	}
 	if resp.StatusCode == http.StatusTooManyRequests {
 		return true, nil
 	}
 	if resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented {
-		return true, nil
+		return safe, nil
 	}
 	return false, nil
 }

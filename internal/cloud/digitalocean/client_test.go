@@ -47,17 +47,21 @@ func TestCheckRetry(t *testing.T) {
 		ctx   context.Context
 		code  int
 		err   error
+		safe  bool // the request may be repeated (retrySafe)
 		retry bool
 	}{
-		{name: "ok", code: 200},
-		{name: "not found", code: 404},
-		{name: "unprocessable", code: 422},
-		{name: "too many requests", code: 429, retry: true},
-		{name: "server error", code: 500, retry: true},
-		{name: "unavailable", code: 503, retry: true},
-		{name: "not implemented", code: 501},
-		{name: "connection refused", err: &url.Error{Op: "Get", Err: errors.New("connection refused")}, retry: true},
-		{name: "cancelled", ctx: cancelled, code: 500},
+		{name: "ok", code: 200, safe: true},
+		{name: "not found", code: 404, safe: true},
+		{name: "unprocessable", code: 422, safe: true},
+		{name: "too many requests", code: 429, safe: true, retry: true},
+		{name: "too many requests, create", code: 429, retry: true},
+		{name: "server error", code: 500, safe: true, retry: true},
+		{name: "server error, create", code: 500},
+		{name: "unavailable", code: 503, safe: true, retry: true},
+		{name: "not implemented", code: 501, safe: true},
+		{name: "connection refused", err: &url.Error{Op: "Get", Err: errors.New("connection refused")}, safe: true, retry: true},
+		{name: "connection refused, create", err: &url.Error{Op: "Post", Err: errors.New("connection refused")}},
+		{name: "cancelled", ctx: cancelled, code: 500, safe: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,6 +69,7 @@ func TestCheckRetry(t *testing.T) {
 			if ctx == nil {
 				ctx = context.Background()
 			}
+			ctx = context.WithValue(ctx, retrySafeKey{}, tt.safe)
 			var resp *http.Response
 			if tt.err == nil {
 				resp = &http.Response{StatusCode: tt.code, Header: http.Header{}}

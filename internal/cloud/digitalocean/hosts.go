@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/digitalocean/godo"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
+	"github.com/haddockhq/terraform-provider-haddock/internal/wait"
 )
 
 var (
@@ -31,40 +33,216 @@ const listPageSize = 200
 func (d *Driver) Cloud() cloud.Name { return cloud.DigitalOcean }
 
 // CreateHosts creates droplets, one multi-create request per run of up to
-// ten specs that differ only in name.
+// ten specs that differ only in name. A create is not repeated blindly
+// (see createBatch). On an error, the droplets created so far come back
+// with it.
 func (d *Driver) CreateHosts(ctx context.Context, specs []cloud.HostSpec) ([]cloud.Host, error) {
 	var out []cloud.Host
 	for _, batch := range batches(specs) {
-		s := batch[0]
-		tags := withManagedTag(s.Tags)
-		keys := sshKeys(s.SSHKeys)
-		if len(batch) == 1 {
-			dr, _, err := d.client.Droplets.Create(ctx, &godo.DropletCreateRequest{
-				Name: s.Name, Region: s.Region, Size: s.Size, Image: image(s.Image),
-				SSHKeys: keys, Tags: tags, UserData: s.UserData,
-			})
-			if err != nil {
-				return out, apiError(err)
-			}
-			out = append(out, toHost(dr))
-			continue
-		}
-		names := make([]string, len(batch))
-		for i, b := range batch {
-			names[i] = b.Name
-		}
-		drs, _, err := d.client.Droplets.CreateMultiple(ctx, &godo.DropletMultiCreateRequest{
-			Names: names, Region: s.Region, Size: s.Size, Image: image(s.Image),
-			SSHKeys: keys, Tags: tags, UserData: s.UserData,
-		})
+		hosts, err := d.createBatch(ctx, batch)
+		out = append(out, hosts...)
 		if err != nil {
-			return out, apiError(err)
-		}
-		for i := range drs {
-			out = append(out, toHost(&drs[i]))
+			return out, err
 		}
 	}
 	return out, nil
+}
+
+// createClockSkew is how much earlier than the local clock a droplet of
+// this call may say it was created: DigitalOcean's clock against ours.
+const createClockSkew = 2 * time.Minute
+
+// createBatch creates the droplets of one batch. DigitalOcean may have
+// created them even when it answers 5xx or the connection breaks, so after
+// such a failure it waits a backoff, looks them up (findCreated: by name,
+// the batch's tags, region, size and image, created since the first
+// attempt) and creates again only those not found, at most HTTPRetryMax
+// times. The hosts come back in the batch's order.
+func (d *Driver) createBatch(ctx context.Context, batch []cloud.HostSpec) ([]cloud.Host, error) {
+	start := time.Now()
+	found := make([]*cloud.Host, len(batch))
+	pending := make([]int, len(batch)) // indexes into batch still to create
+	for i := range batch {
+		pending[i] = i
+	}
+	for attempt := 0; ; attempt++ {
+		drs, err := d.postDroplets(ctx, batch[0], namesOf(batch, pending))
+		for i := range drs {
+			if i < len(pending) {
+				h := toHost(&drs[i])
+				found[pending[i]] = &h
+			}
+		}
+		if err == nil {
+			return collectHosts(found), nil
+		}
+		if !maybeCreated(ctx, err) {
+			return collectHosts(found), fmt.Errorf("creating droplets %s: %w", strings.Join(namesOf(batch, pending), ", "), apiError(err))
+		}
+		if serr := wait.Sleep(ctx, backoff(d.cfg.RetryWaitMin, d.cfg.RetryWaitMax, attempt, nil)); serr != nil {
+			return collectHosts(found), ambiguousCreate(batch, pending, err, serr)
+		}
+		var lerr error
+		pending, lerr = d.findCreated(ctx, batch, pending, start, found)
+		if lerr != nil {
+			return collectHosts(found), ambiguousCreate(batch, pending, err, lerr)
+		}
+		if len(pending) == 0 {
+			return collectHosts(found), nil
+		}
+		if attempt >= d.cfg.HTTPRetryMax {
+			return collectHosts(found), ambiguousCreate(batch, pending, err, nil)
+		}
+		tflog.SubsystemWarn(ctx, logSubsystem, "creating droplets again after a failure the server may have acted on", map[string]any{"names": namesOf(batch, pending), "error": err.Error()})
+	}
+}
+
+// postDroplets sends one create for names, all like spec but for the name.
+func (d *Driver) postDroplets(ctx context.Context, s cloud.HostSpec, names []string) ([]godo.Droplet, error) {
+	tags, keys := withManagedTag(s.Tags), sshKeys(s.SSHKeys)
+	if len(names) == 1 {
+		dr, _, err := d.client.Droplets.Create(ctx, &godo.DropletCreateRequest{
+			Name: names[0], Region: s.Region, Size: s.Size, Image: image(s.Image),
+			SSHKeys: keys, Tags: tags, UserData: s.UserData,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return []godo.Droplet{*dr}, nil
+	}
+	drs, _, err := d.client.Droplets.CreateMultiple(ctx, &godo.DropletMultiCreateRequest{
+		Names: names, Region: s.Region, Size: s.Size, Image: image(s.Image),
+		SSHKeys: keys, Tags: tags, UserData: s.UserData,
+	})
+	return drs, err
+}
+
+// maybeCreated reports whether DigitalOcean may have acted on a create
+// that failed with err: a 5xx (but 501), a broken connection or an answer
+// that could not be read. A 4xx (429 included: the server did not act; the
+// HTTP client retried it already) and the caller's context ending are not.
+func maybeCreated(ctx context.Context, err error) bool {
+	if ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var er *godo.ErrorResponse
+	if errors.As(err, &er) && er.Response != nil {
+		return er.Response.StatusCode >= 500 && er.Response.StatusCode != http.StatusNotImplemented
+	}
+	return true
+}
+
+// findCreated looks for the droplets of batch[pending] DigitalOcean made
+// despite a failed answer: per name, a droplet carrying every tag of the
+// batch, in its region, of its size, created since start (less
+// createClockSkew) and not claimed yet. It records them in found and
+// returns the indexes still without a droplet. Two candidates for one spec
+// are an error: Haddock cannot tell which one it made.
+func (d *Driver) findCreated(ctx context.Context, batch []cloud.HostSpec, pending []int, start time.Time, found []*cloud.Host) ([]int, error) {
+	claimed := map[string]bool{}
+	for _, h := range found {
+		if h != nil {
+			claimed[h.ID] = true
+		}
+	}
+	s := batch[0]
+	want := withManagedTag(s.Tags)
+	since := start.Add(-createClockSkew)
+	candidates := map[string][]cloud.Host{} // by name
+	var rest []int
+	for _, i := range pending {
+		name := batch[i].Name
+		if _, ok := candidates[name]; !ok {
+			drs, err := d.listDropletsByName(ctx, name)
+			if err != nil {
+				return pending, fmt.Errorf("looking up droplets named %q: %w", name, err)
+			}
+			list := []cloud.Host{}
+			for j := range drs {
+				h := toHost(&drs[j])
+				if h.Region == s.Region && h.Size == s.Size && h.CreatedAt.After(since) &&
+					!claimed[h.ID] && containsAll(h.Tags, want) {
+					list = append(list, h)
+				}
+			}
+			candidates[name] = list
+		}
+		switch list := candidates[name]; {
+		case len(list) == 0:
+			rest = append(rest, i)
+		case len(list) > 1 && countName(batch, pending, name) < len(list):
+			ids := make([]string, len(list))
+			for j, h := range list {
+				ids[j] = h.ID
+			}
+			return pending, fmt.Errorf("droplets %s are all named %q with this host's tags and were created within minutes; "+
+				"Haddock cannot tell which one it made: delete the extra ones and import the one to keep", strings.Join(ids, ", "), name)
+		default:
+			h := list[0]
+			candidates[name] = list[1:]
+			found[i] = &h
+		}
+	}
+	return rest, nil
+}
+
+func (d *Driver) listDropletsByName(ctx context.Context, name string) ([]godo.Droplet, error) {
+	var out []godo.Droplet
+	opt := &godo.ListOptions{Page: 1, PerPage: listPageSize}
+	err := eachPage(opt, func() (*godo.Response, error) {
+		drs, resp, err := d.client.Droplets.ListByName(ctx, name, opt)
+		out = append(out, drs...)
+		return resp, err
+	})
+	return out, err
+}
+
+// ambiguousCreate is the error of a create that may have made droplets
+// Haddock could not find: it says where to look.
+func ambiguousCreate(batch []cloud.HostSpec, pending []int, err, last error) error {
+	msg := fmt.Sprintf("creating droplets %s: %v", strings.Join(namesOf(batch, pending), ", "), apiError(err))
+	if last != nil {
+		msg += fmt.Sprintf("; then %v", last)
+	}
+	return fmt.Errorf("%s. DigitalOcean may have created them anyway: look for droplets with these names tagged %s "+
+		"and delete them (or import them) before applying again", msg, strings.Join(withManagedTag(batch[0].Tags), ", "))
+}
+
+func namesOf(batch []cloud.HostSpec, idx []int) []string {
+	names := make([]string, len(idx))
+	for k, i := range idx {
+		names[k] = batch[i].Name
+	}
+	return names
+}
+
+func countName(batch []cloud.HostSpec, idx []int, name string) int {
+	n := 0
+	for _, i := range idx {
+		if batch[i].Name == name {
+			n++
+		}
+	}
+	return n
+}
+
+func collectHosts(found []*cloud.Host) []cloud.Host {
+	var out []cloud.Host
+	for _, h := range found {
+		if h != nil {
+			out = append(out, *h)
+		}
+	}
+	return out
+}
+
+func containsAll(have, want []string) bool {
+	for _, t := range want {
+		if !slices.Contains(have, t) {
+			return false
+		}
+	}
+	return true
 }
 
 // batches groups consecutive specs identical but for their names, at most
