@@ -96,7 +96,7 @@ func (r *floatingIPResource) ModifyPlan(ctx context.Context, req resource.Modify
 		return
 	}
 	if !plan.HostID.IsNull() && !plan.HostID.IsUnknown() {
-		if c, _, _, err := parseHostImportID(plan.HostID.ValueString()); err == nil && c != plan.Cloud.ValueString() {
+		if c, _, _, err := parseCloudID(plan.HostID.ValueString()); err == nil && c != plan.Cloud.ValueString() {
 			resp.Diagnostics.AddAttributeError(path.Root("host_id"), "Host on another cloud",
 				fmt.Sprintf("host_id %q is a %s host, but this floating IP is on %s: an address can only be assigned to a host of its own vendor.", plan.HostID.ValueString(), c, plan.Cloud.ValueString()))
 			return
@@ -127,31 +127,6 @@ func (r *floatingIPResource) ModifyPlan(ctx context.Context, req resource.Modify
 	}
 	plan.VendorRegion = types.StringValue(region)
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
-}
-
-// floatingIPs returns the vendor's floating IP capability for a region.
-func (r *floatingIPResource) floatingIPs(m *floatingIPModel) (cloud.FloatingIPs, cloud.Name, error) {
-	drv, _, diags := r.data.driver(m.Cloud.ValueString(), m.VendorRegion.ValueString(), path.Root("cloud"))
-	if diags.HasError() {
-		return nil, "", fmt.Errorf("%s", diags[0].Detail())
-	}
-	f, ok := drv.(cloud.FloatingIPs)
-	if !ok {
-		return nil, "", fmt.Errorf("the %s driver has no floating IPs", drv.Cloud())
-	}
-	return f, drv.Cloud(), nil
-}
-
-// hostVendorID returns the vendor id of a haddock_host id ("" for none).
-func hostVendorID(v types.String) string {
-	if v.IsNull() || v.IsUnknown() {
-		return ""
-	}
-	_, _, vid, err := parseHostImportID(v.ValueString())
-	if err != nil {
-		return ""
-	}
-	return vid
 }
 
 func (r *floatingIPResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -208,7 +183,7 @@ func (r *floatingIPResource) Read(ctx context.Context, req resource.ReadRequest,
 		if f.HostID == "" {
 			state.HostID = types.StringNull()
 		} else {
-			state.HostID = types.StringValue(hostID(c, f.HostID))
+			state.HostID = types.StringValue(cloudID(c, f.HostID))
 		}
 	}
 	if state.Region.IsNull() { // import
@@ -285,7 +260,7 @@ func (r *floatingIPResource) Delete(ctx context.Context, req resource.DeleteRequ
 }
 
 func (r *floatingIPResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	c, region, vid, err := parseHostImportID(req.ID)
+	c, region, vid, err := parseCloudID(req.ID)
 	if err != nil {
 		resp.Diagnostics.AddError("Invalid import id", strings.Replace(err.Error(), "host id", "floating IP id", 1)+"; a floating IP id is digitalocean/<ip> or aws/<allocation id>")
 		return
@@ -294,6 +269,31 @@ func (r *floatingIPResource) ImportState(ctx context.Context, req resource.Impor
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("cloud"), c)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("vendor_id"), vid)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("vendor_region"), region)...)
+}
+
+// floatingIPs returns the vendor's floating IP capability for a region.
+func (r *floatingIPResource) floatingIPs(m *floatingIPModel) (cloud.FloatingIPs, cloud.Name, error) {
+	drv, _, diags := r.data.driver(m.Cloud.ValueString(), m.VendorRegion.ValueString(), path.Root("cloud"))
+	if diags.HasError() {
+		return nil, "", fmt.Errorf("%s", diags[0].Detail())
+	}
+	f, ok := drv.(cloud.FloatingIPs)
+	if !ok {
+		return nil, "", fmt.Errorf("the %s driver has no floating IPs", drv.Cloud())
+	}
+	return f, drv.Cloud(), nil
+}
+
+// hostVendorID returns the vendor id of a haddock_host id ("" for none).
+func hostVendorID(v types.String) string {
+	if v.IsNull() || v.IsUnknown() {
+		return ""
+	}
+	_, _, vid, err := parseCloudID(v.ValueString())
+	if err != nil {
+		return ""
+	}
+	return vid
 }
 
 type floatingIPModel struct {

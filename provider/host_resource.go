@@ -2,11 +2,11 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
-	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
@@ -16,7 +16,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
-	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
@@ -30,6 +29,9 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
+	"github.com/haddockhq/terraform-provider-haddock/internal/cluster"
+	"github.com/haddockhq/terraform-provider-haddock/internal/hostboot"
+	"github.com/haddockhq/terraform-provider-haddock/internal/pki"
 )
 
 var (
@@ -50,6 +52,10 @@ var (
 	hostnameRE = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,251}[a-zA-Z0-9])?$`)
 	tagRE      = regexp.MustCompile(`^[a-zA-Z0-9_:\-]{1,255}$`)
 )
+
+// privateCAKey is where a host's CA (certificate and key) is kept: in the
+// resource's private state, never shown in plans or outputs.
+const privateCAKey = "docker_ca"
 
 // NewHostResource is the haddock_host constructor.
 func NewHostResource() resource.Resource { return &hostResource{} }
@@ -81,12 +87,12 @@ func (r *hostResource) Schema(ctx context.Context, _ resource.SchemaRequest, res
 			},
 			"region": schema.StringAttribute{
 				Required: true,
-				MarkdownDescription: "Portable region (" + backtickList(portableRegionNames()) + ") or the vendor's own (for example `nyc3`, `us-east-1`). " +
+				MarkdownDescription: "Portable region (" + backtickList(portableNames(cloud.PortableRegions, func(r cloud.PortableRegion) string { return r.Name })) + ") or the vendor's own (for example `nyc3`, `us-east-1`). " +
 					"Spelling the same vendor region another way does not replace the host.",
 			},
 			"size": schema.StringAttribute{
 				Optional: true,
-				MarkdownDescription: "Portable size class (" + backtickList(portableSizeNames()) + ") or the vendor's own size (for example `s-2vcpu-4gb`, `t3.medium`). " +
+				MarkdownDescription: "Portable size class (" + backtickList(portableNames(cloud.PortableSizes, func(s cloud.PortableSize) string { return s.Name })) + ") or the vendor's own size (for example `s-2vcpu-4gb`, `t3.medium`). " +
 					"Conflicts with `vcpus` and `memory_gb`.",
 			},
 			"vcpus": schema.Int64Attribute{
@@ -101,7 +107,7 @@ func (r *hostResource) Schema(ctx context.Context, _ resource.SchemaRequest, res
 			},
 			"image": schema.StringAttribute{
 				Required:            true,
-				MarkdownDescription: "Portable image (" + backtickList(portableImageNames()) + ") or the vendor's own (a DigitalOcean image slug or id, an AWS AMI id).",
+				MarkdownDescription: "Portable image (" + backtickList(portableNames(cloud.PortableImages, func(i cloud.PortableImage) string { return i.Name })) + ") or the vendor's own (a DigitalOcean image slug or id, an AWS AMI id).",
 			},
 			"ssh_keys": schema.ListAttribute{
 				ElementType:         types.StringType,
@@ -252,20 +258,6 @@ func (r *hostResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRe
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 
-func sizePaths(m *hostModel) []path.Path {
-	if !m.Size.IsNull() {
-		return []path.Path{path.Root("size")}
-	}
-	var out []path.Path
-	if !m.VCPUs.IsNull() {
-		out = append(out, path.Root("vcpus"))
-	}
-	if !m.MemoryGB.IsNull() {
-		out = append(out, path.Root("memory_gb"))
-	}
-	return out
-}
-
 func (r *hostResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	var plan hostModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
@@ -297,12 +289,18 @@ func (r *hostResource) Create(ctx context.Context, req resource.CreateRequest, r
 	if diags.HasError() {
 		return
 	}
-	tlsm, err := newHostTLS(plan.Name.ValueString())
-	if err != nil {
+	creds, err := hostboot.NewCredentials("haddock host CA " + plan.Name.ValueString())
+	var ca *pki.CA
+	if err == nil {
+		ca, err = creds.LoadCA()
+	}
+	uid, uerr := hostboot.NewUID()
+	if err = errors.Join(err, uerr); err != nil {
 		resp.Diagnostics.AddError("Error creating host", fmt.Sprintf("creating TLS material for host %q: %s", plan.Name.ValueString(), err))
 		return
 	}
-	userData, err := tlsm.userData(plan.Name.ValueString(), plan.UserData.ValueString())
+	identity := pki.HostIdentity(uid)
+	userData, err := hostboot.UserData(ca, hostboot.Boot{Hostname: plan.Name.ValueString(), Identity: identity, UserData: plan.UserData.ValueString()}, hostboot.CertValidity)
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("user_data"), "Invalid user data", fmt.Sprintf("merging user_data into the host's cloud-init document: %s", err))
 		return
@@ -330,27 +328,42 @@ func (r *hostResource) Create(ctx context.Context, req resource.CreateRequest, r
 		return
 	}
 	h := hosts[0]
-	plan.ID = types.StringValue(hostID(drv.Cloud(), h.ID))
+	plan.ID = types.StringValue(cloudID(drv.Cloud(), h.ID))
 	plan.VendorID = types.StringValue(h.ID)
 	plan.setObserved(&h)
-	plan.Docker = tlsm.dockerValue(h.PublicIPv4)
-	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateCAKey, tlsm.privateState())...)
+	plan.Docker = dockerValue(h.PublicIPv4, identity, creds)
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateCAKey, privateCA(creds))...)
 	// Record the host before waiting: if the wait fails, Terraform keeps it
 	// (tainted) and the next apply replaces it instead of leaking it.
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 
-	got, err := watcher.WaitActive(ctx, h.ID)
-	if err != nil {
-		resp.Diagnostics.AddError("Error waiting for host", fmt.Sprintf("waiting for host %s (%s) to become active: %s. It is kept in the state as tainted; the next apply replaces it.", plan.ID.ValueString(), spec.Name, err))
-		return
+	// Active, then (unless wait_for_docker is false) the engine answering
+	// over mutual TLS, verified by the host's CA and identity: the wait
+	// every cluster host goes through too.
+	var engine cluster.Engine
+	got, err := hostboot.WaitEngine(ctx, watcher, h, func(ctx context.Context, h cloud.Host) (hostboot.Pinger, error) {
+		if !plan.WaitForDocker.ValueBool() {
+			return activeOnly{}, nil
+		}
+		e, err := cluster.DialEngine(ctx, creds.Endpoint(h.PublicIPv4, identity))
+		engine = e
+		return e, err
+	}, r.data.poll)
+	if engine != nil {
+		_ = engine.Close()
 	}
-	plan.setObserved(got)
-	plan.Docker = tlsm.dockerValue(got.PublicIPv4)
+	plan.setObserved(&got)
+	plan.Docker = dockerValue(got.PublicIPv4, identity, creds)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-	if !plan.WaitForDocker.ValueBool() {
-		return
-	}
-	if err := waitDocker(ctx, plan.Docker, r.data.poll); err != nil {
+	var step *hostboot.StepError
+	switch {
+	case err == nil:
+	case errors.As(err, &step) && step.Step == hostboot.StepActive:
+		resp.Diagnostics.AddError("Error waiting for host", fmt.Sprintf("waiting for host %s (%s) to become active: %s. It is kept in the state as tainted; the next apply replaces it.", plan.ID.ValueString(), spec.Name, step.Err))
+	default:
+		if step != nil {
+			err = step.Err
+		}
 		resp.Diagnostics.AddError("Error waiting for Docker Engine", fmt.Sprintf("host %s (%s) is active but its Docker Engine did not answer over mutual TLS on %s: %s. "+
 			"It is kept in the state as tainted; the next apply replaces it. If Terraform runs where port 2376 of the host cannot be reached, set wait_for_docker = false.",
 			plan.ID.ValueString(), spec.Name, dockerEndpoint(got.PublicIPv4), err))
@@ -467,12 +480,12 @@ func (r *hostResource) Delete(ctx context.Context, req resource.DeleteRequest, r
 }
 
 func (r *hostResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	c, region, vid, err := parseHostImportID(req.ID)
+	c, region, vid, err := parseCloudID(req.ID)
 	if err != nil {
 		resp.Diagnostics.AddError("Invalid import id", err.Error())
 		return
 	}
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), hostID(cloud.Name(c), vid))...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), cloudID(cloud.Name(c), vid))...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("cloud"), c)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("vendor_id"), vid)...)
 	if region != "" {
@@ -480,27 +493,31 @@ func (r *hostResource) ImportState(ctx context.Context, req resource.ImportState
 	}
 }
 
-func hostID(c cloud.Name, vendorID string) string { return string(c) + "/" + vendorID }
-
-// parseHostImportID reads <cloud>/<vendor id>, or <cloud>/<region>/<vendor
-// id> for vendors whose ids are per region (AWS; without a region the
-// provider's default region is searched).
-func parseHostImportID(id string) (c, region, vid string, err error) {
-	parts := strings.Split(id, "/")
-	bad := fmt.Errorf("%q is not a host id: use <cloud>/<vendor id> with cloud one of %s, for example digitalocean/3164444 or aws/i-0abc123 (aws/us-west-2/i-0abc123 for another region than the provider's)", id, strings.Join(cloudNames(), ", "))
-	for _, p := range parts {
-		if p == "" {
-			return "", "", "", bad
-		}
+func sizePaths(m *hostModel) []path.Path {
+	if !m.Size.IsNull() {
+		return []path.Path{path.Root("size")}
 	}
-	switch {
-	case len(parts) == 2 && cloud.ValidCloud(parts[0]):
-		return parts[0], "", parts[1], nil
-	case len(parts) == 3 && parts[0] == string(cloud.AWS):
-		return parts[0], parts[1], parts[2], nil
+	var out []path.Path
+	if !m.VCPUs.IsNull() {
+		out = append(out, path.Root("vcpus"))
 	}
-	return "", "", "", bad
+	if !m.MemoryGB.IsNull() {
+		out = append(out, path.Root("memory_gb"))
+	}
+	return out
 }
+
+// privateCA is the private state under privateCAKey: {"cert", "key"}.
+func privateCA(creds hostboot.Credentials) []byte {
+	b, _ := json.Marshal(map[string]string{"cert": creds.CACertPEM, "key": creds.CAKeyPEM})
+	return b
+}
+
+// activeOnly is the engine wait of a host created with wait_for_docker =
+// false: none.
+type activeOnly struct{}
+
+func (activeOnly) WaitReady(context.Context, time.Duration) error { return nil }
 
 // userTags returns the vendor's tags less the managed one, keeping null when
 // the configuration had none.
@@ -519,77 +536,12 @@ func userTags(vendor []string, prior types.Set) types.Set {
 	return v
 }
 
-func diffStrings(have, want []string) (add, remove []string) {
-	for _, w := range want {
-		if !slices.Contains(have, w) {
-			add = append(add, w)
-		}
-	}
-	for _, h := range have {
-		if !slices.Contains(want, h) {
-			remove = append(remove, h)
-		}
-	}
-	return add, remove
-}
-
-func stringList(ctx context.Context, l types.List, diags *diag.Diagnostics) []string {
-	if l.IsNull() || l.IsUnknown() {
+// stateResolved is what a host was resolved to, nil without a state.
+func stateResolved(m *hostModel) *priorResolution {
+	if m == nil {
 		return nil
 	}
-	var out []string
-	diags.Append(l.ElementsAs(ctx, &out, false)...)
-	return out
-}
-
-func stringSet(ctx context.Context, s types.Set, diags *diag.Diagnostics) []string {
-	if s.IsNull() || s.IsUnknown() {
-		return nil
-	}
-	var out []string
-	diags.Append(s.ElementsAs(ctx, &out, false)...)
-	sort.Strings(out)
-	return out
-}
-
-func cloudNames() []string {
-	out := make([]string, len(cloud.Names))
-	for i, n := range cloud.Names {
-		out[i] = string(n)
-	}
-	return out
-}
-
-func portableSizeNames() []string {
-	var out []string
-	for _, s := range cloud.PortableSizes {
-		out = append(out, s.Name)
-	}
-	return out
-}
-
-func portableRegionNames() []string {
-	var out []string
-	for _, s := range cloud.PortableRegions {
-		out = append(out, s.Name)
-	}
-	return out
-}
-
-func portableImageNames() []string {
-	var out []string
-	for _, s := range cloud.PortableImages {
-		out = append(out, s.Name)
-	}
-	return out
-}
-
-func backtickList(v []string) string {
-	q := make([]string, len(v))
-	for i, s := range v {
-		q[i] = "`" + s + "`"
-	}
-	return strings.Join(q, ", ")
+	return &priorResolution{image: m.Image, resolved: resolved{region: m.VendorRegion.ValueString(), size: m.VendorSize.ValueString(), image: m.VendorImage.ValueString()}}
 }
 
 type hostModel struct {
@@ -634,14 +586,6 @@ func (m *hostModel) hostValues(at path.Path) hostValues {
 		region: m.Region, size: m.Size, image: m.Image,
 		vcpus: m.VCPUs, memoryGB: m.MemoryGB,
 	}
-}
-
-// stateResolved is what a host was resolved to, nil without a state.
-func stateResolved(m *hostModel) *priorResolution {
-	if m == nil {
-		return nil
-	}
-	return &priorResolution{image: m.Image, resolved: resolved{region: m.VendorRegion.ValueString(), size: m.VendorSize.ValueString(), image: m.VendorImage.ValueString()}}
 }
 
 // setObserved copies what the vendor reports into the model.

@@ -29,6 +29,13 @@ var (
 	_ resource.ResourceWithImportState = (*nodeGroupResource)(nil)
 )
 
+// Default timeouts of haddock_node_group.
+const (
+	nodeGroupCreateTimeout = 30 * time.Minute
+	nodeGroupUpdateTimeout = 30 * time.Minute
+	nodeGroupDeleteTimeout = 20 * time.Minute
+)
+
 // NewNodeGroupResource is the haddock_node_group constructor.
 func NewNodeGroupResource() resource.Resource { return &nodeGroupResource{} }
 
@@ -94,43 +101,6 @@ func (r *nodeGroupResource) Configure(_ context.Context, req resource.ConfigureR
 	r.data = configureData(req.ProviderData, &resp.Diagnostics)
 }
 
-type nodeGroupModel struct {
-	ID                 types.String   `tfsdk:"id"`
-	ClusterID          types.String   `tfsdk:"cluster_id"`
-	ClusterCredentials types.String   `tfsdk:"cluster_credentials"`
-	Name               types.String   `tfsdk:"name"`
-	Count              types.Int64    `tfsdk:"node_count"`
-	Cloud              types.String   `tfsdk:"cloud"`
-	Region             types.String   `tfsdk:"region"`
-	Size               types.String   `tfsdk:"size"`
-	Image              types.String   `tfsdk:"image"`
-	SSHKeys            types.List     `tfsdk:"ssh_keys"`
-	UserData           types.String   `tfsdk:"user_data"`
-	Labels             types.Map      `tfsdk:"labels"`
-	Availability       types.String   `tfsdk:"availability"`
-	DrainTimeout       types.String   `tfsdk:"drain_timeout"`
-	VendorRegion       types.String   `tfsdk:"vendor_region"`
-	VendorSize         types.String   `tfsdk:"vendor_size"`
-	VendorImage        types.String   `tfsdk:"vendor_image"`
-	Nodes              types.List     `tfsdk:"nodes"`
-	Timeouts           timeouts.Value `tfsdk:"timeouts"`
-}
-
-func (m *nodeGroupModel) group() hostGroupModel {
-	return hostGroupModel{Count: m.Count, Cloud: m.Cloud, Region: m.Region, Size: m.Size, Image: m.Image, SSHKeys: m.SSHKeys, UserData: m.UserData, Labels: m.Labels}
-}
-
-func (m *nodeGroupModel) spec(ctx context.Context, diags *diag.Diagnostics) cluster.GroupSpec {
-	g := m.group()
-	d, _ := time.ParseDuration(m.DrainTimeout.ValueString())
-	return cluster.GroupSpec{
-		Name:         m.Name.ValueString(),
-		HostsSpec:    g.hostsSpec(ctx, resolved{region: m.VendorRegion.ValueString(), size: m.VendorSize.ValueString(), image: m.VendorImage.ValueString()}, diags),
-		Availability: swarm.Availability(m.Availability.ValueString()),
-		DrainTimeout: d,
-	}
-}
-
 func (r *nodeGroupResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() || r.data == nil {
 		return
@@ -185,74 +155,18 @@ func (r *nodeGroupResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 
-// open reaches the group: the cluster through its credentials and the
-// managers' vendor (found by the cluster's tag on the group's vendor or
-// any configured one), the group through its own driver.
-func (r *nodeGroupResource) open(m *nodeGroupModel, diags *diag.Diagnostics) *cluster.NodeGroup {
-	st, cc, err := decodeClusterCredentials(m.ClusterCredentials.ValueString())
-	if err != nil {
-		diags.AddAttributeError(path.Root("cluster_credentials"), "Invalid cluster credentials", err.Error())
-		return nil
-	}
-	drv, _, d := r.data.driver(m.Cloud.ValueString(), m.VendorRegion.ValueString(), path.Root("cloud"))
-	diags.Append(d...)
-	if d.HasError() {
-		return nil
-	}
-	managers := drv
-	if cc.Cloud != "" && (cc.Cloud != m.Cloud.ValueString() || cc.Region != m.VendorRegion.ValueString()) {
-		managers, _, d = r.data.driver(cc.Cloud, cc.Region, path.Root("cluster_credentials"))
-		diags.Append(d...)
-		if d.HasError() {
-			return nil
-		}
-	}
-	c, err := cluster.Open(managers, st, cluster.Options{PollInterval: r.data.poll, EnginePollInterval: min(r.data.poll, time.Second)})
-	if err != nil {
-		diags.AddError("Cluster unreachable", err.Error())
-		return nil
-	}
-	g, err := c.NodeGroup(drv, m.Name.ValueString())
-	if err != nil {
-		diags.AddAttributeError(path.Root("name"), "Invalid node group", err.Error())
-		return nil
-	}
-	return g
-}
-
 func (r *nodeGroupResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	var plan nodeGroupModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx, cancel := withTimeout(ctx, plan.Timeouts.Create, clusterCreateTimeout, &resp.Diagnostics)
+	ctx, cancel := withTimeout(ctx, plan.Timeouts.Create, nodeGroupCreateTimeout, &resp.Diagnostics)
 	defer cancel()
 	if resp.Diagnostics.HasError() {
 		return
 	}
 	r.apply(ctx, &plan, "creating", &resp.State, &resp.Diagnostics)
-}
-
-func (r *nodeGroupResource) apply(ctx context.Context, plan *nodeGroupModel, verb string, state interface {
-	Set(context.Context, any) diag.Diagnostics
-}, diags *diag.Diagnostics) {
-	g := r.open(plan, diags)
-	spec := plan.spec(ctx, diags)
-	if diags.HasError() {
-		return
-	}
-	view, err := g.Apply(ctx, spec)
-	if view != nil {
-		plan.Nodes = nodesValue(view)
-	} else if plan.Nodes.IsUnknown() {
-		plan.Nodes = types.ListNull(types.ObjectType{AttrTypes: nodeAttrTypes})
-	}
-	plan.ID = types.StringValue(plan.ClusterID.ValueString() + "/" + plan.Name.ValueString())
-	diags.Append(state.Set(ctx, plan)...)
-	if err != nil {
-		addClusterError(diags, "Error "+verb+" node group "+plan.Name.ValueString(), err)
-	}
 }
 
 func (r *nodeGroupResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -288,7 +202,7 @@ func (r *nodeGroupResource) Update(ctx context.Context, req resource.UpdateReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx, cancel := withTimeout(ctx, plan.Timeouts.Update, clusterUpdateTimeout, &resp.Diagnostics)
+	ctx, cancel := withTimeout(ctx, plan.Timeouts.Update, nodeGroupUpdateTimeout, &resp.Diagnostics)
 	defer cancel()
 	if resp.Diagnostics.HasError() {
 		return
@@ -302,7 +216,7 @@ func (r *nodeGroupResource) Delete(ctx context.Context, req resource.DeleteReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx, cancel := withTimeout(ctx, state.Timeouts.Delete, clusterDeleteTimeout, &resp.Diagnostics)
+	ctx, cancel := withTimeout(ctx, state.Timeouts.Delete, nodeGroupDeleteTimeout, &resp.Diagnostics)
 	defer cancel()
 	if resp.Diagnostics.HasError() {
 		return
@@ -327,20 +241,76 @@ func (r *nodeGroupResource) ImportState(ctx context.Context, req resource.Import
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
 }
 
-// durationValidator accepts Go durations such as "90s" or "10m".
-type durationValidator struct{}
-
-func (durationValidator) Description(context.Context) string {
-	return `must be a duration such as "90s", "10m" or "1h"`
+// open reaches the group: the cluster through its credentials and the
+// managers' driver, the group through its own driver.
+func (r *nodeGroupResource) open(m *nodeGroupModel, diags *diag.Diagnostics) *cluster.NodeGroup {
+	c, drv, d := r.data.openCluster(m.ClusterCredentials.ValueString(), m.Cloud.ValueString(), m.VendorRegion.ValueString())
+	diags.Append(d...)
+	if d.HasError() {
+		return nil
+	}
+	g, err := c.NodeGroup(drv, m.Name.ValueString())
+	if err != nil {
+		diags.AddAttributeError(path.Root("name"), "Invalid node group", err.Error())
+		return nil
+	}
+	return g
 }
 
-func (v durationValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-
-func (durationValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+func (r *nodeGroupResource) apply(ctx context.Context, plan *nodeGroupModel, verb string, state interface {
+	Set(context.Context, any) diag.Diagnostics
+}, diags *diag.Diagnostics) {
+	g := r.open(plan, diags)
+	spec := plan.spec(ctx, diags)
+	if diags.HasError() {
 		return
 	}
-	if d, err := time.ParseDuration(req.ConfigValue.ValueString()); err != nil || d <= 0 {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid duration", fmt.Sprintf("%q %s", req.ConfigValue.ValueString(), durationValidator{}.Description(context.Background())))
+	view, err := g.Apply(ctx, spec)
+	if view != nil {
+		plan.Nodes = nodesValue(view)
+	} else if plan.Nodes.IsUnknown() {
+		plan.Nodes = types.ListNull(types.ObjectType{AttrTypes: nodeAttrTypes})
+	}
+	plan.ID = types.StringValue(plan.ClusterID.ValueString() + "/" + plan.Name.ValueString())
+	diags.Append(state.Set(ctx, plan)...)
+	if err != nil {
+		addClusterError(diags, "Error "+verb+" node group "+plan.Name.ValueString(), err)
+	}
+}
+
+type nodeGroupModel struct {
+	ID                 types.String   `tfsdk:"id"`
+	ClusterID          types.String   `tfsdk:"cluster_id"`
+	ClusterCredentials types.String   `tfsdk:"cluster_credentials"`
+	Name               types.String   `tfsdk:"name"`
+	Count              types.Int64    `tfsdk:"node_count"`
+	Cloud              types.String   `tfsdk:"cloud"`
+	Region             types.String   `tfsdk:"region"`
+	Size               types.String   `tfsdk:"size"`
+	Image              types.String   `tfsdk:"image"`
+	SSHKeys            types.List     `tfsdk:"ssh_keys"`
+	UserData           types.String   `tfsdk:"user_data"`
+	Labels             types.Map      `tfsdk:"labels"`
+	Availability       types.String   `tfsdk:"availability"`
+	DrainTimeout       types.String   `tfsdk:"drain_timeout"`
+	VendorRegion       types.String   `tfsdk:"vendor_region"`
+	VendorSize         types.String   `tfsdk:"vendor_size"`
+	VendorImage        types.String   `tfsdk:"vendor_image"`
+	Nodes              types.List     `tfsdk:"nodes"`
+	Timeouts           timeouts.Value `tfsdk:"timeouts"`
+}
+
+func (m *nodeGroupModel) group() hostGroupModel {
+	return hostGroupModel{Count: m.Count, Cloud: m.Cloud, Region: m.Region, Size: m.Size, Image: m.Image, SSHKeys: m.SSHKeys, UserData: m.UserData, Labels: m.Labels}
+}
+
+func (m *nodeGroupModel) spec(ctx context.Context, diags *diag.Diagnostics) cluster.GroupSpec {
+	g := m.group()
+	d, _ := time.ParseDuration(m.DrainTimeout.ValueString())
+	return cluster.GroupSpec{
+		Name:         m.Name.ValueString(),
+		HostsSpec:    g.hostsSpec(ctx, resolved{region: m.VendorRegion.ValueString(), size: m.VendorSize.ValueString(), image: m.VendorImage.ValueString()}, diags),
+		Availability: swarm.Availability(m.Availability.ValueString()),
+		DrainTimeout: d,
 	}
 }

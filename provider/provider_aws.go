@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
@@ -112,7 +113,7 @@ func configureAWS(ctx context.Context, m *awsModel, data *providerData, diags *d
 	}
 	if !m.Endpoints.IsNull() {
 		var e awsEndpointsModel
-		diags.Append(m.Endpoints.As(ctx, &e, basetypesObjectAsOptions())...)
+		diags.Append(m.Endpoints.As(ctx, &e, basetypes.ObjectAsOptions{})...)
 		cfg.Endpoints = aws.Endpoints{EC2: e.EC2.ValueString(), ELBv2: e.ELBv2.ValueString(), RDS: e.RDS.ValueString(), STS: e.STS.ValueString()}
 	}
 	if cfg.Region == "" && os.Getenv("AWS_REGION") == "" && os.Getenv("AWS_DEFAULT_REGION") == "" && cfg.Profile == "" && os.Getenv("AWS_PROFILE") == "" {

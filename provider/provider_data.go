@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
+	"github.com/haddockhq/terraform-provider-haddock/internal/cluster"
 )
 
 // providerData is what Configure hands every resource and data source: the
@@ -77,6 +78,55 @@ func (d *providerData) driver(name, region string, at path.Path) (cloud.Driver, 
 		d.watchers[key] = w
 	}
 	return drv, w, nil
+}
+
+// clusterDrivers picks the drivers of a cluster's hosts: the managers' from
+// the cluster's credentials (their cloud and region), and a group's from
+// groupCloud and groupRegion ("" for none: group is then nil). A group on
+// the managers' vendor and region shares their driver.
+func (d *providerData) clusterDrivers(cc clusterCredentials, groupCloud, groupRegion string) (managers, group cloud.Driver, diags diag.Diagnostics) {
+	if groupCloud != "" {
+		group, _, diags = d.driver(groupCloud, groupRegion, path.Root("cloud"))
+		if diags.HasError() {
+			return nil, nil, diags
+		}
+		if cc.Cloud == "" || (cc.Cloud == groupCloud && cc.Region == groupRegion) {
+			return group, group, diags
+		}
+	}
+	managers, _, diags = d.driver(cc.Cloud, cc.Region, path.Root("cluster_credentials"))
+	if diags.HasError() {
+		return nil, nil, diags
+	}
+	return managers, group, diags
+}
+
+// openCluster opens the cluster whose credentials (a haddock_swarm_cluster's
+// `credentials`) are given, with the drivers clusterDrivers picks; group is
+// the driver of groupCloud and groupRegion, nil for "".
+func (d *providerData) openCluster(credentials, groupCloud, groupRegion string) (*cluster.Cluster, cloud.Driver, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	st, cc, err := decodeClusterCredentials(credentials)
+	if err != nil {
+		diags.AddAttributeError(path.Root("cluster_credentials"), "Invalid cluster credentials", err.Error())
+		return nil, nil, diags
+	}
+	managers, group, diags := d.clusterDrivers(cc, groupCloud, groupRegion)
+	if diags.HasError() {
+		return nil, nil, diags
+	}
+	c, err := cluster.Open(managers, st, d.clusterOptions())
+	if err != nil {
+		diags.AddError("Cluster unreachable", err.Error())
+		return nil, nil, diags
+	}
+	return c, group, diags
+}
+
+// clusterOptions are the orchestration's options: the provider's poll
+// interval for host lists, at most a second for engines.
+func (d *providerData) clusterOptions() cluster.Options {
+	return cluster.Options{PollInterval: d.poll, EnginePollInterval: min(d.poll, time.Second)}
 }
 
 func (d *providerData) vendor(name string, at path.Path) (vendor, diag.Diagnostics) {

@@ -17,10 +17,10 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
-	"github.com/haddockhq/terraform-provider-haddock/internal/cluster"
 	"github.com/haddockhq/terraform-provider-haddock/internal/stack"
 	"github.com/haddockhq/terraform-provider-haddock/internal/swarm"
 )
@@ -40,6 +40,15 @@ const (
 	stackDeleteTimeout = 10 * time.Minute
 )
 
+var serviceAttrTypes = map[string]attr.Type{
+	"name":             types.StringType,
+	"image":            types.StringType,
+	"mode":             types.StringType,
+	"replicas_running": types.Int64Type,
+	"replicas_desired": types.Int64Type,
+	"published_ports":  types.ListType{ElemType: types.StringType},
+}
+
 // NewStackResource is the haddock_stack constructor.
 func NewStackResource() resource.Resource { return &stackResource{} }
 
@@ -49,15 +58,6 @@ type stackResource struct {
 
 func (r *stackResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_stack"
-}
-
-var serviceAttrTypes = map[string]attr.Type{
-	"name":             types.StringType,
-	"image":            types.StringType,
-	"mode":             types.StringType,
-	"replicas_running": types.Int64Type,
-	"replicas_desired": types.Int64Type,
-	"published_ports":  types.ListType{ElemType: types.StringType},
 }
 
 func (r *stackResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -128,43 +128,6 @@ func (r *stackResource) Configure(_ context.Context, req resource.ConfigureReque
 	r.data = configureData(req.ProviderData, &resp.Diagnostics)
 }
 
-type stackModel struct {
-	ID                 types.String   `tfsdk:"id"`
-	ClusterID          types.String   `tfsdk:"cluster_id"`
-	ClusterCredentials types.String   `tfsdk:"cluster_credentials"`
-	Name               types.String   `tfsdk:"name"`
-	Compose            types.String   `tfsdk:"compose"`
-	Env                types.Map      `tfsdk:"env"`
-	Files              types.Map      `tfsdk:"files"`
-	Prune              types.Bool     `tfsdk:"prune"`
-	WithRegistryAuth   types.Bool     `tfsdk:"with_registry_auth"`
-	Services           types.List     `tfsdk:"services"`
-	Timeouts           timeouts.Value `tfsdk:"timeouts"`
-}
-
-// load reads the compose file; errors land on the compose attribute with
-// the file's line.
-func (m *stackModel) load(ctx context.Context, diags *diag.Diagnostics) *stack.Project {
-	env := map[string]string{}
-	if !m.Env.IsNull() && !m.Env.IsUnknown() {
-		diags.Append(m.Env.ElementsAs(ctx, &env, false)...)
-	}
-	files := map[string]string{}
-	if !m.Files.IsNull() && !m.Files.IsUnknown() {
-		diags.Append(m.Files.ElementsAs(ctx, &files, false)...)
-	}
-	content := make(map[string][]byte, len(files))
-	for k, v := range files {
-		content[k] = []byte(v)
-	}
-	p, err := stack.LoadWithOptions(m.Name.ValueString(), []byte(m.Compose.ValueString()), stack.LoadOptions{Env: env, Files: content})
-	if err != nil {
-		diags.AddAttributeError(path.Root("compose"), "Invalid compose file", err.Error())
-		return nil
-	}
-	return p
-}
-
 func (r *stackResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() {
 		return
@@ -207,85 +170,132 @@ func (r *stackResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 
-// engine connects to a manager of the cluster over mutual TLS: the leader
-// if it answers, else any ready manager.
-func (r *stackResource) engine(ctx context.Context, m *stackModel) (stack.Engine, func(), error) {
-	st, cc, err := decodeClusterCredentials(m.ClusterCredentials.ValueString())
-	if err != nil {
-		return nil, nil, err
-	}
-	drv, _, d := r.data.driver(cc.Cloud, cc.Region, path.Root("cluster_credentials"))
-	if d.HasError() {
-		return nil, nil, fmt.Errorf("%s", d[0].Detail())
-	}
-	c, err := cluster.Open(drv, st, cluster.Options{PollInterval: r.data.poll})
-	if err != nil {
-		return nil, nil, err
-	}
-	view, err := c.Observe(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	last := fmt.Errorf("no manager of cluster %s answers", m.ClusterID.ValueString())
-	for _, leaderFirst := range []bool{true, false} {
-		for _, mem := range view.Members {
-			if mem.HostID == "" || mem.Leader != leaderFirst || mem.State != swarm.NodeStateReady {
-				continue
-			}
-			sc, err := swarm.Connect(ctx, swarm.Endpoint{
-				Host: dockerEndpoint(mem.PublicIPv4), Identity: mem.Identity,
-				CACertPEM: []byte(st.Credentials.CACertPEM), CertPEM: []byte(st.Credentials.ClientCertPEM), KeyPEM: []byte(st.Credentials.ClientKeyPEM),
-			})
-			if err != nil {
-				last = err
-				continue
-			}
-			if err := sc.Ping(ctx); err != nil {
-				_ = sc.Close()
-				last = err
-				continue
-			}
-			e, err := stack.EngineOf(sc)
-			if err != nil {
-				_ = sc.Close()
-				return nil, nil, err
-			}
-			return e, func() { _ = sc.Close() }, nil
-		}
-	}
-	return nil, nil, last
+func (r *stackResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	r.apply(ctx, req.Plan, func(m *stackModel) timeoutFunc { return m.Timeouts.Create }, &resp.State, resp.Private, &resp.Diagnostics)
 }
 
-func (r *stackResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan stackModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+func (r *stackResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state stackModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx, cancel := withTimeout(ctx, plan.Timeouts.Create, stackDeployTimeout, &resp.Diagnostics)
-	defer cancel()
-	if resp.Diagnostics.HasError() {
+	if state.ClusterCredentials.IsNull() {
+		resp.Diagnostics.AddWarning("Stack imported without credentials", "The stack is read on the next apply, once cluster_credentials is known from the configuration.")
 		return
 	}
-	r.deploy(ctx, &plan, &resp.State, &resp.Diagnostics)
-	// Deployed as the file says: no drift until a refresh finds some.
-	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateDriftKey, []byte("[]"))...)
+	e, closeFn, err := r.engine(ctx, &state)
+	if err != nil {
+		resp.Diagnostics.AddWarning("Cluster unreachable", fmt.Sprintf("The stack could not be read: %s. It is kept in the state as it was.", err))
+		return
+	}
+	defer closeFn()
+	st, err := stack.Observe(ctx, e, state.Name.ValueString())
+	if err != nil {
+		resp.Diagnostics.AddError("Error reading stack", err.Error())
+		return
+	}
+	if len(st.Services) == 0 && len(st.Networks) == 0 && len(st.Configs) == 0 && len(st.Secrets) == 0 {
+		tflog.Warn(ctx, "stack not found, removing from state", map[string]any{"stack": state.Name.ValueString()})
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	state.Services = servicesValue(st, nil)
+	// Record the drift for the plan (ModifyPlan), without a second trip to
+	// the swarm.
+	changes := []string{}
+	var ld diag.Diagnostics
+	if p := state.load(ctx, &ld); p != nil {
+		for _, c := range stack.Diff(p, st) {
+			changes = append(changes, c.String())
+		}
+	}
+	b, _ := json.Marshal(changes)
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateDriftKey, b)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
 func (r *stackResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan stackModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	r.apply(ctx, req.Plan, func(m *stackModel) timeoutFunc { return m.Timeouts.Update }, &resp.State, resp.Private, &resp.Diagnostics)
+}
+
+func (r *stackResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state stackModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx, cancel := withTimeout(ctx, plan.Timeouts.Update, stackDeployTimeout, &resp.Diagnostics)
+	ctx, cancel := withTimeout(ctx, state.Timeouts.Delete, stackDeleteTimeout, &resp.Diagnostics)
 	defer cancel()
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	r.deploy(ctx, &plan, &resp.State, &resp.Diagnostics)
-	// Deployed as the file says: no drift until a refresh finds some.
-	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateDriftKey, []byte("[]"))...)
+	e, closeFn, err := r.engine(ctx, &state)
+	if err != nil {
+		resp.Diagnostics.AddError("Cluster unreachable", fmt.Sprintf("reaching a manager to remove stack %s: %s", state.Name.ValueString(), err))
+		return
+	}
+	defer closeFn()
+	if err := stack.Remove(ctx, e, state.Name.ValueString()); err != nil {
+		resp.Diagnostics.AddError("Error removing stack", err.Error())
+	}
+}
+
+func (r *stackResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	clusterID, name, ok := strings.Cut(req.ID, "/")
+	if !ok || clusterID == "" || stack.ValidateName(name) != nil {
+		resp.Diagnostics.AddError("Invalid import id", fmt.Sprintf("%q is not a stack id: use <cluster_id>/<stack name>", req.ID))
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("cluster_id"), clusterID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
+}
+
+// engine connects to a ready manager of the cluster, the leader first (the
+// cluster's rule), over mutual TLS.
+func (r *stackResource) engine(ctx context.Context, m *stackModel) (stack.Engine, func(), error) {
+	c, _, d := r.data.openCluster(m.ClusterCredentials.ValueString(), "", "")
+	if d.HasError() {
+		return nil, nil, fmt.Errorf("%s", d.Errors()[0].Detail())
+	}
+	e, _, err := c.Manager(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	sc, ok := e.(*swarm.Client)
+	if !ok {
+		_ = e.Close()
+		return nil, nil, fmt.Errorf("the cluster handed out a %T, not a Docker Engine client. This is a bug in the provider; please report it", e)
+	}
+	se, err := stack.EngineOf(sc)
+	if err != nil {
+		_ = sc.Close()
+		return nil, nil, err
+	}
+	return se, func() { _ = sc.Close() }, nil
+}
+
+// timeoutFunc is one of the timeouts attribute's methods (Create, Update).
+type timeoutFunc = func(context.Context, time.Duration) (time.Duration, diag.Diagnostics)
+
+// apply is Create and Update: deploy the planned stack within its timeout;
+// deployed as the file says, there is no drift until a refresh finds some.
+func (r *stackResource) apply(ctx context.Context, planned tfsdk.Plan, timeout func(*stackModel) timeoutFunc, state *tfsdk.State, private interface {
+	SetKey(context.Context, string, []byte) diag.Diagnostics
+}, diags *diag.Diagnostics) {
+	var plan stackModel
+	diags.Append(planned.Get(ctx, &plan)...)
+	if diags.HasError() {
+		return
+	}
+	ctx, cancel := withTimeout(ctx, timeout(&plan), stackDeployTimeout, diags)
+	defer cancel()
+	if diags.HasError() {
+		return
+	}
+	r.deploy(ctx, &plan, state, diags)
+	diags.Append(private.SetKey(ctx, privateDriftKey, []byte("[]"))...)
 }
 
 // deploy deploys the file, waits until every service has converged and
@@ -353,80 +363,6 @@ func servicesValue(st *stack.StackState, err error) types.List {
 	return types.ListValueMust(t, elems)
 }
 
-func (r *stackResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var state stackModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	if state.ClusterCredentials.IsNull() {
-		resp.Diagnostics.AddWarning("Stack imported without credentials", "The stack is read on the next apply, once cluster_credentials is known from the configuration.")
-		return
-	}
-	e, closeFn, err := r.engine(ctx, &state)
-	if err != nil {
-		resp.Diagnostics.AddWarning("Cluster unreachable", fmt.Sprintf("The stack could not be read: %s. It is kept in the state as it was.", err))
-		return
-	}
-	defer closeFn()
-	st, err := stack.Observe(ctx, e, state.Name.ValueString())
-	if err != nil {
-		resp.Diagnostics.AddError("Error reading stack", err.Error())
-		return
-	}
-	if len(st.Services) == 0 && len(st.Networks) == 0 && len(st.Configs) == 0 && len(st.Secrets) == 0 {
-		tflog.Warn(ctx, "stack not found, removing from state", map[string]any{"stack": state.Name.ValueString()})
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	state.Services = servicesValue(st, nil)
-	// Record the drift for the plan (ModifyPlan), without a second trip to
-	// the swarm.
-	changes := []string{}
-	var ld diag.Diagnostics
-	if p := state.load(ctx, &ld); p != nil {
-		for _, c := range stack.Diff(p, st) {
-			changes = append(changes, c.String())
-		}
-	}
-	b, _ := json.Marshal(changes)
-	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateDriftKey, b)...)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
-}
-
-func (r *stackResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var state stackModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ctx, cancel := withTimeout(ctx, state.Timeouts.Delete, stackDeleteTimeout, &resp.Diagnostics)
-	defer cancel()
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	e, closeFn, err := r.engine(ctx, &state)
-	if err != nil {
-		resp.Diagnostics.AddError("Cluster unreachable", fmt.Sprintf("reaching a manager to remove stack %s: %s", state.Name.ValueString(), err))
-		return
-	}
-	defer closeFn()
-	if err := stack.Remove(ctx, e, state.Name.ValueString()); err != nil {
-		resp.Diagnostics.AddError("Error removing stack", err.Error())
-	}
-}
-
-func (r *stackResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	clusterID, name, ok := strings.Cut(req.ID, "/")
-	if !ok || clusterID == "" || stack.ValidateName(name) != nil {
-		resp.Diagnostics.AddError("Invalid import id", fmt.Sprintf("%q is not a stack id: use <cluster_id>/<stack name>", req.ID))
-		return
-	}
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("cluster_id"), clusterID)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
-}
-
 type stackNameValidator struct{}
 
 func (stackNameValidator) Description(context.Context) string {
@@ -444,4 +380,41 @@ func (stackNameValidator) ValidateString(_ context.Context, req validator.String
 	if err := stack.ValidateName(req.ConfigValue.ValueString()); err != nil {
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid stack name", err.Error())
 	}
+}
+
+type stackModel struct {
+	ID                 types.String   `tfsdk:"id"`
+	ClusterID          types.String   `tfsdk:"cluster_id"`
+	ClusterCredentials types.String   `tfsdk:"cluster_credentials"`
+	Name               types.String   `tfsdk:"name"`
+	Compose            types.String   `tfsdk:"compose"`
+	Env                types.Map      `tfsdk:"env"`
+	Files              types.Map      `tfsdk:"files"`
+	Prune              types.Bool     `tfsdk:"prune"`
+	WithRegistryAuth   types.Bool     `tfsdk:"with_registry_auth"`
+	Services           types.List     `tfsdk:"services"`
+	Timeouts           timeouts.Value `tfsdk:"timeouts"`
+}
+
+// load reads the compose file; errors land on the compose attribute with
+// the file's line.
+func (m *stackModel) load(ctx context.Context, diags *diag.Diagnostics) *stack.Project {
+	env := map[string]string{}
+	if !m.Env.IsNull() && !m.Env.IsUnknown() {
+		diags.Append(m.Env.ElementsAs(ctx, &env, false)...)
+	}
+	files := map[string]string{}
+	if !m.Files.IsNull() && !m.Files.IsUnknown() {
+		diags.Append(m.Files.ElementsAs(ctx, &files, false)...)
+	}
+	content := make(map[string][]byte, len(files))
+	for k, v := range files {
+		content[k] = []byte(v)
+	}
+	p, err := stack.LoadWithOptions(m.Name.ValueString(), []byte(m.Compose.ValueString()), stack.LoadOptions{Env: env, Files: content})
+	if err != nil {
+		diags.AddAttributeError(path.Root("compose"), "Invalid compose file", err.Error())
+		return nil
+	}
+	return p
 }

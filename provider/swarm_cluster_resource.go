@@ -3,7 +3,9 @@ package provider
 import (
 	"context"
 	"fmt"
+	"net"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
@@ -17,13 +19,12 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
 	"github.com/haddockhq/terraform-provider-haddock/internal/cluster"
@@ -31,8 +32,9 @@ import (
 )
 
 var (
-	_ resource.ResourceWithConfigure  = (*swarmClusterResource)(nil)
-	_ resource.ResourceWithModifyPlan = (*swarmClusterResource)(nil)
+	_ resource.ResourceWithConfigure   = (*swarmClusterResource)(nil)
+	_ resource.ResourceWithModifyPlan  = (*swarmClusterResource)(nil)
+	_ resource.ResourceWithImportState = (*swarmClusterResource)(nil)
 )
 
 const (
@@ -41,7 +43,14 @@ const (
 	clusterDeleteTimeout = 20 * time.Minute
 )
 
-var groupNameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$`)
+// managerNameRE is a manager's host name: <cluster name>-manager-<n>.
+var managerNameRE = regexp.MustCompile(`^(.+)-` + cluster.ManagersGroup + `-\d+$`)
+
+// Docker's defaults for the swarm's address pool, which a configuration
+// leaves out.
+var dockerDefaultAddrPool = []string{"10.0.0.0/8"}
+
+const dockerDefaultSubnetSize = 24
 
 // NewSwarmClusterResource is the haddock_swarm_cluster constructor.
 func NewSwarmClusterResource() resource.Resource { return &swarmClusterResource{} }
@@ -54,43 +63,6 @@ func (r *swarmClusterResource) Metadata(_ context.Context, req resource.Metadata
 	resp.TypeName = req.ProviderTypeName + "_swarm_cluster"
 }
 
-// cloudAttribute is every resource's cloud: which vendor, fixed for life.
-func cloudAttribute() schema.StringAttribute {
-	return schema.StringAttribute{
-		Required:            true,
-		MarkdownDescription: "The vendor: " + backtickList(cloudNames()) + ".",
-		Validators:          []validator.String{stringvalidator.OneOf(cloudNames()...)},
-		PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
-	}
-}
-
-// hostGroupAttributes are the attributes every group of hosts shares.
-func hostGroupAttributes(countDesc string, countValidators []validator.Int64) map[string]schema.Attribute {
-	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
-	return map[string]schema.Attribute{
-		"count":  schema.Int64Attribute{Required: true, MarkdownDescription: countDesc, Validators: countValidators},
-		"cloud":  cloudAttribute(),
-		"region": schema.StringAttribute{Required: true, MarkdownDescription: "Portable or vendor region (see `haddock_host`).", PlanModifiers: replace},
-		"size":   schema.StringAttribute{Required: true, MarkdownDescription: "Portable size class or vendor size.", PlanModifiers: replace},
-		"image":  schema.StringAttribute{Required: true, MarkdownDescription: "Portable image or vendor image.", PlanModifiers: replace},
-		"ssh_keys": schema.ListAttribute{
-			ElementType: types.StringType, Optional: true,
-			MarkdownDescription: "SSH keys installed for root: DigitalOcean key ids or fingerprints, an AWS key pair name.",
-			PlanModifiers:       []planmodifier.List{listplanmodifier.RequiresReplace()},
-		},
-		"user_data": schema.StringAttribute{
-			Optional: true, Sensitive: true,
-			MarkdownDescription: "Your own cloud-init user data, merged into Haddock's (see `haddock_host`).",
-			Validators:          []validator.String{userDataValidator{}},
-			PlanModifiers:       replace,
-		},
-		"labels": schema.MapAttribute{
-			ElementType: types.StringType, Optional: true,
-			MarkdownDescription: "Swarm node labels of every node (`node.labels.<key>` in placement constraints). Updated in place; Haddock sets exactly these.",
-		},
-	}
-}
-
 func (r *swarmClusterResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "A Docker Swarm: its manager group. Managers are created at once; the first runs `swarm init` advertising its " +
@@ -100,7 +72,7 @@ func (r *swarmClusterResource) Schema(ctx context.Context, _ resource.SchemaRequ
 			"cluster's own CA; join tokens are read from a manager when a node joins and never stored.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
-				Computed: true, MarkdownDescription: "The swarm's ID.",
+				Computed: true, MarkdownDescription: "The swarm's ID. Import takes the same form, with the cluster's `credentials` in the environment variable `" + importCredentialsEnv + "` (see Import).",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
 			"name": schema.StringAttribute{
@@ -118,12 +90,12 @@ func (r *swarmClusterResource) Schema(ctx context.Context, _ resource.SchemaRequ
 				ElementType: types.StringType, Optional: true,
 				MarkdownDescription: "CIDRs overlay networks' subnets come from (Docker's default `10.0.0.0/8`). Fixed at creation.",
 				Validators:          []validator.List{listvalidator.ValueStringsAre(stringvalidator.RegexMatches(regexp.MustCompile(`^\d+\.\d+\.\d+\.\d+/\d+$`), "must be an IPv4 CIDR"))},
-				PlanModifiers:       []planmodifier.List{listplanmodifier.RequiresReplace()},
+				PlanModifiers:       []planmodifier.List{replaceListUnlessImported()},
 			},
 			"subnet_size": schema.Int64Attribute{
 				Optional: true, MarkdownDescription: "Prefix length of each overlay network's subnet (Docker's default 24). Fixed at creation.",
 				Validators:    []validator.Int64{int64validator.Between(8, 29)},
-				PlanModifiers: []planmodifier.Int64{int64planmodifier.RequiresReplace()},
+				PlanModifiers: []planmodifier.Int64{replaceInt64UnlessImported()},
 			},
 			"autolock": schema.BoolAttribute{
 				Optional: true, Computed: true, Default: booldefault.StaticBool(false),
@@ -173,29 +145,324 @@ func (r *swarmClusterResource) Configure(_ context.Context, req resource.Configu
 	r.data = configureData(req.ProviderData, &resp.Diagnostics)
 }
 
-type hostGroupModel struct {
-	Count    types.Int64  `tfsdk:"count"`
-	Cloud    types.String `tfsdk:"cloud"`
-	Region   types.String `tfsdk:"region"`
-	Size     types.String `tfsdk:"size"`
-	Image    types.String `tfsdk:"image"`
-	SSHKeys  types.List   `tfsdk:"ssh_keys"`
-	UserData types.String `tfsdk:"user_data"`
-	Labels   types.Map    `tfsdk:"labels"`
-}
-
-func (g *hostGroupModel) values(at path.Path) hostValues {
-	return hostValues{at: at, region: g.Region, size: g.Size, image: g.Image, vcpus: types.Int64Null(), memoryGB: types.Float64Null()}
-}
-
-func (g *hostGroupModel) hostsSpec(ctx context.Context, res resolved, diags *diag.Diagnostics) cluster.HostsSpec {
-	labels := map[string]string{}
-	if !g.Labels.IsNull() && !g.Labels.IsUnknown() {
-		diags.Append(g.Labels.ElementsAs(ctx, &labels, false)...)
+func (r *swarmClusterResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || r.data == nil {
+		return
 	}
-	return cluster.HostsSpec{
-		Count: int(g.Count.ValueInt64()), Region: res.region, Size: res.size, Image: res.image,
-		SSHKeys: stringList(ctx, g.SSHKeys, diags), UserData: g.UserData.ValueString(), Labels: labels,
+	var plan swarmClusterModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() || plan.Managers.Cloud.IsUnknown() || plan.Managers.Region.IsUnknown() || plan.Managers.Size.IsUnknown() || plan.Managers.Image.IsUnknown() {
+		return
+	}
+	at := path.Root("managers")
+	cat, diags := r.data.catalog(plan.Managers.Cloud.ValueString(), at.AtName("cloud"))
+	resp.Diagnostics.Append(diags...)
+	if diags.HasError() {
+		return
+	}
+	var state *swarmClusterModel
+	var prior *priorResolution
+	if !req.State.Raw.IsNull() {
+		state = &swarmClusterModel{}
+		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
+		prior = &priorResolution{image: state.Managers.Image, resolved: state.resolvedValues()}
+	}
+	res, diags := resolveHostValues(ctx, r.data, cat, plan.Managers.values(at), prior)
+	resp.Diagnostics.Append(diags...)
+	if diags.HasError() {
+		return
+	}
+	plan.VendorRegion, plan.VendorSize, plan.VendorImage = types.StringValue(res.region), types.StringValue(res.size), types.StringValue(res.image)
+	if state != nil && imported(ctx, req.Private) {
+		// The first plan after an import: the configuration may spell the
+		// managers' region, size and image otherwise than the vendor values
+		// import read; the managers are replaced only when it resolves to
+		// other vendor values than they run with.
+		for _, v := range []struct {
+			name       string
+			plan, have string
+		}{{"region", res.region, state.VendorRegion.ValueString()}, {"size", res.size, state.VendorSize.ValueString()}, {"image", res.image, state.VendorImage.ValueString()}} {
+			if v.plan != v.have {
+				resp.RequiresReplace = append(resp.RequiresReplace, at.AtName(v.name))
+			}
+		}
+	}
+	if state != nil {
+		// Refuse a manager change that would lose quorum, with the arithmetic.
+		want := int(plan.Managers.Count.ValueInt64())
+		if !plan.Managers.Count.IsUnknown() && want != int(state.Managers.Count.ValueInt64()) {
+			if _, err := swarm.PlanManagerChange(observedManagers(ctx, state), want); err != nil {
+				resp.Diagnostics.AddAttributeError(at.AtName("count"), "Manager change refused", err.Error())
+				return
+			}
+		}
+		if !plan.Managers.Count.Equal(state.Managers.Count) || !plan.Managers.Labels.Equal(state.Managers.Labels) ||
+			!plan.Autolock.Equal(state.Autolock) || !plan.TaskHistoryLimit.Equal(state.TaskHistoryLimit) || nodesNeedRepair(ctx, state.Nodes, state.Managers.Count) {
+			plan.Nodes, plan.Leader, plan.Docker = types.ListUnknown(types.ObjectType{AttrTypes: nodeAttrTypes}), types.StringUnknown(), types.ObjectUnknown(dockerAttrTypes)
+		} else {
+			plan.Nodes, plan.Leader, plan.Docker = state.Nodes, state.Leader, state.Docker
+		}
+	}
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+func (r *swarmClusterResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan swarmClusterModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := withTimeout(ctx, plan.Timeouts.Create, clusterCreateTimeout, &resp.Diagnostics)
+	defer cancel()
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	drv, _, diags := r.data.driver(plan.Managers.Cloud.ValueString(), plan.VendorRegion.ValueString(), path.Root("managers").AtName("cloud"))
+	resp.Diagnostics.Append(diags...)
+	spec := plan.spec(ctx, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	c, view, err := cluster.Create(ctx, drv, spec, r.data.clusterOptions())
+	if c != nil {
+		plan.setView(c, view)
+		if plan.ID.IsUnknown() {
+			plan.ID = types.StringValue("pending-" + c.UID())
+		}
+		finishUnknowns(&plan)
+		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	}
+	if err != nil {
+		addClusterError(&resp.Diagnostics, "Error creating swarm cluster", err)
+	}
+}
+
+func (r *swarmClusterResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state swarmClusterModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	c := r.open(&state, &resp.Diagnostics)
+	if c == nil {
+		return
+	}
+	view, err := c.Observe(ctx)
+	if err != nil {
+		addClusterError(&resp.Diagnostics, "Error reading swarm cluster", err)
+		return
+	}
+	if len(view.Hosts()) == 0 {
+		resp.Diagnostics.AddWarning("Swarm cluster gone", fmt.Sprintf("No manager host of cluster %s exists any more; it is removed from the state and the next apply creates it again.", state.Name.ValueString()))
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if state.Name.IsNull() { // just imported: read every input back
+		r.readImported(ctx, c, view, &state, &resp.Diagnostics)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+	}
+	viewProblems("Swarm cluster "+state.Name.ValueString(), &view.View, &resp.Diagnostics)
+	state.setView(c, view)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (r *swarmClusterResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, state swarmClusterModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := withTimeout(ctx, plan.Timeouts.Update, clusterUpdateTimeout, &resp.Diagnostics)
+	defer cancel()
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	plan.Credentials = state.Credentials
+	c := r.open(&plan, &resp.Diagnostics)
+	spec := plan.spec(ctx, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	view, err := c.Apply(ctx, spec)
+	plan.setView(c, view)
+	finishUnknowns(&plan)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	if err != nil {
+		addClusterError(&resp.Diagnostics, "Error updating swarm cluster", err)
+		return
+	}
+	// Applied: the configuration's values are the cluster's now.
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateImportedKey, nil)...)
+}
+
+func (r *swarmClusterResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state swarmClusterModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := withTimeout(ctx, state.Timeouts.Delete, clusterDeleteTimeout, &resp.Diagnostics)
+	defer cancel()
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	c := r.open(&state, &resp.Diagnostics)
+	if c == nil {
+		return
+	}
+	if err := c.Destroy(ctx, cluster.DestroyOptions{}); err != nil && !cloud.IsNotFound(err) {
+		addClusterError(&resp.Diagnostics, "Error deleting swarm cluster", err)
+	}
+}
+
+// ImportState takes the cluster's id and its credentials from the
+// environment (importCredentials): the CA key and the client key live only
+// in Terraform state, no manager holds them. Read then reads everything
+// else from the cloud and the swarm.
+func (r *swarmClusterResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	creds, _, cc, err := importCredentials(req.ID)
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot import swarm cluster", fmt.Sprintf("importing swarm cluster %s: %s", req.ID, err))
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("credentials"), creds)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("managers"), hostGroupModel{
+		Count: types.Int64Null(), Cloud: types.StringValue(cc.Cloud),
+		Region: types.StringNull(), Size: types.StringNull(), Image: types.StringNull(),
+		SSHKeys: types.ListNull(types.StringType), UserData: types.StringNull(), Labels: types.MapNull(types.StringType),
+	})...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("vendor_region"), cc.Region)...)
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateImportedKey, []byte("true"))...)
+}
+
+func (r *swarmClusterResource) open(m *swarmClusterModel, diags *diag.Diagnostics) *cluster.Cluster {
+	drv, _, d := r.data.driver(m.Managers.Cloud.ValueString(), m.VendorRegion.ValueString(), path.Root("managers").AtName("cloud"))
+	diags.Append(d...)
+	if d.HasError() {
+		return nil
+	}
+	st, err := decodeCredentials(m.Credentials.ValueString())
+	if err != nil {
+		diags.AddError("Cluster state unreadable", err.Error())
+		return nil
+	}
+	c, err := cluster.Open(drv, st, r.data.clusterOptions())
+	if err != nil {
+		diags.AddError("Cluster state unreadable", err.Error())
+		return nil
+	}
+	return c
+}
+
+// readImported fills what import could not set from the managers' hosts
+// and the swarm: the name, the managers (count, vendor region, size and
+// image, labels), the swarm's settings and the advertised address. User
+// data and SSH keys cannot be read back; the first apply adopts the
+// configuration's (see privateImportedKey).
+func (r *swarmClusterResource) readImported(ctx context.Context, c *cluster.Cluster, view *cluster.ClusterView, m *swarmClusterModel, diags *diag.Diagnostics) {
+	hosts := view.Hosts()
+	if view.Settings == nil {
+		diags.AddError("Cannot import swarm cluster", fmt.Sprintf("importing swarm cluster %s: no manager's Docker Engine answered (%v): the swarm's settings are read from a manager. "+
+			"Run the import where port 2376 of the managers can be reached, once a manager is ready.", m.ID.ValueString(), view.SwarmError))
+		return
+	}
+	for _, h := range hosts {
+		if sm := managerNameRE.FindStringSubmatch(h.Name); sm != nil {
+			m.Name = types.StringValue(sm[1])
+			break
+		}
+	}
+	if m.Name.IsNull() {
+		diags.AddError("Cannot import swarm cluster", fmt.Sprintf("importing swarm cluster %s: no manager host is named <name>-manager-<n>, so the cluster's name cannot be read back.", m.ID.ValueString()))
+		return
+	}
+	h, err := c.Driver().GetHost(ctx, hosts[0].HostID)
+	if err != nil {
+		diags.AddError("Cannot import swarm cluster", fmt.Sprintf("importing swarm cluster %s: reading manager host %s: %s", m.ID.ValueString(), hosts[0].HostID, err))
+		return
+	}
+	m.Managers.Count = types.Int64Value(int64(len(hosts)))
+	m.Managers.Region, m.Managers.Size, m.Managers.Image = types.StringValue(h.Region), types.StringValue(h.Size), types.StringValue(h.Image)
+	m.VendorRegion, m.VendorSize, m.VendorImage = m.Managers.Region, m.Managers.Size, m.Managers.Image
+	m.Managers.Labels = types.MapNull(types.StringType)
+	for _, mem := range hosts {
+		if mem.NodeID != "" && len(mem.Labels) > 0 {
+			m.Managers.Labels, _ = types.MapValueFrom(ctx, types.StringType, mem.Labels)
+			break
+		}
+	}
+	st := view.Settings
+	m.DefaultAddressPool = types.ListNull(types.StringType)
+	if !slices.Equal(st.DefaultAddrPool, dockerDefaultAddrPool) && len(st.DefaultAddrPool) > 0 {
+		m.DefaultAddressPool, _ = types.ListValueFrom(ctx, types.StringType, st.DefaultAddrPool)
+	}
+	m.SubnetSize = types.Int64Null()
+	if st.SubnetSize != 0 && st.SubnetSize != dockerDefaultSubnetSize {
+		m.SubnetSize = types.Int64Value(int64(st.SubnetSize))
+	}
+	m.Autolock = types.BoolValue(st.Autolock)
+	m.TaskHistoryLimit = types.Int64Value(st.TaskHistoryLimit)
+	m.EncryptOverlayByDefault = types.BoolValue(false) // not observable: a default for the networks Haddock creates
+	m.AdvertiseAddress = types.StringValue(string(r.advertised(ctx, c, hosts)))
+}
+
+// advertised reads which of their addresses the managers advertise in
+// Raft: private unless a manager's Raft address is its public one.
+func (r *swarmClusterResource) advertised(ctx context.Context, c *cluster.Cluster, hosts []cluster.Member) cluster.AddressKind {
+	e, _, err := c.Manager(ctx)
+	if err != nil {
+		tflog.Warn(ctx, "no manager answered; taking the private address as advertised", map[string]any{"error": err.Error()})
+		return cluster.AddressPrivate
+	}
+	defer func() { _ = e.Close() }()
+	nodes, err := e.Nodes(ctx)
+	if err != nil {
+		tflog.Warn(ctx, "listing nodes failed; taking the private address as advertised", map[string]any{"error": err.Error()})
+		return cluster.AddressPrivate
+	}
+	for _, n := range nodes {
+		if n.ManagerStatus == nil {
+			continue
+		}
+		addr, _, err := net.SplitHostPort(n.ManagerStatus.Addr)
+		if err != nil {
+			continue
+		}
+		for _, mem := range hosts {
+			if mem.NodeID == n.ID && addr == mem.PublicIPv4 && addr != mem.PrivateIPv4 {
+				return cluster.AddressPublic
+			}
+		}
+	}
+	return cluster.AddressPrivate
+}
+
+// observedManagers reads the managers from the state's last observation.
+func observedManagers(ctx context.Context, m *swarmClusterModel) []swarm.ManagerNode {
+	var out []swarm.ManagerNode
+	for _, n := range nodeModels(ctx, m.Nodes) {
+		if n.NodeID == "" {
+			continue
+		}
+		out = append(out, swarm.ManagerNode{ID: n.NodeID, Hostname: n.Name, Leader: n.Leader, Reachable: n.State == "ready"})
+	}
+	return out
+}
+
+// finishUnknowns makes sure no computed value stays unknown in the state.
+func finishUnknowns(m *swarmClusterModel) {
+	if m.Nodes.IsUnknown() {
+		m.Nodes = types.ListValueMust(types.ObjectType{AttrTypes: nodeAttrTypes}, []attr.Value{})
+	}
+	if m.Leader.IsUnknown() {
+		m.Leader = types.StringValue("")
+	}
+	if m.Docker.IsUnknown() {
+		m.Docker = types.ObjectNull(dockerAttrTypes)
 	}
 }
 
@@ -256,240 +523,5 @@ func (m *swarmClusterModel) setView(c *cluster.Cluster, v *cluster.ClusterView) 
 		if mem.HostID != "" && (mem.Leader || m.Docker.IsNull()) {
 			m.Docker = dockerObject(dockerEndpoint(mem.PublicIPv4), mem.Identity, st.Credentials.CACertPEM, st.Credentials.ClientCertPEM, st.Credentials.ClientKeyPEM)
 		}
-	}
-}
-
-func (r *swarmClusterResource) options() cluster.Options {
-	return cluster.Options{PollInterval: r.data.poll, EnginePollInterval: min(r.data.poll, time.Second)}
-}
-
-func (r *swarmClusterResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if req.Plan.Raw.IsNull() || r.data == nil {
-		return
-	}
-	var plan swarmClusterModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() || plan.Managers.Cloud.IsUnknown() || plan.Managers.Region.IsUnknown() || plan.Managers.Size.IsUnknown() || plan.Managers.Image.IsUnknown() {
-		return
-	}
-	at := path.Root("managers")
-	cat, diags := r.data.catalog(plan.Managers.Cloud.ValueString(), at.AtName("cloud"))
-	resp.Diagnostics.Append(diags...)
-	if diags.HasError() {
-		return
-	}
-	var state *swarmClusterModel
-	var prior *priorResolution
-	if !req.State.Raw.IsNull() {
-		state = &swarmClusterModel{}
-		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
-		prior = &priorResolution{image: state.Managers.Image, resolved: state.resolvedValues()}
-	}
-	res, diags := resolveHostValues(ctx, r.data, cat, plan.Managers.values(at), prior)
-	resp.Diagnostics.Append(diags...)
-	if diags.HasError() {
-		return
-	}
-	plan.VendorRegion, plan.VendorSize, plan.VendorImage = types.StringValue(res.region), types.StringValue(res.size), types.StringValue(res.image)
-	if state != nil {
-		// Refuse a manager change that would lose quorum, with the arithmetic.
-		want := int(plan.Managers.Count.ValueInt64())
-		if !plan.Managers.Count.IsUnknown() && want != int(state.Managers.Count.ValueInt64()) {
-			if _, err := swarm.PlanManagerChange(observedManagers(ctx, state), want); err != nil {
-				resp.Diagnostics.AddAttributeError(at.AtName("count"), "Manager change refused", err.Error())
-				return
-			}
-		}
-		if !plan.Managers.Count.Equal(state.Managers.Count) || !plan.Managers.Labels.Equal(state.Managers.Labels) ||
-			!plan.Autolock.Equal(state.Autolock) || !plan.TaskHistoryLimit.Equal(state.TaskHistoryLimit) || nodesNeedRepair(ctx, state.Nodes, state.Managers.Count) {
-			plan.Nodes, plan.Leader, plan.Docker = types.ListUnknown(types.ObjectType{AttrTypes: nodeAttrTypes}), types.StringUnknown(), types.ObjectUnknown(dockerAttrTypes)
-		} else {
-			plan.Nodes, plan.Leader, plan.Docker = state.Nodes, state.Leader, state.Docker
-		}
-	}
-	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
-}
-
-// observedManagers reads the managers from the state's last observation.
-func observedManagers(ctx context.Context, m *swarmClusterModel) []swarm.ManagerNode {
-	var out []swarm.ManagerNode
-	for _, n := range nodeModels(ctx, m.Nodes) {
-		if n.NodeID == "" {
-			continue
-		}
-		out = append(out, swarm.ManagerNode{ID: n.NodeID, Hostname: n.Name, Leader: n.Leader, Reachable: n.State == "ready"})
-	}
-	return out
-}
-
-// nodesNeedRepair reports a group the last refresh found broken (a host
-// deleted outside Haddock, a node not ready, fewer or more nodes than
-// wanted): the plan then shows the nodes changing, and apply repairs them.
-func nodesNeedRepair(ctx context.Context, nodes types.List, want types.Int64) bool {
-	ns := nodeModels(ctx, nodes)
-	if int64(len(ns)) != want.ValueInt64() {
-		return true
-	}
-	for _, n := range ns {
-		if n.HostID == "" || n.State != "ready" {
-			return true
-		}
-	}
-	return false
-}
-
-type nodeModel struct {
-	HostID       string `tfsdk:"host_id"`
-	Name         string `tfsdk:"name"`
-	IPv4Address  string `tfsdk:"ipv4_address"`
-	IPv4Private  string `tfsdk:"ipv4_private"`
-	NodeID       string `tfsdk:"node_id"`
-	Role         string `tfsdk:"role"`
-	Leader       bool   `tfsdk:"leader"`
-	State        string `tfsdk:"state"`
-	Availability string `tfsdk:"availability"`
-}
-
-func nodeModels(ctx context.Context, l types.List) []nodeModel {
-	var out []nodeModel
-	if l.IsNull() || l.IsUnknown() {
-		return nil
-	}
-	_ = l.ElementsAs(ctx, &out, false)
-	return out
-}
-
-func (r *swarmClusterResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan swarmClusterModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ctx, cancel := withTimeout(ctx, plan.Timeouts.Create, clusterCreateTimeout, &resp.Diagnostics)
-	defer cancel()
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	drv, _, diags := r.data.driver(plan.Managers.Cloud.ValueString(), plan.VendorRegion.ValueString(), path.Root("managers").AtName("cloud"))
-	resp.Diagnostics.Append(diags...)
-	spec := plan.spec(ctx, &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	c, view, err := cluster.Create(ctx, drv, spec, r.options())
-	if c != nil {
-		plan.setView(c, view)
-		if plan.ID.IsUnknown() {
-			plan.ID = types.StringValue("pending-" + c.UID())
-		}
-		finishUnknowns(&plan)
-		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-	}
-	if err != nil {
-		addClusterError(&resp.Diagnostics, "Error creating swarm cluster", err)
-	}
-}
-
-// finishUnknowns makes sure no computed value stays unknown in the state.
-func finishUnknowns(m *swarmClusterModel) {
-	if m.Nodes.IsUnknown() {
-		m.Nodes = types.ListValueMust(types.ObjectType{AttrTypes: nodeAttrTypes}, []attr.Value{})
-	}
-	if m.Leader.IsUnknown() {
-		m.Leader = types.StringValue("")
-	}
-	if m.Docker.IsUnknown() {
-		m.Docker = types.ObjectNull(dockerAttrTypes)
-	}
-}
-
-func (r *swarmClusterResource) open(m *swarmClusterModel, diags *diag.Diagnostics) *cluster.Cluster {
-	drv, _, d := r.data.driver(m.Managers.Cloud.ValueString(), m.VendorRegion.ValueString(), path.Root("managers").AtName("cloud"))
-	diags.Append(d...)
-	if d.HasError() {
-		return nil
-	}
-	st, err := decodeCredentials(m.Credentials.ValueString())
-	if err != nil {
-		diags.AddError("Cluster state unreadable", err.Error())
-		return nil
-	}
-	c, err := cluster.Open(drv, st, r.options())
-	if err != nil {
-		diags.AddError("Cluster state unreadable", err.Error())
-		return nil
-	}
-	return c
-}
-
-func (r *swarmClusterResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var state swarmClusterModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	c := r.open(&state, &resp.Diagnostics)
-	if c == nil {
-		return
-	}
-	view, err := c.Observe(ctx)
-	if err != nil {
-		addClusterError(&resp.Diagnostics, "Error reading swarm cluster", err)
-		return
-	}
-	if len(view.Hosts()) == 0 {
-		resp.Diagnostics.AddWarning("Swarm cluster gone", fmt.Sprintf("No manager host of cluster %s exists any more; it is removed from the state and the next apply creates it again.", state.Name.ValueString()))
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	viewProblems("Swarm cluster "+state.Name.ValueString(), &view.View, &resp.Diagnostics)
-	state.setView(c, view)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
-}
-
-func (r *swarmClusterResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan, state swarmClusterModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ctx, cancel := withTimeout(ctx, plan.Timeouts.Update, clusterUpdateTimeout, &resp.Diagnostics)
-	defer cancel()
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	plan.Credentials = state.Credentials
-	c := r.open(&plan, &resp.Diagnostics)
-	spec := plan.spec(ctx, &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	view, err := c.Apply(ctx, spec)
-	plan.setView(c, view)
-	finishUnknowns(&plan)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-	if err != nil {
-		addClusterError(&resp.Diagnostics, "Error updating swarm cluster", err)
-	}
-}
-
-func (r *swarmClusterResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var state swarmClusterModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ctx, cancel := withTimeout(ctx, state.Timeouts.Delete, clusterDeleteTimeout, &resp.Diagnostics)
-	defer cancel()
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	c := r.open(&state, &resp.Diagnostics)
-	if c == nil {
-		return
-	}
-	if err := c.Destroy(ctx, cluster.DestroyOptions{}); err != nil && !cloud.IsNotFound(err) {
-		addClusterError(&resp.Diagnostics, "Error deleting swarm cluster", err)
 	}
 }

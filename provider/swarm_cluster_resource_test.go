@@ -3,6 +3,7 @@ package provider_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -61,6 +62,21 @@ func TestAccSwarmCluster_scale(t *testing.T) {
 				),
 			},
 			{
+				// Import by id, the credentials from the environment: they live
+				// only in state (no manager holds the CA key or the client
+				// key). Everything else is read back from the cloud and the
+				// swarm.
+				ResourceName:      clusterAddr,
+				ImportState:       true,
+				ImportStateIdFunc: importClusterID(t),
+				ImportStateVerify: true,
+				// Not readable: how the configuration spells the managers'
+				// region, size and image (import reads the vendor's values),
+				// their user data and SSH keys, and a default Haddock applies
+				// to the networks it creates.
+				ImportStateVerifyIgnore: []string{"managers.region", "managers.size", "managers.image", "managers.user_data", "managers.ssh_keys", "encrypt_overlay_by_default"},
+			},
+			{
 				// Import by <cluster_id>/<name>: the credentials come back with
 				// the configuration, not the import.
 				ResourceName:      groupAddr,
@@ -103,6 +119,85 @@ func TestAccSwarmCluster_scale(t *testing.T) {
 			},
 			{
 				Config:           swarmConfig(rc, name, 1, 1),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+		},
+	})
+}
+
+// A cluster Terraform forgot is imported again by its id, with its
+// credentials from the environment: the first apply after the import
+// updates it in place (the configuration's portable region, size and image
+// resolve to the vendor values import read), never replaces it.
+func TestAccSwarmCluster_import(t *testing.T) {
+	rc := acctest.RealHosts(t)
+	name := "tf-acc-" + acctest.RandomName()[len(acctest.NamePrefix):]
+	cluster := fmt.Sprintf(`
+resource "haddock_swarm_cluster" "test" {
+  name = %[1]q
+  managers = {
+    count  = 1
+    cloud  = "digitalocean"
+    region = "eu-central"
+    size   = "small"
+    image  = "debian-12"
+  }
+}
+`, name)
+	forget := `
+removed {
+  from = haddock_swarm_cluster.test
+  lifecycle {
+    destroy = false
+  }
+}
+`
+	importBlock := `
+variable "cluster_id" {
+  type = string
+}
+
+import {
+  to = haddock_swarm_cluster.test
+  id = var.cluster_id
+}
+`
+	var id string
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: acctest.ProviderFactories,
+		CheckDestroy:             func(*terraform.State) error { return rc.WaitHostsGone(60 * time.Second) },
+		Steps: []resource.TestStep{
+			{
+				Config: rc.ProviderConfig + cluster,
+				Check: func(s *terraform.State) error {
+					// What the operator keeps from the state that created
+					// the cluster: its id and credentials.
+					var err error
+					id, err = importClusterID(t)(s)
+					t.Setenv("TF_VAR_cluster_id", id)
+					return err
+				},
+			},
+			{Config: rc.ProviderConfig + forget},
+			{
+				Config: rc.ProviderConfig + importBlock + cluster,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(clusterAddr, plancheck.ResourceActionUpdate),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(clusterAddr, tfjsonpath.New("name"), knownvalue.StringExact(name)),
+					statecheck.ExpectKnownValue(clusterAddr, tfjsonpath.New("managers").AtMapKey("region"), knownvalue.StringExact("eu-central")),
+					statecheck.ExpectKnownValue(clusterAddr, tfjsonpath.New("nodes"), knownvalue.ListSizeExact(1)),
+				},
+				Check: resource.ComposeTestCheckFunc(checkNodesReady(clusterAddr, 1), func(s *terraform.State) error {
+					if got := s.RootModule().Resources[clusterAddr].Primary.ID; got != id {
+						return fmt.Errorf("imported cluster has id %s, want %s", got, id)
+					}
+					return nil
+				}),
+			},
+			{
+				Config:           rc.ProviderConfig + importBlock + cluster,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
 			},
 		},
@@ -219,6 +314,23 @@ resource "haddock_node_group" "workers" {
 }
 `, name, managers, workers)
 }
+
+// importClusterID returns the cluster's id, and puts its credentials where
+// import reads them.
+func importClusterID(t *testing.T) resource.ImportStateIdFunc {
+	return func(s *terraform.State) (string, error) {
+		a := s.RootModule().Resources[clusterAddr].Primary.Attributes
+		if err := os.Setenv(importCredentialsEnv, a["credentials"]); err != nil {
+			return "", err
+		}
+		t.Cleanup(func() { _ = os.Unsetenv(importCredentialsEnv) })
+		return a["id"], nil
+	}
+}
+
+// importCredentialsEnv is where haddock_swarm_cluster's import reads the
+// cluster's credentials.
+const importCredentialsEnv = "HADDOCK_IMPORT_CLUSTER_CREDENTIALS"
 
 // checkImported expects one imported instance with id <cluster_id>/<name>.
 func checkImported(name string) resource.ImportStateCheckFunc {
