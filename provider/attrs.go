@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -19,6 +20,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 
+	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
 	"github.com/haddockhq/terraform-provider-haddock/internal/cluster"
 	"github.com/haddockhq/terraform-provider-haddock/internal/hostboot"
 	"github.com/haddockhq/terraform-provider-haddock/internal/swarm"
@@ -42,30 +44,119 @@ func cloudAttribute() schema.StringAttribute {
 }
 
 // hostGroupAttributes are the attributes every group of hosts shares.
+// Region, size, image, SSH keys and user data change in place: the hosts
+// built from other values are replaced one at a time (rolling_update), the
+// group and everything that refers to it stay.
 func hostGroupAttributes(countDesc string, countValidators []validator.Int64) map[string]schema.Attribute {
-	replace := []planmodifier.String{replaceStringUnlessImported()}
+	rolls := " Changing it replaces the hosts one at a time (see `rolling_update`); the group stays."
 	return map[string]schema.Attribute{
 		"count":  schema.Int64Attribute{Required: true, MarkdownDescription: countDesc, Validators: countValidators},
 		"cloud":  cloudAttribute(),
-		"region": schema.StringAttribute{Required: true, MarkdownDescription: "Portable or vendor region (see `haddock_host`).", PlanModifiers: replace},
-		"size":   schema.StringAttribute{Required: true, MarkdownDescription: "Portable size class or vendor size.", PlanModifiers: replace},
-		"image":  schema.StringAttribute{Required: true, MarkdownDescription: "Portable image or vendor image.", PlanModifiers: replace},
+		"region": schema.StringAttribute{Required: true, MarkdownDescription: "Portable or vendor region (see `haddock_host`)." + rolls},
+		"size":   schema.StringAttribute{Required: true, MarkdownDescription: "Portable size class or vendor size." + rolls},
+		"image":  schema.StringAttribute{Required: true, MarkdownDescription: "Portable image or vendor image." + rolls},
 		"ssh_keys": schema.ListAttribute{
 			ElementType: types.StringType, Optional: true,
-			MarkdownDescription: "SSH keys installed for root: DigitalOcean key ids or fingerprints, an AWS key pair name.",
-			PlanModifiers:       []planmodifier.List{replaceListUnlessImported()},
+			MarkdownDescription: "SSH keys installed for root: DigitalOcean key ids or fingerprints, an AWS key pair name." + rolls,
 		},
 		"user_data": schema.StringAttribute{
 			Optional: true, Sensitive: true,
-			MarkdownDescription: "Your own cloud-init user data, merged into Haddock's (see `haddock_host`).",
+			MarkdownDescription: "Your own cloud-init user data, merged into Haddock's (see `haddock_host`)." + rolls,
 			Validators:          []validator.String{userDataValidator{}},
-			PlanModifiers:       replace,
 		},
 		"labels": schema.MapAttribute{
 			ElementType: types.StringType, Optional: true,
 			MarkdownDescription: "Swarm node labels of every node (`node.labels.<key>` in placement constraints). Updated in place; Haddock sets exactly these.",
 		},
+		"rolling_update": schema.SingleNestedAttribute{
+			Optional: true,
+			MarkdownDescription: "How hosts built from another `region`, `size`, `image`, `ssh_keys` or `user_data` are replaced. Each batch: " +
+				"the replacements are created (with the old hosts' names), joined and wait until their nodes are ready (a manager: " +
+				"reachable in Raft) and the tasks placed on them run; floating IPs assigned to the old hosts move to them; the old " +
+				"nodes are drained (their tasks run elsewhere first), watched for `monitor`, demoted (managers, the leader last), " +
+				"removed and their hosts deleted. A step that cannot complete stops the apply, naming the host and the step, with " +
+				"nothing still serving removed; the next apply resumes from the hosts' tags.",
+			Attributes: map[string]schema.Attribute{
+				"max_surge": schema.Int64Attribute{
+					Optional: true, MarkdownDescription: "How many hosts are replaced at once (default 1; at most the group's count). Managers always go one at a time: Raft changes membership one by one.",
+					Validators: []validator.Int64{int64validator.AtLeast(1)},
+				},
+				"monitor": schema.StringAttribute{
+					Optional: true, MarkdownDescription: "How long the group must stay healthy after a batch is drained before its old hosts are removed (default `0s`).",
+					Validators: []validator.String{durationValidator{allowZero: true}},
+				},
+			},
+		},
 	}
+}
+
+// rollingUpdateAttrTypes is rolling_update's object type.
+var rollingUpdateAttrTypes = map[string]attr.Type{"max_surge": types.Int64Type, "monitor": types.StringType}
+
+type rollingUpdateModel struct {
+	MaxSurge types.Int64  `tfsdk:"max_surge"`
+	Monitor  types.String `tfsdk:"monitor"`
+}
+
+// rollingUpdate reads a rolling_update object (null: the defaults).
+func rollingUpdate(ctx context.Context, o types.Object, diags *diag.Diagnostics) cluster.RollingUpdate {
+	var u cluster.RollingUpdate
+	if o.IsNull() || o.IsUnknown() {
+		return u
+	}
+	var m rollingUpdateModel
+	diags.Append(o.As(ctx, &m, basetypes.ObjectAsOptions{})...)
+	u.MaxSurge = int(m.MaxSurge.ValueInt64())
+	if m.Monitor.ValueString() != "" {
+		u.Monitor, _ = time.ParseDuration(m.Monitor.ValueString())
+	}
+	return u
+}
+
+// rolloutAttrTypes is one host a rolling update replaces.
+var rolloutAttrTypes = map[string]attr.Type{"name": types.StringType, "host_id": types.StringType, "changes": types.ListType{ElemType: types.StringType}}
+
+func rolloutSchema() schema.ListNestedAttribute {
+	return schema.ListNestedAttribute{
+		Computed: true,
+		MarkdownDescription: "The hosts a rolling update replaces, and what differs (`size s-1vcpu-2gb → s-2vcpu-4gb`): in a plan, the hosts " +
+			"out of date that the apply replaces; in the state, those the last apply that replaced hosts replaced. Out-of-date hosts are found from " +
+			"the spec each host was built from (recorded in its tags) and from what the vendor reports, so a host resized outside " +
+			"Haddock shows here too.",
+		NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+			"name":    schema.StringAttribute{Computed: true, MarkdownDescription: "Host name (the replacement takes it)."},
+			"host_id": schema.StringAttribute{Computed: true, MarkdownDescription: "`<cloud>/<vendor id>` of the host replaced."},
+			"changes": schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "What differs."},
+		}},
+	}
+}
+
+// emptyRollout is a rollout list with nothing in it.
+func emptyRollout() types.List {
+	return types.ListValueMust(types.ObjectType{AttrTypes: rolloutAttrTypes}, []attr.Value{})
+}
+
+// planRollout lists the hosts of the last observation (nodes) that are out
+// of date for spec, in the order a rollout replaces them.
+func planRollout(ctx context.Context, nodes types.List, spec cluster.HostsSpec) (types.List, int) {
+	v := &cluster.View{}
+	for _, n := range nodeModels(ctx, nodes) {
+		m := cluster.Member{HostID: n.HostID, Name: n.Name, NodeID: n.NodeID, Leader: n.Leader, State: swarm.NodeState(n.State),
+			Region: n.Region, Size: n.Size, Image: n.Image, SpecHash: n.Spec}
+		if m.HostID != "" {
+			m.Status = cloud.HostActive
+		}
+		v.Members = append(v.Members, m)
+	}
+	stale := v.OutdatedMembers(spec)
+	elems := make([]attr.Value, 0, len(stale))
+	for _, s := range stale {
+		changes, _ := types.ListValueFrom(ctx, types.StringType, s.Diff)
+		elems = append(elems, types.ObjectValueMust(rolloutAttrTypes, map[string]attr.Value{
+			"name": types.StringValue(s.Name), "host_id": types.StringValue(s.HostID), "changes": changes,
+		}))
+	}
+	return types.ListValueMust(types.ObjectType{AttrTypes: rolloutAttrTypes}, elems), len(stale)
 }
 
 // privateImportedKey marks, in a resource's private state, a resource
@@ -88,22 +179,15 @@ func imported(ctx context.Context, p privateGetter) bool {
 
 const replaceUnlessImportedDesc = "Changing this replaces the resource, except on the first apply after an import, which adopts the configuration's value."
 
-// replaceStringUnlessImported is RequiresReplace, except while the
-// resource carries the privateImportedKey mark.
-func replaceStringUnlessImported() planmodifier.String {
-	return stringplanmodifier.RequiresReplaceIf(func(ctx context.Context, req planmodifier.StringRequest, resp *stringplanmodifier.RequiresReplaceIfFuncResponse) {
-		resp.RequiresReplace = !imported(ctx, req.Private)
-	}, replaceUnlessImportedDesc, replaceUnlessImportedDesc)
-}
-
-// replaceListUnlessImported is replaceStringUnlessImported for lists.
+// replaceListUnlessImported is RequiresReplace, except while the resource
+// carries the privateImportedKey mark.
 func replaceListUnlessImported() planmodifier.List {
 	return listplanmodifier.RequiresReplaceIf(func(ctx context.Context, req planmodifier.ListRequest, resp *listplanmodifier.RequiresReplaceIfFuncResponse) {
 		resp.RequiresReplace = !imported(ctx, req.Private)
 	}, replaceUnlessImportedDesc, replaceUnlessImportedDesc)
 }
 
-// replaceInt64UnlessImported is replaceStringUnlessImported for numbers.
+// replaceInt64UnlessImported is replaceListUnlessImported for numbers.
 func replaceInt64UnlessImported() planmodifier.Int64 {
 	return int64planmodifier.RequiresReplaceIf(func(ctx context.Context, req planmodifier.Int64Request, resp *int64planmodifier.RequiresReplaceIfFuncResponse) {
 		resp.RequiresReplace = !imported(ctx, req.Private)
@@ -120,6 +204,8 @@ type hostGroupModel struct {
 	SSHKeys  types.List   `tfsdk:"ssh_keys"`
 	UserData types.String `tfsdk:"user_data"`
 	Labels   types.Map    `tfsdk:"labels"`
+	// RollingUpdate is a rolling_update object (rollingUpdateAttrTypes).
+	RollingUpdate types.Object `tfsdk:"rolling_update"`
 }
 
 func (g *hostGroupModel) values(at path.Path) hostValues {
@@ -148,6 +234,10 @@ var nodeAttrTypes = map[string]attr.Type{
 	"leader":       types.BoolType,
 	"state":        types.StringType,
 	"availability": types.StringType,
+	"region":       types.StringType,
+	"size":         types.StringType,
+	"image":        types.StringType,
+	"spec":         types.StringType,
 }
 
 func nodesSchema(what string) schema.ListNestedAttribute {
@@ -164,6 +254,10 @@ func nodesSchema(what string) schema.ListNestedAttribute {
 			"leader":       schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether the node is the Raft leader."},
 			"state":        schema.StringAttribute{Computed: true, MarkdownDescription: "Node state: `ready`, `down`, ..."},
 			"availability": schema.StringAttribute{Computed: true, MarkdownDescription: "`active`, `pause` or `drain`."},
+			"region":       schema.StringAttribute{Computed: true, MarkdownDescription: "Vendor region of the host."},
+			"size":         schema.StringAttribute{Computed: true, MarkdownDescription: "Vendor size of the host."},
+			"image":        schema.StringAttribute{Computed: true, MarkdownDescription: "Vendor image of the host."},
+			"spec":         schema.StringAttribute{Computed: true, MarkdownDescription: "Hash of the spec (region, size, image, SSH keys, user data) the host was built from; empty for hosts created before Haddock recorded it."},
 		}},
 	}
 }
@@ -185,6 +279,10 @@ func nodesValue(v *cluster.View) types.List {
 			"leader":       types.BoolValue(m.Leader),
 			"state":        types.StringValue(string(m.State)),
 			"availability": types.StringValue(string(m.Availability)),
+			"region":       types.StringValue(m.Region),
+			"size":         types.StringValue(m.Size),
+			"image":        types.StringValue(m.Image),
+			"spec":         types.StringValue(m.SpecHash),
 		})
 		elems = append(elems, o)
 	}
@@ -203,6 +301,10 @@ type nodeModel struct {
 	Leader       bool   `tfsdk:"leader"`
 	State        string `tfsdk:"state"`
 	Availability string `tfsdk:"availability"`
+	Region       string `tfsdk:"region"`
+	Size         string `tfsdk:"size"`
+	Image        string `tfsdk:"image"`
+	Spec         string `tfsdk:"spec"`
 }
 
 func nodeModels(ctx context.Context, l types.List) []nodeModel {
@@ -324,20 +426,24 @@ func (managerCountValidator) ValidateInt64(_ context.Context, req validator.Int6
 	}
 }
 
-// durationValidator accepts Go durations such as "90s" or "10m".
-type durationValidator struct{}
+// durationValidator accepts Go durations such as "90s" or "10m"; zero
+// ("0s") only with allowZero.
+type durationValidator struct{ allowZero bool }
 
-func (durationValidator) Description(context.Context) string {
+func (v durationValidator) Description(context.Context) string {
+	if v.allowZero {
+		return `must be a duration such as "0s", "30s" or "5m"`
+	}
 	return `must be a duration such as "90s", "10m" or "1h"`
 }
 
 func (v durationValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
 
-func (durationValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+func (v durationValidator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
 		return
 	}
-	if d, err := time.ParseDuration(req.ConfigValue.ValueString()); err != nil || d <= 0 {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid duration", fmt.Sprintf("%q %s", req.ConfigValue.ValueString(), durationValidator{}.Description(context.Background())))
+	if d, err := time.ParseDuration(req.ConfigValue.ValueString()); err != nil || d < 0 || (d == 0 && !v.allowZero) {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid duration", fmt.Sprintf("%q %s", req.ConfigValue.ValueString(), v.Description(ctx)))
 	}
 }

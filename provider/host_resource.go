@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
@@ -26,6 +27,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
@@ -243,7 +245,11 @@ func (r *hostResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRe
 			resp.RequiresReplace = append(resp.RequiresReplace, path.Root("image"))
 		}
 		if res.size != state.VendorSize.ValueString() {
-			resp.RequiresReplace = append(resp.RequiresReplace, sizePaths(&plan)...)
+			// A vendor that resizes in place (power off, resize, power
+			// on) keeps the host, its addresses and its disk.
+			if _, ok := drv.(cloud.Resizer); !ok {
+				resp.RequiresReplace = append(resp.RequiresReplace, sizePaths(&plan)...)
+			}
 		}
 	}
 	plan.VendorRegion = types.StringValue(res.region)
@@ -425,6 +431,11 @@ func (r *hostResource) Update(ctx context.Context, req resource.UpdateRequest, r
 		return
 	}
 	id := state.VendorID.ValueString()
+	if plan.VendorSize.ValueString() != state.VendorSize.ValueString() {
+		if !r.resize(ctx, drv, &plan, &state, &resp.Diagnostics) {
+			return
+		}
+	}
 	if !plan.Name.Equal(state.Name) {
 		if err := drv.RenameHost(ctx, id, plan.Name.ValueString()); err != nil {
 			resp.Diagnostics.AddError("Error updating host", fmt.Sprintf("renaming host %s to %q: %s", state.ID.ValueString(), plan.Name.ValueString(), err))
@@ -451,6 +462,40 @@ func (r *hostResource) Update(ctx context.Context, req resource.UpdateRequest, r
 	plan.setObserved(h)
 	plan.Docker = withEndpoint(ctx, state.Docker, h.PublicIPv4, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// resize changes the host's size in place through the vendor (power off,
+// resize, power on) and, unless wait_for_docker is false, waits until its
+// engine answers again. It reports whether the update may go on.
+func (r *hostResource) resize(ctx context.Context, drv cloud.Driver, plan, state *hostModel, diags *diag.Diagnostics) bool {
+	rz, ok := drv.(cloud.Resizer)
+	if !ok {
+		diags.AddError("Error resizing host", fmt.Sprintf("%s cannot resize hosts in place: this is a bug in the provider's plan, which should have replaced host %s.", drv.Cloud(), state.ID.ValueString()))
+		return false
+	}
+	tflog.Info(ctx, "resizing host in place: power off, resize, power on", map[string]any{"host": state.ID.ValueString(), "from": state.VendorSize.ValueString(), "to": plan.VendorSize.ValueString()})
+	h, err := rz.ResizeHost(ctx, state.VendorID.ValueString(), plan.VendorSize.ValueString())
+	if err != nil {
+		diags.AddError("Error resizing host", fmt.Sprintf("resizing host %s from %s to %s: %s", state.ID.ValueString(), state.VendorSize.ValueString(), plan.VendorSize.ValueString(), err))
+		return false
+	}
+	if !plan.WaitForDocker.ValueBool() || state.Docker.IsNull() {
+		return true
+	}
+	var d dockerModel
+	diags.Append(state.Docker.As(ctx, &d, basetypes.ObjectAsOptions{})...)
+	e, err := cluster.DialEngine(ctx, hostboot.Credentials{CACertPEM: d.CAPEM.ValueString(), ClientCertPEM: d.CertPEM.ValueString(), ClientKeyPEM: d.KeyPEM.ValueString()}.
+		Endpoint(h.PublicIPv4, d.ServerName.ValueString()))
+	if err == nil {
+		defer func() { _ = e.Close() }()
+		err = e.WaitReady(ctx, r.data.poll)
+	}
+	if err != nil {
+		diags.AddError("Error waiting for Docker Engine", fmt.Sprintf("host %s was resized to %s but its Docker Engine did not answer again over mutual TLS on %s: %s. "+
+			"If Terraform runs where port 2376 of the host cannot be reached, set wait_for_docker = false.", state.ID.ValueString(), plan.VendorSize.ValueString(), dockerEndpoint(h.PublicIPv4), err))
+		return false
+	}
+	return true
 }
 
 func (r *hostResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {

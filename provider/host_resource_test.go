@@ -80,13 +80,23 @@ func TestAccHost_basic(t *testing.T) {
 				},
 			},
 			{
-				// A real size change replaces the host.
+				// A real size change resizes the host in place through the
+				// vendor (power off, resize, power on): the same droplet.
 				Config: testAccHostConfig_basic(name+"-renamed", "fra1", "medium", `["web", "env:test"]`),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(hostAddr, plancheck.ResourceActionDestroyBeforeCreate)},
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(hostAddr, plancheck.ResourceActionUpdate)},
 				},
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(hostAddr, tfjsonpath.New("vendor_size"), knownvalue.StringExact("s-2vcpu-4gb")),
+					statecheck.ExpectKnownValue(hostAddr, tfjsonpath.New("status"), knownvalue.StringExact("active")),
+					sameID.AddStateValue(hostAddr, tfjsonpath.New("id")),
+				},
+			},
+			{
+				// A region change still replaces it.
+				Config: testAccHostConfig_basic(name+"-renamed", "ams3", "medium", `["web", "env:test"]`),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(hostAddr, plancheck.ResourceActionDestroyBeforeCreate)},
 				},
 			},
 		},

@@ -81,13 +81,14 @@ func (r *nodeGroupResource) Schema(ctx context.Context, _ resource.SchemaRequest
 	}
 	attrs["drain_timeout"] = schema.StringAttribute{
 		Optional: true, Computed: true, Default: stringdefault.StaticString("10m"),
-		MarkdownDescription: "How long a scale-down waits for the drained nodes' tasks to run elsewhere before it gives up (and removes nothing).",
+		MarkdownDescription: "How long a scale-down or a rolling update waits for the drained nodes' tasks to run elsewhere before it gives up (and removes nothing).",
 		Validators:          []validator.String{durationValidator{}},
 	}
 	attrs["vendor_region"] = schema.StringAttribute{Computed: true, MarkdownDescription: "The workers' vendor region."}
 	attrs["vendor_size"] = schema.StringAttribute{Computed: true, MarkdownDescription: "The workers' vendor size."}
 	attrs["vendor_image"] = schema.StringAttribute{Computed: true, MarkdownDescription: "The workers' vendor image."}
 	attrs["nodes"] = nodesSchema("workers")
+	attrs["rollout"] = rolloutSchema()
 	attrs["timeouts"] = timeouts.Attributes(ctx, timeouts.Opts{Create: true, Update: true, Delete: true})
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "A group of swarm workers, the way node pools are modelled for GKE or EKS. The group may run on another " +
@@ -144,8 +145,25 @@ func (r *nodeGroupResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	if !plan.ClusterID.IsUnknown() && !plan.Name.IsUnknown() {
 		plan.ID = types.StringValue(plan.ClusterID.ValueString() + "/" + plan.Name.ValueString())
 	}
+	if u := rollingUpdate(ctx, plan.RollingUpdate, &resp.Diagnostics); !plan.Count.IsUnknown() && u.MaxSurge > int(plan.Count.ValueInt64()) && plan.Count.ValueInt64() > 0 {
+		resp.Diagnostics.AddAttributeError(path.Root("rolling_update").AtName("max_surge"), "Invalid max_surge",
+			fmt.Sprintf("max_surge is %d, more than the group's %d hosts: at most node_count hosts can be replaced at once.", u.MaxSurge, plan.Count.ValueInt64()))
+		return
+	}
+	if state == nil {
+		plan.Rollout = emptyRollout()
+	}
 	if state != nil {
-		changed := !plan.Count.Equal(state.Count) || !plan.Labels.Equal(state.Labels) || !plan.Availability.Equal(state.Availability) || nodesNeedRepair(ctx, state.Nodes, state.Count)
+		// Hosts built from another spec are replaced, max_surge at a time.
+		rolls := false
+		if plan.SSHKeys.IsUnknown() || plan.UserData.IsUnknown() {
+			plan.Rollout, rolls = types.ListUnknown(types.ObjectType{AttrTypes: rolloutAttrTypes}), true
+		} else if l, n := planRollout(ctx, state.Nodes, g.hostsSpec(ctx, res, &resp.Diagnostics)); n > 0 {
+			plan.Rollout, rolls = l, true
+		} else if plan.Rollout = state.Rollout; plan.Rollout.IsNull() {
+			plan.Rollout = emptyRollout() // a state from before rollouts were recorded
+		}
+		changed := rolls || !plan.Count.Equal(state.Count) || !plan.Labels.Equal(state.Labels) || !plan.Availability.Equal(state.Availability) || nodesNeedRepair(ctx, state.Nodes, state.Count)
 		if changed {
 			plan.Nodes = types.ListUnknown(types.ObjectType{AttrTypes: nodeAttrTypes})
 		} else {
@@ -272,6 +290,9 @@ func (r *nodeGroupResource) apply(ctx context.Context, plan *nodeGroupModel, ver
 		plan.Nodes = types.ListNull(types.ObjectType{AttrTypes: nodeAttrTypes})
 	}
 	plan.ID = types.StringValue(plan.ClusterID.ValueString() + "/" + plan.Name.ValueString())
+	if plan.Rollout.IsUnknown() || plan.Rollout.IsNull() {
+		plan.Rollout = emptyRollout()
+	}
 	diags.Append(state.Set(ctx, plan)...)
 	if err != nil {
 		addClusterError(diags, "Error "+verb+" node group "+plan.Name.ValueString(), err)
@@ -296,21 +317,24 @@ type nodeGroupModel struct {
 	VendorRegion       types.String   `tfsdk:"vendor_region"`
 	VendorSize         types.String   `tfsdk:"vendor_size"`
 	VendorImage        types.String   `tfsdk:"vendor_image"`
+	RollingUpdate      types.Object   `tfsdk:"rolling_update"`
 	Nodes              types.List     `tfsdk:"nodes"`
+	Rollout            types.List     `tfsdk:"rollout"`
 	Timeouts           timeouts.Value `tfsdk:"timeouts"`
 }
 
 func (m *nodeGroupModel) group() hostGroupModel {
-	return hostGroupModel{Count: m.Count, Cloud: m.Cloud, Region: m.Region, Size: m.Size, Image: m.Image, SSHKeys: m.SSHKeys, UserData: m.UserData, Labels: m.Labels}
+	return hostGroupModel{Count: m.Count, Cloud: m.Cloud, Region: m.Region, Size: m.Size, Image: m.Image, SSHKeys: m.SSHKeys, UserData: m.UserData, Labels: m.Labels, RollingUpdate: m.RollingUpdate}
 }
 
 func (m *nodeGroupModel) spec(ctx context.Context, diags *diag.Diagnostics) cluster.GroupSpec {
 	g := m.group()
 	d, _ := time.ParseDuration(m.DrainTimeout.ValueString())
 	return cluster.GroupSpec{
-		Name:         m.Name.ValueString(),
-		HostsSpec:    g.hostsSpec(ctx, resolved{region: m.VendorRegion.ValueString(), size: m.VendorSize.ValueString(), image: m.VendorImage.ValueString()}, diags),
-		Availability: swarm.Availability(m.Availability.ValueString()),
-		DrainTimeout: d,
+		Name:          m.Name.ValueString(),
+		HostsSpec:     g.hostsSpec(ctx, resolved{region: m.VendorRegion.ValueString(), size: m.VendorSize.ValueString(), image: m.VendorImage.ValueString()}, diags),
+		Availability:  swarm.Availability(m.Availability.ValueString()),
+		DrainTimeout:  d,
+		RollingUpdate: rollingUpdate(ctx, m.RollingUpdate, diags),
 	}
 }

@@ -119,6 +119,7 @@ func (r *swarmClusterResource) Schema(ctx context.Context, _ resource.SchemaRequ
 			"vendor_size":   schema.StringAttribute{Computed: true, MarkdownDescription: "The managers' vendor size."},
 			"vendor_image":  schema.StringAttribute{Computed: true, MarkdownDescription: "The managers' vendor image."},
 			"nodes":         nodesSchema("managers"),
+			"rollout":       rolloutSchema(),
 			"leader":        schema.StringAttribute{Computed: true, MarkdownDescription: "Name of the leader's host."},
 			"docker": schema.SingleNestedAttribute{
 				Computed:            true,
@@ -173,19 +174,14 @@ func (r *swarmClusterResource) ModifyPlan(ctx context.Context, req resource.Modi
 		return
 	}
 	plan.VendorRegion, plan.VendorSize, plan.VendorImage = types.StringValue(res.region), types.StringValue(res.size), types.StringValue(res.image)
-	if state != nil && imported(ctx, req.Private) {
-		// The first plan after an import: the configuration may spell the
-		// managers' region, size and image otherwise than the vendor values
-		// import read; the managers are replaced only when it resolves to
-		// other vendor values than they run with.
-		for _, v := range []struct {
-			name       string
-			plan, have string
-		}{{"region", res.region, state.VendorRegion.ValueString()}, {"size", res.size, state.VendorSize.ValueString()}, {"image", res.image, state.VendorImage.ValueString()}} {
-			if v.plan != v.have {
-				resp.RequiresReplace = append(resp.RequiresReplace, at.AtName(v.name))
-			}
-		}
+	ru := path.Root("managers").AtName("rolling_update")
+	if u := rollingUpdate(ctx, plan.Managers.RollingUpdate, &resp.Diagnostics); u.MaxSurge > 1 {
+		resp.Diagnostics.AddAttributeError(ru.AtName("max_surge"), "Invalid max_surge for managers",
+			fmt.Sprintf("max_surge is %d, but managers are replaced one at a time: Raft changes its membership one node at a time, and each new manager must be reachable in Raft before the next change. Leave max_surge out (or set it to 1).", u.MaxSurge))
+		return
+	}
+	if state == nil {
+		plan.Rollout = emptyRollout()
 	}
 	if state != nil {
 		// Refuse a manager change that would lose quorum, with the arithmetic.
@@ -196,7 +192,21 @@ func (r *swarmClusterResource) ModifyPlan(ctx context.Context, req resource.Modi
 				return
 			}
 		}
-		if !plan.Managers.Count.Equal(state.Managers.Count) || !plan.Managers.Labels.Equal(state.Managers.Labels) ||
+		// Hosts built from another spec are replaced one at a time: the
+		// plan lists them; nodes, leader and docker are known after apply.
+		rolls := false
+		if plan.Managers.SSHKeys.IsUnknown() || plan.Managers.UserData.IsUnknown() {
+			plan.Rollout, rolls = types.ListUnknown(types.ObjectType{AttrTypes: rolloutAttrTypes}), true
+		} else if l, n := planRollout(ctx, state.Nodes, plan.Managers.hostsSpec(ctx, res, &resp.Diagnostics)); n > 0 {
+			plan.Rollout, rolls = l, true
+		} else if plan.Rollout = state.Rollout; plan.Rollout.IsNull() {
+			plan.Rollout = emptyRollout() // a state from before rollouts were recorded
+		}
+		if res.region != state.VendorRegion.ValueString() {
+			// The credentials name the managers' region.
+			plan.Credentials = types.StringUnknown()
+		}
+		if rolls || !plan.Managers.Count.Equal(state.Managers.Count) || !plan.Managers.Labels.Equal(state.Managers.Labels) ||
 			!plan.Autolock.Equal(state.Autolock) || !plan.TaskHistoryLimit.Equal(state.TaskHistoryLimit) || nodesNeedRepair(ctx, state.Nodes, state.Managers.Count) {
 			plan.Nodes, plan.Leader, plan.Docker = types.ListUnknown(types.ObjectType{AttrTypes: nodeAttrTypes}), types.StringUnknown(), types.ObjectUnknown(dockerAttrTypes)
 		} else {
@@ -334,7 +344,9 @@ func (r *swarmClusterResource) ImportState(ctx context.Context, req resource.Imp
 		Count: types.Int64Null(), Cloud: types.StringValue(cc.Cloud),
 		Region: types.StringNull(), Size: types.StringNull(), Image: types.StringNull(),
 		SSHKeys: types.ListNull(types.StringType), UserData: types.StringNull(), Labels: types.MapNull(types.StringType),
+		RollingUpdate: types.ObjectNull(rollingUpdateAttrTypes),
 	})...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("rollout"), emptyRollout())...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("vendor_region"), cc.Region)...)
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateImportedKey, []byte("true"))...)
 }
@@ -464,6 +476,9 @@ func finishUnknowns(m *swarmClusterModel) {
 	if m.Docker.IsUnknown() {
 		m.Docker = types.ObjectNull(dockerAttrTypes)
 	}
+	if m.Rollout.IsUnknown() || m.Rollout.IsNull() {
+		m.Rollout = emptyRollout()
+	}
 }
 
 type swarmClusterModel struct {
@@ -480,6 +495,7 @@ type swarmClusterModel struct {
 	VendorSize              types.String   `tfsdk:"vendor_size"`
 	VendorImage             types.String   `tfsdk:"vendor_image"`
 	Nodes                   types.List     `tfsdk:"nodes"`
+	Rollout                 types.List     `tfsdk:"rollout"`
 	Leader                  types.String   `tfsdk:"leader"`
 	Docker                  types.Object   `tfsdk:"docker"`
 	Credentials             types.String   `tfsdk:"credentials"`
@@ -493,8 +509,9 @@ func (m *swarmClusterModel) resolvedValues() resolved {
 func (m *swarmClusterModel) spec(ctx context.Context, diags *diag.Diagnostics) cluster.ClusterSpec {
 	pool := stringList(ctx, m.DefaultAddressPool, diags)
 	return cluster.ClusterSpec{
-		Name:     m.Name.ValueString(),
-		Managers: m.Managers.hostsSpec(ctx, m.resolvedValues(), diags),
+		Name:          m.Name.ValueString(),
+		Managers:      m.Managers.hostsSpec(ctx, m.resolvedValues(), diags),
+		RollingUpdate: rollingUpdate(ctx, m.Managers.RollingUpdate, diags),
 		Settings: cluster.Settings{
 			DefaultAddrPool:         pool,
 			SubnetSize:              uint32(m.SubnetSize.ValueInt64()),

@@ -87,7 +87,36 @@ up)
     curl -fsS --max-time 5 "${app_url}api" | jq -r '"  answered by task \(.task_slot // "?") on node \(.node // "?") (container \(.hostname)), hit \(.hits // .count // "?")"'
   done
   printf '\nScale the workers: terraform -chdir=examples/local apply -var image=%s -var workers=3 (with TF_CLI_CONFIG_FILE=bin/dev.tfrc)\n' "$image"
+  printf 'Roll the managers to another size, one at a time, while the app keeps answering: make demo-roll\n'
+  printf '  (that is: terraform -chdir=examples/local apply -var image=%s -var manager_size=medium, with requests counted throughout)\n' "$image"
   printf '\nlocalcloud keeps running on %s; `make demo-destroy` destroys the hosts and stops it.\n' "$url"
+  ;;
+roll)
+  # Replace every manager with one of another size while a client requests
+  # the app through the floating IP, and count what failed.
+  start_localcloud
+  current=$(tf output -raw manager_size 2>/dev/null || echo small)
+  next=medium
+  [ "$current" = medium ] && next=small
+  app_url=$(tf output -raw url)
+  say "rolling the managers from $current to $next under load: 10 requests/s through $app_url during the apply"
+  counts=$(mktemp)
+  ( ok=0; failed=0
+    while [ ! -e "$counts.stop" ]; do
+      if curl -fsS --max-time 2 -o /dev/null "${app_url}api"; then ok=$((ok + 1)); else failed=$((failed + 1)); fi
+      echo "$ok $failed" >"$counts"
+      sleep 0.1
+    done ) &
+  loader=$!
+  tf plan -input=false -var image="$image" -var manager_size="$next" -out "$counts.plan" >/dev/null
+  tf show -json "$counts.plan" | jq -r '.resource_changes[] | select(.address == "haddock_swarm_cluster.demo") | .change.after.rollout[]? | "  will replace \(.name): \(.changes | join(", "))"'
+  tf apply -auto-approve -input=false "$counts.plan"
+  touch "$counts.stop"
+  wait "$loader"
+  read -r ok failed <"$counts"
+  rm -f "$counts" "$counts.stop" "$counts.plan"
+  say "during the rollout: $ok requests answered, $failed failed"
+  tf output nodes
   ;;
 down)
   if running || answering; then
@@ -103,7 +132,7 @@ down)
   rm -f examples/local/terraform.tfstate examples/local/terraform.tfstate.backup
   ;;
 *)
-  echo "usage: $0 up|down" >&2
+  echo "usage: $0 up|roll|down" >&2
   exit 2
   ;;
 esac

@@ -20,6 +20,12 @@ variable "image" {
   type        = string
 }
 
+variable "manager_size" {
+  description = "The managers' size. Change it and apply again: the managers are replaced one at a time while the app keeps answering (`make demo-roll`)."
+  type        = string
+  default     = "small"
+}
+
 variable "workers" {
   description = "How many workers. Change it and apply again to scale."
   type        = number
@@ -32,7 +38,7 @@ resource "haddock_swarm_cluster" "demo" {
     count  = 3
     cloud  = "digitalocean"
     region = "eu-central"
-    size   = "small"
+    size   = var.manager_size
     image  = "debian-12"
   }
 }
@@ -78,6 +84,11 @@ output "nodes" {
     [for n in haddock_swarm_cluster.demo.nodes : "${n.name} ${n.role}${n.leader ? " (leader)" : ""} ${n.ipv4_address} ${n.state}"],
     [for n in haddock_node_group.workers.nodes : "${n.name} ${n.role} ${n.ipv4_address} ${n.state}"],
   )
+}
+
+output "manager_size" {
+  description = "The managers' size, for `make demo-roll`."
+  value       = var.manager_size
 }
 
 output "services" {

@@ -13,11 +13,11 @@ import (
 	"github.com/haddockhq/terraform-provider-haddock/internal/wait"
 )
 
-// settleStable is how long a new node's tasks must all be running, with
-// no task added or removed, before traffic is moved to it: the scheduler
-// gives a node that just became ready its global services' tasks within
-// moments, and "no task yet" must not pass for "settled".
-var settleStable = 5 * time.Second
+// settleStable is how long a new node must keep running what the swarm
+// gives it (swarm.WaitNodeSettled: a task of every global service it
+// qualifies for, every task placed on it running), with nothing added,
+// before traffic is moved to it.
+var settleStable = 2 * time.Second
 
 // Stale is a member whose host was built from another spec than the
 // desired one, and what differs, for plans and logs.
