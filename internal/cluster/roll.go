@@ -179,7 +179,7 @@ func (r *groupRun) retireStale(ctx context.Context, d desired, old []Stale, fres
 		members[i] = s.Member
 	}
 	if err := r.drain(ctx, members, d.drainTimeout); err != nil {
-		return r.rollError(old, "draining the old node", err, "Nothing was removed: the old hosts serve again and their replacements stay. Add capacity or relax placement constraints, then run apply again")
+		return r.rollError(old, "draining the old node", err, "The replacements stay joined: the next apply resumes from there")
 	}
 	if d.rolling.Monitor > 0 {
 		logInfo(ctx, "monitoring the group before removing the drained hosts", map[string]any{"group": r.g.name, "monitor": d.rolling.Monitor.String()})
@@ -258,7 +258,7 @@ func (r *groupRun) moveAddresses(ctx context.Context, old []Stale, fresh []Membe
 func (r *groupRun) rollError(batch []Stale, step string, err error, fix string) error {
 	if len(batch) == 1 {
 		m := batch[0]
-		return &HostError{Group: r.g.name, Host: m.display(), Cloud: r.g.driver.Cloud(), HostID: m.HostID, NodeID: m.NodeID,
+		return &HostError{Group: r.g.name, Host: m.Name, Cloud: r.g.driver.Cloud(), HostID: m.HostID, NodeID: m.NodeID,
 			Op: "rolling replacement (" + strings.Join(m.Diff, ", ") + "): " + step, Err: err, Fix: fix}
 	}
 	return fmt.Errorf("rolling replacement of %s: %s: %w. %s", strings.Join(staleNames(batch), ", "), step, err, fix)

@@ -14,6 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/filters"
+	dswarm "github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/client"
+
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud/digitalocean"
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud/digitalocean/dotest"
@@ -22,6 +26,7 @@ import (
 	"github.com/haddockhq/terraform-provider-haddock/internal/stack"
 	"github.com/haddockhq/terraform-provider-haddock/internal/swarm"
 	"github.com/haddockhq/terraform-provider-haddock/internal/testload"
+	"github.com/haddockhq/terraform-provider-haddock/internal/wait"
 )
 
 // rollOptions is this file's own network (see realOptions for the
@@ -276,4 +281,130 @@ func BenchmarkRealRoll(b *testing.B) {
 		b.ReportMetric(wall.Seconds(), "s/rollout")
 		b.ReportMetric(float64(res.Failed), "failed-requests")
 	}
+}
+
+// TestRealRollStopsWhenTasksCannotMove pins a task to the one worker (a
+// node label set by hand, which replacements do not carry): rolling the
+// workers stops at the drain with a diagnostic naming the host, the step
+// and the task, and loses nothing — the old worker and its task stay, the
+// replacement stays joined. Once the pin is gone the next apply resumes
+// and ends with exactly the wanted hosts.
+func TestRealRollStopsWhenTasksCannotMove(t *testing.T) {
+	requireRealHosts(t)
+	managers := rollManagers
+	managers.Managers.Count = 1
+	workers := rollWorkers
+	workers.Count = 1
+	e := startRoll(t, managers, workers)
+	ctx := t.Context()
+	wv, err := e.g.Observe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := wv.Members[0]
+	eng, _, err := e.c.Manager(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = eng.Close() }()
+	api := eng.(*swarm.Client).DockerAPI()
+	n, _, err := api.NodeInspectWithRaw(ctx, old.NodeID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Spec.Labels["pin"] = "yes"
+	if err := api.NodeUpdate(ctx, n.ID, n.Version, n.Spec); err != nil {
+		t.Fatal(err)
+	}
+	one := uint64(1)
+	svc, err := api.ServiceCreate(ctx, dswarm.ServiceSpec{
+		Annotations: dswarm.Annotations{Name: "pinned"},
+		TaskTemplate: dswarm.TaskSpec{
+			ContainerSpec: &dswarm.ContainerSpec{Image: e.image},
+			Placement:     &dswarm.Placement{Constraints: []string{"node.labels.pin == yes"}},
+		},
+		Mode: dswarm.ServiceMode{Replicated: &dswarm.ReplicatedService{Replicas: &one}},
+	}, dswarm.ServiceCreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := waitTasks(ctx, api, "pinned", old.NodeID, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+
+	rolled := workers
+	rolled.Size = "s-2vcpu-2gb"
+	rolled.DrainTimeout = 20 * time.Second
+	v, err := e.g.Apply(ctx, rolled)
+	if err == nil {
+		t.Fatal("a rollout whose drain cannot place a task did not stop")
+	}
+	t.Logf("the rollout stopped with: %v", err)
+	for _, want := range []string{old.Name, "draining the old node", "pinned", "Nothing was removed"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error does not say %q", want)
+		}
+	}
+	if len(v.Members) != 2 || memberIDs(v)[old.HostID] == "" {
+		t.Fatalf("after the stopped rollout: %+v", v.Members)
+	}
+	if _, err := waitTasks(ctx, api, "pinned", old.NodeID, 30*time.Second); err != nil {
+		t.Errorf("the pinned task no longer runs on %s: %v", old.Name, err)
+	}
+
+	// Unpinned, the next apply resumes: the old worker goes, the
+	// replacement made already stays, nothing else is created.
+	err = wait.Until(ctx, wait.Options{What: "the pin to be lifted", Interval: time.Second, Timeout: time.Minute}, func(ctx context.Context) (bool, string, error) {
+		eng, _, err := e.c.Manager(ctx)
+		if err != nil {
+			return false, "", wait.Retry(err)
+		}
+		defer func() { _ = eng.Close() }()
+		api := eng.(*swarm.Client).DockerAPI()
+		s, _, err := api.ServiceInspectWithRaw(ctx, svc.ID, dswarm.ServiceInspectOptions{})
+		if err == nil {
+			// Not nil: Debian's dockerd 20.10 (swarmkit's nodeMatches)
+			// dereferences the placement of an updated service and panics.
+			s.Spec.TaskTemplate.Placement = &dswarm.Placement{}
+			_, err = api.ServiceUpdate(ctx, s.ID, s.Version, s.Spec, dswarm.ServiceUpdateOptions{})
+		}
+		return err == nil, "", wait.Retry(err)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err = e.g.Apply(ctx, rolled)
+	if err != nil {
+		t.Fatalf("resuming: %v", err)
+	}
+	if len(v.Members) != 1 || memberIDs(v)[old.HostID] != "" || v.Members[0].Size != "s-2vcpu-2gb" {
+		t.Errorf("after resuming: %+v", v.Members)
+	}
+	all, err := e.drv.ListHosts(ctx, ClusterTag(e.c.UID()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 2 {
+		t.Errorf("%d hosts tagged for the cluster, want 2", len(all))
+	}
+}
+
+// waitTasks waits until service runs a task on node.
+func waitTasks(ctx context.Context, api client.APIClient, service, node string, within time.Duration) (int, error) {
+	var n int
+	err := wait.Until(ctx, wait.Options{What: "a task of " + service + " running on " + node, Interval: 250 * time.Millisecond, Timeout: within},
+		func(ctx context.Context) (bool, string, error) {
+			tasks, err := api.TaskList(ctx, dswarm.TaskListOptions{Filters: filters.NewArgs(filters.Arg("service", service), filters.Arg("node", node), filters.Arg("desired-state", "running"))})
+			if err != nil {
+				return false, "", wait.Retry(err)
+			}
+			n = 0
+			for _, t := range tasks {
+				if t.Status.State == dswarm.TaskStateRunning {
+					n++
+				}
+			}
+			return n > 0, fmt.Sprintf("%d tasks", len(tasks)), nil
+		})
+	return n, err
 }

@@ -163,7 +163,7 @@ func (r *groupRun) drain(ctx context.Context, members []Member, timeout time.Dur
 	}
 	logInfo(ctx, "draining nodes before removing them", map[string]any{"group": r.g.name, "hosts": strings.Join(names, ", "), "timeout": timeout.String()})
 	if err := r.op.DrainNodes(ctx, ids, timeout); err != nil {
-		return fmt.Errorf("draining %s before removing them: %w. %s", strings.Join(names, ", "), err, drainFix(err))
+		return fmt.Errorf("%w. %s", err, drainFix(err))
 	}
 	return nil
 }
