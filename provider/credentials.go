@@ -79,28 +79,28 @@ var errImportCredentialsMissing = errors.New("importing a haddock_swarm_cluster 
 // cluster with the given id: the CA loads with its key, the client
 // certificate is the CA's and matches its key (hostboot's check), and the credentials are the
 // cluster's (their swarm id, or pending-<uid>, is id).
-func importCredentials(id string) (string, cluster.State, clusterCredentials, error) {
+func importCredentials(id string) (string, clusterCredentials, error) {
 	raw := strings.TrimSpace(os.Getenv(importCredentialsEnv))
 	if raw == "" {
-		return "", cluster.State{}, clusterCredentials{}, errImportCredentialsMissing
+		return "", clusterCredentials{}, errImportCredentialsMissing
 	}
 	st, cc, err := decodeClusterCredentials(raw)
 	if err != nil {
-		return "", st, cc, fmt.Errorf("%s: %w", importCredentialsEnv, err)
+		return "", cc, fmt.Errorf("%s: %w", importCredentialsEnv, err)
 	}
 	if err := cluster.ValidateClusterUID(st.UID); err != nil {
-		return "", st, cc, fmt.Errorf("%s: %w", importCredentialsEnv, err)
+		return "", cc, fmt.Errorf("%s: %w", importCredentialsEnv, err)
 	}
 	if cc.Cloud == "" {
-		return "", st, cc, fmt.Errorf("%s: the credentials do not say which cloud the managers run on; they predate import support: pass them as the cluster's credentials attribute shows them now (terraform apply the original configuration once)", importCredentialsEnv)
+		return "", cc, fmt.Errorf("%s: the credentials do not say which cloud the managers run on; they predate import support: pass them as the cluster's credentials attribute shows them now (terraform apply the original configuration once)", importCredentialsEnv)
 	}
 	// The CA with its key, the client certificate with its key, signed by
 	// the CA.
 	if _, err := hostboot.Credentials(st.Credentials).LoadCA(); err != nil {
-		return "", st, cc, fmt.Errorf("%s: %w", importCredentialsEnv, err)
+		return "", cc, fmt.Errorf("%s: %w", importCredentialsEnv, err)
 	}
 	if got := clusterID(st); got != id {
-		return "", st, cc, fmt.Errorf("%s holds the credentials of cluster %s, not of %s: import with the id of the cluster the credentials belong to, or pass that cluster's credentials", importCredentialsEnv, got, id)
+		return "", cc, fmt.Errorf("%s holds the credentials of cluster %s, not of %s: import with the id of the cluster the credentials belong to, or pass that cluster's credentials", importCredentialsEnv, got, id)
 	}
-	return encodeCredentials(st, cc.Cloud, cc.Region), st, cc, nil
+	return encodeCredentials(st, cc.Cloud, cc.Region), cc, nil
 }

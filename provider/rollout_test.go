@@ -6,6 +6,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/cluster"
 )
@@ -52,13 +53,19 @@ func TestPlanRollout(t *testing.T) {
 				t.Fatalf("planRollout = %d hosts (%v), want %v", n, l, tt.want)
 			}
 			for i, e := range l.Elements() {
-				o := e.(types.Object).Attributes()
-				if got := o["name"].(types.String).ValueString(); got != tt.want[i] {
-					t.Errorf("host %d = %s, want %s", i, got, tt.want[i])
+				var r struct {
+					Name    string   `tfsdk:"name"`
+					HostID  string   `tfsdk:"host_id"`
+					Changes []string `tfsdk:"changes"`
 				}
-				ch := o["changes"].(types.List).Elements()
-				if len(ch) != 1 || ch[0].(types.String).ValueString() != tt.changes {
-					t.Errorf("changes of %s = %v, want [%s]", tt.want[i], ch, tt.changes)
+				if d := e.(types.Object).As(ctx, &r, basetypes.ObjectAsOptions{}); d.HasError() { //nolint:forcetypeassert // a list of objects
+					t.Fatal(d)
+				}
+				if r.Name != tt.want[i] {
+					t.Errorf("host %d = %s, want %s", i, r.Name, tt.want[i])
+				}
+				if len(r.Changes) != 1 || r.Changes[0] != tt.changes {
+					t.Errorf("changes of %s = %v, want [%s]", tt.want[i], r.Changes, tt.changes)
 				}
 			}
 		})

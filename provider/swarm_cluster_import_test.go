@@ -39,7 +39,7 @@ func TestSwarmClusterImportState_credentials(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv(importCredentialsEnv, tt.env)
-			creds, _, cc, err := importCredentials(tt.id)
+			creds, cc, err := importCredentials(tt.id)
 			if len(tt.want) == 0 {
 				if err != nil {
 					t.Fatalf("importCredentials: %v", err)

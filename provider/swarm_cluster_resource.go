@@ -333,7 +333,7 @@ func (r *swarmClusterResource) Delete(ctx context.Context, req resource.DeleteRe
 // in Terraform state, no manager holds them. Read then reads everything
 // else from the cloud and the swarm.
 func (r *swarmClusterResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	creds, _, cc, err := importCredentials(req.ID)
+	creds, cc, err := importCredentials(req.ID)
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot import swarm cluster", fmt.Sprintf("importing swarm cluster %s: %s", req.ID, err))
 		return

@@ -3,7 +3,6 @@ package provider_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -320,10 +319,7 @@ resource "haddock_node_group" "workers" {
 func importClusterID(t *testing.T) resource.ImportStateIdFunc {
 	return func(s *terraform.State) (string, error) {
 		a := s.RootModule().Resources[clusterAddr].Primary.Attributes
-		if err := os.Setenv(importCredentialsEnv, a["credentials"]); err != nil {
-			return "", err
-		}
-		t.Cleanup(func() { _ = os.Unsetenv(importCredentialsEnv) })
+		t.Setenv(importCredentialsEnv, a["credentials"])
 		return a["id"], nil
 	}
 }

@@ -436,7 +436,7 @@ func (r *groupRun) grow(ctx context.Context, d desired) error {
 			r.later = append(r.later, err)
 		}
 		if len(errs) > 0 || ctx.Err() != nil {
-			break
+			break // what failed is in r.later
 		}
 	}
 	return nil

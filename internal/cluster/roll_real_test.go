@@ -111,7 +111,7 @@ func (e *rollEnv) deploy(tb testing.TB) {
 		tb.Fatal(err)
 	}
 	defer func() { _ = eng.Close() }()
-	se, err := stack.EngineOf(eng.(*swarm.Client))
+	se, err := stack.EngineOf(swarmClient(tb, eng))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -307,7 +307,7 @@ func TestRealRollStopsWhenTasksCannotMove(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = eng.Close() }()
-	api := eng.(*swarm.Client).DockerAPI()
+	api := swarmClient(t, eng).DockerAPI()
 	n, _, err := api.NodeInspectWithRaw(ctx, old.NodeID)
 	if err != nil {
 		t.Fatal(err)
@@ -328,7 +328,7 @@ func TestRealRollStopsWhenTasksCannotMove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := waitTasks(ctx, api, "pinned", old.NodeID, time.Minute); err != nil {
+	if err := waitTasks(ctx, api, "pinned", old.NodeID, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 
@@ -348,7 +348,7 @@ func TestRealRollStopsWhenTasksCannotMove(t *testing.T) {
 	if len(v.Members) != 2 || memberIDs(v)[old.HostID] == "" {
 		t.Fatalf("after the stopped rollout: %+v", v.Members)
 	}
-	if _, err := waitTasks(ctx, api, "pinned", old.NodeID, 30*time.Second); err != nil {
+	if err := waitTasks(ctx, api, "pinned", old.NodeID, 30*time.Second); err != nil {
 		t.Errorf("the pinned task no longer runs on %s: %v", old.Name, err)
 	}
 
@@ -360,7 +360,7 @@ func TestRealRollStopsWhenTasksCannotMove(t *testing.T) {
 			return false, "", wait.Retry(err)
 		}
 		defer func() { _ = eng.Close() }()
-		api := eng.(*swarm.Client).DockerAPI()
+		api := swarmClient(t, eng).DockerAPI()
 		s, _, err := api.ServiceInspectWithRaw(ctx, svc.ID, dswarm.ServiceInspectOptions{})
 		if err == nil {
 			// Not nil: Debian's dockerd 20.10 (swarmkit's nodeMatches)
@@ -389,16 +389,25 @@ func TestRealRollStopsWhenTasksCannotMove(t *testing.T) {
 	}
 }
 
+// swarmClient is the real engine behind e (the default Dialer's).
+func swarmClient(tb testing.TB, e Engine) *swarm.Client {
+	tb.Helper()
+	c, ok := e.(*swarm.Client)
+	if !ok {
+		tb.Fatalf("the engine is a %T, not the Docker client", e)
+	}
+	return c
+}
+
 // waitTasks waits until service runs a task on node.
-func waitTasks(ctx context.Context, api client.APIClient, service, node string, within time.Duration) (int, error) {
-	var n int
-	err := wait.Until(ctx, wait.Options{What: "a task of " + service + " running on " + node, Interval: 250 * time.Millisecond, Timeout: within},
+func waitTasks(ctx context.Context, api client.APIClient, service, node string, within time.Duration) error {
+	return wait.Until(ctx, wait.Options{What: "a task of " + service + " running on " + node, Interval: 250 * time.Millisecond, Timeout: within},
 		func(ctx context.Context) (bool, string, error) {
 			tasks, err := api.TaskList(ctx, dswarm.TaskListOptions{Filters: filters.NewArgs(filters.Arg("service", service), filters.Arg("node", node), filters.Arg("desired-state", "running"))})
 			if err != nil {
 				return false, "", wait.Retry(err)
 			}
-			n = 0
+			n := 0
 			for _, t := range tasks {
 				if t.Status.State == dswarm.TaskStateRunning {
 					n++
@@ -406,5 +415,4 @@ func waitTasks(ctx context.Context, api client.APIClient, service, node string, 
 			}
 			return n > 0, fmt.Sprintf("%d tasks", len(tasks)), nil
 		})
-	return n, err
 }

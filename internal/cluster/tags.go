@@ -198,7 +198,7 @@ func SpecHash(s HostsSpec) string {
 	slices.Sort(keys)
 	h := sha256.New()
 	for _, f := range []string{"region", s.Region, "size", s.Size, "image", s.Image, "ssh_keys", strings.Join(keys, ","), "user_data", s.UserData} {
-		fmt.Fprintf(h, "%d:%s;", len(f), f)
+		_, _ = fmt.Fprintf(h, "%d:%s;", len(f), f)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:12]
 }

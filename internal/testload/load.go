@@ -28,9 +28,8 @@ type Load struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	mu       sync.Mutex
-	results  LoadResult
-	failures []string
+	mu      sync.Mutex
+	results LoadResult
 }
 
 // LoadResult counts what a Load saw.
