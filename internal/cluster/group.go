@@ -436,10 +436,10 @@ func (r *groupRun) grow(ctx context.Context, d desired) error {
 			r.later = append(r.later, err)
 		}
 		if len(errs) > 0 || ctx.Err() != nil {
-			break // what failed is in r.later
+			break
 		}
 	}
-	return nil
+	return nil //nolint:nilerr // a node group's join errors are reported at the end, with r.later
 }
 
 // settle gives every node of the group its labels (and, for a node group,

@@ -33,7 +33,11 @@ func status(code int) func(w http.ResponseWriter) {
 
 // hangUp breaks the connection without an answer.
 func hangUp(w http.ResponseWriter) {
-	conn, _, err := w.(http.Hijacker).Hijack()
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		panic("hangUp: the test server's ResponseWriter cannot be hijacked")
+	}
+	conn, _, err := hj.Hijack()
 	if err == nil {
 		_ = conn.Close()
 	}
