@@ -479,6 +479,9 @@ func (m *Manager) stopHost(ctx context.Context, hs *hostState) error {
 			m.cfg.Logger.Warn("dockerd did not stop in time, killing it", "host", hs.ID, "pid", d.pid)
 			_ = syscall.Kill(d.pid, syscall.SIGKILL)
 			if !waitGone(ctx, []int{d.pid}, d, 10*time.Second) {
+				if ctx.Err() != nil {
+					return fmt.Errorf("stopping dockerd (pid %d) of host %s: %w", d.pid, hs.ID, ctx.Err())
+				}
 				return fmt.Errorf("dockerd (pid %d) of host %s survived SIGKILL", d.pid, hs.ID)
 			}
 		}
@@ -504,6 +507,9 @@ func (m *Manager) killHost(ctx context.Context, hs *hostState) error {
 		waitGone(ctx, pids, nil, 10*time.Second)
 	}
 	if pids := m.hostProcesses(hs); len(pids) > 0 {
+		if ctx.Err() != nil {
+			return fmt.Errorf("killing processes %v of host %s: %w", pids, hs.ID, ctx.Err())
+		}
 		return fmt.Errorf("processes %v of host %s survived SIGKILL", pids, hs.ID)
 	}
 	return nil
@@ -634,16 +640,34 @@ func (m *Manager) cgroupProcesses(hs *hostState) []int {
 	return pids
 }
 
-// removeCgroups removes the host's (empty) cgroup directories.
+// removeCgroups removes the host's cgroup directories once they are
+// empty. Right after a SIGKILL a cgroup can still hold processes the
+// kernel has not finished tearing down (EBUSY): that is retried for up to
+// cgroupEmptyTimeout, not reported.
 func (m *Manager) removeCgroups(hs *hostState) error {
-	var errs []error
-	for _, d := range m.cgroupDirs(hs) {
-		if err := unix.Rmdir(d); err != nil && !errors.Is(err, unix.ENOENT) {
-			errs = append(errs, fmt.Errorf("removing cgroup %s: %w", d, err))
-		}
+	var busy []error
+	err := wait.Until(context.Background(), wait.Options{What: "the host's cgroups to empty", Interval: 20 * time.Millisecond, MaxInterval: 200 * time.Millisecond, Timeout: cgroupEmptyTimeout},
+		func(context.Context) (bool, string, error) {
+			busy = busy[:0]
+			for _, d := range m.cgroupDirs(hs) {
+				if err := unix.Rmdir(d); err != nil && !errors.Is(err, unix.ENOENT) {
+					if !errors.Is(err, unix.EBUSY) {
+						return false, "", fmt.Errorf("removing cgroup %s: %w", d, err)
+					}
+					busy = append(busy, fmt.Errorf("removing cgroup %s: %w", d, err))
+				}
+			}
+			return len(busy) == 0, fmt.Sprintf("%d cgroups busy", len(busy)), nil
+		})
+	var te *wait.TimeoutError
+	if errors.As(err, &te) {
+		return errors.Join(busy...)
 	}
-	return errors.Join(errs...)
+	return err
 }
+
+// cgroupEmptyTimeout bounds the wait for a killed host's cgroups to empty.
+const cgroupEmptyTimeout = 10 * time.Second
 
 // unmountUnder lazily unmounts every mount of the machine's mount namespace
 // at or below dir, deepest first. The daemons mount in their own namespace;
