@@ -1,7 +1,9 @@
 // Command localcloud serves the DigitalOcean v2 API subset Haddock uses on
-// a loopback port, so the provider can be tried offline.
+// a loopback port, and the EC2 API subset on another, so the provider can
+// be tried offline.
 //
 //	localcloud serve [-listen 127.0.0.1:9080] [-token T] [-boot-delay 2s]
+//	                 [-aws-listen 127.0.0.1:9081] [-aws-access-key K] [-aws-secret-key S]
 //	                 [-backend memory|netns] [-state-dir DIR]
 //	                 [-subnet 10.213.0.0/24] [-reserved-prefix 10.213.128.0/25]
 //	                 [-bridge hdk0] [-netns-prefix hdk-]
@@ -11,6 +13,15 @@
 // then to 127.0.0.1:9080 and the fixed development token
 // "localcloud-dev-token" (the listener is loopback only). It logs one line
 // per request (method, path, status, duration; never the token).
+//
+// -aws-listen, -aws-access-key and -aws-secret-key default to
+// $LOCALCLOUD_AWS_LISTEN, $LOCALCLOUD_AWS_ACCESS_KEY and
+// $LOCALCLOUD_AWS_SECRET_KEY, then to 127.0.0.1:9081 and the development
+// credentials "localcloud" / "localcloud-dev-secret": the EC2 API (package
+// internal/localcloud/aws) on its own loopback listener, requests checked
+// by their Signature Version 4 signature with those credentials, on the
+// same hosts and addresses as the DigitalOcean API (also under /aws/ on
+// -listen). -aws-listen none serves DigitalOcean's API only.
 //
 // With -backend memory (the default) droplets are bookkeeping only and
 // nothing is saved unless -state-dir is given. With -backend netns (root,
@@ -57,6 +68,7 @@ import (
 	"time"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
+	lcaws "github.com/haddockhq/terraform-provider-haddock/internal/localcloud/aws"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/digitalocean"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netns"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netnsbackend"
@@ -66,7 +78,7 @@ import (
 const usage = `usage: localcloud <command> [flags]
 
 commands:
-  serve   serve the DigitalOcean API on a loopback port until interrupted
+  serve   serve the DigitalOcean and EC2 APIs on loopback ports until interrupted
   down    remove every real host, the bridge, its rules and the state
 
 run "localcloud <command> -h" for the command's flags
@@ -127,6 +139,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", envOr("LOCALCLOUD_LISTEN", "127.0.0.1:9080"), "loopback `address` to listen on ($LOCALCLOUD_LISTEN)")
 	token := fs.String("token", "", "bearer `token` clients must send ($LOCALCLOUD_TOKEN, default "+localcloud.DevToken+")")
+	awsListen := fs.String("aws-listen", envOr("LOCALCLOUD_AWS_LISTEN", lcaws.DefaultAddr), "loopback `address` of the EC2 API, or none ($LOCALCLOUD_AWS_LISTEN)")
+	awsKey := fs.String("aws-access-key", envOr("LOCALCLOUD_AWS_ACCESS_KEY", lcaws.DevAccessKey), "the EC2 API's access `key` ($LOCALCLOUD_AWS_ACCESS_KEY)")
+	awsSecret := fs.String("aws-secret-key", "", "the EC2 API's secret `key` ($LOCALCLOUD_AWS_SECRET_KEY, default "+lcaws.DevSecretKey+")")
 	bootDelay := fs.Duration("boot-delay", 2*time.Second, "how long new droplets stay \"new\" at least (default 0 with -backend netns, whose hosts take their own time)")
 	deleteDelay := fs.Duration("delete-delay", 0, "how long deleted droplets stay visible")
 	actionDelay := fs.Duration("action-delay", 0, "how long actions stay \"in-progress\"")
@@ -160,8 +175,23 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		*stateDir = abs
 	}
-	if err := checkLoopbackFlag(*listen); err != nil {
+	if err := checkLoopbackFlag("-listen", *listen); err != nil {
 		return err
+	}
+	if *awsListen != "none" {
+		if err := checkLoopbackFlag("-aws-listen", *awsListen); err != nil {
+			return err
+		}
+	}
+	secretHint := lcaws.DevSecretKey
+	switch {
+	case *awsSecret != "":
+		secretHint = "<the -aws-secret-key value>"
+	case os.Getenv("LOCALCLOUD_AWS_SECRET_KEY") != "":
+		*awsSecret = os.Getenv("LOCALCLOUD_AWS_SECRET_KEY")
+		secretHint = `"$LOCALCLOUD_AWS_SECRET_KEY"`
+	default:
+		*awsSecret = lcaws.DevSecretKey
 	}
 
 	// Where the token came from decides how the banner shows it: the dev
@@ -215,10 +245,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Token:       *token,
 		BootDelay:   *bootDelay,
 		DeleteDelay: *deleteDelay,
-		APIs:        []localcloud.API{digitalocean.New(digitalocean.Config{ActionDelay: *actionDelay})},
-		Backend:     be,
-		Logf:        logf,
-		StateDir:    *stateDir,
+		APIs: []localcloud.API{
+			digitalocean.New(digitalocean.Config{ActionDelay: *actionDelay}),
+			lcaws.New(lcaws.Config{AccessKey: *awsKey, SecretKey: *awsSecret}),
+		},
+		Backend:  be,
+		Logf:     logf,
+		StateDir: *stateDir,
+	}
+	if *awsListen != "none" {
+		cfg.APIAddrs = map[string]string{lcaws.Name: *awsListen}
 	}
 	if !*quiet {
 		cfg.Middleware = logRequests(logger)
@@ -260,6 +296,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	_, _ = fmt.Fprintf(stdout, "localcloud: serving the DigitalOcean API on %s (%s, boot delay %s)\n", srv.URL, desc, *bootDelay)
 	_, _ = fmt.Fprintf(stdout, "export DIGITALOCEAN_API_URL=%s\n", srv.URL)
 	_, _ = fmt.Fprintf(stdout, "export DIGITALOCEAN_TOKEN=%s\n", tokenHint)
+	if u := srv.APIURLs[lcaws.Name]; u != "" {
+		_, _ = fmt.Fprintf(stdout, "localcloud: serving the EC2 API on %s (regions %s)\n", u, awsRegions())
+		_, _ = fmt.Fprintf(stdout, "export AWS_ENDPOINT_URL_EC2=%s\n", u)
+		_, _ = fmt.Fprintf(stdout, "export AWS_ACCESS_KEY_ID=%s\n", *awsKey)
+		_, _ = fmt.Fprintf(stdout, "export AWS_SECRET_ACCESS_KEY=%s\n", secretHint)
+		_, _ = fmt.Fprintf(stdout, "export AWS_REGION=%[1]s AWS_DEFAULT_REGION=%[1]s\n", lcaws.Regions[0].Name)
+	}
 	if regLine != "" {
 		_, _ = fmt.Fprintln(stdout, regLine)
 	}
@@ -374,15 +417,23 @@ func setFlags(fs *flag.FlagSet) map[string]bool {
 	return set
 }
 
-func checkLoopbackFlag(addr string) error {
+func checkLoopbackFlag(flag, addr string) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return usagef("-listen %q: %v", addr, err)
+		return usagef("%s %q: %v", flag, addr, err)
 	}
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return usagef("-listen %q is not loopback; localcloud listens on loopback only", addr)
+		return usagef("%s %q is not loopback; localcloud listens on loopback only", flag, addr)
 	}
 	return nil
+}
+
+func awsRegions() string {
+	names := make([]string, len(lcaws.Regions))
+	for i, r := range lcaws.Regions {
+		names[i] = r.Name
+	}
+	return strings.Join(names, " ")
 }
 
 // logRequests logs one line per request: method, path and query, status,

@@ -92,6 +92,7 @@ func TestServeFlags(t *testing.T) {
 	var out, errOut syncBuffer
 	for _, args := range [][]string{
 		{"serve", "-listen", "0.0.0.0:0"},
+		{"serve", "-aws-listen", "0.0.0.0:0"},
 		{"serve", "-backend", "netns-someday"},
 		{"serve", "extra"},
 		{"serve", "-no-such-flag"},

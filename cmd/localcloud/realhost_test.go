@@ -30,6 +30,11 @@ var realFlags = []string{"-bridge", realBridge, "-netns-prefix", realPrefix, "-s
 var testLock *os.File
 
 func TestMain(m *testing.M) {
+	// The EC2 API listens on a port of its own: never the default 9081 a
+	// running localcloud may hold.
+	if os.Getenv("LOCALCLOUD_AWS_LISTEN") == "" {
+		_ = os.Setenv("LOCALCLOUD_AWS_LISTEN", "127.0.0.1:0")
+	}
 	if netns.Check(netns.Config{}) == nil {
 		var err error
 		if testLock, err = os.OpenFile(filepath.Join(os.TempDir(), "haddock-cmd-localcloud-test.lock"), os.O_RDWR|os.O_CREATE, 0o600); err == nil {

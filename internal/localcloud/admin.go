@@ -48,11 +48,12 @@ func (f *Fault) normalize() error {
 
 type faults struct{ list []Fault }
 
-// match consumes one count of the first fault matching r.
-func (fs *faults) match(r *http.Request) (Fault, bool) {
+// match consumes one count of the first fault matching a request's method
+// and path.
+func (fs *faults) match(method, path string) (Fault, bool) {
 	for i := range fs.list {
 		f := &fs.list[i]
-		if (f.Method == "" || f.Method == r.Method) && strings.HasPrefix(r.URL.Path, f.PathPrefix) {
+		if (f.Method == "" || f.Method == method) && strings.HasPrefix(path, f.PathPrefix) {
 			got := *f
 			f.Count--
 			if f.Count == 0 {

@@ -64,6 +64,23 @@ func (s *Server) mount(a API) {
 	s.apis = append(s.apis, a)
 }
 
+// Authenticator is optionally implemented by an API whose clients
+// authenticate the vendor's way (AWS: Signature Version 4) instead of with
+// the core's bearer token: the core calls Authenticate in place of its
+// token check, before counting the request. Authenticate may read r.Body;
+// it must leave it readable again for the API.
+type Authenticator interface {
+	Authenticate(r *http.Request) bool
+}
+
+// ReadOnlyReporter is optionally implemented by an API whose requests do
+// not show by their method whether they change anything (EC2's are all
+// POST): the core saves the state after every request that is not a GET
+// or HEAD, unless ReadOnly reports it changed nothing.
+type ReadOnlyReporter interface {
+	ReadOnly(r *http.Request) bool
+}
+
 // apiFor is the API serving path, nil when none does.
 func (s *Server) apiFor(path string) API {
 	for _, a := range s.apis {

@@ -93,3 +93,58 @@ func TestMountClash(t *testing.T) {
 	}()
 	New(Config{APIs: []API{&fakeAPI{}, &fakeAPI{}}})
 }
+
+// signedAPI authenticates with its own header, not the bearer token.
+type signedAPI struct{ fakeAPI }
+
+func (a *signedAPI) Authenticate(r *http.Request) bool { return r.Header.Get("X-Signed") == "yes" }
+
+// An API on a listener of its own (Config.APIAddrs) gets every path there,
+// authenticated its own way (Authenticator), counted and faulted as under
+// its prefix; the main listener keeps serving it under its prefix.
+func TestAPIListener(t *testing.T) {
+	api := &signedAPI{}
+	run, err := Start(t.Context(), Config{Token: "t", APIs: []API{api}, APIAddrs: map[string]string{"fake": "127.0.0.1:0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = run.Close() }()
+	own := run.APIURLs["fake"]
+	if own == "" || own == run.URL {
+		t.Fatalf("APIURLs = %v", run.APIURLs)
+	}
+	do := func(url string, signed bool) int {
+		req, _ := http.NewRequest("POST", url, nil)
+		if signed {
+			req.Header.Set("X-Signed", "yes")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := do(own+"/", true); got != http.StatusTeapot {
+		t.Errorf("signed request at / of the API's listener: %d", got)
+	}
+	if got := do(own+"/", false); got != http.StatusUnauthorized {
+		t.Errorf("unsigned request: %d, want 401 (the bearer token does not count)", got)
+	}
+	if got := do(run.URL+"/fake/x", true); got != http.StatusTeapot {
+		t.Errorf("signed request under the prefix on the main listener: %d", got)
+	}
+	_ = run.Server.InjectFault(Fault{PathPrefix: "/fake/", Status: 500})
+	if got := do(own+"/", true); got != 500 {
+		t.Errorf("a /fake/ fault on the API's listener: %d, want 500", got)
+	}
+	if got := run.Server.Requests().Total; got != 3 {
+		t.Errorf("counted %d requests, want 3", got)
+	}
+	if _, err := Start(t.Context(), Config{APIAddrs: map[string]string{"nope": "127.0.0.1:0"}}); err == nil {
+		t.Error("APIAddrs naming no API: no error")
+	}
+	if _, err := Start(t.Context(), Config{APIs: []API{&fakeAPI{}}, APIAddrs: map[string]string{"fake": "0.0.0.0:0"}}); err == nil {
+		t.Error("a non-loopback API address: no error")
+	}
+}

@@ -9,14 +9,17 @@
 //
 //	localcloud/               the core (this package)
 //	localcloud/digitalocean/  DigitalOcean's v2 API (droplets, actions, reserved IPs, catalog) as an API
+//	localcloud/aws/           EC2's query API (instances, Elastic IPs, key pairs, security groups, catalog) as an API
 //	localcloud/contract/      checks every exchange against DigitalOcean's OpenAPI spec
+//	localcloud/contract/awsmodel/ checks every EC2 exchange against AWS's EC2 service model
 //	localcloud/netns/         real hosts: network namespaces, each running dockerd
 //	localcloud/netnsbackend/  a HostBackend (and Restorer) over netns
 //	localcloud/registry/      the image registry on the hosts' bridge
 //	localcloud/proc/          what the process supervisors share
 //	localcloud/localcloudtest/ starting localcloud with real hosts in tests (no cloud driver)
 //
-// An AWS API (localcloud/aws/) sits beside digitalocean/ the same way.
+// The EC2 API (localcloud/aws/) sits beside digitalocean/ the same way, on
+// the same hosts and addresses, served on a listener of its own.
 //
 // # Running it
 //
@@ -29,15 +32,27 @@
 //	defer run.Close()
 //
 // or as a handler (New(cfg) is an http.Handler), or from the command line:
-// `localcloud serve` (cmd/localcloud), which prints the DIGITALOCEAN_API_URL
-// and DIGITALOCEAN_TOKEN to export. The default token is DevToken. Start
-// listens on loopback only.
+// `localcloud serve` (cmd/localcloud), which serves DigitalOcean's API on
+// 127.0.0.1:9080 and EC2's on 127.0.0.1:9081 and prints the
+// DIGITALOCEAN_API_URL, DIGITALOCEAN_TOKEN, AWS_ENDPOINT_URL_EC2 and AWS
+// credentials to export. The default token is DevToken. Start listens on
+// loopback only.
+//
+// Config.APIAddrs serves an API on a listener of its own as well (by API
+// name; Start listens there, Running.APIURLs has the URLs, and
+// Server.APIHandler is that listener's handler): every request there goes
+// to that API whatever its path, as an EC2 endpoint takes POST /. It is
+// authenticated, counted, faulted (a fault's path prefix sees the API's
+// Prefix before the path) and wrapped by Middleware as on Addr; the
+// /_localcloud/ controls stay on Addr.
 //
 // # The API seam
 //
 // Config.APIs lists the vendor APIs; New mounts each (API.Mount) under its
 // path prefix. For a request under an API's prefix the core sets
-// X-Request-Id, checks "Authorization: Bearer <token>", counts the request
+// X-Request-Id, checks "Authorization: Bearer <token>" (or, for an API
+// that is an Authenticator, has the API check its vendor's credentials:
+// EC2's SigV4 signature), counts the request
 // under API.Route, applies an injected fault, and hands it to the API;
 // refusals (401, faults) are answered by API.Refuse in the vendor's error
 // shape. The API keeps its vendor's bookkeeping under the core's lock
@@ -134,9 +149,10 @@
 // Config.StateDir (through Open or Start; New refuses it) the state — hosts,
 // addresses, the host id counter and each API's own records
 // (API.SaveState) — is saved as JSON in StateDir/localcloud-state.json
-// (version 2) after every API request that may change it, when a Provision
-// returns and on Close, each time written to a temporary file, synced and
-// renamed over the old one. Open takes an exclusive lock
+// (version 2) after every API request that may change it (not a GET or
+// HEAD, and not one a ReadOnlyReporter API reports read-only: EC2's
+// Describe* actions), when a Provision returns and on Close, each time
+// written to a temporary file, synced and renamed over the old one. Open takes an exclusive lock
 // (StateDir/localcloud.lock; a second localcloud on the same directory
 // fails at once), loads the file (a version 1 file, DigitalOcean's records
 // at the top level, is migrated: its droplets are hosts, its reserved IPs

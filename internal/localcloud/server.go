@@ -6,8 +6,10 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +30,14 @@ type Config struct {
 	// APIs are the vendor APIs to serve, each under its own path prefix
 	// (the DigitalOcean API of package localcloud/digitalocean under /v2/).
 	APIs []API
+	// APIAddrs serves APIs on listeners of their own as well, by API name:
+	// Start listens on each address (loopback only; port 0 picks one) and
+	// hands every request there to that API, whatever its path (the AWS
+	// API at / as an EC2 endpoint is). Requests there are authenticated,
+	// counted, faulted (a fault's path prefix sees the API's Prefix
+	// prepended to the path) and wrapped by Middleware as on Addr; the
+	// /_localcloud/ controls stay on Addr.
+	APIAddrs map[string]string
 	// BootDelay is how long a host stays pending after it was created (and
 	// at least until the backend has provisioned it).
 	BootDelay time.Duration
@@ -148,33 +158,68 @@ func (s *Server) Close() error {
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Request-Id", newUUID())
 	api := s.apiFor(r.URL.Path)
-	if !s.authorized(r) {
-		if api != nil {
-			api.Refuse(w, r, http.StatusUnauthorized)
-		} else {
-			writeError(w, http.StatusUnauthorized, "Unauthorized", "Unable to authenticate you")
-		}
+	if api != nil {
+		s.serveAPI(api, r.URL.Path, w, r)
 		return
 	}
-	switch {
-	case strings.HasPrefix(r.URL.Path, "/_localcloud/"):
-		s.admin.ServeHTTP(w, r)
-	case api != nil:
-		s.mu.Lock()
-		s.reqs.add(api.Route(r))
-		f, ok := s.fault.match(r)
-		s.mu.Unlock()
-		if ok {
-			serveFault(w, r, api, f)
-			return
-		}
-		api.ServeHTTP(w, r)
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			s.persist()
-		}
-	default:
-		writeError(w, http.StatusNotFound, "not_found", "The resource you were accessing could not be found.")
+	if !s.authorized(r) {
+		writeError(w, http.StatusUnauthorized, "Unauthorized", "Unable to authenticate you")
+		return
 	}
+	if strings.HasPrefix(r.URL.Path, "/_localcloud/") {
+		s.admin.ServeHTTP(w, r)
+		return
+	}
+	writeError(w, http.StatusNotFound, "not_found", "The resource you were accessing could not be found.")
+}
+
+// serveAPI serves a request for api: authentication (the API's own when it
+// is an Authenticator), the counters, a fault whose path prefix path
+// starts with, then the API.
+func (s *Server) serveAPI(api API, path string, w http.ResponseWriter, r *http.Request) {
+	ok := false
+	if a, own := api.(Authenticator); own {
+		ok = a.Authenticate(r)
+	} else {
+		ok = s.authorized(r)
+	}
+	if !ok {
+		api.Refuse(w, r, http.StatusUnauthorized)
+		return
+	}
+	s.mu.Lock()
+	s.reqs.add(api.Route(r))
+	f, faulted := s.fault.match(r.Method, path)
+	s.mu.Unlock()
+	if faulted {
+		serveFault(w, r, api, f)
+		return
+	}
+	api.ServeHTTP(w, r)
+	if ro, ok := api.(ReadOnlyReporter); ok && ro.ReadOnly(r) {
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		s.persist()
+	}
+}
+
+// APIHandler is the handler of API name's own listener (Config.APIAddrs):
+// every request goes to that API, Config.Middleware included. It panics
+// when no such API is mounted.
+func (s *Server) APIHandler(name string) http.Handler {
+	api := s.apiNamed(name)
+	if api == nil {
+		panic("localcloud: no API " + name + " is mounted")
+	}
+	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Request-Id", newUUID())
+		s.serveAPI(api, api.Prefix()+strings.TrimPrefix(r.URL.Path, "/"), w, r)
+	})
+	if s.cfg.Middleware != nil {
+		h = s.cfg.Middleware(h)
+	}
+	return h
 }
 
 func (s *Server) authorized(r *http.Request) bool {
@@ -221,11 +266,15 @@ type Running struct {
 	URL    string
 	Addr   net.Addr
 	Server *Server
+	// APIURLs are the base URLs of the APIs' own listeners
+	// (Config.APIAddrs), by API name: what a client's endpoint should be
+	// (an EC2 endpoint, say).
+	APIURLs map[string]string
 
-	http *http.Server
-	done chan error
-	once sync.Once
-	err  error
+	main  *listener
+	extra []*listener
+	once  sync.Once
+	err   error
 
 	// Connections accepted but without a request yet: Shutdown would wait
 	// up to 5 s for them (net/http treats them as active), so Close drops
@@ -260,25 +309,58 @@ func (r *Running) dropFresh() {
 }
 
 // Start serves a new Server (see Open: with cfg.StateDir it loads the saved
-// state and restores the backend's hosts first) on cfg.Addr until ctx is
-// done or Close is called.
+// state and restores the backend's hosts first) on cfg.Addr, and each API
+// of cfg.APIAddrs on its own address, until ctx is done or Close is called.
 func Start(ctx context.Context, cfg Config) (*Running, error) {
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
 	}
-	if err := checkLoopback(cfg.Addr); err != nil {
-		return nil, err
+	var lns []net.Listener
+	closeAll := func() {
+		for _, ln := range lns {
+			_ = ln.Close()
+		}
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("localcloud: listen: %w", err)
+	names := slices.Sorted(maps.Keys(cfg.APIAddrs))
+	for _, addr := range append([]string{cfg.Addr}, mapValues(cfg.APIAddrs, names)...) {
+		if err := checkLoopback(addr); err != nil {
+			closeAll()
+			return nil, err
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("localcloud: listen: %w", err)
+		}
+		lns = append(lns, ln)
 	}
 	s, err := Open(ctx, cfg)
 	if err != nil {
-		_ = ln.Close()
+		closeAll()
 		return nil, err
 	}
-	return Serve(ctx, ln, s), nil
+	for _, name := range names {
+		if s.apiNamed(name) == nil {
+			closeAll()
+			_ = s.Close()
+			return nil, fmt.Errorf("localcloud: Config.APIAddrs names API %q, which is not in Config.APIs", name)
+		}
+	}
+	run := Serve(ctx, lns[0], s)
+	run.APIURLs = map[string]string{}
+	for i, name := range names {
+		run.APIURLs[name] = "http://" + lns[i+1].Addr().String()
+		run.extra = append(run.extra, run.serve(lns[i+1], s.APIHandler(name)))
+	}
+	return run, nil
+}
+
+func mapValues(m map[string]string, keys []string) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = m[k]
+	}
+	return out
 }
 
 // Serve serves s on ln until ctx is done or Close is called.
@@ -287,18 +369,9 @@ func Serve(ctx context.Context, ln net.Listener, s *Server) *Running {
 		URL:    "http://" + ln.Addr().String(),
 		Addr:   ln.Addr(),
 		Server: s,
-		http:   &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second},
-		done:   make(chan error, 1),
 		fresh:  map[net.Conn]bool{},
 	}
-	run.http.ConnState = run.connState
-	go func() {
-		err := run.http.Serve(ln)
-		if errors.Is(err, http.ErrServerClosed) {
-			err = nil
-		}
-		run.done <- err
-	}()
+	run.main = run.serve(ln, s)
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -309,19 +382,48 @@ func Serve(ctx context.Context, ln net.Listener, s *Server) *Running {
 	return run
 }
 
-// Close stops the listener, waits up to five seconds for requests in
+// listener is one http.Server of a Running and its Serve's result.
+type listener struct {
+	http *http.Server
+	done chan error
+}
+
+func (r *Running) serve(ln net.Listener, h http.Handler) *listener {
+	l := &listener{http: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ConnState: r.connState}, done: make(chan error, 1)}
+	go func() {
+		err := l.http.Serve(ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		l.done <- err
+	}()
+	return l
+}
+
+// shutdown stops l, waiting until ctx ends for requests in flight.
+func (l *listener) shutdown(ctx context.Context) error {
+	err := l.http.Shutdown(ctx)
+	if err != nil {
+		_ = l.http.Close()
+	}
+	if serveErr := <-l.done; err == nil {
+		err = serveErr
+	}
+	return err
+}
+
+// Close stops the listeners, waits up to five seconds for requests in
 // flight, then closes the Server.
 func (r *Running) Close() error {
 	r.once.Do(func() {
 		r.dropFresh()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		err := r.http.Shutdown(ctx)
-		if err != nil {
-			_ = r.http.Close()
-		}
-		if serveErr := <-r.done; err == nil {
-			err = serveErr
+		err := r.main.shutdown(ctx)
+		for _, l := range r.extra {
+			if xerr := l.shutdown(ctx); err == nil {
+				err = xerr
+			}
 		}
 		_ = r.Server.Close()
 		r.err = err

@@ -47,12 +47,27 @@ var SpecPaths = []string{
 // the working directory, either beside a directory on the way
 // (<repo>/../shared, as in CI) or inside it (<repo>/shared).
 func FindSpec() (string, error) {
-	if p := os.Getenv(SpecEnv); p != "" {
-		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
-			p = filepath.Join(p, specRoot)
-		}
+	p, err := FindShared(SpecEnv, filepath.Join(specRel, specRoot))
+	if err != nil {
+		return "", fmt.Errorf("DigitalOcean OpenAPI spec not found: %w", err)
+	}
+	if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+		p = filepath.Join(p, specRoot)
 		if _, err := os.Stat(p); err != nil {
 			return "", fmt.Errorf("%s=%s: %w", SpecEnv, os.Getenv(SpecEnv), err)
+		}
+	}
+	return p, nil
+}
+
+// FindShared returns the path of rel below a shared/ directory: $env when
+// set (it must exist), or shared/rel found by walking up from the working
+// directory, either beside a directory on the way (<repo>/../shared, as in
+// CI) or inside it (<repo>/shared).
+func FindShared(env, rel string) (string, error) {
+	if p := os.Getenv(env); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("%s=%s: %w", env, p, err)
 		}
 		return p, nil
 	}
@@ -61,7 +76,7 @@ func FindSpec() (string, error) {
 		return "", err
 	}
 	for dir := wd; ; {
-		p := filepath.Join(dir, "shared", specRel, specRoot)
+		p := filepath.Join(dir, "shared", rel)
 		if _, err := os.Stat(p); err == nil {
 			return p, nil
 		}
@@ -71,7 +86,7 @@ func FindSpec() (string, error) {
 		}
 		dir = parent
 	}
-	return "", fmt.Errorf("DigitalOcean OpenAPI spec not found: set %s or put it at shared/%s/%s beside or inside a parent of %s", SpecEnv, filepath.ToSlash(specRel), specRoot, wd)
+	return "", fmt.Errorf("set %s or put it at shared/%s beside or inside a parent of %s", env, filepath.ToSlash(rel), wd)
 }
 
 var (

@@ -174,24 +174,18 @@ func (v *Validator) serve(next http.Handler, w http.ResponseWriter, r *http.Requ
 		next.ServeHTTP(w, r)
 		return
 	}
-	var reqBody []byte
-	if r.Body != nil {
-		reqBody, _ = io.ReadAll(r.Body)
-		_ = r.Body.Close()
-	}
-	r.Body = io.NopCloser(bytes.NewReader(reqBody))
+	reqBody := ReadBody(r)
 
 	// The response is held back until it has been validated, so a client
 	// that saw it can count on Violations including it.
-	rec := &recorder{header: w.Header(), status: http.StatusOK}
+	rec := NewRecorder(w)
 	next.ServeHTTP(rec, r)
 	v.validate(r, reqBody, rec)
-	w.WriteHeader(rec.status)
-	_, _ = w.Write(rec.body.Bytes())
+	rec.Flush(w)
 }
 
 // validate checks one exchange.
-func (v *Validator) validate(r *http.Request, reqBody []byte, rec *recorder) {
+func (v *Validator) validate(r *http.Request, reqBody []byte, rec *Recorder) {
 	v.mu.Lock()
 	v.checked++
 	v.mu.Unlock()
@@ -251,7 +245,7 @@ func (v *Validator) validate(r *http.Request, reqBody []byte, rec *recorder) {
 
 var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
-func (v *Validator) checkConventions(rec *recorder, fail func(kind, format string, args ...any)) {
+func (v *Validator) checkConventions(rec *Recorder, fail func(kind, format string, args ...any)) {
 	h := rec.Header()
 	for _, name := range []string{"ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"} {
 		val := h.Get(name)
@@ -368,23 +362,55 @@ func firstLine(s string) string {
 	return s
 }
 
-// recorder buffers a response. Its header map is the real writer's.
-type recorder struct {
+// ReadBody reads r's body and leaves it readable again.
+func ReadBody(r *http.Request) []byte {
+	var body []byte
+	if r.Body != nil {
+		body, _ = io.ReadAll(r.Body)
+		_ = r.Body.Close()
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return body
+}
+
+// Recorder buffers a response until it has been validated. Its header map
+// is the real writer's.
+type Recorder struct {
 	header      http.Header
 	status      int
 	wroteHeader bool
 	body        bytes.Buffer
 }
 
-func (r *recorder) Header() http.Header { return r.header }
+// NewRecorder buffers a response to w (headers go to w's at once).
+func NewRecorder(w http.ResponseWriter) *Recorder {
+	return &Recorder{header: w.Header(), status: http.StatusOK}
+}
 
-func (r *recorder) WriteHeader(code int) {
+// Header implements http.ResponseWriter.
+func (r *Recorder) Header() http.Header { return r.header }
+
+// WriteHeader implements http.ResponseWriter.
+func (r *Recorder) WriteHeader(code int) {
 	if !r.wroteHeader {
 		r.status, r.wroteHeader = code, true
 	}
 }
 
-func (r *recorder) Write(p []byte) (int, error) {
+// Write implements http.ResponseWriter.
+func (r *Recorder) Write(p []byte) (int, error) {
 	r.wroteHeader = true
 	return r.body.Write(p)
+}
+
+// Status is the status written (200 when none was).
+func (r *Recorder) Status() int { return r.status }
+
+// Body is what was written.
+func (r *Recorder) Body() []byte { return r.body.Bytes() }
+
+// Flush writes the buffered response to w.
+func (r *Recorder) Flush(w http.ResponseWriter) {
+	w.WriteHeader(r.status)
+	_, _ = w.Write(r.body.Bytes())
 }

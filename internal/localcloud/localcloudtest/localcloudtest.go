@@ -62,6 +62,13 @@ type Options struct {
 	Sweep bool
 	// Middleware, when set, wraps localcloud's handler.
 	Middleware func(http.Handler) http.Handler
+	// APIs replace the DigitalOcean API localcloud serves by default, and
+	// APIAddrs gives APIs listeners of their own (localcloud.Config); the
+	// URLs are in Running.APIURLs. The DigitalOcean contract validator
+	// (Contract) checks DigitalOcean's traffic only: pass another API's
+	// validator in Middleware.
+	APIs     []localcloud.API
+	APIAddrs map[string]string
 }
 
 // RegistryDir is where the backend's registry keeps its state.
@@ -269,7 +276,7 @@ func RequireRealHosts(tb testing.TB) {
 	testenv.Need(tb, "HADDOCK_REQUIRE_REAL_HOSTS", netns.Check(netns.Config{}))
 }
 
-// StartReal serves localcloud, DigitalOcean's API, with a new netns backend
+// StartReal serves localcloud, DigitalOcean's API (or o.APIs), with a new netns backend
 // on o. It fails or skips tb when the machine cannot run real hosts
 // (RequireRealHosts).
 // The clean-up closes localcloud, stops the registry, takes every host, the
@@ -293,7 +300,10 @@ func StartReal(tb testing.TB, o Options) *Real {
 	r := &Real{Options: o, Token: o.Token, Backend: be}
 	tb.Cleanup(func() { r.cleanup(tb) })
 	cfg := localcloud.Config{Token: o.Token, Backend: be, Logf: tb.Logf, Middleware: o.Middleware,
-		APIs: []localcloud.API{lcdo.New(lcdo.Config{})}}
+		APIs: o.APIs, APIAddrs: o.APIAddrs}
+	if len(cfg.APIs) == 0 {
+		cfg.APIs = []localcloud.API{lcdo.New(lcdo.Config{})}
+	}
 	if o.Persist {
 		cfg.StateDir = o.StateDir
 	}

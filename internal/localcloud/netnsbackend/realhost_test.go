@@ -4,21 +4,16 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/digitalocean/godo"
 
-	"github.com/haddockhq/terraform-provider-haddock/internal/cloudinit"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/localcloudtest"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netns"
@@ -81,17 +76,7 @@ func (m tlsMaterial) engine(t *testing.T, addr, name, path string) ([]byte, erro
 }
 
 func tlsGet(cfg *tls.Config, addr, path string) ([]byte, error) {
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, DisableKeepAlives: true}, Timeout: 10 * time.Second}
-	resp, err := hc.Get("https://" + net.JoinHostPort(addr, strconv.Itoa(cloudinit.EnginePort)) + path)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	b, err := io.ReadAll(resp.Body)
-	if err == nil && resp.StatusCode != http.StatusOK {
-		err = fmt.Errorf("%s: %s", resp.Status, b)
-	}
-	return b, err
+	return localcloudtest.EngineGet(cfg, addr, path)
 }
 
 func (m tlsMaterial) infoName(t *testing.T, addr, name string) string {

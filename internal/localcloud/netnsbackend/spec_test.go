@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloudinit"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/localcloudtest"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netnsbackend"
 	"github.com/haddockhq/terraform-provider-haddock/internal/pki"
 )
@@ -19,32 +19,14 @@ type tlsMaterial struct {
 }
 
 func newTLS(t testing.TB) tlsMaterial {
-	t.Helper()
-	ca, err := pki.NewCA("localcloud test CA", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := ca.IssueClient("localcloud-test-client", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tlsMaterial{ca: ca, client: client}
+	m := localcloudtest.NewTLS(t)
+	return tlsMaterial{ca: m.CA, client: m.Client}
 }
 
 // userData renders Haddock's user data for a host called name.
 func (m tlsMaterial) userData(t testing.TB, name, extra string) string {
 	t.Helper()
-	server, err := m.ca.IssueServer(pki.HostIdentity(name), nil, nil, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ud, err := cloudinit.Render(cloudinit.Params{
-		Hostname: name, CACertPEM: m.ca.CertPEM(), ServerCertPEM: server.CertPEM, ServerKeyPEM: server.KeyPEM, UserData: extra,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ud
+	return localcloudtest.TLS{CA: m.ca, Client: m.client}.UserData(t, name, extra)
 }
 
 func TestSpec(t *testing.T) {
