@@ -275,7 +275,7 @@ func (a *API) describeAddresses(c *call) {
 				x.leaf("networkInterfaceOwnerId", AccountID)
 			}
 			x.opt("privateIpAddress", r.private)
-			x.tags("tagSet", r.e.Tags)
+			x.tags(r.e.Tags)
 			x.leaf("publicIpv4Pool", "amazon")
 			x.leaf("networkBorderGroup", r.e.Region)
 		})

@@ -146,15 +146,15 @@ func subnetCIDR(i int) string {
 }
 
 // subnetZone finds the zone of a default subnet in region.
-func subnetZone(region, id string) (zone string, index int, ok bool) {
+func subnetZone(region, id string) (zone string, ok bool) {
 	r, found := findRegion(region)
 	if !found {
-		return "", 0, false
+		return "", false
 	}
-	for i, z := range r.zones() {
+	for _, z := range r.zones() {
 		if subnetID(z) == id {
-			return z, i, true
+			return z, true
 		}
 	}
-	return "", 0, false
+	return "", false
 }

@@ -345,7 +345,7 @@ func (a *API) describeSubnets(c *call) {
 		return
 	}
 	for _, s := range ids {
-		if _, _, ok := subnetZone(c.region.Name, s); !ok {
+		if _, ok := subnetZone(c.region.Name, s); !ok {
 			c.fail(errf(400, "InvalidSubnetID.NotFound", "The subnet ID '%s' does not exist", s))
 			return
 		}

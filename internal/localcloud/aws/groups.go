@@ -75,7 +75,7 @@ func writeKeyPair(x *xw, k keyPair) {
 	x.leaf("keyPairId", k.ID)
 	x.leaf("keyName", k.Name)
 	x.leaf("keyFingerprint", k.Fingerprint)
-	x.tags("tagSet", k.Tags)
+	x.tags(k.Tags)
 }
 
 func (a *API) describeKeyPairs(c *call) {
@@ -228,7 +228,7 @@ func (a *API) createSecurityGroup(c *call) {
 	a.st.Groups[g.ID] = g
 	c.ok(func(x *xw) {
 		x.leaf("groupId", g.ID)
-		x.tags("tagSet", g.Tags)
+		x.tags(g.Tags)
 		x.leaf("securityGroupArn", groupARN(g))
 	})
 }
@@ -247,7 +247,8 @@ func (a *API) permissions(c *call) ([]rule, *apiError) {
 			proto = named
 		}
 		base := rule{Proto: proto}
-		if proto == "tcp" || proto == "udp" || proto == "icmp" {
+		switch proto {
+		case "tcp", "udp", "icmp":
 			from, err1 := c.p.integer(e+".FromPort", -2)
 			to, err2 := c.p.integer(e+".ToPort", -2)
 			if err1 != nil || err2 != nil || from == -2 || to == -2 || (proto != "icmp" && (from < 0 || to > 65535 || from > to)) {
@@ -257,7 +258,7 @@ func (a *API) permissions(c *call) ([]rule, *apiError) {
 				return
 			}
 			base.From, base.To = &from, &to
-		} else if proto == "" {
+		case "":
 			if bad == nil {
 				bad = missing("IpProtocol")
 			}
@@ -430,7 +431,7 @@ func (a *API) describeSecurityGroups(c *call) {
 			writePermissions(x, "ipPermissionsEgress", []rule{{Proto: "-1", CIDR: "0.0.0.0/0"}})
 			x.leaf("vpcId", g.VpcID)
 			x.leaf("securityGroupArn", groupARN(&g))
-			x.tags("tagSet", g.Tags)
+			x.tags(g.Tags)
 		})
 		x.opt("nextToken", next)
 	})

@@ -264,7 +264,7 @@ func (a *API) checkLaunch(c *call, imageID, typ string) (im Image, zone, subnet 
 		return im, "", "", nil, nil, errf(400, "InvalidParameterValue", "The architecture '%s' of the specified instance type does not match the architecture '%s' of the specified AMI. Specify an instance type and an AMI that have matching architectures, and try again.", it.Arch, im.Arch)
 	}
 	if s := p.get("SubnetId"); s != "" {
-		z, _, ok := subnetZone(region, s)
+		z, ok := subnetZone(region, s)
 		if !ok {
 			return im, "", "", nil, nil, errf(400, "InvalidSubnetID.NotFound", "The subnet ID '%s' does not exist", s)
 		}
@@ -497,7 +497,7 @@ func (a *API) renderInstance(in *instance, now time.Time) func(x *xw) {
 		x.leaf("rootDeviceName", "/dev/xvda")
 		x.b.WriteString("<blockDeviceMapping/>")
 		x.leaf("virtualizationType", "hvm")
-		x.tags("tagSet", tags)
+		x.tags(tags)
 		x.leaf("hypervisor", "xen")
 		x.boolean("ebsOptimized", false)
 		x.boolean("enaSupport", true)

@@ -392,8 +392,8 @@ func set[T any](x *xw, name string, items []T, f func(T)) {
 }
 
 // tags writes a tagSet.
-func (x *xw) tags(name string, tags []tag) {
-	set(x, name, tags, func(t tag) { x.leaf("key", t.Key); x.leaf("value", t.Value) })
+func (x *xw) tags(tags []tag) {
+	set(x, "tagSet", tags, func(t tag) { x.leaf("key", t.Key); x.leaf("value", t.Value) })
 }
 
 // writeXML answers 200 with <ActionResponse> holding requestId and what

@@ -149,7 +149,7 @@ func infoName(t *testing.T, tm localcloudtest.TLS, addr, name string) string {
 		func(context.Context) (bool, string, error) {
 			b, err := tm.Engine(addr, name, "/info")
 			if err != nil {
-				return false, err.Error(), nil
+				return false, "", wait.Retry(err) // still booting
 			}
 			var info struct{ Name string }
 			if err := json.Unmarshal(b, &info); err != nil {
