@@ -36,6 +36,8 @@ type RealCloud struct {
 	Driver         cloud.Driver
 	bridge, prefix string
 	stateDir       string
+	run            *localcloud.Running
+	backend        *netnsbackend.Backend
 }
 
 // realSeq numbers real clouds so each gets its own bridge and subnets:
@@ -102,7 +104,7 @@ func RealHosts(t testing.TB) *RealCloud {
 		}
 		_ = os.RemoveAll(rc.stateDir)
 	})
-	rc.URL = run.URL
+	rc.URL, rc.run, rc.backend = run.URL, run, backend
 	rc.Driver, err = digitalocean.New(digitalocean.Config{Token: Token, APIEndpoint: run.URL, PollInterval: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

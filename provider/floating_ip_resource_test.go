@@ -86,6 +86,45 @@ resource "haddock_floating_ip" "test" {
   cloud  = "digitalocean"
   region = "atlantis"
 }`, err: []string{"Invalid region", `unknown region "atlantis" for digitalocean`}},
+		{name: "host and cluster", config: acctest.ProviderConfig() + `
+resource "haddock_floating_ip" "test" {
+  cloud               = "digitalocean"
+  region              = "eu-central"
+  host_id             = "digitalocean/3164444"
+  cluster_id          = "abc"
+  cluster_credentials = "{}"
+}`, err: []string{"Conflicting floating IP holders", `with haddock_floating_ip.test`, `cluster_id = "abc"`, "host_id and cluster_id cannot both be set"}},
+		{name: "cluster without credentials", config: acctest.ProviderConfig() + `
+resource "haddock_floating_ip" "test" {
+  cloud      = "digitalocean"
+  region     = "eu-central"
+  cluster_id = "abc"
+}`, err: []string{"Missing cluster credentials", `with haddock_floating_ip.test`, "cluster_id needs cluster_credentials"}},
+		{name: "credentials without cluster or host", config: acctest.ProviderConfig() + `
+resource "haddock_floating_ip" "test" {
+  cloud               = "digitalocean"
+  region              = "eu-central"
+  cluster_credentials = "{}"
+}`, err: []string{"Missing cluster id", `with haddock_floating_ip.test`, "cluster_credentials goes with cluster_id"}},
+		{name: "credentials of nothing", config: acctest.ProviderConfig() + `
+resource "haddock_floating_ip" "test" {
+  cloud               = "digitalocean"
+  region              = "eu-central"
+  cluster_id          = "abc"
+  cluster_credentials = "{}"
+}`, err: []string{"Invalid cluster credentials", "pass haddock_swarm_cluster.<name>.credentials as it is"}},
+		{name: "bad heartbeat", config: acctest.ProviderConfig() + `
+resource "haddock_swarm_cluster" "test" {
+  name             = "bad"
+  heartbeat_period = "100ms"
+  managers = {
+    count  = 1
+    cloud  = "digitalocean"
+    region = "eu-central"
+    size   = "small"
+    image  = "debian-12"
+  }
+}`, err: []string{"Invalid heartbeat period", `heartbeat_period = "100ms"`, `"100ms" must be a duration between 1s and 1m0s`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

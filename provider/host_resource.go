@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -55,9 +54,11 @@ var (
 	tagRE      = regexp.MustCompile(`^[a-zA-Z0-9_:\-]{1,255}$`)
 )
 
-// privateCAKey is where a host's CA (certificate and key) is kept: in the
-// resource's private state, never shown in plans or outputs.
-const privateCAKey = "docker_ca"
+// legacyPrivateCAKey is where earlier versions kept the host's CA
+// (certificate and key) in the resource's private state. Nothing reads it:
+// the CA key is needed only to sign the host's certificates at creation, so
+// it is no longer kept anywhere, and Read removes it from older states.
+const legacyPrivateCAKey = "docker_ca"
 
 // NewHostResource is the haddock_host constructor.
 func NewHostResource() resource.Resource { return &hostResource{} }
@@ -338,7 +339,6 @@ func (r *hostResource) Create(ctx context.Context, req resource.CreateRequest, r
 	plan.VendorID = types.StringValue(h.ID)
 	plan.setObserved(&h)
 	plan.Docker = dockerValue(h.PublicIPv4, identity, creds)
-	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateCAKey, privateCA(creds))...)
 	// Record the host before waiting: if the wait fails, Terraform keeps it
 	// (tainted) and the next apply replaces it instead of leaking it.
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
@@ -411,6 +411,9 @@ func (r *hostResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 		state.Region, state.Size, state.Image = types.StringValue(h.Region), types.StringValue(h.Size), types.StringValue(h.Image)
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	if resp.Private != nil {
+		resp.Diagnostics.Append(resp.Private.SetKey(ctx, legacyPrivateCAKey, nil)...)
+	}
 }
 
 func (r *hostResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -550,12 +553,6 @@ func sizePaths(m *hostModel) []path.Path {
 		out = append(out, path.Root("memory_gb"))
 	}
 	return out
-}
-
-// privateCA is the private state under privateCAKey: {"cert", "key"}.
-func privateCA(creds hostboot.Credentials) []byte {
-	b, _ := json.Marshal(map[string]string{"cert": creds.CACertPEM, "key": creds.CAKeyPEM})
-	return b
 }
 
 // activeOnly is the engine wait of a host created with wait_for_docker =

@@ -81,7 +81,7 @@ func (r *nodeGroupResource) Schema(ctx context.Context, _ resource.SchemaRequest
 	}
 	attrs["drain_timeout"] = schema.StringAttribute{
 		Optional: true, Computed: true, Default: stringdefault.StaticString("10m"),
-		MarkdownDescription: "How long a scale-down or a rolling update waits for the drained nodes' tasks to run elsewhere before it gives up (and removes nothing).",
+		MarkdownDescription: "How long a scale-down, a rolling update or a destroy waits for the drained nodes' tasks to run elsewhere. A scale-down or a rolling update then gives up and removes nothing; a destroy goes on, and the tasks that fit nowhere else stop with the group.",
 		Validators:          []validator.String{durationValidator{}},
 	}
 	attrs["vendor_region"] = schema.StringAttribute{Computed: true, MarkdownDescription: "The workers' vendor region."}
@@ -243,7 +243,8 @@ func (r *nodeGroupResource) Delete(ctx context.Context, req resource.DeleteReque
 	if g == nil {
 		return
 	}
-	if err := g.Destroy(ctx); err != nil {
+	drain, _ := time.ParseDuration(state.DrainTimeout.ValueString())
+	if err := g.Destroy(ctx, cluster.GroupDestroyOptions{DrainTimeout: drain}); err != nil {
 		addClusterError(&resp.Diagnostics, "Error deleting node group "+state.Name.ValueString(), err)
 	}
 }
@@ -284,6 +285,27 @@ func (r *nodeGroupResource) apply(ctx context.Context, plan *nodeGroupModel, ver
 		return
 	}
 	view, err := g.Apply(ctx, spec)
+	recordApply(ctx, plan, view, err, verb, state, diags)
+}
+
+// recordApply saves what an apply of the group left and reports its error.
+// A Create that failed part-way, with some of the group's hosts created, is
+// saved without an error: an error would make Terraform taint the group and
+// destroy those hosts on the next apply. The failure is a warning naming
+// each host and what to do instead, and the next plan updates the group
+// (its nodes are fewer than node_count or not all ready), which resumes
+// from what exists: the hosts are kept, failed joins retried and missing
+// hosts created. A Create with no host to show saves nothing: the group
+// does not exist. An Update's error stays an error (Terraform does not
+// taint on update).
+func recordApply(ctx context.Context, plan *nodeGroupModel, view *cluster.View, err error, verb string, state interface {
+	Set(context.Context, any) diag.Diagnostics
+}, diags *diag.Diagnostics) {
+	creating := verb == "creating"
+	if creating && err != nil && (view == nil || len(view.Hosts()) == 0) {
+		addClusterError(diags, "Error creating node group "+plan.Name.ValueString(), err)
+		return
+	}
 	if view != nil {
 		plan.Nodes = nodesValue(view)
 	} else if plan.Nodes.IsUnknown() {
@@ -294,8 +316,19 @@ func (r *nodeGroupResource) apply(ctx context.Context, plan *nodeGroupModel, ver
 		plan.Rollout = emptyRollout()
 	}
 	diags.Append(state.Set(ctx, plan)...)
-	if err != nil {
+	if err == nil {
+		return
+	}
+	if !creating {
 		addClusterError(diags, "Error "+verb+" node group "+plan.Name.ValueString(), err)
+		return
+	}
+	var partial diag.Diagnostics
+	addClusterError(&partial, "Node group "+plan.Name.ValueString()+" created in part", err)
+	for _, d := range partial {
+		diags.AddWarning(d.Summary(), fmt.Sprintf("%d of %d hosts are in the swarm. The group is saved with the hosts that exist, so that they are kept: "+
+			"run terraform apply again and it completes the group (failed joins are retried, missing hosts created). What failed:\n%s",
+			view.Ready(), plan.Count.ValueInt64(), d.Detail()))
 	}
 }
 

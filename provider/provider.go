@@ -3,8 +3,10 @@
 package provider
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -19,10 +21,12 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud/digitalocean"
+	"github.com/haddockhq/terraform-provider-haddock/internal/failover"
 )
 
 // Address is the provider's registry address.
@@ -30,9 +34,15 @@ const Address = "registry.terraform.io/haddockhq/haddock"
 
 // Environment variables the provider reads.
 const (
-	EnvDigitalOceanToken = "DIGITALOCEAN_TOKEN"
-	EnvDigitalOceanURL   = "DIGITALOCEAN_API_URL"
+	EnvDigitalOceanToken  = "DIGITALOCEAN_TOKEN"
+	EnvDigitalOceanURL    = "DIGITALOCEAN_API_URL"
+	EnvFailoverAgentImage = "HADDOCK_FAILOVER_AGENT_IMAGE"
 )
+
+// DefaultFailoverAgentImageRepository is where the failover agent's image
+// is taken from when failover_agent_image is not set: tagged with the
+// provider's version.
+const DefaultFailoverAgentImageRepository = "ghcr.io/haddockhq/haddock-agent"
 
 var _ provider.Provider = (*haddockProvider)(nil)
 
@@ -55,6 +65,22 @@ func (p *haddockProvider) Schema(_ context.Context, _ provider.SchemaRequest, re
 		MarkdownDescription: "Haddock runs Docker Swarm on rented hosts: cloud-portable hosts on DigitalOcean or AWS, " +
 			"floating IPs, swarm clusters and stacks, in one `terraform apply`. Without an account, point " +
 			"`digitalocean.api_endpoint` at Haddock's local cloud (`make localcloud`).",
+		Attributes: map[string]schema.Attribute{
+			"insecure_http": schema.BoolAttribute{
+				Optional: true,
+				MarkdownDescription: "Allow `http://` API endpoints (`digitalocean.api_endpoint`, `aws.endpoints`) on hosts other than loopback. " +
+					"Requests to them carry the API token (or AWS's signed requests and session token) unencrypted over the network, " +
+					"so the provider refuses them unless this is `true`. Loopback addresses (`127.0.0.1`, `::1`, `localhost`) are always allowed. Defaults to `false`.",
+			},
+			"failover_agent_image": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "The image of the failover agent a `haddock_floating_ip` following a cluster deploys on its managers. " +
+					"Defaults to the `" + EnvFailoverAgentImage + "` environment variable, then `" + DefaultFailoverAgentImageRepository + ":<provider version>`. " +
+					"The managers pull it, so it must be in a registry they reach; to use your own build, push it with " +
+					"`go run ./cmd/haddock-image build-push -pkg ./cmd/haddock-agent -tag <registry>/haddock-agent:<version>` from the provider's source " +
+					"and set this to that reference.",
+			},
+		},
 		Blocks: map[string]schema.Block{
 			"aws": awsBlockSchema(),
 			"digitalocean": schema.SingleNestedBlock{
@@ -103,8 +129,10 @@ func (p *haddockProvider) Schema(_ context.Context, _ provider.SchemaRequest, re
 }
 
 type providerModel struct {
-	DigitalOcean *digitalOceanModel `tfsdk:"digitalocean"`
-	AWS          *awsModel          `tfsdk:"aws"`
+	InsecureHTTP       types.Bool         `tfsdk:"insecure_http"`
+	FailoverAgentImage types.String       `tfsdk:"failover_agent_image"`
+	DigitalOcean       *digitalOceanModel `tfsdk:"digitalocean"`
+	AWS                *awsModel          `tfsdk:"aws"`
 }
 
 type digitalOceanModel struct {
@@ -132,6 +160,7 @@ func (p *haddockProvider) Configure(ctx context.Context, req provider.ConfigureR
 		return
 	}
 	data := newProviderData(p.version)
+	data.agentImage = stringOr(cfg.FailoverAgentImage, cmp.Or(os.Getenv(EnvFailoverAgentImage), DefaultFailoverAgentImageRepository+":"+p.version))
 
 	token := stringOr(do.Token, os.Getenv(EnvDigitalOceanToken))
 	endpoint := stringOr(do.APIEndpoint, os.Getenv(EnvDigitalOceanURL))
@@ -144,6 +173,12 @@ func (p *haddockProvider) Configure(ctx context.Context, req provider.ConfigureR
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		resp.Diagnostics.AddAttributeError(endpointPath, "Invalid DigitalOcean API endpoint",
 			fmt.Sprintf("%q is not an http(s) URL. Set digitalocean.api_endpoint (or %s) to a URL such as %s or http://127.0.0.1:9080 for the local cloud.", endpoint, EnvDigitalOceanURL, digitalocean.DefaultAPIEndpoint))
+		return
+	}
+	insecure := cfg.InsecureHTTP.ValueBool()
+	if cleartext(u) && !insecure {
+		resp.Diagnostics.AddAttributeError(endpointPath, "Unencrypted DigitalOcean API endpoint",
+			fmt.Sprintf("%q (from digitalocean.api_endpoint or %s) is plain http to a host that is not loopback: the API token would cross the network in clear. %s", endpoint, EnvDigitalOceanURL, insecureHTTPFix))
 		return
 	}
 	switch {
@@ -183,20 +218,62 @@ func (p *haddockProvider) Configure(ctx context.Context, req provider.ConfigureR
 			data.poll = dcfg.PollInterval
 		}
 		data.add(drv, nil)
+		data.agentCredentials[cloud.DigitalOcean] = failover.Config{Cloud: cloud.DigitalOcean, Token: token, APIEndpoint: endpoint}
 		tflog.Debug(ctx, "configured DigitalOcean", map[string]any{"api_endpoint": endpoint})
 	}
-	configureAWS(ctx, cfg.AWS, data, &resp.Diagnostics)
+	configureAWS(ctx, cfg.AWS, data, insecure, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	if _, ok := data.vendors[cloud.AWS]; ok {
+		data.agentCredentials[cloud.AWS] = awsAgentCredentials(ctx, cfg.AWS)
+	}
 	resp.DataSourceData = data
 	resp.ResourceData = data
+}
+
+// awsAgentCredentials are the AWS credentials the failover agent gets: the
+// provider's keys, else those of the environment (AWS_ACCESS_KEY_ID, ...),
+// else none (the SDK's chain on the hosts: an instance profile). A profile
+// is not passed on: its keys are in a file on this machine.
+func awsAgentCredentials(ctx context.Context, m *awsModel) failover.Config {
+	c := failover.Config{Cloud: cloud.AWS}
+	if m != nil {
+		c.AccessKey, c.SecretKey, c.SessionToken = m.AccessKey.ValueString(), m.SecretKey.ValueString(), m.Token.ValueString()
+		if !m.Endpoints.IsNull() && !m.Endpoints.IsUnknown() {
+			var e awsEndpointsModel
+			_ = m.Endpoints.As(ctx, &e, basetypes.ObjectAsOptions{})
+			c.APIEndpoint = e.EC2.ValueString()
+		}
+	}
+	if c.AccessKey == "" {
+		c.AccessKey, c.SecretKey, c.SessionToken = os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"), os.Getenv("AWS_SESSION_TOKEN")
+	}
+	return c
 }
 
 func isPublicDigitalOcean(u *url.URL) bool {
 	h := u.Hostname()
 	return h == "digitalocean.com" || strings.HasSuffix(h, ".digitalocean.com")
 }
+
+// cleartext reports whether requests to u would cross a network
+// unencrypted: http:// to a host that is not loopback. Host names other
+// than localhost count as remote: they are not resolved here.
+func cleartext(u *url.URL) bool {
+	if !strings.EqualFold(u.Scheme, "http") {
+		return false
+	}
+	h := u.Hostname()
+	if strings.EqualFold(h, "localhost") {
+		return false
+	}
+	ip := net.ParseIP(h)
+	return ip == nil || !ip.IsLoopback()
+}
+
+// insecureHTTPFix says what to do about an endpoint cleartext refuses.
+const insecureHTTPFix = "Use an https:// URL or a loopback address (127.0.0.1, ::1, localhost), or set insecure_http = true in the provider block to send credentials unencrypted anyway."
 
 func stringOr(v types.String, fallback string) string {
 	if v.IsNull() || v.ValueString() == "" {

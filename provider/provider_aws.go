@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
@@ -92,7 +93,9 @@ func (m *awsModel) unknown() bool {
 
 // configureAWS sets up the AWS driver. No API call is made: a missing
 // region or credentials only make cloud = "aws" unusable, with the reason.
-func configureAWS(ctx context.Context, m *awsModel, data *providerData, diags *diag.Diagnostics) {
+// An http:// endpoint that is not loopback is refused unless insecure
+// (the provider's insecure_http).
+func configureAWS(ctx context.Context, m *awsModel, data *providerData, insecure bool, diags *diag.Diagnostics) {
 	if m == nil {
 		m = &awsModel{}
 	}
@@ -115,6 +118,15 @@ func configureAWS(ctx context.Context, m *awsModel, data *providerData, diags *d
 		var e awsEndpointsModel
 		diags.Append(m.Endpoints.As(ctx, &e, basetypes.ObjectAsOptions{})...)
 		cfg.Endpoints = aws.Endpoints{EC2: e.EC2.ValueString(), ELBv2: e.ELBv2.ValueString(), RDS: e.RDS.ValueString(), STS: e.STS.ValueString()}
+		for name, raw := range map[string]string{"ec2": cfg.Endpoints.EC2, "elbv2": cfg.Endpoints.ELBv2, "rds": cfg.Endpoints.RDS, "sts": cfg.Endpoints.STS} {
+			if u, err := url.Parse(raw); err == nil && raw != "" && cleartext(u) && !insecure {
+				diags.AddAttributeError(at.AtName("endpoints").AtName(name), "Unencrypted AWS endpoint",
+					fmt.Sprintf("%q is plain http to a host that is not loopback: signed requests and the session token would cross the network in clear. %s", raw, insecureHTTPFix))
+			}
+		}
+		if diags.HasError() {
+			return
+		}
 	}
 	if cfg.Region == "" && os.Getenv("AWS_REGION") == "" && os.Getenv("AWS_DEFAULT_REGION") == "" && cfg.Profile == "" && os.Getenv("AWS_PROFILE") == "" {
 		data.unconfigured[cloud.AWS] = "no AWS region is configured: set aws.region, AWS_REGION or a profile with a region"

@@ -11,6 +11,7 @@ import (
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
 	"github.com/haddockhq/terraform-provider-haddock/internal/cluster"
+	"github.com/haddockhq/terraform-provider-haddock/internal/failover"
 )
 
 // providerData is what Configure hands every resource and data source: the
@@ -21,6 +22,11 @@ type providerData struct {
 	poll         time.Duration
 	vendors      map[cloud.Name]vendor
 	unconfigured map[cloud.Name]string // why a vendor is not usable
+	// agentImage is the failover agent's image (failover_agent_image);
+	// agentCredentials the vendor credentials and endpoint the agent gets,
+	// the provider's own, by vendor.
+	agentImage       string
+	agentCredentials map[cloud.Name]failover.Config
 
 	mu       sync.Mutex
 	watchers map[string]*cloud.HostWatcher
@@ -36,11 +42,12 @@ type vendor struct {
 
 func newProviderData(version string) *providerData {
 	return &providerData{
-		version:      version,
-		poll:         2 * time.Second,
-		vendors:      map[cloud.Name]vendor{},
-		unconfigured: map[cloud.Name]string{},
-		watchers:     map[string]*cloud.HostWatcher{},
+		version:          version,
+		poll:             2 * time.Second,
+		vendors:          map[cloud.Name]vendor{},
+		unconfigured:     map[cloud.Name]string{},
+		agentCredentials: map[cloud.Name]failover.Config{},
+		watchers:         map[string]*cloud.HostWatcher{},
 	}
 }
 

@@ -50,6 +50,14 @@ var managerNameRE = regexp.MustCompile(`^(.+)-` + cluster.ManagersGroup + `-\d+$
 // leaves out.
 var dockerDefaultAddrPool = []string{"10.0.0.0/8"}
 
+// The swarm's dispatcher heartbeat: Docker's default and what
+// heartbeat_period accepts.
+const (
+	defaultHeartbeatPeriod = "5s"
+	minHeartbeatPeriod     = time.Second
+	maxHeartbeatPeriod     = time.Minute
+)
+
 const dockerDefaultSubnetSize = 24
 
 // NewSwarmClusterResource is the haddock_swarm_cluster constructor.
@@ -104,6 +112,16 @@ func (r *swarmClusterResource) Schema(ctx context.Context, _ resource.SchemaRequ
 			"task_history_limit": schema.Int64Attribute{
 				Optional: true, Computed: true, Default: int64default.StaticInt64(5),
 				MarkdownDescription: "Finished tasks kept per service slot.", Validators: []validator.Int64{int64validator.Between(1, 1000)},
+			},
+			"heartbeat_period": schema.StringAttribute{
+				Optional: true, Computed: true, Default: stringdefault.StaticString(defaultHeartbeatPeriod),
+				MarkdownDescription: "How often every node heartbeats the leader (the swarm's `Dispatcher.HeartbeatPeriod`; Docker's default `5s`), " +
+					"a duration between `" + minHeartbeatPeriod.String() + "` and `" + maxHeartbeatPeriod.String() + "`. Updated in place; a change made outside Haddock shows in the plan. " +
+					"The leader marks a node down when nothing came from it for three periods (each randomized by ±0.5 s), so a failed node is " +
+					"seen within 3 × (period + 0.5 s): 16.5 s with `5s`, 7.5 s with `2s`. A following `haddock_floating_ip` moves only then, so " +
+					"`2s` is what gives its 15 s failover target. Shorter detects faster but marks nodes down on shorter network blips or pauses " +
+					"(their tasks are rescheduled, a following floating IP moves), and each node sends one heartbeat per period.",
+				Validators: []validator.String{heartbeatValidator{}},
 			},
 			"encrypt_overlay_by_default": schema.BoolAttribute{
 				Optional: true, Computed: true, Default: booldefault.StaticBool(false),
@@ -207,7 +225,8 @@ func (r *swarmClusterResource) ModifyPlan(ctx context.Context, req resource.Modi
 			plan.Credentials = types.StringUnknown()
 		}
 		if rolls || !plan.Managers.Count.Equal(state.Managers.Count) || !plan.Managers.Labels.Equal(state.Managers.Labels) ||
-			!plan.Autolock.Equal(state.Autolock) || !plan.TaskHistoryLimit.Equal(state.TaskHistoryLimit) || nodesNeedRepair(ctx, state.Nodes, state.Managers.Count) {
+			!plan.Autolock.Equal(state.Autolock) || !plan.TaskHistoryLimit.Equal(state.TaskHistoryLimit) ||
+			!plan.HeartbeatPeriod.Equal(state.HeartbeatPeriod) || nodesNeedRepair(ctx, state.Nodes, state.Managers.Count) {
 			plan.Nodes, plan.Leader, plan.Docker = types.ListUnknown(types.ObjectType{AttrTypes: nodeAttrTypes}), types.StringUnknown(), types.ObjectUnknown(dockerAttrTypes)
 		} else {
 			plan.Nodes, plan.Leader, plan.Docker = state.Nodes, state.Leader, state.Docker
@@ -418,7 +437,8 @@ func (r *swarmClusterResource) readImported(ctx context.Context, c *cluster.Clus
 	}
 	m.Autolock = types.BoolValue(st.Autolock)
 	m.TaskHistoryLimit = types.Int64Value(st.TaskHistoryLimit)
-	m.EncryptOverlayByDefault = types.BoolValue(false) // not observable: a default for the networks Haddock creates
+	m.HeartbeatPeriod = types.StringValue(defaultHeartbeatPeriod) // setView reads the swarm's
+	m.EncryptOverlayByDefault = types.BoolValue(false)            // not observable: a default for the networks Haddock creates
 	m.AdvertiseAddress = types.StringValue(string(r.advertised(ctx, c, hosts)))
 }
 
@@ -489,6 +509,7 @@ type swarmClusterModel struct {
 	SubnetSize              types.Int64    `tfsdk:"subnet_size"`
 	Autolock                types.Bool     `tfsdk:"autolock"`
 	TaskHistoryLimit        types.Int64    `tfsdk:"task_history_limit"`
+	HeartbeatPeriod         types.String   `tfsdk:"heartbeat_period"`
 	EncryptOverlayByDefault types.Bool     `tfsdk:"encrypt_overlay_by_default"`
 	AdvertiseAddress        types.String   `tfsdk:"advertise_address"`
 	VendorRegion            types.String   `tfsdk:"vendor_region"`
@@ -517,6 +538,7 @@ func (m *swarmClusterModel) spec(ctx context.Context, diags *diag.Diagnostics) c
 			SubnetSize:              uint32(m.SubnetSize.ValueInt64()),
 			Autolock:                m.Autolock.ValueBool(),
 			TaskHistoryLimit:        m.TaskHistoryLimit.ValueInt64(),
+			HeartbeatPeriod:         parseDuration(m.HeartbeatPeriod),
 			EncryptOverlayByDefault: m.EncryptOverlayByDefault.ValueBool(),
 			Advertise:               cluster.AddressKind(m.AdvertiseAddress.ValueString()),
 		},
@@ -534,11 +556,48 @@ func (m *swarmClusterModel) setView(c *cluster.Cluster, v *cluster.ClusterView) 
 		return
 	}
 	m.Nodes = nodesValue(&v.View)
+	// The swarm's heartbeat as observed, in the configuration's spelling
+	// while it is the same duration ("2000ms" stays).
+	if v.Settings != nil && v.Settings.HeartbeatPeriod != 0 && parseDuration(m.HeartbeatPeriod) != v.Settings.HeartbeatPeriod {
+		m.HeartbeatPeriod = types.StringValue(v.Settings.HeartbeatPeriod.String())
+	}
 	m.Leader = types.StringValue(v.Leader)
 	m.Docker = types.ObjectNull(dockerAttrTypes)
 	for _, mem := range v.Members {
 		if mem.HostID != "" && (mem.Leader || m.Docker.IsNull()) {
 			m.Docker = dockerObject(dockerEndpoint(mem.PublicIPv4), mem.Identity, st.Credentials.CACertPEM, st.Credentials.ClientCertPEM, st.Credentials.ClientKeyPEM)
 		}
+	}
+}
+
+// parseDuration reads a validated duration attribute; 0 for null, unknown
+// or malformed.
+func parseDuration(v types.String) time.Duration {
+	d, err := time.ParseDuration(v.ValueString())
+	if v.IsNull() || v.IsUnknown() || err != nil {
+		return 0
+	}
+	return d
+}
+
+// heartbeatValidator accepts a duration between minHeartbeatPeriod and
+// maxHeartbeatPeriod.
+type heartbeatValidator struct{}
+
+func (heartbeatValidator) Description(context.Context) string {
+	return fmt.Sprintf(`must be a duration between %s and %s, such as "2s"`, minHeartbeatPeriod, maxHeartbeatPeriod)
+}
+
+func (v heartbeatValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (v heartbeatValidator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	d, err := time.ParseDuration(req.ConfigValue.ValueString())
+	if err != nil || d < minHeartbeatPeriod || d > maxHeartbeatPeriod {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid heartbeat period", fmt.Sprintf("%q %s: the leader marks a node down after three periods without a heartbeat.", req.ConfigValue.ValueString(), v.Description(ctx)))
 	}
 }

@@ -176,6 +176,7 @@ func (c *Cluster) view(ctx context.Context, r *groupRun) *ClusterView {
 		SubnetSize:       info.SubnetSize,
 		Autolock:         info.Autolock,
 		TaskHistoryLimit: info.TaskHistoryLimit,
+		HeartbeatPeriod:  info.HeartbeatPeriod,
 	}
 	return cv
 }

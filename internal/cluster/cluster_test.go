@@ -529,7 +529,7 @@ func TestDestroy(t *testing.T) {
 	if err := g.Destroy(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if len(h.rec.matching("drain")) != 0 || len(h.rec.matching("leave")) != 2 || len(h.rec.matching("remove")) != 2 || len(h.rec.matching("delete")) != 2 {
+	if len(h.rec.matching("drain")) != 1 || len(h.rec.matching("leave")) != 2 || len(h.rec.matching("remove")) != 2 || len(h.rec.matching("delete")) != 2 {
 		t.Errorf("group destroy did %q", h.rec.all())
 	}
 	if n, ok := h.sw.nodeOf("web-1"); ok {

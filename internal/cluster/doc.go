@@ -16,7 +16,7 @@
 //	g, err := c.NodeGroup(groupDriver, "web")               // groupDriver may be another vendor's
 //	view, err := g.Apply(ctx, groupSpec)                    // create and update
 //	view, err := g.Observe(ctx)
-//	err := g.Destroy(ctx)
+//	err := g.Destroy(ctx, cluster.GroupDestroyOptions{DrainTimeout: d})
 //
 // Region, size and image are vendor-native values: the caller resolves
 // portable ones through the catalog first. Mutating calls return the view
@@ -128,10 +128,16 @@
 // spec. Apply also removes nodes of deleted hosts, replaces hosts the
 // vendor failed, and joins hosts an earlier run created but could not join.
 //
-// Destroy does not drain: the group goes away as a whole, and a drain
-// could only fail when its tasks fit nowhere else. Each node leaves, is
-// removed (with force) through a manager, and every host is deleted and
-// waited for. When no manager answers, the hosts are deleted anyway.
+// Destroy never costs the swarm its quorum: nodes promoted to manager by
+// hand are demoted first, one at a time (swarm.PlanRemoveManagers), and a
+// host whose node could not be demoted is kept and named in the error. It
+// drains the nodes as a shrink does, bounded by the drain timeout, but a
+// drain that cannot place every task does not stop it (the group was asked
+// to go): then each node leaves, is removed through a manager, and every
+// host is deleted and waited for. When no manager answers, each host's own
+// engine is asked: hosts that say they are not managers are deleted; if
+// one answers as a manager, or does not answer while the cluster has
+// manager hosts, nothing is deleted and the error says what to do.
 //
 // Cluster.Destroy deletes the managers' hosts (found by the cluster tag);
 // the swarm goes with them. It refuses while node groups on the managers'

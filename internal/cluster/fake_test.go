@@ -476,6 +476,19 @@ func (s *fakeSwarm) setUnreachable(hostname string) {
 	}
 }
 
+// promote makes hostname's node a reachable manager, as "docker node
+// promote" by hand would.
+func (s *fakeSwarm) promote(hostname string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, fn := range s.live() {
+		if fn.n.Hostname == hostname {
+			fn.n.Role = swarm.RoleManager
+			fn.n.ManagerStatus = &swarm.ManagerStatus{Reachability: swarm.ReachabilityReachable, Addr: fn.n.Addr + ":2377"}
+		}
+	}
+}
+
 func (s *fakeSwarm) live() []*fakeNode {
 	var out []*fakeNode
 	for _, fn := range s.nodes {

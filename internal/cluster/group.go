@@ -494,6 +494,9 @@ func (r *groupRun) settleSwarm(ctx context.Context, want Settings) (bool, error)
 	if l := want.TaskHistoryLimit; l != 0 && info.TaskHistoryLimit != l {
 		u.TaskHistoryLimit, changed = &l, true
 	}
+	if p := want.HeartbeatPeriod; p != 0 && info.HeartbeatPeriod != p {
+		u.HeartbeatPeriod, changed = &p, true
+	}
 	if !changed {
 		return false, nil
 	}
@@ -503,47 +506,194 @@ func (r *groupRun) settleSwarm(ctx context.Context, want Settings) (bool, error)
 	return true, nil
 }
 
-// destroy removes every node of the group from the swarm (managers
-// demoted first; no drain: the group goes as a whole) and deletes every
-// host. With no manager answering the hosts are deleted anyway.
-func (r *groupRun) destroy(ctx context.Context) []error {
-	v := r.view()
+// destroy removes every node of a node group from the swarm and deletes
+// its hosts without ever costing the swarm its quorum:
+//
+//   - nodes promoted to manager outside Haddock are demoted first, one at a
+//     time through a manager that stays, in the order and with the quorum
+//     arithmetic of swarm.PlanRemoveManagers; when that is refused or a
+//     demotion fails, the hosts of the nodes still in Raft are kept (the
+//     error names them) and the rest of the group goes;
+//   - the nodes are drained together, bounded by drainTimeout, so that
+//     their tasks start elsewhere before they stop, as when the group
+//     shrinks (at most half of what is left of ctx's deadline). A drain
+//     that cannot place every task does not stop the destroy: the group
+//     was asked to go, so after drainTimeout it is logged and the tasks
+//     that fit nowhere else stop with their nodes;
+//   - each node leaves and is removed, and the hosts are deleted (a
+//     worker's host also when its node could not be removed).
+//
+// With no manager answering see destroyUnmanaged.
+func (r *groupRun) destroy(ctx context.Context, drainTimeout time.Duration) []error {
+	if r.op == nil {
+		return r.destroyUnmanaged(ctx)
+	}
 	var errs []error
-	if r.op != nil {
-		var mu sync.Mutex
-		parallel(len(v.Members), r.s.opts.Concurrency, func(i int) {
-			m := v.Members[i]
-			if m.NodeID == "" {
-				return
-			}
-			var err error
-			if isRaft(r.nodes, m.NodeID) {
-				err = r.op.Demote(ctx, m.NodeID)
-			}
-			if err == nil {
-				err = r.removeNode(ctx, m, r.hostByUID(m.UID))
-			}
-			if err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-		})
-		for _, id := range v.StaleNodes {
-			if err := r.op.RemoveNode(ctx, id, true); err != nil {
-				errs = append(errs, &HostError{Group: r.g.name, NodeID: id, Op: "removing a superseded node", Err: err, Fix: fixRetry})
+	if err := r.demoteAll(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	v := r.view()
+	keep := map[string]bool{} // uids of hosts whose node is still a Raft member
+	var drain, remove []Member
+	for _, m := range v.Members {
+		switch {
+		case m.NodeID == "":
+		case isRaft(r.nodes, m.NodeID):
+			keep[m.UID] = true
+			errs = append(errs, &HostError{Group: r.g.name, Host: m.display(), Cloud: r.g.driver.Cloud(), HostID: m.HostID, NodeID: m.NodeID,
+				Op: "keeping the host of a manager that was not demoted", Err: errors.New("deleting a swarm manager's host without demoting it can cost the swarm its quorum"),
+				Fix: "Demote the node once the swarm has quorum (docker node demote " + m.NodeID + "), then run destroy again"})
+		default:
+			remove = append(remove, m)
+			if !m.HostMissing() && m.State != swarm.NodeStateDown {
+				drain = append(drain, m)
 			}
 		}
-	} else {
-		logWarn(ctx, "no manager answered: the group's nodes are not removed from the swarm, its hosts are deleted", map[string]any{"group": r.g.name, "error": fmt.Sprint(r.serr)})
 	}
+	if dl, ok := ctx.Deadline(); ok {
+		// Leave the removal and the deletions time to run.
+		drainTimeout = min(drainTimeout, time.Until(dl)/2)
+	}
+	if len(drain) > 0 {
+		ids := make([]string, len(drain))
+		for i, m := range drain {
+			ids[i] = m.NodeID
+		}
+		logInfo(ctx, "draining the group's nodes before removing them", map[string]any{"group": r.g.name, "nodes": len(ids), "timeout": drainTimeout.String()})
+		if err := r.op.DrainNodes(ctx, ids, drainTimeout); err != nil {
+			logWarn(ctx, "the drain did not complete: the group is removed anyway, and tasks that could not be placed elsewhere stop with it", map[string]any{"group": r.g.name, "error": err.Error()})
+		}
+	}
+	if err := r.retire(ctx, remove); err != nil {
+		errs = append(errs, err)
+	}
+	for _, id := range v.StaleNodes {
+		if isRaft(r.nodes, id) {
+			continue
+		}
+		if err := r.op.RemoveNode(ctx, id, true); err != nil {
+			errs = append(errs, &HostError{Group: r.g.name, NodeID: id, Op: "removing a superseded node", Err: err, Fix: fixRetry})
+		}
+	}
+	// What retire left: hosts without a node, and those whose node could
+	// not be removed (a worker's host goes all the same).
 	var del []cloud.Host
 	for _, h := range r.hosts {
-		if h.Status != cloud.HostDeleting {
+		if h.Status != cloud.HostDeleting && !keep[HostUID(h)] {
 			del = append(del, h)
 		}
 	}
 	return append(errs, r.deleteHosts(ctx, del)...)
+}
+
+// demoteAll demotes the group's nodes that are Raft members (promoted
+// outside Haddock), one at a time through a manager that stays, in the
+// order of swarm.PlanRemoveManagers, which refuses a change that would
+// lose quorum. It stops at the first failure.
+func (r *groupRun) demoteAll(ctx context.Context) error {
+	var ids []string
+	for _, m := range r.view().Members {
+		if m.NodeID != "" && isRaft(r.nodes, m.NodeID) {
+			ids = append(ids, m.NodeID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	steps, err := swarm.PlanRemoveManagers(swarm.ManagersOf(r.nodes), ids)
+	if err != nil {
+		return fmt.Errorf("demoting the group's managers (promoted outside Haddock): %w", err)
+	}
+	var demotes []swarm.Step
+	leaving := map[string]bool{}
+	for _, st := range steps {
+		if st.Action == swarm.StepDemote {
+			demotes = append(demotes, st)
+			leaving[st.Node.ID] = true
+		}
+	}
+	if err := r.ensureOperator(ctx, leaving); err != nil {
+		return err
+	}
+	for _, st := range demotes {
+		if err := r.demote(ctx, r.member(st.Node.ID), st.ManagersAfter); err != nil {
+			return err
+		}
+		if err := r.refresh(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// destroyUnmanaged deletes the group's hosts when no manager answers, so
+// their nodes cannot be demoted or removed (they stay in the node list,
+// down). A node group's hosts are workers unless promoted by hand, and a
+// manager's host deleted without a demotion can cost the swarm its quorum,
+// so each host's own engine is asked first: a host whose engine answers
+// that it is not a manager is deleted. When one answers as a manager, or a
+// host cannot tell (its engine does not answer, or it is not running)
+// while the cluster still has manager hosts, nothing is deleted and the
+// error says which hosts and what to do.
+func (r *groupRun) destroyUnmanaged(ctx context.Context) []error {
+	// With no manager host left there is no swarm of the cluster's to
+	// keep a quorum for, short of the group's own promoted nodes.
+	noManagers := len(live(r.managers)) == 0
+	var del []cloud.Host
+	var doubts []string
+	var mu sync.Mutex
+	probe := func(h cloud.Host) {
+		doubt, manager := "", false
+		switch {
+		case h.Status == cloud.HostError:
+		case h.Status != cloud.HostActive:
+			doubt = fmt.Sprintf("%s is %s", h.Name, h.Status)
+		default:
+			e, err := r.s.engine(ctx, h)
+			if err == nil {
+				actx, cancel := context.WithTimeout(ctx, managerAttemptTimeout)
+				_, err = e.Nodes(actx)
+				cancel()
+			}
+			switch {
+			case err == nil:
+				doubt, manager = h.Name+" answers as a swarm manager", true
+			case !notManager(err):
+				doubt = fmt.Sprintf("%s did not answer (%v)", h.Name, err)
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if doubt == "" || (noManagers && !manager) {
+			del = append(del, h)
+		} else {
+			doubts = append(doubts, doubt)
+		}
+	}
+	var hosts []cloud.Host
+	for _, h := range r.hosts {
+		if h.Status != cloud.HostDeleting {
+			hosts = append(hosts, h)
+		}
+	}
+	parallel(len(hosts), r.s.opts.Concurrency, func(i int) { probe(hosts[i]) })
+	if len(doubts) > 0 {
+		slices.Sort(doubts)
+		return []error{fmt.Errorf("no manager of the cluster answered (%v), so the group's nodes can be neither demoted nor removed, and its hosts may be swarm managers "+
+			"(a node group's hosts are workers unless promoted by hand): %s. Nothing was deleted: deleting a manager's host without demoting it can cost the swarm its quorum. "+
+			"Bring a manager back and run destroy again; or check on a manager with \"docker node ls\" that none of these hosts' nodes shows a MANAGER STATUS "+
+			"(demote those that do: docker node demote <node>), delete the hosts at the vendor by hand, and run destroy again: it deletes what is left",
+			r.serr, strings.Join(doubts, "; "))}
+	}
+	logWarn(ctx, "no manager answered: the group's nodes are not removed from the swarm (they stay, down), its hosts are deleted", map[string]any{"group": r.g.name, "error": fmt.Sprint(r.serr)})
+	return r.deleteHosts(ctx, del)
+}
+
+// notManager reports an engine's answer that it is not a swarm manager
+// (a worker, or in no swarm), as Docker words it.
+func notManager(err error) bool {
+	msg := strings.ToLower(err.Error())
+	return strings.Contains(msg, "not a swarm manager") || strings.Contains(msg, "not part of a swarm")
 }
 
 // live returns the hosts that count towards the group (see counted).

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
 	"github.com/haddockhq/terraform-provider-haddock/internal/swarm"
@@ -140,18 +141,36 @@ func (g *NodeGroup) normalize(spec GroupSpec) (GroupSpec, error) {
 	return spec, nil
 }
 
-// Destroy removes the group: each node leaves the swarm (no drain: the
-// group is going away as a whole, and draining it could only fail when
-// its tasks fit nowhere else) and is removed from the node list through a
-// manager, then every host of the group is deleted and waited for. When no
-// manager answers (the cluster is gone too) the hosts are deleted anyway.
-func (g *NodeGroup) Destroy(ctx context.Context) error {
+// GroupDestroyOptions tunes NodeGroup.Destroy.
+type GroupDestroyOptions struct {
+	// DrainTimeout bounds the drain of the group's nodes before they are
+	// removed; default Options.DrainTimeout.
+	DrainTimeout time.Duration
+}
+
+// Destroy removes the group without costing the swarm its quorum (see
+// groupRun.destroy): nodes promoted to manager outside Haddock are demoted
+// first, one at a time, and a host whose node could not be demoted is
+// kept; the nodes are drained (bounded by DrainTimeout: a drain that
+// cannot place every task elsewhere does not stop the destroy, since the
+// group was asked to go); then each node leaves and is removed through a
+// manager, and the hosts are deleted and waited for. When no manager
+// answers, a host is deleted only when its own engine says it is not a
+// manager; otherwise nothing is deleted and the error says what to do.
+// opts is optional (at most one).
+func (g *NodeGroup) Destroy(ctx context.Context, opts ...GroupDestroyOptions) error {
 	ctx = logCtx(ctx)
+	drain := g.c.opts.DrainTimeout
+	for _, o := range opts {
+		if o.DrainTimeout > 0 {
+			drain = o.DrainTimeout
+		}
+	}
 	s := g.c.session()
 	defer s.close()
 	r, err := g.start(ctx, s)
 	if err != nil {
 		return fmt.Errorf("destroying node group %s: %w", g.name, err)
 	}
-	return opError(fmt.Sprintf("destroying node group %s of cluster %s", g.name, s.clusterUID), r.destroy(ctx))
+	return opError(fmt.Sprintf("destroying node group %s of cluster %s", g.name, s.clusterUID), r.destroy(ctx, drain))
 }

@@ -96,6 +96,11 @@ type Settings struct {
 	// TaskHistoryLimit is how many finished tasks are kept per slot; 0 is
 	// Docker's default (5).
 	TaskHistoryLimit int64
+	// HeartbeatPeriod is the dispatcher's heartbeat period
+	// (Dispatcher.HeartbeatPeriod): a node is marked down when nothing came
+	// from it for 3 × (period ± 0.5 s). 0 leaves the swarm's value
+	// (Docker's default 5 s).
+	HeartbeatPeriod time.Duration
 	// EncryptOverlayByDefault is recorded, not applied: Docker has no
 	// swarm-wide default for overlay encryption, it is an option of each
 	// overlay network ("encrypted"). Whoever creates overlay networks for

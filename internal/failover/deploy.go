@@ -27,6 +27,9 @@ const (
 	SecretPrefix = "haddock-agent-"
 	// LabelAgent is on the secrets and the service Deploy makes.
 	LabelAgent = "haddock.agent"
+	// LabelFloatingIP on the service names the floating IP the agent
+	// keeps (Config.FloatingIPID).
+	LabelFloatingIP = "haddock.floating-ip"
 	// DockerSocket is where the engine's socket is bind-mounted.
 	DockerSocket = "/var/run/docker.sock"
 )
@@ -82,6 +85,22 @@ func ServiceSpec(svc Service, secretID, secretName, clusterUID string) swarm.Ser
 	}
 }
 
+// SecretName is the name of the swarm secret Deploy makes for cfg: a new
+// configuration is a new name.
+func SecretName(cfg Config) (string, error) {
+	_, name, err := secret(cfg)
+	return name, err
+}
+
+func secret(cfg Config) (data []byte, name string, err error) {
+	data, err = json.Marshal(cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	sum := sha256.Sum256(data)
+	return data, SecretPrefix + hex.EncodeToString(sum[:])[:12], nil
+}
+
 // Deploy creates or updates the agent's service (svc) with cfg as its secret,
 // through a manager's Docker API, and removes the agent's secrets no
 // longer used. It returns the service id. This is all a caller (the
@@ -90,12 +109,10 @@ func Deploy(ctx context.Context, api DeployAPI, svc Service, cfg Config) (string
 	if err := cfg.Validate(); err != nil {
 		return "", err
 	}
-	data, err := json.Marshal(cfg)
+	data, name, err := secret(cfg)
 	if err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256(data)
-	name := SecretPrefix + hex.EncodeToString(sum[:])[:12]
 	secrets, err := api.SecretList(ctx, swarm.SecretListOptions{Filters: filters.NewArgs(filters.Arg("label", LabelAgent))})
 	if err != nil {
 		return "", fmt.Errorf("listing the agent's secrets: %w", err)
@@ -117,6 +134,7 @@ func Deploy(ctx context.Context, api DeployAPI, svc Service, cfg Config) (string
 		secretID = r.ID
 	}
 	spec := ServiceSpec(svc, secretID, name, cfg.ClusterUID)
+	spec.Labels[LabelFloatingIP] = cfg.FloatingIPID
 	cur, _, err := api.ServiceInspectWithRaw(ctx, ServiceName, swarm.ServiceInspectOptions{})
 	var id string
 	switch {

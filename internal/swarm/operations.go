@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/docker/docker/api/types/swarm"
 
@@ -461,6 +462,9 @@ func (c *Client) SwarmInfo(ctx context.Context) (*Cluster, error) {
 type SwarmUpdate struct {
 	Autolock         *bool
 	TaskHistoryLimit *int64
+	// HeartbeatPeriod is the dispatcher's heartbeat period
+	// (Dispatcher.HeartbeatPeriod).
+	HeartbeatPeriod *time.Duration
 	// RotateWorkerToken and RotateManagerToken replace a join token; nodes
 	// already in the swarm are not affected.
 	RotateWorkerToken  bool
@@ -485,6 +489,9 @@ func (c *Client) UpdateSwarm(ctx context.Context, u SwarmUpdate) error {
 		}
 		if u.TaskHistoryLimit != nil {
 			spec.Orchestration.TaskHistoryRetentionLimit = u.TaskHistoryLimit
+		}
+		if u.HeartbeatPeriod != nil {
+			spec.Dispatcher.HeartbeatPeriod = *u.HeartbeatPeriod
 		}
 		flags := swarm.UpdateFlags{RotateWorkerToken: u.RotateWorkerToken, RotateManagerToken: u.RotateManagerToken}
 		err = api.SwarmUpdate(ctx, sw.Version, spec, flags)

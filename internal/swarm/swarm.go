@@ -197,7 +197,10 @@ type Cluster struct {
 	// manager must be unlocked with the unlock key (UnlockKey, Unlock).
 	Autolock bool
 	// TaskHistoryLimit is how many finished tasks are kept per slot.
-	TaskHistoryLimit       int64
+	TaskHistoryLimit int64
+	// HeartbeatPeriod is the dispatcher's heartbeat period
+	// (Dispatcher.HeartbeatPeriod; Docker's default 5 s).
+	HeartbeatPeriod        time.Duration
 	DefaultAddrPool        []string
 	SubnetSize             uint32
 	DataPathPort           uint32
@@ -210,6 +213,7 @@ func clusterFromAPI(in swarm.ClusterInfo) *Cluster {
 		CreatedAt:              in.CreatedAt,
 		UpdatedAt:              in.UpdatedAt,
 		Autolock:               in.Spec.EncryptionConfig.AutoLockManagers,
+		HeartbeatPeriod:        in.Spec.Dispatcher.HeartbeatPeriod,
 		DefaultAddrPool:        append([]string(nil), in.DefaultAddrPool...),
 		SubnetSize:             in.SubnetSize,
 		DataPathPort:           in.DataPathPort,

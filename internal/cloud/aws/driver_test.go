@@ -235,6 +235,9 @@ func TestCreateHostsGroupsIntoRunInstances(t *testing.T) {
 		r.MetadataOptions.HttpTokens != types.HttpTokensStateRequired {
 		t.Errorf("first RunInstances = %+v", r)
 	}
+	if mo := r.MetadataOptions; awssdk.ToInt32(mo.HttpPutResponseHopLimit) != 1 || mo.HttpEndpoint != types.InstanceMetadataEndpointStateEnabled {
+		t.Errorf("metadata options = %+v, want IMDSv2 with hop limit 1: the user data holds the host's TLS key", mo)
+	}
 	if ud, _ := base64.StdEncoding.DecodeString(awssdk.ToString(r.UserData)); string(ud) != "#!/bin/sh\n" {
 		t.Errorf("user data = %q", ud)
 	}

@@ -153,9 +153,13 @@ func (d *Driver) runGroup(ctx context.Context, g *specGroup, ami, sgID string) (
 		MinCount:         awssdk.Int32(n),
 		MaxCount:         awssdk.Int32(n),
 		SecurityGroupIds: []string{sgID},
+		// The user data holds the host's TLS server key: IMDSv2 only, and a
+		// token's response dies after one hop, so containers on Docker
+		// networks (one hop further) cannot read it from the metadata service.
 		MetadataOptions: &types.InstanceMetadataOptionsRequest{
-			HttpTokens:   types.HttpTokensStateRequired,
-			HttpEndpoint: types.InstanceMetadataEndpointStateEnabled,
+			HttpTokens:              types.HttpTokensStateRequired,
+			HttpPutResponseHopLimit: awssdk.Int32(1),
+			HttpEndpoint:            types.InstanceMetadataEndpointStateEnabled,
 		},
 		TagSpecifications: []types.TagSpecification{
 			{ResourceType: types.ResourceTypeInstance, Tags: instanceTags},

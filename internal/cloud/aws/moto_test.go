@@ -193,8 +193,8 @@ func testMotoHosts(t *testing.T, env *motoEnv) {
 		if len(inst.SecurityGroups) != 1 || awssdk.ToString(inst.SecurityGroups[0].GroupName) != SecurityGroupName {
 			t.Errorf("security groups = %+v, want %s", inst.SecurityGroups, SecurityGroupName)
 		}
-		if inst.MetadataOptions == nil || inst.MetadataOptions.HttpTokens != types.HttpTokensStateRequired {
-			t.Errorf("metadata options = %+v, want IMDSv2 required", inst.MetadataOptions)
+		if mo := inst.MetadataOptions; mo == nil || mo.HttpTokens != types.HttpTokensStateRequired || awssdk.ToInt32(mo.HttpPutResponseHopLimit) != 1 {
+			t.Errorf("metadata options = %+v, want IMDSv2 required with hop limit 1", mo)
 		}
 		tags := map[string]string{}
 		for _, tg := range inst.Tags {
