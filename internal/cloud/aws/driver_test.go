@@ -537,13 +537,15 @@ func TestWaitHostsDeleted(t *testing.T) {
 	if err := d.WaitHostsActive(context.Background(), []string{"i-1"}, time.Second); err == nil || !strings.Contains(err.Error(), "stopped") {
 		t.Errorf("WaitHostsActive(stopped) = %v, want an unexpected-state error", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
 	f.describeInstances = func(*ec2.DescribeInstancesInput) (*ec2.DescribeInstancesOutput, error) {
 		return &ec2.DescribeInstancesOutput{Reservations: []types.Reservation{{Instances: []types.Instance{
 			{InstanceId: awssdk.String("i-1"), State: &types.InstanceState{Name: types.InstanceStateNamePending}},
 		}}}}, nil
 	}
+	// Long enough that a loaded CI machine still makes the first poll (and
+	// so sees "pending") before the deadline; 100ms was not.
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
 	if err := d.WaitHostsActive(ctx, []string{"i-1"}, time.Minute); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "pending") {
 		t.Errorf("WaitHostsActive(timeout) = %v, want a deadline error naming the last state", err)
 	}
