@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -51,9 +52,12 @@ func RealHosts(t testing.TB) *RealCloud {
 	t.Helper()
 	PreCheck(t)
 	localcloudtest.RequireRealHosts(t)
-	n := realSeq.Add(1)
-	if n > 20 { // 10.213.101-120 and .151-170: clear of the other packages' test networks
-		t.Fatal("acctest: too many real clouds in one run")
+	// HADDOCK_ACC_SEQ_OFFSET shifts the numbers so two test processes on one
+	// machine (e.g. two checkouts) do not take the same bridge.
+	off, _ := strconv.Atoi(os.Getenv("HADDOCK_ACC_SEQ_OFFSET"))
+	n := realSeq.Add(1) + int32(off)
+	if n > 29 || off < 0 { // 10.213.101-129 and .151-179: clear of the other packages' test networks (swarm uses .180)
+		t.Fatalf("acctest: real cloud number %d out of range (HADDOCK_ACC_SEQ_OFFSET=%q, at most 29 in all)", n, os.Getenv("HADDOCK_ACC_SEQ_OFFSET"))
 	}
 	rc := &RealCloud{bridge: fmt.Sprintf("hdka%d", n), prefix: fmt.Sprintf("hdka%d-", n)}
 	var err error
