@@ -42,7 +42,8 @@ type RealCloud struct {
 }
 
 // realSeq numbers real clouds so each gets its own bridge and subnets:
-// bridge hdka<N>, hosts 10.213.(100+N).0/24, reserved 10.213.(150+N).0/28.
+// bridge hdka<N>, hosts 10.214.N.0/24, reserved 10.215.N.0/28 (the other
+// packages' test networks are all in 10.213/16).
 var realSeq atomic.Int32
 
 // RealHosts starts a RealCloud for t and removes everything it made when t
@@ -56,8 +57,8 @@ func RealHosts(t testing.TB) *RealCloud {
 	// machine (e.g. two checkouts) do not take the same bridge.
 	off, _ := strconv.Atoi(os.Getenv("HADDOCK_ACC_SEQ_OFFSET"))
 	n := realSeq.Add(1) + int32(off)
-	if n > 29 || off < 0 { // 10.213.101-129 and .151-179: clear of the other packages' test networks (swarm uses .180)
-		t.Fatalf("acctest: real cloud number %d out of range (HADDOCK_ACC_SEQ_OFFSET=%q, at most 29 in all)", n, os.Getenv("HADDOCK_ACC_SEQ_OFFSET"))
+	if n > 250 || off < 0 {
+		t.Fatalf("acctest: real cloud number %d out of range (HADDOCK_ACC_SEQ_OFFSET=%q, at most 250 in all)", n, os.Getenv("HADDOCK_ACC_SEQ_OFFSET"))
 	}
 	rc := &RealCloud{bridge: fmt.Sprintf("hdka%d", n), prefix: fmt.Sprintf("hdka%d-", n)}
 	var err error
@@ -71,8 +72,8 @@ func RealHosts(t testing.TB) *RealCloud {
 		StateDir:       rc.stateDir,
 		Bridge:         rc.bridge,
 		NetnsPrefix:    rc.prefix,
-		Subnet:         netip.MustParsePrefix(fmt.Sprintf("10.213.%d.0/24", 100+n)),
-		ReservedPrefix: netip.MustParsePrefix(fmt.Sprintf("10.213.%d.0/28", 150+n)),
+		Subnet:         netip.MustParsePrefix(fmt.Sprintf("10.214.%d.0/24", n)),
+		ReservedPrefix: netip.MustParsePrefix(fmt.Sprintf("10.215.%d.0/28", n)),
 	}
 	backend, err := netnsbackend.New(cfg, func(f string, a ...any) { t.Logf("localcloud: "+f, a...) })
 	if err != nil {
