@@ -31,7 +31,7 @@ import (
 type RealCloud struct {
 	URL string
 	// Registry is localcloud's image registry as hosts and the machine
-	// reach it ("10.213.N.1:5000").
+	// reach it ("10.214.N.1:5000").
 	Registry       string
 	ProviderConfig string
 	Driver         cloud.Driver
