@@ -38,7 +38,7 @@ func TestAccRealHosts_dockerAndFloatingIP(t *testing.T) {
 			{
 				Config: realHostsConfig(rc, name, 0),
 				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue("haddock_host.node[0]", tfjsonpath.New("docker").AtMapKey("endpoint"), knownvalue.StringRegexp(regexpMust(`^tcp://10\.213\.\d+\.\d+:2376$`))),
+					statecheck.ExpectKnownValue("haddock_host.node[0]", tfjsonpath.New("docker").AtMapKey("endpoint"), knownvalue.StringRegexp(regexpMust(`^tcp://10\.214\.\d+\.\d+:2376$`))),
 					statecheck.ExpectSensitiveValue("haddock_host.node[0]", tfjsonpath.New("docker").AtMapKey("key_pem")),
 				},
 				Check: resource.ComposeTestCheckFunc(
