@@ -32,7 +32,6 @@ import (
 	"github.com/haddockhq/terraform-provider-haddock/internal/cluster"
 	"github.com/haddockhq/terraform-provider-haddock/internal/image"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/localcloudtest"
-	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netnsbackend"
 	"github.com/haddockhq/terraform-provider-haddock/internal/stack"
 	"github.com/haddockhq/terraform-provider-haddock/internal/swarm"
 	"github.com/haddockhq/terraform-provider-haddock/internal/testload"
@@ -46,11 +45,6 @@ var foOptions = localcloudtest.Options{
 	Subnet: netip.MustParsePrefix("10.213.248.0/24"), ReservedPrefix: netip.MustParsePrefix("10.213.249.0/28"),
 	Lock: "haddock-failover-test.lock", Sweep: true, Registry: true,
 }
-
-// sockDir holds one symlink per host, <droplet name>.sock → that host's
-// dockerd socket: on localcloud every host's engine has its own socket
-// path, and the agent's bind mount picks its own with {{.Node.Hostname}}.
-const sockDir = "/tmp/hdkfo-sock"
 
 // testHeartbeat is the swarm's Dispatcher.HeartbeatPeriod for the 15 s
 // target (see the package documentation).
@@ -129,7 +123,6 @@ func startFailover(tb testing.TB) *foEnv {
 			tb.Fatalf("building and pushing the images: %v", err)
 		}
 	}
-	e.linkSockets(tb)
 
 	eng, _, err := e.c.Manager(ctx)
 	if err != nil {
@@ -178,7 +171,7 @@ func startFailover(tb testing.TB) *foEnv {
 	tb.Cleanup(func() { _ = e.drv.DeleteFloatingIP(context.Background(), e.ip.ID) })
 	cfg := Config{Cloud: cloud.DigitalOcean, Token: e.lc.Token, APIEndpoint: apiURL, FloatingIPID: e.ip.ID,
 		ClusterUID: e.c.UID(), PollInterval: Duration(DefaultPollInterval), CloudRefresh: Duration(DefaultCloudRefresh)}
-	if _, err := Deploy(ctx, api, Service{Image: agentRef, Socket: sockDir + "/{{.Node.Hostname}}.sock"}, cfg); err != nil {
+	if _, err := Deploy(ctx, api, Service{Image: agentRef}, cfg); err != nil {
 		tb.Fatalf("deploying the agent: %v", err)
 	}
 	t0 := time.Now()
@@ -210,31 +203,6 @@ func serveOnBridge(tb testing.TB, lc *localcloudtest.Real) string {
 	go func() { _ = srv.Serve(ln) }()
 	tb.Cleanup(func() { _ = srv.Close() })
 	return "http://" + ln.Addr().String()
-}
-
-// linkSockets makes sockDir/<droplet name>.sock point at each manager's
-// dockerd socket.
-func (e *foEnv) linkSockets(tb testing.TB) {
-	tb.Helper()
-	hosts, err := e.drv.ListHosts(tb.Context(), cluster.GroupTag(e.c.UID(), cluster.ManagersGroup))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	_ = os.RemoveAll(sockDir)
-	if err := os.MkdirAll(sockDir, 0o700); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = os.RemoveAll(sockDir) })
-	for _, h := range hosts {
-		id, _ := strconv.Atoi(h.ID)
-		nh, err := e.lc.Backend.Manager().Get(netnsbackend.HostID(id))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if err := os.Symlink(nh.DockerSocket, filepath.Join(sockDir, h.Name+".sock")); err != nil {
-			tb.Fatal(err)
-		}
-	}
 }
 
 // holder is the manager holding the IP now.

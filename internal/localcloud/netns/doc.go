@@ -55,7 +55,11 @@
 //     way (tlscacert, tlscert, tlskey, ...);
 //   - hosts keeps its tcp:// listeners (they bind inside the host's
 //     namespace, so tcp://0.0.0.0:2376 is the host's own address) and
-//     replaces unix:// and fd:// ones by StateDir/hosts/<id>/docker.sock;
+//     replaces unix:// and fd:// ones by StateDir/hosts/<id>/docker.sock
+//     (what localcloud dials) and, with the private /run, by
+//     /run/docker.sock: the host's own /var/run/docker.sock, which a
+//     container bind-mounts to drive its engine as on any Docker host
+//     (Haddock's failover agent does);
 //   - data-root, exec-root and pidfile are set to the host's directory, and
 //     "graph" and "containerd" (an external containerd) are dropped;
 //   - storage-driver is set to the driver that works on StateDir's file

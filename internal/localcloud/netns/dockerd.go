@@ -120,6 +120,7 @@ func (m *Manager) writeHostFiles(hs *hostState, spec HostSpec) (string, error) {
 		overlayOK:     m.storageDriver == "overlay2",
 		keyPath:       m.dockerdMajor > 0 && m.dockerdMajor < 23,
 		cgroupParent:  cgroupParent,
+		runSocket:     m.privateRun(),
 	})
 	if err != nil {
 		return "", err
@@ -140,7 +141,15 @@ type daemonParams struct {
 	overlayOK     bool
 	keyPath       bool // set deprecated-key-path (dockerd < 23)
 	cgroupParent  string
+	// runSocket: the daemon also listens on /run/docker.sock, which is
+	// its host's own (a private /run): where containers that drive their
+	// engine bind-mount it from, as on any Docker host.
+	runSocket bool
 }
+
+// HostDockerSocket is the engine's socket inside every host (its private
+// /run), beside the one localcloud dials in the host's directory.
+const HostDockerSocket = "/run/docker.sock"
 
 // effectiveDaemonConfig turns the host's daemon.json into the one its
 // dockerd runs with, as the package documentation describes. It reports
@@ -166,6 +175,9 @@ func effectiveDaemonConfig(in []byte, p daemonParams) ([]byte, bool, error) {
 	}
 
 	hosts := []any{"unix://" + filepath.Join(p.dir, dockerSock)}
+	if p.runSocket {
+		hosts = append(hosts, "unix://"+HostDockerSocket)
+	}
 	switch h := cfg["hosts"].(type) {
 	case nil:
 	case []any:
@@ -345,9 +357,9 @@ func (m *Manager) startDaemon(ctx context.Context, hs *hostState) error {
 	defer func() { _ = logf.Close() }()
 	_, _ = fmt.Fprintf(logf, "--- localcloud: starting dockerd for host %s (%s) at %s\n", hs.ID, hs.Hostname, time.Now().UTC().Format(time.RFC3339))
 
-	mountRun := "1"
-	if under(m.cfg.StateDir, "/run") || under(m.cfg.StateDir, "/var/run") {
-		mountRun = "0" // a tmpfs on /run would hide the state directory
+	mountRun := "0"
+	if m.privateRun() {
+		mountRun = "1"
 	}
 	args := []string{
 		"--net=" + m.netnsPath(hs.ID), "--",
@@ -375,6 +387,12 @@ func (m *Manager) startDaemon(ctx context.Context, hs *hostState) error {
 	m.mu.Unlock()
 	m.cfg.Logger.Debug("dockerd started", "host", hs.ID, "pid", d.pid)
 	return m.waitReady(ctx, hs, d)
+}
+
+// privateRun says whether each host gets a private tmpfs on /run: not when
+// StateDir is under /run, which it would hide.
+func (m *Manager) privateRun() bool {
+	return !under(m.cfg.StateDir, "/run") && !under(m.cfg.StateDir, "/var/run")
 }
 
 func under(path, dir string) bool {

@@ -28,6 +28,7 @@ func TestEffectiveDaemonConfig(t *testing.T) {
 		overlayOK:     true,
 		keyPath:       true,
 		cgroupParent:  "/hdk-a",
+		runSocket:     true,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +41,7 @@ func TestEffectiveDaemonConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]any{
-		"hosts":               []any{"unix:///s/hosts/a/docker.sock", "tcp://0.0.0.0:2376"},
+		"hosts":               []any{"unix:///s/hosts/a/docker.sock", "unix:///run/docker.sock", "tcp://0.0.0.0:2376"},
 		"tls":                 true,
 		"tlsverify":           true,
 		"tlscacert":           "/s/hosts/a/root/etc/docker/ca.pem",
