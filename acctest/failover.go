@@ -4,12 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/http"
-	"net/http/httputil"
-	"net/url"
-	"os"
-	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -20,15 +14,13 @@ import (
 	"github.com/haddockhq/terraform-provider-haddock/internal/cluster"
 	"github.com/haddockhq/terraform-provider-haddock/internal/failover"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/localcloudtest"
-	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netnsbackend"
 )
 
-// What a failover agent needs on a real cloud's hosts that real clouds give
-// it and localcloud does not: the cloud's API reachable from inside the
-// hosts (localcloud listens on loopback), and each engine's socket at one
-// path (every localcloud host's dockerd has its own socket path on the one
-// machine). Both stay here, in the harness: the provider deploys the agent
-// as it would on DigitalOcean.
+// A failover agent on localcloud's hosts gets what a real cloud gives it:
+// each host's engine at /var/run/docker.sock (package netns), and the
+// cloud's API reachable from the hosts, here on the bridge's gateway
+// (ServeAPIOnBridge, as `localcloud serve` does). The provider deploys the
+// agent as it would on DigitalOcean.
 
 // PushAgent builds the failover agent (cmd/haddock-agent) into an image
 // without a Docker daemon and pushes it to the cloud's registry as
@@ -46,107 +38,32 @@ func (rc *RealCloud) PushAgent(t testing.TB, tag string) string {
 	return ref
 }
 
-// ServeAPIOnBridge serves the cloud's API on the bridge's address as well
-// (a reverse proxy, closed when t ends), where the hosts' containers reach
-// the machine, and returns its base URL. A provider configured with it
-// hands the failover agent an endpoint the agent can reach.
+// ServeAPIOnBridge serves the cloud's API on the bridge's gateway as well
+// (closed when t ends), where programs on the hosts reach it, as `localcloud
+// serve` does, and returns its base URL: the provider's agent_api_endpoint.
 func (rc *RealCloud) ServeAPIOnBridge(t testing.TB) string {
 	t.Helper()
-	gw, _, err := net.SplitHostPort(rc.Registry)
+	l, err := rc.backend.ServeOnGateway(context.Background(), rc.run.Server.Handler(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(gw, "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	target, err := url.Parse(rc.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: httputil.NewSingleHostReverseProxy(target), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return "http://" + ln.Addr().String()
+	t.Cleanup(func() { _ = l.Close() })
+	return l.URL
 }
 
-// ProviderConfigAt is ProviderConfig with another API endpoint (one from
-// ServeAPIOnBridge: plain HTTP to the bridge's address, so insecure_http)
-// and extra top-level provider attributes.
-func (rc *RealCloud) ProviderConfigAt(apiURL, extra string) string {
+// ProviderConfigAgent is ProviderConfig with the failover agent's endpoint
+// (from ServeAPIOnBridge) and extra top-level provider attributes.
+func (rc *RealCloud) ProviderConfigAgent(agentURL, extra string) string {
 	return fmt.Sprintf(`
-provider "haddock" {
-  insecure_http = true%[3]s
+provider "haddock" {%[4]s
   digitalocean {
-    api_endpoint  = %[1]q
-    token         = %[2]q
-    poll_interval = 0.2
+    api_endpoint       = %[1]q
+    agent_api_endpoint = %[2]q
+    token              = %[3]q
+    poll_interval      = 0.2
   }
 }
-`, apiURL, Token, extra)
-}
-
-// SocketTemplate is the bind-mount source LinkSockets makes work on every
-// host: swarm expands {{.Node.Hostname}} (the droplet's name) per node.
-func (rc *RealCloud) SocketTemplate() string {
-	return rc.socketDir() + "/{{.Node.Hostname}}.sock"
-}
-
-func (rc *RealCloud) socketDir() string { return filepath.Join(os.TempDir(), rc.bridge+"-sock") }
-
-// LinkSockets makes <socket dir>/<droplet name>.sock point at each host's
-// dockerd socket, for every host the cloud has now; removed when t ends.
-func (rc *RealCloud) LinkSockets(t testing.TB) {
-	t.Helper()
-	hosts, err := rc.Driver.ListHosts(context.Background(), cloud.ManagedTag)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := rc.socketDir()
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	for _, h := range hosts {
-		id, err := strconv.Atoi(h.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		nh, err := rc.backend.Manager().Get(netnsbackend.HostID(id))
-		if err != nil {
-			t.Fatal(err)
-		}
-		link := filepath.Join(dir, h.Name+".sock")
-		_ = os.Remove(link)
-		if err := os.Symlink(nh.DockerSocket, link); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-// PointAgentAt makes the failover agent's service (failover.ServiceName)
-// bind-mount socket as the engine's socket: what the provider deploys
-// mounts /var/run/docker.sock, which on localcloud is no host's engine.
-func PointAgentAt(ctx context.Context, d DockerAttr, socket string) error {
-	cli, err := d.Client(d.Endpoint, d.ServerName)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = cli.Close() }()
-	s, _, err := cli.ServiceInspectWithRaw(ctx, failover.ServiceName, swarmtypes.ServiceInspectOptions{})
-	if err != nil {
-		return fmt.Errorf("reading the agent's service: %w", err)
-	}
-	spec := s.Spec
-	for i, m := range spec.TaskTemplate.ContainerSpec.Mounts {
-		if m.Target == failover.DockerSocket {
-			spec.TaskTemplate.ContainerSpec.Mounts[i].Source = socket
-		}
-	}
-	if _, err := cli.ServiceUpdate(ctx, s.ID, s.Version, spec, swarmtypes.ServiceUpdateOptions{}); err != nil {
-		return fmt.Errorf("updating the agent's service: %w", err)
-	}
-	return nil
+`, rc.URL, agentURL, Token, extra)
 }
 
 // FailHost breaks the droplet as a hardware fault would (localcloud's

@@ -46,8 +46,8 @@ func TestAccFloatingIP_followsCluster(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
-	// The agent runs in the hosts: the provider's endpoint must be one
-	// they reach (the harness serves localcloud on the bridge too).
+	// The agent runs on the managers: it gets the API's address on the
+	// hosts' bridge (agent_api_endpoint), as `localcloud serve` prints it.
 	apiURL := rc.ServeAPIOnBridge(t)
 	compose, err := os.ReadFile(filepath.Join("..", "examples", "local", "compose.yaml"))
 	if err != nil {
@@ -78,11 +78,6 @@ func TestAccFloatingIP_followsCluster(t *testing.T) {
 					func(s *terraform.State) error {
 						d, err := acctest.HostDocker(s, followCluster)
 						if err != nil {
-							return err
-						}
-						// localcloud's engines each have their own socket.
-						rc.LinkSockets(t)
-						if err := acctest.PointAgentAt(context.Background(), d, rc.SocketTemplate()); err != nil {
 							return err
 						}
 						if _, err := acctest.WaitRunning(context.Background(), d, "haddock-agent", 3, 2*time.Minute); err != nil {
@@ -146,7 +141,7 @@ func followConfig(rc *acctest.RealCloud, apiURL, agent, counter string, compose 
   cluster_id          = haddock_swarm_cluster.fo.id
   cluster_credentials = haddock_swarm_cluster.fo.credentials`
 	}
-	return rc.ProviderConfigAt(apiURL, fmt.Sprintf("\n  failover_agent_image = %q", agent)) + fmt.Sprintf(`
+	return rc.ProviderConfigAgent(apiURL, fmt.Sprintf("\n  failover_agent_image = %q", agent)) + fmt.Sprintf(`
 resource "haddock_swarm_cluster" "fo" {
   name             = "fo"
   heartbeat_period = %[1]q

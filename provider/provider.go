@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
@@ -37,6 +38,10 @@ const (
 	EnvDigitalOceanToken  = "DIGITALOCEAN_TOKEN"
 	EnvDigitalOceanURL    = "DIGITALOCEAN_API_URL"
 	EnvFailoverAgentImage = "HADDOCK_FAILOVER_AGENT_IMAGE"
+	// The endpoints the failover agent calls from the managers, when they
+	// differ from the provider's own (a local cloud on loopback).
+	EnvAgentDigitalOceanURL = "HADDOCK_AGENT_DIGITALOCEAN_API_URL"
+	EnvAgentAWSEC2URL       = "HADDOCK_AGENT_AWS_ENDPOINT_URL_EC2"
 )
 
 // DefaultFailoverAgentImageRepository is where the failover agent's image
@@ -97,6 +102,12 @@ func (p *haddockProvider) Schema(_ context.Context, _ provider.SchemaRequest, re
 						MarkdownDescription: "Base URL of the API. Defaults to `" + EnvDigitalOceanURL + "`, then `" + digitalocean.DefaultAPIEndpoint + "`. " +
 							"Set it to a local cloud's URL (for example `http://127.0.0.1:9080`) to work offline.",
 					},
+					"agent_api_endpoint": schema.StringAttribute{
+						Optional: true,
+						MarkdownDescription: "Base URL of the API as the failover agent on the managers reaches it (see `haddock_floating_ip`'s `cluster_id`). " +
+							"Defaults to `" + EnvAgentDigitalOceanURL + "`, then `api_endpoint`. Set it when the provider reaches the API at an address the managers do not: " +
+							"a local cloud on `127.0.0.1` (`localcloud serve` prints the address its hosts use).",
+					},
 					"requests_per_second": schema.Float64Attribute{
 						Optional:            true,
 						MarkdownDescription: "Client-side rate limit for API requests. `0` (the default) means no limit.",
@@ -138,6 +149,7 @@ type providerModel struct {
 type digitalOceanModel struct {
 	Token             types.String  `tfsdk:"token"`
 	APIEndpoint       types.String  `tfsdk:"api_endpoint"`
+	AgentAPIEndpoint  types.String  `tfsdk:"agent_api_endpoint"`
 	RequestsPerSecond types.Float64 `tfsdk:"requests_per_second"`
 	HTTPRetryMax      types.Int64   `tfsdk:"http_retry_max"`
 	HTTPRetryWaitMin  types.Float64 `tfsdk:"http_retry_wait_min"`
@@ -155,7 +167,7 @@ func (p *haddockProvider) Configure(ctx context.Context, req provider.ConfigureR
 	if do == nil {
 		do = &digitalOceanModel{}
 	}
-	if do.Token.IsUnknown() || do.APIEndpoint.IsUnknown() || cfg.AWS.unknown() {
+	if do.Token.IsUnknown() || do.APIEndpoint.IsUnknown() || do.AgentAPIEndpoint.IsUnknown() || cfg.AWS.unknown() {
 		// Values from resources not yet created: configure on apply.
 		return
 	}
@@ -218,7 +230,11 @@ func (p *haddockProvider) Configure(ctx context.Context, req provider.ConfigureR
 			data.poll = dcfg.PollInterval
 		}
 		data.add(drv, nil)
-		data.agentCredentials[cloud.DigitalOcean] = failover.Config{Cloud: cloud.DigitalOcean, Token: token, APIEndpoint: endpoint}
+		agentURL, ok := agentEndpoint(do.AgentAPIEndpoint, EnvAgentDigitalOceanURL, endpoint, path.Root("digitalocean").AtName("agent_api_endpoint"), insecure, &resp.Diagnostics)
+		if !ok {
+			return
+		}
+		data.agentCredentials[cloud.DigitalOcean] = failover.Config{Cloud: cloud.DigitalOcean, Token: token, APIEndpoint: agentURL}
 		tflog.Debug(ctx, "configured DigitalOcean", map[string]any{"api_endpoint": endpoint})
 	}
 	configureAWS(ctx, cfg.AWS, data, insecure, &resp.Diagnostics)
@@ -226,7 +242,16 @@ func (p *haddockProvider) Configure(ctx context.Context, req provider.ConfigureR
 		return
 	}
 	if _, ok := data.vendors[cloud.AWS]; ok {
-		data.agentCredentials[cloud.AWS] = awsAgentCredentials(ctx, cfg.AWS)
+		c := awsAgentCredentials(ctx, cfg.AWS)
+		var v types.String
+		if cfg.AWS != nil {
+			v = cfg.AWS.AgentEC2Endpoint
+		}
+		var ok bool
+		if c.APIEndpoint, ok = agentEndpoint(v, EnvAgentAWSEC2URL, c.APIEndpoint, path.Root("aws").AtName("agent_ec2_endpoint"), insecure, &resp.Diagnostics); !ok {
+			return
+		}
+		data.agentCredentials[cloud.AWS] = c
 	}
 	resp.DataSourceData = data
 	resp.ResourceData = data
@@ -270,6 +295,49 @@ func cleartext(u *url.URL) bool {
 	}
 	ip := net.ParseIP(h)
 	return ip == nil || !ip.IsLoopback()
+}
+
+// agentEndpoint is the endpoint the failover agent gets: v, else the
+// environment variable env, else fallback (the provider's own). Plain http
+// is allowed to loopback and to addresses of this machine (a local cloud's
+// bridge: the agent's requests never leave the machine), otherwise only
+// with insecure_http.
+func agentEndpoint(v types.String, env, fallback string, at path.Path, insecure bool, diags *diag.Diagnostics) (string, bool) {
+	raw := stringOr(v, os.Getenv(env))
+	if raw == "" {
+		return fallback, true
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		diags.AddAttributeError(at, "Invalid failover agent endpoint",
+			fmt.Sprintf("%q (from %s or %s) is not an http(s) URL: set it to the API's base URL as the managers reach it.", raw, at, env))
+		return "", false
+	}
+	if cleartext(u) && !onThisMachine(u.Hostname()) && !insecure {
+		diags.AddAttributeError(at, "Unencrypted failover agent endpoint",
+			fmt.Sprintf("%q (from %s or %s) is plain http to a host that is neither loopback nor this machine: the agent's credentials would cross the network in clear. %s", raw, at, env, insecureHTTPFix))
+		return "", false
+	}
+	return raw, true
+}
+
+// onThisMachine says whether host is an address of one of this machine's
+// interfaces.
+func onThisMachine(host string) bool {
+	ip := net.ParseIP(host)
+	if ip == nil {
+		return false
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.Equal(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // insecureHTTPFix says what to do about an endpoint cleartext refuses.

@@ -47,6 +47,12 @@ func awsBlockSchema() schema.SingleNestedBlock {
 				MarkdownDescription: "Attempts per API call, retries included. Defaults to the SDK's (3).",
 				Validators:          []validator.Int64{int64validator.Between(1, 25)},
 			},
+			"agent_ec2_endpoint": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "The EC2 endpoint as the failover agent on the managers reaches it (see `haddock_floating_ip`'s `cluster_id`). " +
+					"Defaults to `HADDOCK_AGENT_AWS_ENDPOINT_URL_EC2`, then `endpoints.ec2`, then the SDK's regional endpoint. Set it when the provider reaches EC2 at an address the managers do not " +
+					"(a local cloud on `127.0.0.1`: `localcloud serve` prints the address its hosts use).",
+			},
 			"endpoints": schema.SingleNestedAttribute{
 				Optional:            true,
 				MarkdownDescription: "Custom service endpoints.",
@@ -70,6 +76,8 @@ type awsModel struct {
 	RetryMode   types.String `tfsdk:"retry_mode"`
 	MaxAttempts types.Int64  `tfsdk:"max_attempts"`
 	Endpoints   types.Object `tfsdk:"endpoints"`
+	// AgentEC2Endpoint: see agent_ec2_endpoint.
+	AgentEC2Endpoint types.String `tfsdk:"agent_ec2_endpoint"`
 }
 
 type awsEndpointsModel struct {
@@ -83,7 +91,7 @@ func (m *awsModel) unknown() bool {
 	if m == nil {
 		return false
 	}
-	for _, v := range []attr.Value{m.Region, m.AccessKey, m.SecretKey, m.Token, m.Profile, m.Endpoints} {
+	for _, v := range []attr.Value{m.Region, m.AccessKey, m.SecretKey, m.Token, m.Profile, m.Endpoints, m.AgentEC2Endpoint} {
 		if v.IsUnknown() {
 			return true
 		}

@@ -71,14 +71,37 @@ fi
 
 registry=${LOCALCLOUD_REGISTRY:-10.213.0.1:5000}
 image=$registry/counter:1
+# localcloud serves its API on the hosts' bridge too, at the same port: the
+# failover agent on the managers moves the floating IP through it.
+agent_api=http://${registry%:*}:${listen##*:}
+tfvars=$root/examples/local/demo.auto.tfvars
+
+# write_tfvars records the images and the agent's endpoint where terraform
+# finds them by itself (examples/local/demo.auto.tfvars): later applies,
+# yours included, need no -var.
+write_tfvars() {
+  cat >"$tfvars" <<EOT
+# Written by scripts/demo.sh (make demo): the images it pushed to localcloud's registry.
+image              = "$1"
+agent_image        = "$2"
+agent_api_endpoint = "$agent_api"
+EOT
+}
+
+# holder prints the droplet id and name holding the floating IP of $1.
+holder() {
+  curl -fsS -H "Authorization: Bearer $token" "$url/v2/reserved_ips/$1" | jq -r '.reserved_ip.droplet | "\(.id) \(.name)"'
+}
 
 case "${1:-up}" in
 up)
   start_localcloud
-  say "building the counter app into an image (no Docker daemon) and pushing it to localcloud's registry"
-  "$root/bin/haddock-image" build-push -pkg ./examples/apps/counter -tag "$image"
-  say "terraform apply examples/local: 3 managers, 2 workers, the counter stack, a floating IP (no terraform init)"
-  tf apply -auto-approve -input=false -var image="$image"
+  say "building the counter app and the failover agent into images (no Docker daemon) and pushing them to localcloud's registry"
+  "$root/bin/haddock-image" build-push -pkg ./examples/apps/counter -tag "$image" >/dev/null
+  agent=$("$root/bin/haddock-image" build-push -pkg ./cmd/haddock-agent -user 0 -tag "$registry/haddock-agent:demo")
+  write_tfvars "$image" "$agent"
+  say "terraform apply examples/local: 3 managers, 2 workers, the counter stack, a floating IP that follows the managers (no terraform init)"
+  tf apply -auto-approve -input=false
   say "outputs"
   tf output
   app_url=$(tf output -raw url)
@@ -86,9 +109,11 @@ up)
   for _ in $(seq 1 8); do
     curl -fsS --max-time 5 "${app_url}api" | jq -r '"  answered by task \(.task_slot // "?") on node \(.node // "?") (container \(.hostname)), hit \(.hits // .count // "?")"'
   done
-  printf '\nScale the workers: terraform -chdir=examples/local apply -var image=%s -var workers=3 (with TF_CLI_CONFIG_FILE=bin/dev.tfrc)\n' "$image"
+  read -r _ holder_name <<<"$(holder "$(tf output -raw ip_address)")"
+  printf '\nThe floating IP is on %s. Fail that manager as hardware fails and watch the IP move to another one, requests counted: make demo-failover\n' "$holder_name"
+  printf 'Scale the workers: terraform -chdir=examples/local apply -var workers=3 (with TF_CLI_CONFIG_FILE=bin/dev.tfrc and the DIGITALOCEAN_* variables above)\n'
   printf 'Roll the managers to another size, one at a time, while the app keeps answering: make demo-roll\n'
-  printf '  (that is: terraform -chdir=examples/local apply -var image=%s -var manager_size=medium, with requests counted throughout)\n' "$image"
+  printf '  (that is: terraform -chdir=examples/local apply -var manager_size=medium, with requests counted throughout)\n'
   printf '\nlocalcloud keeps running on %s; `make demo-destroy` destroys the hosts and stops it.\n' "$url"
   ;;
 roll)
@@ -108,7 +133,7 @@ roll)
       sleep 0.1
     done ) &
   loader=$!
-  tf plan -input=false -var image="$image" -var manager_size="$next" -out "$counts.plan" >/dev/null
+  tf plan -input=false -var manager_size="$next" -out "$counts.plan" >/dev/null
   tf show -json "$counts.plan" | jq -r '.resource_changes[] | select(.address == "haddock_swarm_cluster.demo") | .change.after.rollout[]? | "  will replace \(.name): \(.changes | join(", "))"'
   tf apply -auto-approve -input=false "$counts.plan"
   touch "$counts.stop"
@@ -118,21 +143,73 @@ roll)
   say "during the rollout: $ok requests answered, $failed failed"
   tf output nodes
   ;;
+failover)
+  # Fail the manager holding the floating IP as hardware fails (no clean
+  # shutdown), with a client requesting the app through the IP 10 times a
+  # second, and measure how long until it answers again: the failover agent
+  # moves the IP, not Terraform. Then power the manager on again.
+  start_localcloud
+  app_url=$(tf output -raw url)
+  ip=$(tf output -raw ip_address)
+  read -r failed_id failed_name <<<"$(holder "$ip")"
+  log=$(mktemp)
+  ( while [ ! -e "$log.stop" ]; do
+      t=$(date +%s.%N)
+      if curl -fsS --max-time 1 -o /dev/null "${app_url}api"; then echo "$t ok"; else echo "$t failed"; fi >>"$log"
+      sleep 0.1
+    done ) &
+  loader=$!
+  sleep 3
+  say "failing $failed_name (droplet $failed_id), which holds $ip: its machine stops at once"
+  t_fail=$(date +%s.%N)
+  curl -fsS -X POST -H "Authorization: Bearer $token" "$url/_localcloud/hosts/$failed_id/fail" >/dev/null
+  recovered=""
+  for _ in $(seq 1 600); do
+    # The first answer after the failure that follows a failed request.
+    recovered=$(awk -v t0="$t_fail" '$1 >= t0 && $2 == "failed" {f=1} f && $2 == "ok" {print $1; exit}' "$log")
+    [ -n "$recovered" ] && break
+    sleep 0.1
+  done
+  sleep 5
+  touch "$log.stop"
+  wait "$loader"
+  read -r now_id now_name <<<"$(holder "$ip")"
+  ok=$(grep -c ' ok$' "$log" || true)
+  failed=$(grep -c ' failed$' "$log" || true)
+  rm -f "$log" "$log.stop"
+  if [ -z "$recovered" ]; then
+    say "the app did not answer again through $ip within 60 s ($ok answered, $failed failed); the IP is on $now_name"
+    exit 1
+  fi
+  say "the IP moved to $now_name (droplet $now_id); the app answered again $(awk -v a="$t_fail" -v b="$recovered" 'BEGIN{printf "%.1f", b-a}') s after the failure"
+  printf '  requests through the IP: %s answered, %s failed (all within that window)\n' "$ok" "$failed"
+  say "powering $failed_name on again: it rejoins the swarm"
+  curl -fsS -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d '{"type":"power_on"}' "$url/v2/droplets/$failed_id/actions" >/dev/null
+  for _ in $(seq 1 60); do
+    tf apply -refresh-only -auto-approve -input=false >/dev/null
+    tf output -json nodes | jq -e --arg n "$failed_name" 'map(select(startswith($n + " "))) | all(endswith(" ready"))' >/dev/null && break
+    sleep 2
+  done
+  tf output nodes
+  say "terraform plan: the agent's move is not drift"
+  tf plan -input=false -detailed-exitcode | tail -n 3 || true
+  ;;
 down)
   if running || answering; then
     start_localcloud
     say "terraform destroy examples/local"
-    tf destroy -auto-approve -input=false -var image="$image"
+    [ -f "$tfvars" ] || write_tfvars "$image" "$registry/haddock-agent:demo"
+    tf destroy -auto-approve -input=false
   fi
   stop_localcloud
   if [ -d "$hosts_dir" ]; then
     say "removing every local host, the bridge and the rules"
     "$root/bin/localcloud" down -state-dir "$hosts_dir"
   fi
-  rm -f examples/local/terraform.tfstate examples/local/terraform.tfstate.backup
+  rm -f examples/local/terraform.tfstate examples/local/terraform.tfstate.backup "$tfvars"
   ;;
 *)
-  echo "usage: $0 up|roll|down" >&2
+  echo "usage: $0 up|roll|failover|down" >&2
   exit 2
   ;;
 esac

@@ -149,6 +149,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	stateDir := fs.String("state-dir", "", "`directory` for the API state and the hosts (default "+defaultStateDir+" with -backend netns, none with memory)")
 	nf := netnsFlags(fs)
 	withRegistry := fs.Bool("registry", true, "with -backend netns: run an image registry for the hosts on the bridge's gateway, port 5000 (needs docker-registry)")
+	hostsAPI := fs.Bool("hosts-api", true, "with -backend netns: serve the APIs on the bridge's gateway too (same ports), where programs on the hosts reach them (Haddock's failover agent)")
 	quiet := fs.Bool("quiet", false, "do not log requests")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
@@ -285,6 +286,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	var hostsAPIs []*netnsbackend.HostsListener
+	if hosts != nil && *hostsAPI {
+		if hostsAPIs, err = serveForHosts(sigCtx, hosts, srv); err != nil && sigCtx.Err() == nil {
+			_ = srv.Close()
+			stopHosts(hosts, logger)
+			stopRegistry(reg, logger)
+			return err
+		}
+	}
 	desc := "backend " + *backend
 	if hosts != nil {
 		n := len(hosts.Manager().List())
@@ -306,10 +316,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if regLine != "" {
 		_, _ = fmt.Fprintln(stdout, regLine)
 	}
+	for i, l := range hostsAPIs {
+		api, env := "DigitalOcean API", "HADDOCK_AGENT_DIGITALOCEAN_API_URL"
+		if i > 0 {
+			api, env = "EC2 API", "HADDOCK_AGENT_AWS_ENDPOINT_URL_EC2"
+		}
+		_, _ = fmt.Fprintf(stdout, "localcloud: the hosts reach the %s at %s (for the provider's failover agent: export %s=%s)\n", api, l.URL, env, l.URL)
+	}
 
 	<-sigCtx.Done()
 	stop() // a second signal kills at once
 	logger.Printf("shutting down")
+	for _, l := range hostsAPIs {
+		_ = l.Close()
+	}
 	err = srv.Close()
 	if hosts != nil {
 		stopHosts(hosts, logger)

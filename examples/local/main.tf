@@ -1,9 +1,12 @@
 # The demo, run by `make demo` against Haddock's local cloud: no account needed.
 # Every host is real (a network namespace running its own Docker Engine), and
 # so is everything on it: a 3-manager swarm, 2 workers, a stack running the
-# counter app from localcloud's registry, and a floating IP on a manager.
+# counter app from localcloud's registry, and a floating IP that follows the
+# managers: when the manager holding it fails, an agent on the managers moves
+# it to another one within seconds, without Terraform (`make demo-failover`).
 # The provider reads DIGITALOCEAN_API_URL and DIGITALOCEAN_TOKEN, which
-# scripts/demo.sh points at the local cloud.
+# scripts/demo.sh points at the local cloud; it writes the images and the
+# agent's endpoint into demo.auto.tfvars.
 
 terraform {
   required_providers {
@@ -13,10 +16,25 @@ terraform {
   }
 }
 
-provider "haddock" {}
+provider "haddock" {
+  failover_agent_image = var.agent_image
+  digitalocean {
+    agent_api_endpoint = var.agent_api_endpoint
+  }
+}
 
 variable "image" {
   description = "The counter app's image in localcloud's registry (scripts/demo.sh builds and pushes it)."
+  type        = string
+}
+
+variable "agent_image" {
+  description = "The failover agent's image in localcloud's registry (scripts/demo.sh builds and pushes it from cmd/haddock-agent)."
+  type        = string
+}
+
+variable "agent_api_endpoint" {
+  description = "localcloud's API as the managers reach it, on the hosts' bridge (`localcloud serve` prints it): the failover agent calls it to move the IP."
   type        = string
 }
 
@@ -34,6 +52,10 @@ variable "workers" {
 
 resource "haddock_swarm_cluster" "demo" {
   name = "demo"
+  # How often nodes heartbeat the leader: a silent manager is marked down
+  # after about 3 periods, so 2s lets the IP move within ~10s of a failure
+  # (Docker's default 5s: ~20s), for a little more leader traffic.
+  heartbeat_period = "2s"
   managers = {
     count  = 3
     cloud  = "digitalocean"
@@ -67,15 +89,23 @@ resource "haddock_stack" "counter" {
   depends_on          = [haddock_node_group.workers]
 }
 
+# The front door: kept on a Ready manager by the failover agent the provider
+# deploys on the managers. host_id is whichever manager holds it now.
 resource "haddock_floating_ip" "public" {
-  cloud   = "digitalocean"
-  region  = "eu-central"
-  host_id = haddock_swarm_cluster.demo.nodes[0].host_id
+  cloud               = "digitalocean"
+  region              = "eu-central"
+  cluster_id          = haddock_swarm_cluster.demo.id
+  cluster_credentials = haddock_swarm_cluster.demo.credentials
 }
 
 output "url" {
   description = "The app, through the floating IP."
   value       = "http://${haddock_floating_ip.public.ip_address}/"
+}
+
+output "ip_address" {
+  description = "The floating IP."
+  value       = haddock_floating_ip.public.ip_address
 }
 
 output "nodes" {
