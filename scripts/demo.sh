@@ -155,7 +155,7 @@ failover)
   log=$(mktemp)
   ( while [ ! -e "$log.stop" ]; do
       t=$(date +%s.%N)
-      if curl -fsS --max-time 1 -o /dev/null "${app_url}api"; then echo "$t ok"; else echo "$t failed"; fi >>"$log"
+      if curl -fs --max-time 1 -o /dev/null "${app_url}api"; then echo "$t ok"; else echo "$t failed"; fi >>"$log"
       sleep 0.1
     done ) &
   loader=$!
