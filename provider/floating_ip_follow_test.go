@@ -53,8 +53,8 @@ func TestAccFloatingIP_followsCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := func(heartbeat string, follow bool) string {
-		return followConfig(rc, apiURL, agent, counter, compose, heartbeat, follow)
+	cfg := func(heartbeat string, follow bool, poll ...string) string {
+		return followConfig(rc, apiURL, agent, counter, compose, heartbeat, follow, poll...)
 	}
 	var failed string
 	resource.Test(t, resource.TestCase{
@@ -94,13 +94,24 @@ func TestAccFloatingIP_followsCluster(t *testing.T) {
 				PlanOnly: true,
 			},
 			{
-				Config: cfg("3s", true),
+				// The heartbeat changes in place; a new poll interval
+				// deploys the agent again.
+				Config: cfg("3s", true, "500ms"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(followCluster, plancheck.ResourceActionUpdate),
-					plancheck.ExpectResourceAction(followIP, plancheck.ResourceActionNoop),
+					plancheck.ExpectResourceAction(followIP, plancheck.ResourceActionUpdate),
 				}},
 				Check: resource.ComposeTestCheckFunc(
 					resource.TestCheckResourceAttr(followCluster, "heartbeat_period", "3s"),
+					resource.TestCheckResourceAttr(followIP, "agent_poll_interval", "500ms"),
+					func(s *terraform.State) error {
+						d, err := acctest.HostDocker(s, followCluster)
+						if err != nil {
+							return err
+						}
+						_, err = acctest.WaitRunning(context.Background(), d, "haddock-agent", 3, 2*time.Minute)
+						return err
+					},
 					func(s *terraform.State) error {
 						if got := swarmHeartbeat(t, s); got != 3*time.Second {
 							return fmt.Errorf("the swarm's heartbeat period is %s after the update, want 3s", got)
@@ -134,12 +145,15 @@ func TestAccFloatingIP_followsCluster(t *testing.T) {
 	t.Logf("failed and powered on again: %s", failed)
 }
 
-func followConfig(rc *acctest.RealCloud, apiURL, agent, counter string, compose []byte, heartbeat string, follow bool) string {
+func followConfig(rc *acctest.RealCloud, apiURL, agent, counter string, compose []byte, heartbeat string, follow bool, poll ...string) string {
 	holder := ""
 	if follow {
 		holder = `
   cluster_id          = haddock_swarm_cluster.fo.id
   cluster_credentials = haddock_swarm_cluster.fo.credentials`
+	}
+	if len(poll) > 0 {
+		holder += fmt.Sprintf("\n  agent_poll_interval = %q", poll[0])
 	}
 	return rc.ProviderConfigAgent(apiURL, fmt.Sprintf("\n  failover_agent_image = %q", agent)) + fmt.Sprintf(`
 resource "haddock_swarm_cluster" "fo" {

@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -92,6 +93,15 @@ func (r *floatingIPResource) Schema(ctx context.Context, _ resource.SchemaReques
 			"cluster_credentials": schema.StringAttribute{
 				Optional: true, Sensitive: true,
 				MarkdownDescription: "The cluster's `credentials` (`haddock_swarm_cluster.<name>.credentials`), with `cluster_id`.",
+			},
+			"agent_poll_interval": schema.StringAttribute{
+				Optional: true, Computed: true, Default: stringdefault.StaticString(failover.DefaultPollInterval.String()),
+				MarkdownDescription: "With `cluster_id`: how often the failover agent reads the swarm's node list (only the copy on the Raft leader acts), " +
+					"a duration between `100ms` and `1m`; default `" + failover.DefaultPollInterval.String() + "`. The address moves at most one interval after the swarm marks its holder down " +
+					"(the cluster's `heartbeat_period` sets that delay: about 3 × (period + 0.5 s)). Shorter moves sooner and costs one local " +
+					"Docker API call per manager per interval; the cloud's API is read only every 30 s while nothing needs doing, and before every move. " +
+					"Changing it deploys the agent again.",
+				Validators: []validator.String{durationBetween{min: 100 * time.Millisecond, max: time.Minute}},
 			},
 			"agent_image": schema.StringAttribute{
 				Computed: true,
@@ -173,7 +183,11 @@ func (r *floatingIPResource) ModifyPlan(ctx context.Context, req resource.Modify
 		got, d := req.Private.GetKey(ctx, privateAgentSecretKey)
 		resp.Diagnostics.Append(d...)
 		if _, cc, err := decodeClusterCredentials(plan.ClusterCredentials.ValueString()); err == nil {
-			want, err := privateAgentSecret(r.agentConfig(state, cc.UID))
+			// What would be deployed now: the state's address with the
+			// planned interval.
+			next := *state
+			next.AgentPollInterval = plan.AgentPollInterval
+			want, err := privateAgentSecret(r.agentConfig(&next, cc.UID))
 			stale = err != nil || string(got) != string(want)
 		}
 	}
@@ -348,6 +362,9 @@ func (r *floatingIPResource) Read(ctx context.Context, req resource.ReadRequest,
 	}
 	if state.Region.IsNull() { // import
 		state.Region = types.StringValue(f.Region)
+	}
+	if state.AgentPollInterval.IsNull() { // import, or state from before the attribute
+		state.AgentPollInterval = types.StringValue(failover.DefaultPollInterval.String())
 	}
 	state.setObserved(c, f)
 	if state.following() != "" {
@@ -563,6 +580,10 @@ func (r *floatingIPResource) agentConfig(m *floatingIPModel, uid string) failove
 	cfg := r.data.agentCredentials[cloud.Name(m.Cloud.ValueString())]
 	cfg.FloatingIPID, cfg.ClusterUID = m.VendorID.ValueString(), uid
 	cfg.PollInterval, cfg.CloudRefresh = failover.Duration(failover.DefaultPollInterval), failover.Duration(failover.DefaultCloudRefresh)
+	if d, err := time.ParseDuration(m.AgentPollInterval.ValueString()); err == nil && d > 0 {
+		cfg.PollInterval = failover.Duration(d)
+		cfg.CloudRefresh = max(cfg.CloudRefresh, cfg.PollInterval)
+	}
 	if cfg.Cloud == cloud.AWS {
 		cfg.Region = m.VendorRegion.ValueString()
 	}
@@ -692,6 +713,7 @@ type floatingIPModel struct {
 	ClusterID          types.String   `tfsdk:"cluster_id"`
 	ClusterCredentials types.String   `tfsdk:"cluster_credentials"`
 	AgentImage         types.String   `tfsdk:"agent_image"`
+	AgentPollInterval  types.String   `tfsdk:"agent_poll_interval"`
 	AgentServiceID     types.String   `tfsdk:"agent_service_id"`
 	IPAddress          types.String   `tfsdk:"ip_address"`
 	VendorID           types.String   `tfsdk:"vendor_id"`

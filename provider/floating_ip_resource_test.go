@@ -125,6 +125,14 @@ resource "haddock_swarm_cluster" "test" {
     image  = "debian-12"
   }
 }`, err: []string{"Invalid heartbeat period", `heartbeat_period = "100ms"`, `"100ms" must be a duration between 1s and 1m0s`}},
+		{name: "agent poll interval too short", config: acctest.ProviderConfig() + `
+resource "haddock_floating_ip" "test" {
+  cloud               = "digitalocean"
+  region              = "eu-central"
+  cluster_id          = "abc"
+  cluster_credentials = "{}"
+  agent_poll_interval = "10ms"
+}`, err: []string{"Invalid duration", `agent_poll_interval = "10ms"`, `"10ms" must be a duration between 100ms and 1m0s`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
