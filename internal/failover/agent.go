@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/api/types/system"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
 	"github.com/haddockhq/terraform-provider-haddock/internal/cluster"
+	dswarm "github.com/haddockhq/terraform-provider-haddock/internal/swarm"
 	"github.com/haddockhq/terraform-provider-haddock/internal/wait"
 )
 
@@ -21,6 +23,8 @@ import (
 type Docker interface {
 	Info(ctx context.Context) (system.Info, error)
 	NodeList(ctx context.Context, options swarm.NodeListOptions) ([]swarm.Node, error)
+	ServiceList(ctx context.Context, options swarm.ServiceListOptions) ([]swarm.Service, error)
+	TaskList(ctx context.Context, options swarm.TaskListOptions) ([]swarm.Task, error)
 }
 
 // Agent keeps one floating IP on a Ready manager. Build it with NewAgent;
@@ -126,6 +130,15 @@ func (a *Agent) Round(ctx context.Context) Decision {
 		obs.IP, obs.Hosts = a.ip, a.hosts
 		d = Decide(obs)
 	}
+	if d.Action == Move {
+		// Prefer a manager that serves: read which run their global tasks.
+		if serving, err := a.serving(ctx, nodes); err != nil {
+			a.log.Warn("error", "doing", "reading the managers' tasks (choosing among Ready managers without them)", "error", err.Error(), "floating_ip", a.cfg.FloatingIPID)
+		} else {
+			obs.Serving = serving
+			d = Decide(obs)
+		}
+	}
 	if d.Action != Move {
 		a.note(d, "")
 		return d
@@ -140,6 +153,47 @@ func (a *Agent) Round(ctx context.Context) Decision {
 	a.note(d, a.now().Sub(t0).Round(time.Millisecond).String())
 	a.last = "" // whatever comes next is news
 	return d
+}
+
+// serving reads, for each Ready manager, whether it runs a task of every
+// global service whose placement it matches.
+func (a *Agent) serving(ctx context.Context, nodes []swarm.Node) (map[string]bool, error) {
+	services, err := a.docker.ServiceList(ctx, swarm.ServiceListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	tasks, err := a.docker.TaskList(ctx, swarm.TaskListOptions{Filters: filters.NewArgs(filters.Arg("desired-state", "running"))})
+	if err != nil {
+		return nil, err
+	}
+	running := map[[2]string]bool{} // service id, node id
+	for _, t := range tasks {
+		if t.Status.State == swarm.TaskStateRunning {
+			running[[2]string{t.ServiceID, t.NodeID}] = true
+		}
+	}
+	out := map[string]bool{}
+	for _, n := range nodes {
+		if n.Spec.Role != swarm.NodeRoleManager || n.Status.State != swarm.NodeStateReady {
+			continue
+		}
+		ok := true
+		for _, s := range services {
+			if s.Spec.Mode.Global == nil {
+				continue
+			}
+			var constraints []string
+			if p := s.Spec.TaskTemplate.Placement; p != nil {
+				constraints = p.Constraints
+			}
+			if dswarm.NodeMatches(n, constraints) && !running[[2]string{s.ID, n.ID}] {
+				ok = false
+				break
+			}
+		}
+		out[n.ID] = ok
+	}
+	return out, nil
 }
 
 func (a *Agent) readCloud(ctx context.Context) error {

@@ -19,10 +19,21 @@ import (
 )
 
 type fakeDocker struct {
-	self    string
-	nodes   []swarm.Node
-	infoErr error
-	listErr error
+	self     string
+	nodes    []swarm.Node
+	services []swarm.Service
+	tasks    []swarm.Task
+	infoErr  error
+	listErr  error
+	taskErr  error
+}
+
+func (f *fakeDocker) ServiceList(context.Context, swarm.ServiceListOptions) ([]swarm.Service, error) {
+	return f.services, f.taskErr
+}
+
+func (f *fakeDocker) TaskList(context.Context, swarm.TaskListOptions) ([]swarm.Task, error) {
+	return f.tasks, f.taskErr
 }
 
 func (f *fakeDocker) Info(context.Context) (system.Info, error) {
@@ -193,6 +204,47 @@ func TestAgentMovesOffADownHolder(t *testing.T) {
 	}
 	if moves != 1 {
 		t.Errorf("%d move lines, want 1:\n%s", moves, e.log)
+	}
+}
+
+// A manager that just came back is Ready before its global tasks (the
+// stack's front) run again: the agent moves the IP to one that serves.
+func TestAgentPrefersAManagerThatServes(t *testing.T) {
+	front := swarm.Service{ID: "front"}
+	front.Spec.Mode.Global = &swarm.GlobalService{}
+	front.Spec.TaskTemplate.Placement = &swarm.Placement{Constraints: []string{"node.role == manager"}}
+	web := swarm.Service{ID: "web"} // replicated: says nothing about a node
+	web.Spec.Mode.Replicated = &swarm.ReplicatedService{}
+	runs := func(nodes ...string) []swarm.Task {
+		var out []swarm.Task
+		for _, n := range nodes {
+			tk := swarm.Task{ServiceID: "front", NodeID: n, DesiredState: swarm.TaskStateRunning}
+			tk.Status.State = swarm.TaskStateRunning
+			out = append(out, tk)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name    string
+		tasks   []swarm.Task
+		taskErr error
+		want    string
+	}{
+		{"the serving follower over the lower name", runs("n1", "n3"), nil, "h3"},
+		{"the serving leader over a follower starting its tasks", runs("n1"), nil, "h1"},
+		{"none serves: the Ready follower", nil, nil, "h2"},
+		{"tasks unreadable: the Ready follower", nil, errors.New("boom"), "h2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// The IP is on h4, whose node is down; n2 and n3 are Ready followers.
+			nodes := []swarm.Node{node("1", leader), node("2"), node("3"), node("4", down)}
+			e := newAgentEnv("n1", nodes, "h4")
+			e.c.hosts = append(e.c.hosts, host("4"))
+			e.d.services, e.d.tasks, e.d.taskErr = []swarm.Service{front, web}, tc.tasks, tc.taskErr
+			if d := e.round(t); d.Action != Move || d.To != tc.want {
+				t.Fatalf("decided %+v, want a move to %s", d, tc.want)
+			}
+		})
 	}
 }
 

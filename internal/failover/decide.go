@@ -24,6 +24,11 @@ type Observation struct {
 	// this agent is the one to act).
 	Hosts []cloud.Host
 	IP    *cloud.FloatingIP
+	// Serving says, by node id, whether a node runs a task of every global
+	// service it qualifies for (the stack's front, say): a manager that
+	// just came back is Ready before its tasks run again. Nil when not
+	// read; the agent reads it only before a move.
+	Serving map[string]bool
 }
 
 // Action is what a Decision asks for.
@@ -71,7 +76,9 @@ func Leader(self string, nodes []swarm.Node) bool {
 //     unknown —, drained or demoted) it goes to a Ready manager (Move):
 //     a follower that is Ready, active and reachable in Raft first (by host
 //     name), this node's own host last — see the package documentation for
-//     why not the leader first;
+//     why not the leader first; when Serving is known, managers whose
+//     global tasks all run go before those still starting them (a serving
+//     leader before a follower that would refuse requests);
 //   - with no such manager it stays (Stuck) and the next round looks again.
 func Decide(o Observation) Decision {
 	if !Leader(o.Self, o.Nodes) {
@@ -132,9 +139,23 @@ func Decide(o Observation) Decision {
 }
 
 // target picks the host the IP goes to: a Ready, active, reachable
-// follower (lowest host name first), else this node's own host. Hosts the
-// vendor shows off or being deleted, and the current holder, are skipped.
+// follower (lowest host name first), else this node's own host; with
+// Serving known, first among those that serve. Hosts the vendor shows off
+// or being deleted, and the current holder, are skipped.
 func target(o Observation, byUID map[string]*swarm.Node) (*cloud.Host, *swarm.Node) {
+	if o.Serving != nil {
+		serving := o
+		serving.Hosts = nil
+		for _, h := range o.Hosts {
+			if n := byUID[cluster.HostUID(h)]; n != nil && o.Serving[n.ID] {
+				serving.Hosts = append(serving.Hosts, h)
+			}
+		}
+		serving.Serving = nil
+		if h, n := target(serving, byUID); h != nil {
+			return h, n
+		}
+	}
 	type cand struct {
 		h *cloud.Host
 		n *swarm.Node

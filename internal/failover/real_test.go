@@ -10,6 +10,7 @@ package failover
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -23,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/container"
 	dswarm "github.com/docker/docker/api/types/swarm"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -309,14 +311,15 @@ func (p *probe) recovered(failedAt time.Time) bool {
 type trial struct {
 	from, to     string
 	recovery     time.Duration // failure → first answer after the outage
+	moved        time.Duration // failure → the IP seen on another host
 	window       time.Duration // first failed request's start → last failed request's start
 	failed, sent int
 	load         testload.LoadResult
 }
 
 func (tr trial) String() string {
-	return fmt.Sprintf("%s → %s: first good answer %s after the failure; failed requests for %s (%d of %d probes); load: %s",
-		tr.from, tr.to, tr.recovery.Round(10*time.Millisecond), tr.window.Round(10*time.Millisecond), tr.failed, tr.sent, tr.load)
+	return fmt.Sprintf("%s → %s: IP moved %s and first good answer %s after the failure; failed requests for %s (%d of %d probes); load: %s",
+		tr.from, tr.to, tr.moved.Round(10*time.Millisecond), tr.recovery.Round(10*time.Millisecond), tr.window.Round(10*time.Millisecond), tr.failed, tr.sent, tr.load)
 }
 
 // failHolder fails the manager holding the IP under load, waits until the
@@ -339,12 +342,24 @@ func (e *foEnv) failHolder(tb testing.TB) trial {
 		load.Stop()
 		tb.Fatalf("failing %s: %v", from.Name, err)
 	}
+	var movedAt time.Time
 	werr := wait.Until(ctx, wait.Options{What: "an answer through the IP after the failure", Interval: 50 * time.Millisecond, Timeout: time.Minute},
-		func(context.Context) (bool, string, error) { return pr.recovered(failedAt), "", nil })
+		func(ctx context.Context) (bool, string, error) {
+			if movedAt.IsZero() {
+				if ip, err := e.drv.GetFloatingIP(ctx, e.ip.ID); err == nil && ip.HostID != from.HostID {
+					movedAt = time.Now()
+				}
+			}
+			return pr.recovered(failedAt), "", nil
+		})
 	time.Sleep(2 * time.Second) // and steady again
 	reqs := pr.finish()
 	tr := trial{from: from.Name, load: load.Stop()}
+	if !movedAt.IsZero() {
+		tr.moved = movedAt.Sub(failedAt)
+	}
 	if werr != nil {
+		e.diagnose(tb)
 		tb.Fatalf("requests through the IP never answered again after %s failed: %v", from.Name, werr)
 	}
 	var firstFail, lastFail time.Time
@@ -392,6 +407,50 @@ func (e *foEnv) failHolder(tb testing.TB) trial {
 		tb.Fatal(err)
 	}
 	return tr
+}
+
+// diagnose logs what a failed trial needs explained: where the IP is, the
+// managers as the swarm sees them, the front and agent tasks, and the
+// agent's last log lines.
+func (e *foEnv) diagnose(tb testing.TB) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if ip, err := e.drv.GetFloatingIP(ctx, e.ip.ID); err == nil {
+		tb.Logf("diagnose: the IP is on host %q", ip.HostID)
+	}
+	if v, err := e.c.Observe(ctx); err == nil {
+		for _, m := range v.Members {
+			tb.Logf("diagnose: %s host %s (%s) node %s leader %t reachable %t", m.Name, m.HostID, m.Status, m.State, m.Leader, m.Reachable)
+		}
+	}
+	eng, _, err := e.c.Manager(ctx)
+	if err != nil {
+		tb.Logf("diagnose: no manager answers: %v", err)
+		return
+	}
+	defer func() { _ = eng.Close() }()
+	sc, ok := eng.(*swarm.Client)
+	if !ok {
+		return
+	}
+	api := sc.DockerAPI()
+	tasks, err := api.TaskList(ctx, dswarm.TaskListOptions{})
+	if err == nil {
+		for _, t := range tasks {
+			if t.DesiredState == dswarm.TaskStateRunning || t.Status.State != dswarm.TaskStateShutdown {
+				tb.Logf("diagnose: task %s service %s node %s desired %s state %s %s %s", t.ID[:10], t.ServiceID[:10], t.NodeID[:10], t.DesiredState, t.Status.State, t.Status.Message, t.Status.Err)
+			}
+		}
+	}
+	rc, err := api.ServiceLogs(ctx, ServiceName, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: "40", Timestamps: true})
+	if err != nil {
+		tb.Logf("diagnose: the agent's logs: %v", err)
+		return
+	}
+	defer func() { _ = rc.Close() }()
+	b, _ := io.ReadAll(io.LimitReader(rc, 64<<10))
+	tb.Logf("diagnose: the agent's last lines:\n%s", b)
 }
 
 // TestRealFailover fails the manager holding the floating IP abruptly

@@ -2,10 +2,12 @@ package netns
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"path/filepath"
 	"slices"
+	"strings"
 )
 
 // partitionComment tags the FORWARD rules that cut a host off (Partition).
@@ -69,6 +71,14 @@ func (m *Manager) PowerOn(ctx context.Context, id string) error {
 		if err := m.updateState(func(*state) { hs.Off = false }); err != nil {
 			return err
 		}
+		// A machine that boots starts with an empty kernel: the links,
+		// routes and packet filter rules its last dockerd made are gone.
+		// The namespace outlives the power cut here, so they go now, or a
+		// rule of the last boot (a published port's DNAT to a container
+		// address now someone else's) would keep misrouting traffic.
+		if err := m.resetKernelState(ctx, hs); err != nil {
+			return fmt.Errorf("powering on host %s: %w", id, err)
+		}
 		m.netMu.Lock()
 		err := m.setupHostNetLocked(ctx, hs)
 		m.netMu.Unlock()
@@ -81,6 +91,43 @@ func (m *Manager) PowerOn(ctx context.Context, id string) error {
 		m.cfg.Logger.Info("host on", "host", id)
 		return nil
 	})
+}
+
+// resetKernelState removes from the host's namespace what its last boot
+// made: every link but lo and eth0 (bridges, container veths, VXLANs and
+// their routes with them) and every iptables rule and chain. eth0 and its
+// addresses (the host's own, its reserved IPs) stay: they are the
+// "hardware" and the cloud's configuration.
+func (m *Manager) resetKernelState(ctx context.Context, hs *hostState) error {
+	ns := m.netnsName(hs.ID)
+	out, err := output(ctx, m.tools.ip, "-n", ns, "-o", "link", "show")
+	if err != nil {
+		return fmt.Errorf("listing the host's links: %w", err)
+	}
+	var errs []error
+	for _, line := range strings.Split(string(out), "\n") {
+		// "5: docker0: <...>" or "7: veth1a2b@if6: <...>"
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		name, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
+		if name == "lo" || name == "eth0" {
+			continue
+		}
+		// A veth's peer may have gone with the other end already.
+		if err := run(ctx, m.tools.ip, "-n", ns, "link", "del", "dev", name); err != nil && m.listsSomething(ctx, "-n", ns, "link", "show", "dev", name) {
+			errs = append(errs, fmt.Errorf("removing link %s: %w", name, err))
+		}
+	}
+	for _, table := range []string{"filter", "nat", "mangle", "raw"} {
+		for _, op := range []string{"-F", "-X"} {
+			if err := run(ctx, m.tools.nsenter, "--net="+m.netnsPath(hs.ID), "--", m.tools.iptables, "-w", "-t", table, op); err != nil {
+				errs = append(errs, fmt.Errorf("resetting iptables table %s: %w", table, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // setLink sets the host's veth on the machine up or down as linkState says.
