@@ -231,6 +231,16 @@ func TestRenderInvalid(t *testing.T) {
 		{"overwrites server key", func(p *Params) {
 			p.UserData = "#cloud-config\nwrite_files:\n  - path: /etc/docker/server-key.pem\n    content: x\n"
 		}, "Haddock manages it"},
+		// Found by FuzzRenderUserData: each was accepted and gave user data
+		// that cloud-init (and Parse) would not read, or wrote over ours.
+		{"overwrites daemon.json by a relative path", func(p *Params) {
+			p.UserData = "#cloud-config\nwrite_files:\n  - path: etc/docker/daemon.json\n    content: '{}'\n"
+		}, "Haddock manages it"},
+		{"write_files entry not a mapping", func(p *Params) { p.UserData = "#cloud-config\nwrite_files:\n-\n" }, "must be a mapping with a path"},
+		{"write_files entry without a path", func(p *Params) { p.UserData = "#cloud-config\nwrite_files:\n  - path:\n" }, "path must be a file path"},
+		{"write_files not a list", func(p *Params) { p.UserData = "#cloud-config\nwrite_files: x\n" }, "must be a list"},
+		{"malformed MIME header name", func(p *Params) { p.UserData = "MIME-Version: 1.0\nC(x: y\n\nbody" }, "malformed"},
+		{"control character in a MIME header", func(p *Params) { p.UserData = "MIME-Version:\f0" }, "control character"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			p := testParams("")

@@ -234,24 +234,37 @@ func checkUserCloudConfig(m *yaml.Node) error {
 			continue
 		}
 		files := deref(m.Content[i+1])
-		if files.Kind != yaml.SequenceNode {
+		if isNull(files) {
 			continue
 		}
-		for _, f := range files.Content {
+		if files.Kind != yaml.SequenceNode {
+			return fmt.Errorf("cloud-config write_files must be a list of files (line %d)", files.Line)
+		}
+		for n, f := range files.Content {
 			f = deref(f)
 			if f.Kind != yaml.MappingNode {
-				continue
+				return fmt.Errorf("cloud-config write_files entry %d (line %d) must be a mapping with a path", n+1, f.Line)
 			}
+			hasPath := false
 			for j := 0; j+1 < len(f.Content); j += 2 {
 				if f.Content[j].Value != "path" {
 					continue
 				}
-				p := path.Clean(deref(f.Content[j+1]).Value)
+				v := deref(f.Content[j+1])
+				if v.Kind != yaml.ScalarNode || isNull(v) || v.Value == "" {
+					return fmt.Errorf("cloud-config write_files entry %d (line %d): path must be a file path", n+1, v.Line)
+				}
+				hasPath = true
+				// cloud-init writes a relative path from /.
+				p := path.Clean("/" + v.Value)
 				for _, mp := range managedPaths {
 					if p == mp {
 						return fmt.Errorf("write_files may not write %s: Haddock manages it (set daemon.json options through the daemon settings instead)", mp)
 					}
 				}
+			}
+			if !hasPath {
+				return fmt.Errorf("cloud-config write_files entry %d (line %d) has no path", n+1, f.Line)
 			}
 		}
 	}
