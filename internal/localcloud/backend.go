@@ -88,6 +88,14 @@ type FaultInjector interface {
 	Heal(ctx context.Context, hostID int) error
 }
 
+// HostRequestChecker is implemented by backends that refuse some host
+// requests before anything is created (real hosts refuse user data that
+// would give a host's root the machine's): the API answers the create with
+// a client error naming what is wrong.
+type HostRequestChecker interface {
+	CheckHostRequest(req HostRequest) error
+}
+
 // HostRequest is one host to provision. Region, Size and Image are as the
 // host's API spells them, already validated against its catalog.
 type HostRequest struct {

@@ -145,6 +145,15 @@ func (s *Server) AddHost(h *Host) {
 	s.st.hosts[h.ID] = h
 }
 
+// CheckHostRequest asks the backend whether it would provision req (see
+// HostRequestChecker); nil when it does not check.
+func (s *Server) CheckHostRequest(req HostRequest) error {
+	if c, ok := s.backend.(HostRequestChecker); ok {
+		return c.CheckHostRequest(req)
+	}
+	return nil
+}
+
 // Provision has the backend provision h (AddHost first) in the background,
 // with req (req.ID is set to h's id). When it returns, h gets its
 // addresses, or is removed when it failed, and h's API hears of it

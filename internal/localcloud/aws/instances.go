@@ -155,6 +155,10 @@ func (a *API) runInstances(c *call) {
 		}
 		userData = string(b)
 	}
+	if err := a.s.CheckHostRequest(localcloud.HostRequest{UserData: userData}); err != nil {
+		c.fail(errf(400, "InvalidParameterValue", "User data refused: %v", err))
+		return
+	}
 	specs, err := p.tagSpecs("instance", "volume", "network-interface")
 	if err != nil {
 		c.fail(err)

@@ -1165,3 +1165,28 @@ func TestMiddlewareHook(t *testing.T) {
 		t.Error("Handler() = nil")
 	}
 }
+
+// checkingBackend refuses user data containing "refuse me", as real
+// hosts refuse a daemon.json they may not run.
+type checkingBackend struct{ *MemoryBackend }
+
+func (checkingBackend) CheckHostRequest(req HostRequest) error {
+	if strings.Contains(req.UserData, "refuse me") {
+		return errors.New("daemon.json: not on this machine")
+	}
+	return nil
+}
+
+func TestCreateDropletRefusedUserData(t *testing.T) {
+	s := newTestServer(t, testConfig{Backend: checkingBackend{NewMemoryBackend()}})
+	r := call(t, s, "POST", "/v2/droplets", map[string]any{"name": "a", "region": "fra1", "size": "s-1vcpu-1gb", "image": "debian-12-x64", "user_data": "refuse me"})
+	if r.status != 422 || r.body["id"] != "unprocessable_entity" || !strings.Contains(str(r.body["message"]), "user_data refused: daemon.json: not on this machine") {
+		t.Fatalf("create = %d %v", r.status, r.body)
+	}
+	if r := call(t, s, "GET", "/v2/droplets", nil); len(list(r.body["droplets"])) != 0 {
+		t.Fatalf("a refused create left droplets: %v", r.body)
+	}
+	if r := call(t, s, "POST", "/v2/droplets", map[string]any{"name": "b", "region": "fra1", "size": "s-1vcpu-1gb", "image": "debian-12-x64", "user_data": "#!/bin/sh\n"}); r.status != 202 {
+		t.Fatalf("an accepted create = %d %v", r.status, r.body)
+	}
+}

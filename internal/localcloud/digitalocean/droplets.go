@@ -163,6 +163,10 @@ func (a *API) createDroplets(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
+	if err := a.s.CheckHostRequest(localcloud.HostRequest{UserData: req.UserData}); err != nil {
+		ew(w).unprocessable("user_data refused: %s", err)
+		return
+	}
 	now, base := a.s.Now(), baseURL(r)
 	a.s.Lock()
 	p, msg := a.validateCreate(&req, now)

@@ -168,6 +168,17 @@ func Spec(req localcloud.HostRequest) (netns.HostSpec, error) {
 	return spec, nil
 }
 
+// CheckHostRequest refuses user data that does not parse or whose
+// daemon.json a host may not run (netns.CheckDaemonJSON): the API fails the
+// create with it.
+func (b *Backend) CheckHostRequest(req localcloud.HostRequest) error {
+	spec, err := Spec(req)
+	if err != nil {
+		return err
+	}
+	return netns.CheckDaemonJSON(spec.DaemonJSON)
+}
+
 // filePath is where cloud-init writes a write_files path: relative paths
 // are relative to /.
 func filePath(p string) string {
@@ -196,6 +207,9 @@ func (b *Backend) Provision(ctx context.Context, req localcloud.HostRequest) (lo
 	start := time.Now()
 	spec, err := Spec(req)
 	if err != nil {
+		return localcloud.HostAddrs{}, err
+	}
+	if err := netns.CheckDaemonJSON(spec.DaemonJSON); err != nil {
 		return localcloud.HostAddrs{}, err
 	}
 	if spec.DaemonJSON, err = withRegistry(spec.DaemonJSON, b.RegistryAddr()); err != nil {

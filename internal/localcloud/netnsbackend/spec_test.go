@@ -91,3 +91,33 @@ write_files:
 		t.Errorf("long name: %q", h)
 	}
 }
+
+// A droplet's user data may not give its dockerd, root on this machine, a
+// listener without TLS or another program to run: the create is refused.
+func TestCheckHostRequest(t *testing.T) {
+	daemon := func(json string) string {
+		return "#cloud-config\nwrite_files:\n  - path: /etc/docker/daemon.json\n    content: '" + json + "'\n"
+	}
+	b := &netnsbackend.Backend{}
+	for _, tc := range []struct{ name, userData, err string }{
+		{"no user data", "", ""},
+		{"a script", "#!/bin/sh\necho hi\n", ""},
+		{"TLS listener", daemon(`{"hosts":["tcp://0.0.0.0:2376"],"tlsverify":true,"tlscacert":"/etc/docker/ca.pem"}`), ""},
+		{"plain tcp listener", daemon(`{"hosts":["tcp://0.0.0.0:2375"]}`), "listens without TLS"},
+		{"a runtime", daemon(`{"runtimes":{"x":{"path":"/bin/sh"}}}`), `do not accept "runtimes"`},
+		{"unparseable", "#cloud-config\nwrite_files: [\n", "cloud-config"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := b.CheckHostRequest(localcloud.HostRequest{UserData: tc.userData})
+			if tc.err == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("err = %v, want one containing %q", err, tc.err)
+			}
+		})
+	}
+}
