@@ -11,13 +11,25 @@ pidfile=$state_dir/localcloud.pid
 logfile=$state_dir/localcloud.log
 hosts_dir=$state_dir/hosts
 listen=${LOCALCLOUD_LISTEN:-127.0.0.1:9080}
-token=${LOCALCLOUD_TOKEN:-localcloud-dev-token}
 url=http://$listen
+# With real hosts localcloud makes a random API token and keeps it in a 0600
+# file in its state directory (a host's dockerd is root on this machine):
+# whoever may run the demo reads it there; LOCALCLOUD_TOKEN overrides it.
+token_file=$hosts_dir/token
+load_token() {
+  if [ -n "${LOCALCLOUD_TOKEN:-}" ]; then
+    token=$LOCALCLOUD_TOKEN
+  elif [ -r "$token_file" ]; then
+    token=$(cat "$token_file")
+  else
+    token=""
+  fi
+  }
+load_token
 
 export TF_CLI_CONFIG_FILE=$root/bin/dev.tfrc
 export CHECKPOINT_DISABLE=1
 export DIGITALOCEAN_API_URL=$url
-export DIGITALOCEAN_TOKEN=$token
 tf() { terraform -chdir="$root/examples/local" "$@"; }
 
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
@@ -33,9 +45,10 @@ start_localcloud() {
   fi
   mkdir -p "$state_dir"
   say "starting localcloud on $url (log: $logfile)"
-  nohup "$root/bin/localcloud" serve -backend netns -state-dir "$hosts_dir" -listen "$listen" -token "$token" >"$logfile" 2>&1 &
+  nohup "$root/bin/localcloud" serve -backend netns -state-dir "$hosts_dir" -listen "$listen" >"$logfile" 2>&1 &
   echo $! >"$pidfile"
   for _ in $(seq 1 100); do
+    load_token
     answering && return
     running || { cat "$logfile" >&2; echo "localcloud exited; see above" >&2; exit 1; }
     sleep 0.1
@@ -111,7 +124,7 @@ up)
   done
   read -r _ holder_name <<<"$(holder "$(tf output -raw ip_address)")"
   printf '\nThe floating IP is on %s. Fail that manager as hardware fails and watch the IP move to another one, requests counted: make demo-failover\n' "$holder_name"
-  printf 'Scale the workers: terraform -chdir=examples/local apply -var workers=3 (with TF_CLI_CONFIG_FILE=bin/dev.tfrc and the DIGITALOCEAN_* variables above)\n'
+  printf 'Scale the workers: terraform -chdir=examples/local apply -var workers=3\n  (with TF_CLI_CONFIG_FILE=bin/dev.tfrc DIGITALOCEAN_API_URL=%s DIGITALOCEAN_TOKEN=$(cat %s))\n' "$url" "${token_file#"$root"/}"
   printf 'Roll the managers to another size, one at a time, while the app keeps answering: make demo-roll\n'
   printf '  (that is: terraform -chdir=examples/local apply -var manager_size=medium, with requests counted throughout)\n'
   printf '\nlocalcloud keeps running on %s; `make demo-destroy` destroys the hosts and stops it.\n' "$url"

@@ -138,7 +138,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("localcloud serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", envOr("LOCALCLOUD_LISTEN", "127.0.0.1:9080"), "loopback `address` to listen on ($LOCALCLOUD_LISTEN)")
-	token := fs.String("token", "", "bearer `token` clients must send ($LOCALCLOUD_TOKEN, default "+localcloud.DevToken+")")
+	token := fs.String("token", "", "bearer `token` clients must send; it shows in ps, prefer -token-file or $LOCALCLOUD_TOKEN (default: with -backend netns a random token kept in <state-dir>/"+tokenFileName+", else "+localcloud.DevToken+")")
+	tokenFile := fs.String("token-file", "", "read the bearer token from this `file`")
 	awsListen := fs.String("aws-listen", envOr("LOCALCLOUD_AWS_LISTEN", lcaws.DefaultAddr), "loopback `address` of the EC2 API, or none ($LOCALCLOUD_AWS_LISTEN)")
 	awsKey := fs.String("aws-access-key", envOr("LOCALCLOUD_AWS_ACCESS_KEY", lcaws.DevAccessKey), "the EC2 API's access `key` ($LOCALCLOUD_AWS_ACCESS_KEY)")
 	awsSecret := fs.String("aws-secret-key", "", "the EC2 API's secret `key` ($LOCALCLOUD_AWS_SECRET_KEY, default "+lcaws.DevSecretKey+")")
@@ -195,19 +196,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		*awsSecret = lcaws.DevSecretKey
 	}
 
-	// Where the token came from decides how the banner shows it: the dev
-	// token is no secret, others are not echoed.
-	tokenHint := localcloud.DevToken
-	switch {
-	case *token != "":
-		tokenHint = "<the -token value>"
-	case os.Getenv("LOCALCLOUD_TOKEN") != "":
-		*token = os.Getenv("LOCALCLOUD_TOKEN")
-		tokenHint = `"$LOCALCLOUD_TOKEN"`
-	default:
-		*token = localcloud.DevToken
-	}
-
 	logger := log.New(stderr, "localcloud: ", log.LstdFlags)
 	// Messages from the library say "localcloud: " themselves.
 	logf := func(format string, args ...any) { logger.Printf(strings.TrimPrefix(format, "localcloud: "), args...) }
@@ -241,6 +229,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		be = hosts
 		rec.Netns = nf.record()
 	}
+	tokenHint, generated, err := resolveToken(token, *tokenFile, *backend == "netns", *stateDir)
+	if err != nil {
+		return err
+	}
+	if generated != "" && *awsSecret == lcaws.DevSecretKey && !set["aws-secret-key"] && os.Getenv("LOCALCLOUD_AWS_SECRET_KEY") == "" {
+		// Real hosts: the EC2 API creates them too, so its secret is no
+		// public default either.
+		*awsSecret, secretHint = *token, tokenHint
+	}
+
 	cfg := localcloud.Config{
 		Addr:        *listen,
 		Token:       *token,
@@ -305,6 +303,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	_, _ = fmt.Fprintf(stdout, "localcloud: serving the DigitalOcean API on %s (%s, boot delay %s)\n", srv.URL, desc, *bootDelay)
 	_, _ = fmt.Fprintf(stdout, "export DIGITALOCEAN_API_URL=%s\n", srv.URL)
+	if generated != "" {
+		_, _ = fmt.Fprintf(stdout, "localcloud: the API token is in %s (mode 0600, kept across restarts; remove it with localcloud down)\n", generated)
+	}
 	_, _ = fmt.Fprintf(stdout, "export DIGITALOCEAN_TOKEN=%s\n", tokenHint)
 	if u := srv.APIURLs[lcaws.Name]; u != "" {
 		_, _ = fmt.Fprintf(stdout, "localcloud: serving the EC2 API on %s (regions %s)\n", u, awsRegions())
@@ -415,8 +416,10 @@ func down(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		_, _ = fmt.Fprintf(stdout, "localcloud: removed %d host(s), bridge %s and its rules\n", n, ncfg.Bridge)
 	}
-	if err := os.Remove(filepath.Join(dir, recordFile)); err != nil && !errors.Is(err, iofs.ErrNotExist) {
-		return err
+	for _, f := range []string{recordFile, tokenFileName} {
+		if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, iofs.ErrNotExist) {
+			return err
+		}
 	}
 	if err := localcloud.RemoveState(dir); err != nil {
 		return err

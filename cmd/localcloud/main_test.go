@@ -171,6 +171,7 @@ func TestServeMemoryStateDir(t *testing.T) {
 // serving is a `localcloud serve` running in the test.
 type serving struct {
 	url            string
+	token          string // the API token: the generated one with real hosts
 	cancel         context.CancelFunc
 	done           chan error
 	stdout, stderr *syncBuffer
@@ -183,9 +184,18 @@ func startServe(t *testing.T, args []string) *serving {
 	go func() { s.done <- run(ctx, args, s.stdout, s.stderr) }()
 	t.Cleanup(func() { s.stop(t) })
 	urlRE := regexp.MustCompile(`export DIGITALOCEAN_API_URL=(\S+)`)
+	tokenRE := regexp.MustCompile(`the API token is in (\S+) `)
+	s.token = localcloud.DevToken
 	for deadline := time.Now().Add(2 * time.Minute); s.url == ""; {
 		if m := urlRE.FindStringSubmatch(s.stdout.String()); m != nil {
 			s.url = m[1]
+			if m := tokenRE.FindStringSubmatch(s.stdout.String()); m != nil {
+				tok, err := readToken(m[1])
+				if err != nil {
+					t.Fatal(err)
+				}
+				s.token = tok
+			}
 			break
 		}
 		select {
@@ -222,7 +232,7 @@ func (s *serving) stop(t *testing.T) {
 func (s *serving) do(t *testing.T, method, path, body string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest(method, s.url+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+localcloud.DevToken)
+	req.Header.Set("Authorization", "Bearer "+s.token)
 	req.Header.Set("Content-Type", "application/json")
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netns"
 )
 
@@ -116,6 +117,20 @@ func TestServeNetnsRestartAndDown(t *testing.T) {
 	})
 	before := countFootprint()
 	srv := startServe(t, append([]string{"serve", "-backend", "netns", "-state-dir", realStateDir, "-listen", "127.0.0.1:0", "-quiet"}, realFlags...))
+	// Real hosts get a generated token, never the public dev token, and a
+	// daemon.json that would open a plain listener is refused.
+	if srv.token == localcloud.DevToken {
+		t.Fatalf("real hosts serve with the public dev token: %s", srv.stdout.String())
+	}
+	dev := *srv
+	dev.token = localcloud.DevToken
+	if code, body := dev.do(t, "GET", "/v2/account", ""); code != 401 {
+		t.Errorf("the dev token against real hosts: %d %s, want 401", code, body)
+	}
+	plain := `{"name":"open","region":"fra1","size":"s-1vcpu-1gb","image":"debian-12-x64","user_data":"#cloud-config\nwrite_files:\n  - path: /etc/docker/daemon.json\n    content: '{\"hosts\":[\"tcp://0.0.0.0:2375\"]}'\n"}`
+	if code, body := srv.do(t, "POST", "/v2/droplets", plain); code != 422 || !strings.Contains(body, "listens without TLS") {
+		t.Errorf("a plain tcp listener in user data: %d %s, want 422 naming it", code, body)
+	}
 	id := srv.createDroplet(t, "cmd-host", "#cloud-config\nhostname: cmd-host-1\n")
 	line := regexp.MustCompile(`droplet ` + strconv.Itoa(id) + ` provisioned: hostname cmd-host-1, address 10\.213\.206\.\d+, ready in \S+`)
 	if !line.MatchString(srv.stderr.String()) {
