@@ -32,7 +32,7 @@ func (rc *RealCloud) PushAgent(t testing.TB, tag string) string {
 		t.Fatal(err)
 	}
 	ref := rc.Registry + "/haddock-agent:" + tag
-	if _, err := failover.PushImage(context.Background(), root, ref, true); err != nil {
+	if _, err := failover.PushImage(context.Background(), root, ref, true, rc.PushAuth()); err != nil {
 		t.Fatalf("pushing %s: %v", ref, err)
 	}
 	return ref

@@ -22,6 +22,7 @@ import (
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/localcloudtest"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netns"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netnsbackend"
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/registry"
 	"github.com/haddockhq/terraform-provider-haddock/internal/testenv"
 )
 
@@ -92,7 +93,7 @@ func RealHosts(t testing.TB) *RealCloud {
 		_ = backend.Down(context.Background())
 		t.Fatalf("acctest: starting localcloud with real hosts: %v", err)
 	}
-	reg, err := backend.StartRegistry(ctx, filepath.Join(rc.stateDir, "registry"))
+	reg, err := backend.StartRegistry(ctx, filepath.Join(rc.stateDir, "registry"), registry.Credentials{Username: registry.PushUser, Password: Token})
 	testenv.Need(t, "HADDOCK_REQUIRE_REAL_HOSTS", err)
 	rc.Registry = reg.Addr().String()
 	t.Cleanup(func() {
@@ -225,7 +226,7 @@ func (rc *RealCloud) PushCounter(t testing.TB, tag string) string {
 		t.Fatal(err)
 	}
 	ref := rc.Registry + "/counter:" + tag
-	if _, err := image.Push(ctx, img, ref, true); err != nil {
+	if _, err := image.Push(ctx, img, ref, true, rc.PushAuth()); err != nil {
 		t.Fatalf("pushing %s: %v", ref, err)
 	}
 	return ref
@@ -250,3 +251,9 @@ func moduleRoot() (string, error) {
 
 // StateDir is where the real cloud keeps its hosts.
 func (rc *RealCloud) StateDir() string { return rc.stateDir }
+
+// PushAuth is what pushing to the cloud's registry needs: localcloud's
+// credentials (registry.PushUser, the API token).
+func (rc *RealCloud) PushAuth() image.PushOption {
+	return image.WithBasicAuth(registry.PushUser, Token)
+}

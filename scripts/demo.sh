@@ -110,8 +110,9 @@ case "${1:-up}" in
 up)
   start_localcloud
   say "building the counter app and the failover agent into images (no Docker daemon) and pushing them to localcloud's registry"
-  "$root/bin/haddock-image" build-push -pkg ./examples/apps/counter -tag "$image" >/dev/null
-  agent=$("$root/bin/haddock-image" build-push -pkg ./cmd/haddock-agent -user 0 -tag "$registry/haddock-agent:demo")
+  # localcloud's registry takes pushes with its API token.
+  HADDOCK_REGISTRY_PASSWORD=$token "$root/bin/haddock-image" build-push -pkg ./examples/apps/counter -tag "$image" >/dev/null
+  agent=$(HADDOCK_REGISTRY_PASSWORD=$token "$root/bin/haddock-image" build-push -pkg ./cmd/haddock-agent -user 0 -tag "$registry/haddock-agent:demo")
   write_tfvars "$image" "$agent"
   say "terraform apply examples/local: 3 managers, 2 workers, the counter stack, a floating IP that follows the managers (no terraform init)"
   tf apply -auto-approve -input=false

@@ -14,14 +14,16 @@
 // epoch, so the same source gives the same digest) and pushes it. A
 // registry at a private (RFC 1918) or loopback address, as localcloud's
 // is, is reached over plain HTTP; -insecure allows plain HTTP for any
-// other. Credentials, if the registry wants any, come from
-// ~/.docker/config.json.
+// other. Credentials come from $HADDOCK_REGISTRY_PASSWORD (user
+// $HADDOCK_REGISTRY_USERNAME, default "localcloud": localcloud's registry
+// takes its API token), else from ~/.docker/config.json.
 //
 // It prints progress on stderr and the pushed image by digest on stdout.
 // Exit status: 0, 1 when building or pushing failed, 2 for a usage error.
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -160,7 +162,12 @@ func buildPush(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	_, _ = fmt.Fprintf(stderr, "haddock-image: built %s: binary %s, image %s, in %s\n",
 		*pkg, mb(int64(len(bin))), mb(size), time.Since(t0).Round(time.Millisecond))
 	t1 := time.Now()
-	ref, err := image.Push(ctx, img, *tag, *insecure)
+	var pushOpts []image.PushOption
+	if pw := os.Getenv(EnvRegistryPassword); pw != "" {
+		// From the environment, not argv: a password in argv shows in ps.
+		pushOpts = append(pushOpts, image.WithBasicAuth(cmp.Or(os.Getenv(EnvRegistryUsername), "localcloud"), pw))
+	}
+	ref, err := image.Push(ctx, img, *tag, *insecure, pushOpts...)
 	if err != nil {
 		return err
 	}
@@ -168,5 +175,13 @@ func buildPush(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	_, _ = fmt.Fprintln(stdout, ref)
 	return nil
 }
+
+// Registry credentials for the push, from the environment; without them
+// the Docker credentials of this machine (~/.docker/config.json) are used.
+// localcloud's registry takes user "localcloud" and its API token.
+const (
+	EnvRegistryUsername = "HADDOCK_REGISTRY_USERNAME"
+	EnvRegistryPassword = "HADDOCK_REGISTRY_PASSWORD"
+)
 
 func mb(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }

@@ -278,7 +278,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var reg *registry.Registry
 	var regLine string
 	if hosts != nil && *withRegistry {
-		if reg, regLine, err = startRegistry(sigCtx, hosts, *stateDir); err != nil && sigCtx.Err() == nil {
+		if reg, regLine, err = startRegistry(sigCtx, hosts, *stateDir, *token); err != nil && sigCtx.Err() == nil {
 			_ = srv.Close()
 			stopHosts(hosts, logger)
 			return err

@@ -18,17 +18,17 @@ func registryDir(stateDir string) string { return filepath.Join(stateDir, regist
 // startRegistry starts the hosts' registry and returns the line that says
 // where it is. Without docker-registry the line says so and the registry
 // is nil: the hosts work without it.
-func startRegistry(ctx context.Context, hosts *netnsbackend.Backend, stateDir string) (*registry.Registry, string, error) {
+func startRegistry(ctx context.Context, hosts *netnsbackend.Backend, stateDir, token string) (*registry.Registry, string, error) {
 	addr := hosts.RegistryAddr()
-	reg, err := hosts.StartRegistry(ctx, registryDir(stateDir))
+	reg, err := hosts.StartRegistry(ctx, registryDir(stateDir), registry.Credentials{Username: registry.PushUser, Password: token})
 	if errors.Is(err, registry.ErrNotInstalled) {
 		return nil, fmt.Sprintf("localcloud: no image registry for the hosts: %v (hosts work without it)", err), nil
 	}
 	if err != nil {
 		return nil, "", err
 	}
-	return reg, fmt.Sprintf("localcloud: image registry on %s (plain HTTP, hosts trust it): images are %s/NAME:TAG, e.g. haddock-image build-push -pkg ./examples/apps/counter -tag %s/counter:1",
-		addr, addr, addr), nil
+	return reg, fmt.Sprintf("localcloud: image registry on %s (plain HTTP, hosts trust it and pull anonymously; pushes need user %s and the API token): images are %s/NAME:TAG, e.g. HADDOCK_REGISTRY_PASSWORD=<token> haddock-image build-push -pkg ./examples/apps/counter -tag %s/counter:1",
+		addr, registry.PushUser, addr, addr), nil
 }
 
 // stopRegistry stops the registry and keeps its images.

@@ -41,7 +41,10 @@ func TestServeNetnsRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := image.Push(t.Context(), img, addr.String()+"/kept:1", false); err != nil {
+	if _, err := image.Push(t.Context(), img, addr.String()+"/kept:1", false); err == nil {
+		t.Fatal("a push without localcloud's credentials was accepted")
+	}
+	if _, err := image.Push(t.Context(), img, addr.String()+"/kept:1", false, image.WithBasicAuth(registry.PushUser, srv.token)); err != nil {
 		t.Fatal(err)
 	}
 	srv.stop(t)

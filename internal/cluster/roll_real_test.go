@@ -63,7 +63,7 @@ func startRoll(tb testing.TB, managers ClusterSpec, workers GroupSpec) *rollEnv 
 		PollInterval: 250 * time.Millisecond, EnginePollInterval: 250 * time.Millisecond,
 		BootTimeout: 3 * time.Minute, JoinTimeout: 3 * time.Minute, DrainTimeout: 3 * time.Minute, LeaveTimeout: 30 * time.Second,
 	}}
-	e.image = pushCounter(tb, lc.RegistryAddr)
+	e.image = pushCounter(tb, lc.RegistryAddr, lc.PushAuth())
 	var err error
 	if e.c, _, err = Create(ctx, e.drv, managers, e.opts); err != nil {
 		tb.Fatalf("creating the managers: %v", err)
@@ -125,7 +125,7 @@ func (e *rollEnv) deploy(tb testing.TB) {
 
 // pushCounter builds examples/apps/counter into an image and pushes it to
 // the registry at addr.
-func pushCounter(tb testing.TB, addr string) string {
+func pushCounter(tb testing.TB, addr string, auth image.PushOption) string {
 	tb.Helper()
 	ctx := tb.Context()
 	bin, err := image.BuildGo(ctx, image.GoBuild{Package: "./examples/apps/counter", Dir: filepath.Join("..", "..")})
@@ -137,7 +137,7 @@ func pushCounter(tb testing.TB, addr string) string {
 		tb.Fatal(err)
 	}
 	ref := addr + "/counter:roll"
-	if _, err := image.Push(ctx, img, ref, true); err != nil {
+	if _, err := image.Push(ctx, img, ref, true, auth); err != nil {
 		tb.Fatalf("pushing %s: %v", ref, err)
 	}
 	return ref

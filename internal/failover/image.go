@@ -29,10 +29,10 @@ func BuildImage(ctx context.Context, moduleDir string) (v1.Image, error) {
 // PushImage builds the agent's image (BuildImage) and pushes it to ref
 // (registry/repository:tag), returning it by digest; insecure allows plain
 // HTTP to any registry (see image.Push).
-func PushImage(ctx context.Context, moduleDir, ref string, insecure bool) (string, error) {
+func PushImage(ctx context.Context, moduleDir, ref string, insecure bool, opts ...image.PushOption) (string, error) {
 	img, err := BuildImage(ctx, moduleDir)
 	if err != nil {
 		return "", err
 	}
-	return image.Push(ctx, img, ref, insecure)
+	return image.Push(ctx, img, ref, insecure, opts...)
 }

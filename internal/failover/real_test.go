@@ -89,13 +89,13 @@ func startFailover(tb testing.TB) *foEnv {
 		if err == nil {
 			var img v1.Image
 			if img, err = image.FromBinary(bin, image.Options{Path: "/counter", ExposedPorts: []string{"8080/tcp"}}); err == nil {
-				counterRef, err = image.Push(ctx, img, e.lc.RegistryAddr+"/counter:fo", true)
+				counterRef, err = image.Push(ctx, img, e.lc.RegistryAddr+"/counter:fo", true, e.lc.PushAuth())
 			}
 		}
 		imgErr[0] = err
 	})
 	wg.Go(func() {
-		agentRef, imgErr[1] = PushImage(ctx, filepath.Join("..", ".."), e.lc.RegistryAddr+"/haddock-agent:fo", true)
+		agentRef, imgErr[1] = PushImage(ctx, filepath.Join("..", ".."), e.lc.RegistryAddr+"/haddock-agent:fo", true, e.lc.PushAuth())
 	})
 
 	opts := cluster.Options{PollInterval: 250 * time.Millisecond, EnginePollInterval: 250 * time.Millisecond,

@@ -304,16 +304,24 @@ func checkStatic(bin []byte) error {
 // address or named localhost (go-containerregistry's rule, which covers
 // localcloud's registry), and for any registry with insecure. Credentials
 // come from the Docker config (~/.docker/config.json), anonymous without.
-func Push(ctx context.Context, img v1.Image, ref string, insecure bool) (string, error) {
-	var opts []name.Option
-	if insecure {
-		opts = append(opts, name.Insecure)
+func Push(ctx context.Context, img v1.Image, ref string, insecure bool, opts ...PushOption) (string, error) {
+	var po pushOptions
+	for _, o := range opts {
+		o(&po)
 	}
-	r, err := name.ParseReference(ref, opts...)
+	var nopts []name.Option
+	if insecure {
+		nopts = append(nopts, name.Insecure)
+	}
+	r, err := name.ParseReference(ref, nopts...)
 	if err != nil {
 		return "", fmt.Errorf("pushing image: %w", err)
 	}
-	if err := remote.Write(r, img, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)); err != nil {
+	auth := remote.WithAuthFromKeychain(authn.DefaultKeychain)
+	if po.basic != nil {
+		auth = remote.WithAuth(po.basic)
+	}
+	if err := remote.Write(r, img, remote.WithContext(ctx), auth); err != nil {
 		return "", fmt.Errorf("pushing image to %s: %w", r, err)
 	}
 	d, err := img.Digest()
@@ -321,6 +329,18 @@ func Push(ctx context.Context, img v1.Image, ref string, insecure bool) (string,
 		return "", err
 	}
 	return r.Context().Digest(d.String()).String(), nil
+}
+
+// PushOption changes how Push authenticates.
+type PushOption func(*pushOptions)
+
+type pushOptions struct{ basic authn.Authenticator }
+
+// WithBasicAuth pushes with a user name and password (localcloud's
+// registry: registry.PushUser and its API token) instead of the Docker
+// credentials of this machine.
+func WithBasicAuth(username, password string) PushOption {
+	return func(o *pushOptions) { o.basic = &authn.Basic{Username: username, Password: password} }
 }
 
 // Size is the image's size in a registry: manifest, config and compressed

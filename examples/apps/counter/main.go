@@ -29,7 +29,7 @@
 // Build it into an image and push it to localcloud's registry without a
 // Docker daemon:
 //
-//	go run ./cmd/haddock-image build-push -pkg ./examples/apps/counter -tag 10.213.0.1:5000/counter:1
+//	HADDOCK_REGISTRY_PASSWORD=$(cat .localcloud/hosts/token) go run ./cmd/haddock-image build-push -pkg ./examples/apps/counter -tag 10.213.0.1:5000/counter:1
 package main
 
 import (

@@ -25,6 +25,7 @@ import (
 	"github.com/digitalocean/godo"
 	"golang.org/x/sys/unix"
 
+	"github.com/haddockhq/terraform-provider-haddock/internal/image"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/contract"
 	lcdo "github.com/haddockhq/terraform-provider-haddock/internal/localcloud/digitalocean"
@@ -255,7 +256,7 @@ type Real struct {
 	// Validator is the contract validator (Options.Contract), else nil.
 	Validator *contract.Validator
 	// Registry is the backend's registry (Options.Registry), else nil;
-	// RegistryAddr its address.
+	// RegistryAddr its address; pushes need PushAuth.
 	Registry     *registry.Registry
 	RegistryAddr string
 }
@@ -314,13 +315,16 @@ func StartReal(tb testing.TB, o Options) *Real {
 	}
 	r.URL = r.Running.URL
 	if o.Registry {
-		if r.Registry, err = be.StartRegistry(tb.Context(), o.RegistryDir()); err != nil {
+		if r.Registry, err = be.StartRegistry(tb.Context(), o.RegistryDir(), registry.Credentials{Username: registry.PushUser, Password: o.Token}); err != nil {
 			tb.Fatal(err)
 		}
 		r.RegistryAddr = r.Registry.Addr().String()
 	}
 	return r
 }
+
+// PushAuth is what pushing to the registry needs (image.Push's option).
+func (r *Real) PushAuth() image.PushOption { return image.WithBasicAuth(registry.PushUser, r.Token) }
 
 func (r *Real) cleanup(tb testing.TB) {
 	if r.Running != nil {

@@ -175,9 +175,16 @@ func TestRealHosts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A daemon.json key a host may not set is refused at once.
+	if _, resp, err := c.Droplets.Create(ctx, &godo.DropletCreateRequest{
+		Name: "lc-refused", Region: "fra1", Size: "s-1vcpu-1gb", Image: godo.DropletCreateImage{Slug: "debian-12-x64"},
+		UserData: "#cloud-config\nwrite_files:\n- path: /etc/docker/daemon.json\n  content: '{\"no-such-option\": true}'\n",
+	}); err == nil || resp == nil || resp.StatusCode != 422 {
+		t.Errorf("a daemon.json key outside the subset: %v, want 422", err)
+	}
 	bad, resp, err := c.Droplets.Create(ctx, &godo.DropletCreateRequest{
 		Name: "lc-bad", Region: "fra1", Size: "s-1vcpu-1gb", Image: godo.DropletCreateImage{Slug: "debian-12-x64"},
-		UserData: "#cloud-config\nwrite_files:\n- path: /etc/docker/daemon.json\n  content: '{\"no-such-option\": true}'\n",
+		UserData: "#cloud-config\nwrite_files:\n- path: /etc/docker/daemon.json\n  content: '{\"bip\": \"not-a-network\"}'\n",
 	})
 	if err != nil {
 		t.Fatal(err)

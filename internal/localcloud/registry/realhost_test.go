@@ -176,13 +176,13 @@ func TestCounterFromRegistry(t *testing.T) {
 	built := time.Since(t1)
 	t1 = time.Now()
 	ref := addr + "/counter:1"
-	pushed, err := image.Push(ctx, img, ref, false)
+	pushed, err := image.Push(ctx, img, ref, false, lc.PushAuth())
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The same image under a Docker Hub path: "counter:1" pulls it through
 	// the mirror.
-	if _, err := image.Push(ctx, img, addr+"/library/counter:1", false); err != nil {
+	if _, err := image.Push(ctx, img, addr+"/library/counter:1", false, lc.PushAuth()); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("counter built in %s (binary %d bytes, image %d bytes), pushed as %s in %s",

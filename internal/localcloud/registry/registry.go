@@ -15,10 +15,15 @@
 //	haddock-image build-push -pkg ./examples/apps/counter -tag 10.213.0.1:5000/counter:1
 //	image: 10.213.0.1:5000/counter:1   # in a compose file or a service
 //
-// The registry speaks plain HTTP, without authentication: it is reachable
-// only from the machine and from localcloud's hosts on the private bridge
-// (nothing routes to it from outside, and it does not listen on any other
-// address). Each host's dockerd is told so: package netnsbackend adds
+// The registry speaks plain HTTP: it is reachable only from the machine and
+// from localcloud's hosts on the private bridge (nothing routes to it from
+// outside). Pulls are anonymous, so every host can pull; pushes (and
+// deletes) need the credentials localcloud hands out (Config.Push: user
+// PushUser, localcloud's API token as the password), so a process on a host
+// cannot replace the images the other hosts run. docker-registry itself
+// listens on a loopback port; localcloud's own proxy on the gateway address
+// checks the credentials (Config.PullAuth makes pulls need them too, as a
+// private registry does). Each host's dockerd is told it is plain HTTP: package netnsbackend adds
 // "insecure-registries": ["<gateway>:5000"] and "registry-mirrors":
 // ["http://<gateway>:5000"] to every host's daemon.json. The mirror makes
 // images pushed under a Docker Hub path answer Docker Hub pulls: an image
@@ -87,8 +92,21 @@ const (
 // missing; its text is one line saying how to install it.
 var ErrNotInstalled = errors.New("docker-registry is not installed: apt-get install -y docker-registry")
 
+// PushUser is the user name of the credentials localcloud hands out for
+// pushing to its registry; the password is localcloud's API token.
+const PushUser = "localcloud"
+
+// Credentials are a registry user name and password (HTTP basic auth).
+type Credentials struct {
+	Username, Password string
+}
+
 // Config configures a Registry.
 type Config struct {
+	// Push are the credentials pushes and deletes need. Required.
+	Push Credentials
+	// PullAuth makes pulls need Push too (a private registry).
+	PullAuth bool
 	// Dir holds the configuration, storage, log and pid file. Required,
 	// absolute.
 	Dir string
@@ -142,11 +160,13 @@ func lookBinary(binary string) (string, error) {
 	return "", ErrNotInstalled
 }
 
-// Registry is a running registry process.
+// Registry is a running registry process and the proxy in front of it.
 type Registry struct {
-	cfg  Config
-	pid  int
-	done chan struct{} // closed when the process has exited
+	cfg     Config
+	backend netip.AddrPort // docker-registry's own loopback address
+	front   *http.Server
+	pid     int
+	done    chan struct{} // closed when the process has exited
 }
 
 // Start writes the configuration and starts the registry, after stopping
@@ -158,6 +178,9 @@ func Start(ctx context.Context, cfg Config) (*Registry, error) {
 	}
 	if !cfg.Addr.IsValid() || cfg.Addr.Port() == 0 {
 		return nil, fmt.Errorf("registry: invalid listen address %s", cfg.Addr)
+	}
+	if cfg.Push.Username == "" || cfg.Push.Password == "" {
+		return nil, errors.New("registry: push credentials are required (Config.Push)")
 	}
 	if cfg.StartTimeout <= 0 {
 		cfg.StartTimeout = DefaultStartTimeout
@@ -174,15 +197,30 @@ func Start(ctx context.Context, cfg Config) (*Registry, error) {
 	}
 	// A clear message for an address in use or missing, rather than the
 	// registry's log.
-	ln, err := net.Listen("tcp", cfg.Addr.String())
+	front, err := net.Listen("tcp", cfg.Addr.String())
 	if err != nil {
 		return nil, fmt.Errorf("registry: cannot listen on %s: %w", cfg.Addr, err)
 	}
-	_ = ln.Close()
+	backend, err := freeLoopbackPort()
+	if err != nil {
+		_ = front.Close()
+		return nil, fmt.Errorf("registry: %w", err)
+	}
+	r, err := startProcess(ctx, cfg, bin, backend)
+	if err != nil {
+		_ = front.Close()
+		return nil, err
+	}
+	r.serveFront(front)
+	return r, nil
+}
+
+// startProcess starts docker-registry on backend and waits until it answers.
+func startProcess(ctx context.Context, cfg Config, bin string, backend netip.AddrPort) (*Registry, error) {
 	if err := os.MkdirAll(filepath.Join(cfg.Dir, dataDir), 0o700); err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
-	conf, err := configYAML(cfg)
+	conf, err := configYAML(cfg, backend)
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +245,7 @@ func Start(ctx context.Context, cfg Config) (*Registry, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("registry: starting %s: %w", bin, err)
 	}
-	r := &Registry{cfg: cfg, pid: cmd.Process.Pid, done: make(chan struct{})}
+	r := &Registry{cfg: cfg, backend: backend, pid: cmd.Process.Pid, done: make(chan struct{})}
 	go func() {
 		_ = cmd.Wait()
 		close(r.done)
@@ -243,12 +281,12 @@ func (r *Registry) exited() bool {
 
 func (r *Registry) waitReady(ctx context.Context) error {
 	log := filepath.Join(r.cfg.Dir, logFile)
-	err := wait.Until(ctx, wait.Options{What: "http://" + r.cfg.Addr.String() + "/v2/ to answer", Interval: 25 * time.Millisecond, Timeout: r.cfg.StartTimeout},
+	err := wait.Until(ctx, wait.Options{What: "http://" + r.backend.String() + "/v2/ to answer", Interval: 25 * time.Millisecond, Timeout: r.cfg.StartTimeout},
 		func(ctx context.Context) (bool, string, error) {
 			if r.exited() {
 				return false, "", fmt.Errorf("docker-registry exited while starting; last lines of %s:\n%s", log, proc.LogTail(log, 6))
 			}
-			if err := Ping(ctx, r.cfg.Addr); err != nil {
+			if err := Ping(ctx, r.backend); err != nil {
 				return false, "not answering", wait.Retry(err)
 			}
 			return true, "", nil
@@ -259,7 +297,8 @@ func (r *Registry) waitReady(ctx context.Context) error {
 	return nil
 }
 
-// Ping checks that the registry at addr answers GET /v2/ with 200.
+// Ping checks that the registry at addr answers GET /v2/: 200, or 401
+// asking for credentials (Config.PullAuth).
 func Ping(ctx context.Context, addr netip.AddrPort) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr.String()+"/v2/", nil)
 	if err != nil {
@@ -272,7 +311,7 @@ func Ping(ctx context.Context, addr netip.AddrPort) error {
 	}
 	defer func() { _ = resp.Body.Close() }()
 	_, _ = io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode != http.StatusOK && (resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") == "") {
 		return fmt.Errorf("GET /v2/: %s", resp.Status)
 	}
 	return nil
@@ -281,6 +320,13 @@ func Ping(ctx context.Context, addr netip.AddrPort) error {
 // Stop stops the registry (SIGTERM, then SIGKILL after StopTimeout) and
 // keeps its data.
 func (r *Registry) Stop(ctx context.Context) error {
+	if r.front != nil {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if r.front.Shutdown(sctx) != nil {
+			_ = r.front.Close()
+		}
+		cancel()
+	}
 	err := terminate(ctx, r.pid, r.exited, r.cfg.StopTimeout)
 	if err == nil {
 		_ = os.Remove(filepath.Join(r.cfg.Dir, pidFile))
@@ -383,8 +429,9 @@ func alive(pid int) bool {
 }
 
 // configYAML is the registry's configuration: filesystem storage in Dir,
-// deletes allowed, plain HTTP on Addr, no authentication.
-func configYAML(cfg Config) ([]byte, error) {
+// deletes allowed, plain HTTP on the loopback address backend, no
+// authentication of its own (the proxy in front checks it).
+func configYAML(cfg Config, backend netip.AddrPort) ([]byte, error) {
 	secret := make([]byte, 16)
 	if _, err := rand.Read(secret); err != nil {
 		return nil, err
@@ -398,7 +445,7 @@ func configYAML(cfg Config) ([]byte, error) {
 	b.WriteString("  delete:\n    enabled: true\n")
 	b.WriteString("  cache:\n    blobdescriptor: inmemory\n")
 	b.WriteString("http:\n")
-	fmt.Fprintf(&b, "  addr: %s\n", yamlString(cfg.Addr.String()))
+	fmt.Fprintf(&b, "  addr: %s\n", yamlString(backend.String()))
 	fmt.Fprintf(&b, "  secret: %s\n", yamlString(hex.EncodeToString(secret)))
 	b.WriteString("  headers:\n    X-Content-Type-Options: [nosniff]\n")
 	b.WriteString("health:\n  storagedriver:\n    enabled: true\n    interval: 10s\n    threshold: 3\n")

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
@@ -35,14 +36,14 @@ func TestAddrAndDaemonSettings(t *testing.T) {
 }
 
 func TestConfigYAML(t *testing.T) {
-	b, err := configYAML(Config{Dir: `/var/lib/lc "x"`, Addr: netip.MustParseAddrPort("10.213.0.1:5000")})
+	b, err := configYAML(Config{Dir: `/var/lib/lc "x"`, Addr: netip.MustParseAddrPort("10.213.0.1:5000")}, netip.MustParseAddrPort("127.0.0.1:41234"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
 		"version: 0.1\n",
 		`    rootdirectory: "/var/lib/lc \"x\"/data"` + "\n",
-		"  addr: \"10.213.0.1:5000\"\n",
+		"  addr: \"127.0.0.1:41234\"\n",
 		"  delete:\n    enabled: true\n",
 		"  secret: \"",
 	} {
@@ -93,7 +94,8 @@ func freePort(t *testing.T) netip.AddrPort {
 func TestStartStopRemove(t *testing.T) {
 	testenv.Need(t, "HADDOCK_REQUIRE_REAL_HOSTS", Check(""))
 	dir := filepath.Join(t.TempDir(), "registry")
-	cfg := Config{Dir: dir, Addr: freePort(t), StopTimeout: 5 * time.Second}
+	creds := Credentials{Username: PushUser, Password: "test-token"}
+	cfg := Config{Dir: dir, Addr: freePort(t), StopTimeout: 5 * time.Second, Push: creds}
 	t0 := time.Now()
 	r, err := Start(t.Context(), cfg)
 	if err != nil {
@@ -110,7 +112,14 @@ func TestStartStopRemove(t *testing.T) {
 		t.Fatal(err)
 	}
 	ref := r.Addr().String() + "/test/x:1"
-	if _, err := image.Push(t.Context(), img, ref, false); err != nil {
+	// Pushes need localcloud's credentials; pulls do not.
+	if _, err := image.Push(t.Context(), img, ref, false); err == nil || !strings.Contains(err.Error(), "UNAUTHORIZED") {
+		t.Fatalf("a push without credentials: %v, want UNAUTHORIZED", err)
+	}
+	if _, err := image.Push(t.Context(), img, ref, false, image.WithBasicAuth(PushUser, "wrong")); err == nil {
+		t.Fatal("a push with a wrong password was accepted")
+	}
+	if _, err := image.Push(t.Context(), img, ref, false, image.WithBasicAuth(creds.Username, creds.Password)); err != nil {
 		t.Fatal(err)
 	}
 	want, _ := img.Digest()
@@ -146,8 +155,10 @@ func TestStartStopRemove(t *testing.T) {
 		t.Errorf("after a restart: %v", err)
 	}
 
-	// Its owner crashed (the Registry is forgotten): the next Start stops
-	// the one left running and serves in its place.
+	// Its owner crashed (its proxy is gone with it, the registry process
+	// is forgotten): the next Start stops the one left running and serves
+	// in its place.
+	_ = r.front.Close()
 	stray := r.PID()
 	if r, err = Start(t.Context(), cfg); err != nil {
 		t.Fatal(err)
@@ -159,13 +170,32 @@ func TestStartStopRemove(t *testing.T) {
 		t.Errorf("after replacing a stray registry: %v", err)
 	}
 
+	// A private registry (PullAuth): pulls need the credentials too.
+	priv := Config{Dir: filepath.Join(t.TempDir(), "private"), Addr: freePort(t), StopTimeout: 5 * time.Second, Push: creds, PullAuth: true}
+	pr, err := Start(t.Context(), priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pr.Stop(context.Background()); _ = Remove(context.Background(), priv.Dir) })
+	pref := pr.Addr().String() + "/test/private:1"
+	if _, err := image.Push(t.Context(), img, pref, false, image.WithBasicAuth(creds.Username, creds.Password)); err != nil {
+		t.Fatal(err)
+	}
+	ptag, _ := name.ParseReference(pref)
+	if _, err := remote.Image(ptag, remote.WithContext(t.Context())); err == nil {
+		t.Error("an anonymous pull from a private registry succeeded")
+	}
+	if _, err := remote.Image(ptag, remote.WithContext(t.Context()), remote.WithAuth(&authn.Basic{Username: creds.Username, Password: creds.Password})); err != nil {
+		t.Errorf("a pull with the credentials: %v", err)
+	}
+
 	// Another process on the address: a clear error, before starting.
 	ln, err := net.Listen("tcp", freePort(t).String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = ln.Close() }()
-	busy := Config{Dir: filepath.Join(t.TempDir(), "r2"), Addr: netip.MustParseAddrPort(ln.Addr().String())}
+	busy := Config{Dir: filepath.Join(t.TempDir(), "r2"), Addr: netip.MustParseAddrPort(ln.Addr().String()), Push: creds}
 	if _, err := Start(t.Context(), busy); err == nil || !strings.Contains(err.Error(), "cannot listen on "+busy.Addr.String()) {
 		t.Errorf("address in use: %v", err)
 	}
@@ -174,6 +204,7 @@ func TestStartStopRemove(t *testing.T) {
 	if err := Remove(t.Context(), dir); err != nil {
 		t.Fatal(err)
 	}
+	_ = r.front.Close() // the proxy lives in this process
 	if len(Processes(dir)) != 0 || alive(r.PID()) {
 		t.Error("registry running after Remove")
 	}
