@@ -50,7 +50,17 @@ var realSeq atomic.Int32
 // RealHosts starts a RealCloud for t and removes everything it made when t
 // ends, then checks nothing of it is left. Without root or docker.io the
 // test fails when CI (or HADDOCK_REQUIRE_REAL_HOSTS=1) asks for real hosts.
-func RealHosts(t testing.TB) *RealCloud {
+func RealHosts(t testing.TB) *RealCloud { return RealHostsWith(t, RealOptions{}) }
+
+// RealOptions change a RealCloud.
+type RealOptions struct {
+	// PrivateRegistry makes pulls from the registry need its credentials
+	// (registry.PushUser and Token), as a private registry does.
+	PrivateRegistry bool
+}
+
+// RealHostsWith is RealHosts with options.
+func RealHostsWith(t testing.TB, o RealOptions) *RealCloud {
 	t.Helper()
 	PreCheck(t)
 	localcloudtest.RequireRealHosts(t)
@@ -93,7 +103,7 @@ func RealHosts(t testing.TB) *RealCloud {
 		_ = backend.Down(context.Background())
 		t.Fatalf("acctest: starting localcloud with real hosts: %v", err)
 	}
-	reg, err := backend.StartRegistry(ctx, filepath.Join(rc.stateDir, "registry"), registry.Credentials{Username: registry.PushUser, Password: Token})
+	reg, err := backend.StartRegistry(ctx, filepath.Join(rc.stateDir, "registry"), registry.Credentials{Username: registry.PushUser, Password: Token}, o.PrivateRegistry)
 	testenv.Need(t, "HADDOCK_REQUIRE_REAL_HOSTS", err)
 	rc.Registry = reg.Addr().String()
 	t.Cleanup(func() {

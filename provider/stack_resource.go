@@ -26,9 +26,10 @@ import (
 )
 
 var (
-	_ resource.ResourceWithConfigure   = (*stackResource)(nil)
-	_ resource.ResourceWithModifyPlan  = (*stackResource)(nil)
-	_ resource.ResourceWithImportState = (*stackResource)(nil)
+	_ resource.ResourceWithConfigure      = (*stackResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*stackResource)(nil)
+	_ resource.ResourceWithImportState    = (*stackResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*stackResource)(nil)
 )
 
 // privateDriftKey holds, in the resource's private state, what the last
@@ -105,7 +106,19 @@ func (r *stackResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 			},
 			"with_registry_auth": schema.BoolAttribute{
 				Optional: true, Computed: true, Default: booldefault.StaticBool(false),
-				MarkdownDescription: "Send registry logins to the swarm agents so they can pull private images.",
+				MarkdownDescription: "Send the logins of `registry_auth` to the swarm agents with each service whose image is in one of those registries, " +
+					"so that the nodes can pull private images (as `docker stack deploy --with-registry-auth` does with the CLI's logins).",
+			},
+			"registry_auth": schema.ListNestedAttribute{
+				Optional: true, Sensitive: true,
+				MarkdownDescription: "Registry logins sent with `with_registry_auth = true`. The swarm keeps each service's login with the service " +
+					"(any manager's API shows it to whoever may inspect services, as with the CLI). Kept in the state, marked sensitive.",
+				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+					"address":        schema.StringAttribute{Required: true, MarkdownDescription: "The registry, as image names start with: `registry.example.com`, `10.0.0.5:5000`; `docker.io` for Docker Hub."},
+					"username":       schema.StringAttribute{Optional: true, MarkdownDescription: "User name, with `password`."},
+					"password":       schema.StringAttribute{Optional: true, Sensitive: true, MarkdownDescription: "Password or access token, with `username`."},
+					"identity_token": schema.StringAttribute{Optional: true, Sensitive: true, MarkdownDescription: "An identity token instead of `username` and `password`, for registries that issue them."},
+				}},
 			},
 			"services": schema.ListNestedAttribute{
 				Computed:            true,
@@ -314,7 +327,11 @@ func (r *stackResource) deploy(ctx context.Context, plan *stackModel, state inte
 		return
 	}
 	defer closeFn()
-	res, err := stack.Deploy(ctx, e, p, stack.DeployOptions{Prune: plan.Prune.ValueBool(), WithRegistryAuth: plan.WithRegistryAuth.ValueBool()})
+	logins, d := plan.registryLogins(ctx)
+	if diags.Append(d...); diags.HasError() {
+		return
+	}
+	res, err := stack.Deploy(ctx, e, p, stack.DeployOptions{Prune: plan.Prune.ValueBool(), WithRegistryAuth: plan.WithRegistryAuth.ValueBool(), RegistryAuth: logins})
 	if res != nil {
 		for _, w := range res.Warnings {
 			diags.AddWarning("Stack deploy warning", w)
@@ -392,6 +409,7 @@ type stackModel struct {
 	Files              types.Map      `tfsdk:"files"`
 	Prune              types.Bool     `tfsdk:"prune"`
 	WithRegistryAuth   types.Bool     `tfsdk:"with_registry_auth"`
+	RegistryAuth       types.List     `tfsdk:"registry_auth"`
 	Services           types.List     `tfsdk:"services"`
 	Timeouts           timeouts.Value `tfsdk:"timeouts"`
 }

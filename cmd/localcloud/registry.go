@@ -20,7 +20,7 @@ func registryDir(stateDir string) string { return filepath.Join(stateDir, regist
 // is nil: the hosts work without it.
 func startRegistry(ctx context.Context, hosts *netnsbackend.Backend, stateDir, token string) (*registry.Registry, string, error) {
 	addr := hosts.RegistryAddr()
-	reg, err := hosts.StartRegistry(ctx, registryDir(stateDir), registry.Credentials{Username: registry.PushUser, Password: token})
+	reg, err := hosts.StartRegistry(ctx, registryDir(stateDir), registry.Credentials{Username: registry.PushUser, Password: token}, false)
 	if errors.Is(err, registry.ErrNotInstalled) {
 		return nil, fmt.Sprintf("localcloud: no image registry for the hosts: %v (hosts work without it)", err), nil
 	}

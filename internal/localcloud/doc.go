@@ -38,6 +38,17 @@
 // credentials to export. The default token is DevToken. Start listens on
 // loopback only.
 //
+// With real hosts (package netnsbackend) a host's dockerd runs as root on
+// the machine, so whoever holds the token has root there: `localcloud
+// serve -backend netns` generates a random token into <state-dir>/token
+// (0600) instead of DevToken (-token-file and $LOCALCLOUD_TOKEN keep it out
+// of argv), the backend refuses at create time (HostRequestChecker) user
+// data whose daemon.json sets a key outside netns.AllowedDaemonKeys or a
+// tcp:// listener without tlsverify, and the image registry takes pushes
+// only with user registry.PushUser and the token. `localcloud serve` also
+// serves its APIs on the hosts' bridge gateway (same ports), as a droplet
+// reaches its vendor's API.
+//
 // Config.APIAddrs serves an API on a listener of its own as well (by API
 // name; Start listens there, Running.APIURLs has the URLs, and
 // Server.APIHandler is that listener's handler): every request there goes

@@ -272,7 +272,7 @@ func (l *loading) applyEnvFiles() *LoadError {
 			}
 			kv, err := kvfile.ParseFromReader(bytes.NewReader(data), l.lookupEnv)
 			if err != nil {
-				le := nodeError(r.node, fmt.Sprintf("env_file %s: %v", r.path, err))
+				le := nodeError(r.node, fmt.Sprintf("env_file %s: %s", r.path, envFileProblem(err)))
 				le.Path = "services." + svc.Name + ".env_file"
 				return le
 			}
@@ -373,7 +373,7 @@ func (l *loading) check() *LoadError {
 			return l.doc.at(base, "no image: a swarm service runs an image; set image:")
 		}
 		if _, err := reference.ParseNormalizedNamed(svc.Image); err != nil {
-			return l.doc.at(base+".image", fmt.Sprintf("invalid image reference %q: %v", svc.Image, err))
+			return l.doc.at(base+".image", l.redact(fmt.Sprintf("invalid image reference %q: %v", svc.Image, err)))
 		}
 		if svc.NetworkMode != "" {
 			return l.doc.at(base+".network_mode", "network_mode is not supported by swarm services (docker stack deploy ignores it); "+
@@ -669,4 +669,40 @@ func (l *loading) render() (map[string]*renderedService, *LoadError) {
 		return nil, l.locate(err)
 	}
 	return specs, nil
+}
+
+// redact replaces in msg the values of env (sensitive, as the provider's
+// env is) with ${NAME}: an interpolated value quoted in an error would
+// otherwise show in the plan's output. Values shorter than 4 characters
+// stay: replacing "1" everywhere would garble the message and hides
+// nothing.
+func (l *loading) redact(msg string) string {
+	keys := make([]string, 0, len(l.opts.Env))
+	for k := range l.opts.Env {
+		keys = append(keys, k)
+	}
+	// Longest values first, so a value containing another goes whole.
+	sort.Slice(keys, func(i, j int) bool { return len(l.opts.Env[keys[i]]) > len(l.opts.Env[keys[j]]) })
+	for _, k := range keys {
+		if v := l.opts.Env[k]; len(v) >= 4 {
+			msg = strings.ReplaceAll(msg, v, "${"+k+"}")
+		}
+	}
+	return msg
+}
+
+// envFileProblem says what is wrong with an env file without quoting it:
+// docker/cli's kvfile errors quote the line, and env files hold secrets.
+func envFileProblem(err error) string {
+	msg := err.Error()
+	switch {
+	case strings.HasPrefix(msg, "invalid utf8 bytes at line "):
+		n, _, _ := strings.Cut(strings.TrimPrefix(msg, "invalid utf8 bytes at line "), ":")
+		return "line " + n + " is not valid UTF-8"
+	case strings.HasPrefix(msg, "no variable name on line"):
+		return "a line has no variable name before '=' (lines are not shown: env files hold secrets)"
+	case strings.Contains(msg, "contains whitespaces"):
+		return "a variable name contains white space, or a line is not KEY=value (lines are not shown: env files hold secrets)"
+	}
+	return "not a file of KEY=value lines"
 }

@@ -160,3 +160,20 @@ services:
 	eq(t, "replicas", *s.Mode.Replicated.Replicas, uint64(3))
 	eq(t, "env", s.TaskTemplate.ContainerSpec.Env, []string{"FROM_ENV=x", "PROCESS=unset"})
 }
+
+// Errors never quote a sensitive input: an image interpolated from env
+// names the variable, an env_file line is not shown.
+func TestLoadErrorsRedactSecrets(t *testing.T) {
+	const secret = "s3cr3t-Passw0rd"
+	_, err := Load("app", []byte("services:\n  web:\n    image: \"registry.example/${TOKEN}/x y\"\n"), map[string]string{"TOKEN": secret})
+	if err == nil || strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), "${TOKEN}") {
+		t.Errorf("image error: %v", err)
+	}
+	for _, line := range []string{"=" + secret, secret + " more", "\xff" + secret} {
+		_, err := LoadWithOptions("app", []byte("services:\n  web:\n    image: nginx\n    env_file: [app.env]\n"),
+			LoadOptions{Files: map[string][]byte{"app.env": []byte("A=1\n" + line + "\n")}})
+		if err == nil || strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), "env_file app.env") {
+			t.Errorf("env_file line %q: %v", line, err)
+		}
+	}
+}

@@ -315,7 +315,7 @@ func StartReal(tb testing.TB, o Options) *Real {
 	}
 	r.URL = r.Running.URL
 	if o.Registry {
-		if r.Registry, err = be.StartRegistry(tb.Context(), o.RegistryDir(), registry.Credentials{Username: registry.PushUser, Password: o.Token}); err != nil {
+		if r.Registry, err = be.StartRegistry(tb.Context(), o.RegistryDir(), registry.Credentials{Username: registry.PushUser, Password: o.Token}, false); err != nil {
 			tb.Fatal(err)
 		}
 		r.RegistryAddr = r.Registry.Addr().String()

@@ -20,19 +20,19 @@ func (b *Backend) RegistryAddr() netip.AddrPort {
 // StartRegistry sets up the bridge (netns.Manager.EnsureNetwork), so that
 // its gateway address exists before any host does, and starts the registry
 // there, pushes needing push (localcloud hands out registry.PushUser and its
-// API token), with its files in dir (localcloud uses <state-dir>/registry). The
+// API token; pulls too with pullAuth), with its files in dir (localcloud uses <state-dir>/registry). The
 // caller stops it (Registry.Stop) when localcloud stops, and removes it
 // (registry.Remove) with the hosts on down. It fails with
 // registry.ErrNotInstalled without docker-registry; the hosts work without
 // a registry.
-func (b *Backend) StartRegistry(ctx context.Context, dir string, push registry.Credentials) (*registry.Registry, error) {
+func (b *Backend) StartRegistry(ctx context.Context, dir string, push registry.Credentials, pullAuth bool) (*registry.Registry, error) {
 	if err := registry.Check(""); err != nil {
 		return nil, err
 	}
 	if err := b.m.EnsureNetwork(ctx); err != nil {
 		return nil, fmt.Errorf("setting up the hosts' network for the registry: %w", err)
 	}
-	return registry.Start(ctx, registry.Config{Dir: dir, Addr: b.RegistryAddr(), Push: push})
+	return registry.Start(ctx, registry.Config{Dir: dir, Addr: b.RegistryAddr(), Push: push, PullAuth: pullAuth})
 }
 
 // withRegistry returns daemon.json with the settings a host needs for the
