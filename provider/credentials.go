@@ -23,7 +23,7 @@ type clusterCredentials struct {
 	UID           string `json:"uid"`
 	SwarmID       string `json:"swarm_id"`
 	CACertPEM     string `json:"ca_cert"`
-	CAKeyPEM      string `json:"ca_key"`
+	CAKeyPEM      string `json:"ca_key,omitempty"` // not in client credentials
 	ClientCertPEM string `json:"client_cert"`
 	ClientKeyPEM  string `json:"client_key"`
 }
@@ -38,6 +38,14 @@ func encodeCredentials(st cluster.State, cloudName, region string) string {
 	return string(b)
 }
 
+// encodeClientCredentials is encodeCredentials without the CA key: what
+// haddock_swarm_cluster's client_credentials carries for stacks and
+// following floating IPs, which reach the engines but create no host.
+func encodeClientCredentials(st cluster.State, cloudName, region string) string {
+	st.Credentials.CAKeyPEM = ""
+	return encodeCredentials(st, cloudName, region)
+}
+
 func decodeCredentials(s string) (cluster.State, error) {
 	st, _, err := decodeClusterCredentials(s)
 	return st, err
@@ -46,8 +54,8 @@ func decodeCredentials(s string) (cluster.State, error) {
 // decodeClusterCredentials also returns the managers' cloud and region.
 func decodeClusterCredentials(s string) (cluster.State, clusterCredentials, error) {
 	var c clusterCredentials
-	if err := json.Unmarshal([]byte(s), &c); err != nil || c.UID == "" || c.CAKeyPEM == "" || c.ClientKeyPEM == "" {
-		return cluster.State{}, c, fmt.Errorf("not a haddock_swarm_cluster's credentials: pass haddock_swarm_cluster.<name>.credentials as it is")
+	if err := json.Unmarshal([]byte(s), &c); err != nil || c.UID == "" || c.ClientKeyPEM == "" {
+		return cluster.State{}, c, fmt.Errorf("not a haddock_swarm_cluster's credentials: pass haddock_swarm_cluster.<name>.credentials (or .client_credentials where no host is created) as it is")
 	}
 	return cluster.State{UID: c.UID, SwarmID: c.SwarmID, Credentials: cluster.Credentials{
 		CACertPEM: c.CACertPEM, CAKeyPEM: c.CAKeyPEM, ClientCertPEM: c.ClientCertPEM, ClientKeyPEM: c.ClientKeyPEM,

@@ -150,7 +150,7 @@ func followConfig(rc *acctest.RealCloud, apiURL, agent, counter string, compose 
 	if follow {
 		holder = `
   cluster_id          = haddock_swarm_cluster.fo.id
-  cluster_credentials = haddock_swarm_cluster.fo.credentials`
+  cluster_credentials = haddock_swarm_cluster.fo.client_credentials`
 	}
 	if len(poll) > 0 {
 		holder += fmt.Sprintf("\n  agent_poll_interval = %q", poll[0])

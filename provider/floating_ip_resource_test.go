@@ -112,7 +112,7 @@ resource "haddock_floating_ip" "test" {
   region              = "eu-central"
   cluster_id          = "abc"
   cluster_credentials = "{}"
-}`, err: []string{"Invalid cluster credentials", "pass haddock_swarm_cluster.<name>.credentials as it is"}},
+}`, err: []string{"Invalid cluster credentials", "pass haddock_swarm_cluster.<name>.credentials", "as it is"}},
 		{name: "bad heartbeat", config: acctest.ProviderConfig() + `
 resource "haddock_swarm_cluster" "test" {
   name             = "bad"

@@ -117,6 +117,11 @@ func (r *nodeGroupResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 			resp.Diagnostics.AddAttributeError(path.Root("cluster_credentials"), "Invalid cluster credentials", err.Error())
 			return
 		}
+		if st.Credentials.CAKeyPEM == "" {
+			resp.Diagnostics.AddAttributeError(path.Root("cluster_credentials"), "Credentials cannot sign hosts",
+				"These are a cluster's client_credentials, without the CA key: a node group creates hosts, whose certificates the cluster's CA signs. Pass haddock_swarm_cluster.<name>.credentials.")
+			return
+		}
 		if st.SwarmID != "" && st.SwarmID != plan.ClusterID.ValueString() {
 			resp.Diagnostics.AddAttributeError(path.Root("cluster_credentials"), "Credentials of another cluster",
 				fmt.Sprintf("cluster_credentials belong to swarm %s, but cluster_id is %s: pass the same cluster's id and credentials.", st.SwarmID, plan.ClusterID.ValueString()))

@@ -34,7 +34,7 @@ resource "haddock_swarm_cluster" "test" {
 
 resource "haddock_stack" "app" {
   cluster_id          = haddock_swarm_cluster.test.id
-  cluster_credentials = haddock_swarm_cluster.test.credentials
+  cluster_credentials = haddock_swarm_cluster.test.client_credentials
   name                = "app"
   env                 = { IMAGE = %[1]q }
   compose             = <<-YAML

@@ -36,6 +36,13 @@ func TestAccStack_lifecycle(t *testing.T) {
 				Config: stackConfig(rc, v1, 2),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(stackAddr, tfjsonpath.New("services"), knownvalue.ListSizeExact(2)),
+					// The stack holds client credentials: no CA key in its state.
+					statecheck.ExpectKnownValue(stackAddr, tfjsonpath.New("cluster_credentials"), knownvalue.StringFunc(func(v string) error {
+						if strings.Contains(v, `"ca_key"`) || !strings.Contains(v, `"client_key"`) {
+							return fmt.Errorf("the stack's cluster_credentials are not client credentials (CA key present or client key missing)")
+						}
+						return nil
+					})),
 				},
 				Check: checkStackServices(map[string]int{"web": 2, "api": 1}, "counter:1"),
 			},
@@ -111,7 +118,7 @@ func stackConfig(rc *acctest.RealCloud, image string, replicas int) string {
 	return stackClusterConfig(rc) + fmt.Sprintf(`
 resource "haddock_stack" "app" {
   cluster_id          = haddock_swarm_cluster.test.id
-  cluster_credentials = haddock_swarm_cluster.test.credentials
+  cluster_credentials = haddock_swarm_cluster.test.client_credentials
   name                = "app"
   env                 = { IMAGE = %[1]q, REPLICAS = "%[2]d" }
   compose             = <<-YAML

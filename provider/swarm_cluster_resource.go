@@ -152,8 +152,16 @@ func (r *swarmClusterResource) Schema(ctx context.Context, _ resource.SchemaRequ
 			},
 			"credentials": schema.StringAttribute{
 				Computed: true, Sensitive: true,
-				MarkdownDescription: "The cluster's TLS credentials and identity, for `haddock_node_group.cluster_credentials` and `haddock_stack`. Secret.",
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+				MarkdownDescription: "The cluster's full TLS credentials and identity, the CA key included, for `haddock_node_group.cluster_credentials`: " +
+					"a node group signs its hosts' certificates with the CA. Secret.",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"client_credentials": schema.StringAttribute{
+				Computed: true, Sensitive: true,
+				MarkdownDescription: "`credentials` without the CA key: the cluster's identity, the CA certificate and the client certificate and key, " +
+					"for `haddock_stack.cluster_credentials` and `haddock_floating_ip.cluster_credentials`, which reach the engines and create no host. " +
+					"Pass these there so the CA key stays in the cluster's and node groups' state only. Secret.",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
 			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
 		},
@@ -222,7 +230,7 @@ func (r *swarmClusterResource) ModifyPlan(ctx context.Context, req resource.Modi
 		}
 		if res.region != state.VendorRegion.ValueString() {
 			// The credentials name the managers' region.
-			plan.Credentials = types.StringUnknown()
+			plan.Credentials, plan.ClientCredentials = types.StringUnknown(), types.StringUnknown()
 		}
 		if rolls || !plan.Managers.Count.Equal(state.Managers.Count) || !plan.Managers.Labels.Equal(state.Managers.Labels) ||
 			!plan.Autolock.Equal(state.Autolock) || !plan.TaskHistoryLimit.Equal(state.TaskHistoryLimit) ||
@@ -261,9 +269,23 @@ func (r *swarmClusterResource) Create(ctx context.Context, req resource.CreateRe
 		finishUnknowns(&plan)
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	}
-	if err != nil {
-		addClusterError(&resp.Diagnostics, "Error creating swarm cluster", err)
+	if err == nil {
+		return
 	}
+	// Managers exist: saved without an error, so that Terraform does not
+	// taint the cluster and destroy them on the next apply; the next plan
+	// repairs it (nodes missing or not ready), resuming from what exists.
+	if c != nil && view != nil && len(view.Hosts()) > 0 {
+		var partial diag.Diagnostics
+		addClusterError(&partial, "Swarm cluster "+plan.Name.ValueString()+" created in part", err)
+		for _, d := range partial {
+			resp.Diagnostics.AddWarning(d.Summary(), fmt.Sprintf("%d of %d managers are in the swarm. The cluster is saved with the hosts that exist, so that they are kept: "+
+				"run terraform apply again and it completes the managers (failed joins retried, missing hosts created). What failed:\n%s",
+				view.Ready(), plan.Managers.Count.ValueInt64(), d.Detail()))
+		}
+		return
+	}
+	addClusterError(&resp.Diagnostics, "Error creating swarm cluster", err)
 }
 
 func (r *swarmClusterResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -520,6 +542,7 @@ type swarmClusterModel struct {
 	Leader                  types.String   `tfsdk:"leader"`
 	Docker                  types.Object   `tfsdk:"docker"`
 	Credentials             types.String   `tfsdk:"credentials"`
+	ClientCredentials       types.String   `tfsdk:"client_credentials"`
 	Timeouts                timeouts.Value `tfsdk:"timeouts"`
 }
 
@@ -549,6 +572,7 @@ func (m *swarmClusterModel) spec(ctx context.Context, diags *diag.Diagnostics) c
 func (m *swarmClusterModel) setView(c *cluster.Cluster, v *cluster.ClusterView) {
 	st := c.State()
 	m.Credentials = types.StringValue(encodeCredentials(st, m.Managers.Cloud.ValueString(), m.VendorRegion.ValueString()))
+	m.ClientCredentials = types.StringValue(encodeClientCredentials(st, m.Managers.Cloud.ValueString(), m.VendorRegion.ValueString()))
 	if st.SwarmID != "" {
 		m.ID = types.StringValue(st.SwarmID)
 	}

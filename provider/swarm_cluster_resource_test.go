@@ -246,7 +246,18 @@ resource "haddock_node_group" "w" {
   region              = "eu-central"
   size                = "small"
   image               = "debian-12"
-}`, err: []string{"Invalid cluster credentials", "pass haddock_swarm_cluster.<name>.credentials as it is"}},
+}`, err: []string{"Invalid cluster credentials", "pass haddock_swarm_cluster.<name>.credentials", "as it is"}},
+		{name: "client credentials for a node group", config: `
+resource "haddock_node_group" "w" {
+  cluster_id          = "abc"
+  cluster_credentials = jsonencode({ uid = "0123456789abcdef", client_key = "k" })
+  name                = "w"
+  node_count          = 1
+  cloud               = "digitalocean"
+  region              = "eu-central"
+  size                = "small"
+  image               = "debian-12"
+}`, err: []string{"Credentials cannot sign hosts", "client_credentials, without the CA key", "Pass haddock_swarm_cluster.<name>.credentials"}},
 		{name: "bad drain timeout", config: cluster(1) + `
 resource "haddock_node_group" "w" {
   cluster_id          = haddock_swarm_cluster.test.id

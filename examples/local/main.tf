@@ -82,7 +82,7 @@ resource "haddock_node_group" "workers" {
 # to the next counter task over the overlay network (DNS tasks.web).
 resource "haddock_stack" "counter" {
   cluster_id          = haddock_swarm_cluster.demo.id
-  cluster_credentials = haddock_swarm_cluster.demo.credentials
+  cluster_credentials = haddock_swarm_cluster.demo.client_credentials
   name                = "counter"
   env                 = { IMAGE = var.image }
   compose             = file("${path.module}/compose.yaml")
@@ -95,7 +95,7 @@ resource "haddock_floating_ip" "public" {
   cloud               = "digitalocean"
   region              = "eu-central"
   cluster_id          = haddock_swarm_cluster.demo.id
-  cluster_credentials = haddock_swarm_cluster.demo.credentials
+  cluster_credentials = haddock_swarm_cluster.demo.client_credentials
 }
 
 output "url" {

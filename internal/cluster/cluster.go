@@ -40,9 +40,18 @@ func Open(driver cloud.Driver, st State, opts Options) (*Cluster, error) {
 	if !opts.EngineAddress.valid() {
 		return nil, fmt.Errorf("opening cluster %s: engine address %q must be %q or %q", st.UID, opts.EngineAddress, AddressPublic, AddressPrivate)
 	}
-	ca, err := st.Credentials.loadCA()
-	if err != nil {
-		return nil, fmt.Errorf("opening cluster %s: %w", st.UID, err)
+	// Without the CA key (client credentials: a stack's, a following
+	// floating IP's) the cluster is reached but no host can be signed.
+	var ca *pki.CA
+	if st.Credentials.CAKeyPEM == "" {
+		if err := hostboot.Credentials(st.Credentials).CheckClient(); err != nil {
+			return nil, fmt.Errorf("opening cluster %s: the cluster's credentials: %w", st.UID, err)
+		}
+	} else {
+		var err error
+		if ca, err = st.Credentials.loadCA(); err != nil {
+			return nil, fmt.Errorf("opening cluster %s: %w", st.UID, err)
+		}
 	}
 	return &Cluster{driver: driver, opts: opts.withDefaults(), ca: ca, state: st}, nil
 }
@@ -54,6 +63,9 @@ func Open(driver cloud.Driver, st State, opts Options) (*Cluster, error) {
 // tags, so Apply resumes and Destroy cleans up).
 func Create(ctx context.Context, driver cloud.Driver, spec ClusterSpec, opts Options) (*Cluster, *ClusterView, error) {
 	if err := validateClusterSpec(spec); err != nil {
+		return nil, nil, err
+	}
+	if err := checkUnsavedHosts(ctx, driver, spec.Name); err != nil {
 		return nil, nil, err
 	}
 	uid, err := hostboot.NewUID()
@@ -369,4 +381,44 @@ func (c *Cluster) UnlockKey(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("reading the unlock key of cluster %s from %s: %w", c.UID(), r.opHost.Name, err)
 	}
 	return key, nil
+}
+
+// checkUnsavedHosts refuses to create cluster name while managers of
+// another Haddock cluster of that name exist: an earlier Create killed
+// before its caller saved the state left them (their uid and CA are lost
+// with it, so they can be neither adopted nor reached), or another
+// configuration runs a cluster of the same name. Either way creating
+// another would leave them unaccounted for, or collide with their names.
+func checkUnsavedHosts(ctx context.Context, driver cloud.Driver, name string) error {
+	hosts, err := driver.ListHosts(ctx, cloud.ManagedTag)
+	if err != nil {
+		return fmt.Errorf("looking for hosts of an earlier cluster named %s: %w", name, err)
+	}
+	prefix := name + "-" + ManagersGroup + "-"
+	var left []string
+	uids := map[string]bool{}
+	for _, h := range hosts {
+		if !strings.HasPrefix(h.Name, prefix) || h.Status == cloud.HostDeleting {
+			continue
+		}
+		for _, t := range h.Tags {
+			if uid, ok := strings.CutPrefix(t, TagClusterPrefix); ok {
+				left = append(left, fmt.Sprintf("%s (%s)", h.Name, h.ID))
+				uids[uid] = true
+				break
+			}
+		}
+	}
+	if len(left) == 0 {
+		return nil
+	}
+	var tags []string
+	for uid := range uids {
+		tags = append(tags, ClusterTag(uid))
+	}
+	slices.Sort(tags)
+	return fmt.Errorf("%w: %d host(s) named %s* of another Haddock cluster exist: %s. "+
+		"If an earlier apply creating this cluster was interrupted before it saved its state, its CA was never saved and they cannot be adopted: "+
+		"delete them (they carry the tag %s), then apply again. If another configuration runs a cluster named %q, give this one another name",
+		ErrUnsavedHosts, len(left), prefix, strings.Join(left, ", "), strings.Join(tags, ", "), name)
 }

@@ -146,6 +146,24 @@ func TestCreateCluster(t *testing.T) {
 	if _, err := Open(h.drv, State{UID: st.UID, Credentials: Credentials{CACertPEM: st.Credentials.CACertPEM}}, h.opts); err == nil {
 		t.Error("Open accepted state without the CA key")
 	}
+
+	// Client credentials (no CA key) reach the cluster but sign no host.
+	client := st
+	client.Credentials.CAKeyPEM = ""
+	c3, err := Open(h.drv, client, h.opts)
+	if err != nil {
+		t.Fatalf("Open with client credentials: %v", err)
+	}
+	if v3, err := c3.Observe(t.Context()); err != nil || v3.Ready() != 3 {
+		t.Fatalf("Observe with client credentials: %v", err)
+	}
+	created := h.drv.count("CreateHosts")
+	if _, err := c3.Apply(t.Context(), clusterSpec(5)); !errors.Is(err, ErrNoCAKey) {
+		t.Errorf("growing with client credentials: %v, want ErrNoCAKey", err)
+	}
+	if h.drv.count("CreateHosts") != created {
+		t.Error("client credentials created hosts")
+	}
 }
 
 func TestManagerCountRefused(t *testing.T) {
@@ -596,5 +614,29 @@ func TestSettingsUpdate(t *testing.T) {
 	}
 	if opts := (Settings{EncryptOverlayByDefault: true}).OverlayDriverOptions(); len(opts) != 1 {
 		t.Errorf("OverlayDriverOptions = %v", opts)
+	}
+}
+
+// A Create killed before its state was saved leaves managers whose uid and
+// CA are lost: the next Create of that name finds them and says what to do
+// instead of making a second set beside them.
+func TestCreateFindsUnsavedHosts(t *testing.T) {
+	h := newHarness(t)
+	if _, _, err := Create(t.Context(), h.drv, clusterSpec(3), h.opts); err != nil {
+		t.Fatal(err)
+	}
+	created := h.drv.count("CreateHosts")
+	_, _, err := Create(t.Context(), h.drv, clusterSpec(3), h.opts)
+	if !errors.Is(err, ErrUnsavedHosts) || !strings.Contains(err.Error(), "3 host(s) named prod-manager-*") || !strings.Contains(err.Error(), "delete them") {
+		t.Fatalf("second Create of the same name: %v", err)
+	}
+	if h.drv.count("CreateHosts") != created {
+		t.Error("the second Create made hosts")
+	}
+	other := clusterSpec(1)
+	other.Name = "other"
+	// (The fake runs one swarm per test: only the check is of interest.)
+	if _, _, err := Create(t.Context(), h.drv, other, h.opts); errors.Is(err, ErrUnsavedHosts) {
+		t.Errorf("another name: %v", err)
 	}
 }

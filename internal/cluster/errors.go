@@ -125,3 +125,11 @@ func opError(op string, errs []error) error {
 	}
 	return fmt.Errorf("%s: %w", op, errors.Join(errs...))
 }
+
+// ErrNoCAKey: the cluster was opened with client credentials (no CA key),
+// which reach the engines but cannot sign a new host's certificate.
+var ErrNoCAKey = errors.New("these cluster credentials hold no CA key (client credentials): creating hosts needs the cluster's full credentials")
+
+// ErrUnsavedHosts: Create found managers of another cluster of the same
+// name (see Create).
+var ErrUnsavedHosts = errors.New("hosts of another cluster of this name exist")

@@ -420,6 +420,9 @@ func parallel(n, limit int, fn func(i int)) {
 // hostSpecs builds the specs of new hosts of a group, each with its own
 // uid, identity, server certificate and tags.
 func (s *session) hostSpecs(group, role string, spec HostsSpec, names []string) ([]cloud.HostSpec, error) {
+	if s.ca == nil {
+		return nil, ErrNoCAKey
+	}
 	out := make([]cloud.HostSpec, 0, len(names))
 	for _, name := range names {
 		uid, err := hostboot.NewUID()

@@ -90,6 +90,29 @@ func (c Credentials) LoadCA() (*pki.CA, error) {
 	return ca, nil
 }
 
+// CheckClient checks credentials without the CA key (client credentials,
+// which reach the engines but cannot sign hosts): the client certificate
+// is usable and signed by the CA certificate.
+func (c Credentials) CheckClient() error {
+	if _, err := pki.ClientTLSConfig([]byte(c.CACertPEM), []byte(c.ClientCertPEM), []byte(c.ClientKeyPEM), pki.HostIdentity("check")); err != nil {
+		return fmt.Errorf("the client certificate is unusable: %w", err)
+	}
+	caCert, err := pki.ParseCertPEM([]byte(c.CACertPEM))
+	if err != nil {
+		return fmt.Errorf("the CA certificate is unusable: %w", err)
+	}
+	client, err := pki.ParseCertPEM([]byte(c.ClientCertPEM))
+	if err == nil {
+		roots := x509.NewCertPool()
+		roots.AddCert(caCert)
+		_, err = client.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	}
+	if err != nil {
+		return fmt.Errorf("the client certificate is not signed by the CA: %w", err)
+	}
+	return nil
+}
+
 // Endpoint is how to reach the engine at address (tcp://address:2376),
 // verified by the CA and by identity (pki.HostIdentity of the host's uid),
 // never by the address.

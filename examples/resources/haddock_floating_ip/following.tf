@@ -21,7 +21,7 @@ resource "haddock_floating_ip" "public" {
   cloud               = "digitalocean"
   region              = "eu-central"
   cluster_id          = haddock_swarm_cluster.prod.id
-  cluster_credentials = haddock_swarm_cluster.prod.credentials
+  cluster_credentials = haddock_swarm_cluster.prod.client_credentials
 }
 
 output "manager_holding_the_address" {

@@ -1,6 +1,6 @@
 resource "haddock_stack" "app" {
   cluster_id          = haddock_swarm_cluster.prod.id
-  cluster_credentials = haddock_swarm_cluster.prod.credentials
+  cluster_credentials = haddock_swarm_cluster.prod.client_credentials
   name                = "app"
 
   compose = file("${path.module}/compose.yaml")
