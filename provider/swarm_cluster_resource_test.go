@@ -236,28 +236,8 @@ resource "haddock_node_group" "w" {
   size                = "small"
   image               = "debian-12"
 }`, err: []string{"Invalid Attribute Value Match", `value must be none of: ["manager"]`}},
-		{name: "credentials of nothing", config: `
-resource "haddock_node_group" "w" {
-  cluster_id          = "abc"
-  cluster_credentials = "{}"
-  name                = "w"
-  node_count          = 1
-  cloud               = "digitalocean"
-  region              = "eu-central"
-  size                = "small"
-  image               = "debian-12"
-}`, err: []string{"Invalid cluster credentials", "pass haddock_swarm_cluster.<name>.credentials", "as it is"}},
-		{name: "client credentials for a node group", config: `
-resource "haddock_node_group" "w" {
-  cluster_id          = "abc"
-  cluster_credentials = jsonencode({ uid = "0123456789abcdef", client_key = "k" })
-  name                = "w"
-  node_count          = 1
-  cloud               = "digitalocean"
-  region              = "eu-central"
-  size                = "small"
-  image               = "debian-12"
-}`, err: []string{"Credentials cannot sign hosts", "client_credentials, without the CA key", "Pass haddock_swarm_cluster.<name>.credentials"}},
+		{name: "credentials of nothing", config: groupWithCredentials(`"{}"`), err: []string{"Invalid cluster credentials", "pass haddock_swarm_cluster.<name>.credentials", "as it is"}},
+		{name: "client credentials for a node group", config: groupWithCredentials(`jsonencode({ uid = "0123456789abcdef", client_key = "k" })`), err: []string{"Credentials cannot sign hosts", "client_credentials, without the CA key", "Pass haddock_swarm_cluster.<name>.credentials"}},
 		{name: "bad drain timeout", config: cluster(1) + `
 resource "haddock_node_group" "w" {
   cluster_id          = haddock_swarm_cluster.test.id
@@ -295,6 +275,22 @@ resource "haddock_node_group" "w" {
 			})
 		})
 	}
+}
+
+// groupWithCredentials is a node group of cluster "abc" given credentials
+// (an HCL expression), for plan-time checks.
+func groupWithCredentials(creds string) string {
+	return `
+resource "haddock_node_group" "w" {
+  cluster_id          = "abc"
+  cluster_credentials = ` + creds + `
+  name                = "w"
+  node_count          = 1
+  cloud               = "digitalocean"
+  region              = "eu-central"
+  size                = "small"
+  image               = "debian-12"
+}`
 }
 
 func swarmConfig(rc *acctest.RealCloud, name string, managers, workers int) string {
