@@ -24,7 +24,8 @@ load_token() {
   else
     token=""
   fi
-  }
+  export DIGITALOCEAN_TOKEN=$token
+}
 load_token
 
 export TF_CLI_CONFIG_FILE=$root/bin/dev.tfrc
@@ -206,7 +207,18 @@ failover)
   done
   tf output nodes
   say "terraform plan: the agent's move is not drift"
-  tf plan -input=false -detailed-exitcode | tail -n 3 || true
+  plan_out=$(mktemp)
+  set +e
+  tf plan -input=false -no-color -detailed-exitcode >"$plan_out" 2>&1
+  plan_rc=$?
+  set -e
+  grep -E '^  # |^Plan:|^Changes to Outputs' "$plan_out" || true
+  case $plan_rc in
+  0) printf '  no changes to apply (what moved is recorded on refresh)\n' ;;
+  2) printf '  the plan has changes (above)\n' ;;
+  *) cat "$plan_out" >&2 ;;
+  esac
+  rm -f "$plan_out"
   ;;
 down)
   if running || answering; then

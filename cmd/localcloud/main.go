@@ -151,12 +151,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	nf := netnsFlags(fs)
 	withRegistry := fs.Bool("registry", true, "with -backend netns: run an image registry for the hosts on the bridge's gateway, port 5000 (needs docker-registry)")
 	hostsAPI := fs.Bool("hosts-api", true, "with -backend netns: serve the APIs on the bridge's gateway too (same ports), where programs on the hosts reach them (Haddock's failover agent)")
+	faultRate := fs.Float64("faults", 0, "the `fraction` of API requests (0 to 1) that meet a random fault: 5xx, 429, a slow answer, a dropped connection, a create done then answered 500 (see internal/localcloud)")
+	faultSeed := fs.Uint64("fault-seed", 1, "the `seed` random faults are drawn from: the same seed, the same faults")
 	quiet := fs.Bool("quiet", false, "do not log requests")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}
 	if fs.NArg() > 0 {
 		return usagef("serve takes no arguments, got %q", fs.Args())
+	}
+	if *faultRate < 0 || *faultRate > 1 {
+		return usagef("-faults %v: want a fraction from 0 to 1", *faultRate)
 	}
 	set := setFlags(fs)
 	if *backend != "memory" && *backend != "netns" {
@@ -248,9 +253,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			digitalocean.New(digitalocean.Config{ActionDelay: *actionDelay}),
 			lcaws.New(lcaws.Config{AccessKey: *awsKey, SecretKey: *awsSecret}),
 		},
-		Backend:  be,
-		Logf:     logf,
-		StateDir: *stateDir,
+		Backend:   be,
+		Logf:      logf,
+		StateDir:  *stateDir,
+		FaultRate: *faultRate,
+		FaultSeed: *faultSeed,
 	}
 	if *awsListen != "none" {
 		cfg.APIAddrs = map[string]string{lcaws.Name: *awsListen}
@@ -303,6 +310,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	_, _ = fmt.Fprintf(stdout, "localcloud: serving the DigitalOcean API on %s (%s, boot delay %s)\n", srv.URL, desc, *bootDelay)
 	_, _ = fmt.Fprintf(stdout, "export DIGITALOCEAN_API_URL=%s\n", srv.URL)
+	if *faultRate > 0 {
+		_, _ = fmt.Fprintf(stdout, "localcloud: %.0f%% of API requests meet a random fault (seed %d); GET /_localcloud/faults/random counts them\n", *faultRate*100, *faultSeed)
+	}
 	if generated != "" {
 		_, _ = fmt.Fprintf(stdout, "localcloud: the API token is in %s (mode 0600, kept across restarts; remove it with localcloud down)\n", generated)
 	}

@@ -94,6 +94,7 @@ func TestServeFlags(t *testing.T) {
 		{"serve", "-listen", "0.0.0.0:0"},
 		{"serve", "-aws-listen", "0.0.0.0:0"},
 		{"serve", "-backend", "netns-someday"},
+		{"serve", "-faults", "2"},
 		{"serve", "extra"},
 		{"serve", "-no-such-flag"},
 		{"down", "extra"},

@@ -136,6 +136,7 @@ func (s *Server) ResetRequests() {
 // API.
 func (s *Server) adminMux() *http.ServeMux {
 	m := http.NewServeMux()
+	s.randomFaultsHandlers(m)
 	m.HandleFunc("GET /_localcloud/faults", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"faults": s.Faults()})
 	})

@@ -38,6 +38,15 @@
 // credentials to export. The default token is DevToken. Start listens on
 // loopback only.
 //
+// Random faults (Config.FaultRate and FaultSeed, `localcloud serve -faults
+// 0.1 -fault-seed N`, or POST /_localcloud/faults/random) make a fraction of
+// API requests, never the /_localcloud/ ones, meet a fault drawn
+// reproducibly from the seed: 500, 502 or 503 with nothing done, 429 with
+// Retry-After, an answer SlowFaultDelay late, a connection closed without
+// an answer, or a write carried out and then answered 500 (a create that
+// made the droplet, as a client sees it). The reliability acceptance test
+// and `make soak` run the provider through them.
+//
 // With real hosts (package netnsbackend) a host's dockerd runs as root on
 // the machine, so whoever holds the token has root there: `localcloud
 // serve -backend netns` generates a random token into <state-dir>/token
@@ -113,6 +122,8 @@
 //	POST   /_localcloud/faults    {"method":"GET","path_prefix":"/v2/droplets","status":429,"count":2,"retry_after_seconds":1}
 //	GET    /_localcloud/faults    pending faults
 //	DELETE /_localcloud/faults
+//	POST   /_localcloud/faults/random  {"rate":0.1,"seed":42}: a fraction of API requests meet a random fault
+//	GET    /_localcloud/faults/random  the rate, the seed and the faults injected by kind
 //	GET    /_localcloud/requests  {"total":N,"requests":{"GET /v2/droplets/{id}":3,...}}
 //	DELETE /_localcloud/requests
 //

@@ -52,6 +52,11 @@ type Config struct {
 	// Now is the clock; default time.Now. Tests can move time forward to
 	// cross the boot delay without sleeping.
 	Now func() time.Time
+	// FaultRate is the fraction of API requests that meet a random fault
+	// (see FaultError500 and the other kinds), drawn reproducibly from
+	// FaultSeed; 0, the default, injects none. Admin paths never do.
+	FaultRate float64
+	FaultSeed uint64
 	// Logf, when set, receives backend errors that no request can report
 	// (a failed Destroy, say).
 	Logf func(format string, args ...any)
@@ -91,10 +96,11 @@ type Server struct {
 	saveMu    sync.Mutex
 	closeOnce sync.Once
 
-	mu    sync.Mutex
-	st    state
-	fault faults
-	reqs  counters
+	mu     sync.Mutex
+	st     state
+	fault  faults
+	random randomFaults
+	reqs   counters
 }
 
 // New returns a Server for cfg, state in memory only. Use Open (or Start)
@@ -117,6 +123,7 @@ func New(cfg Config) *Server {
 	s.st.init()
 	s.reqs.m = map[string]int{}
 	s.admin = s.adminMux()
+	_ = s.random.set(min(max(cfg.FaultRate, 0), 1), cfg.FaultSeed)
 	for _, a := range cfg.APIs {
 		s.mount(a)
 	}
@@ -190,9 +197,19 @@ func (s *Server) serveAPI(api API, path string, w http.ResponseWriter, r *http.R
 	s.mu.Lock()
 	s.reqs.add(api.Route(r))
 	f, faulted := s.fault.match(r.Method, path)
+	random := ""
+	if !faulted {
+		random = s.random.draw()
+	}
 	s.mu.Unlock()
 	if faulted {
 		serveFault(w, r, api, f)
+		return
+	}
+	if random != "" {
+		if serveRandomFault(w, r, api, random) && r.Method != http.MethodGet && r.Method != http.MethodHead {
+			s.persist()
+		}
 		return
 	}
 	api.ServeHTTP(w, r)

@@ -266,3 +266,33 @@ func TestResizeHostErrors(t *testing.T) {
 		t.Errorf("ResizeHost(missing) = %v, want not found", err)
 	}
 }
+
+// A reserved IP create for a droplet that DigitalOcean carried out but
+// answered 500: the driver finds the address by its droplet instead of
+// making a second; with none made, it creates again.
+func TestCreateFloatingIPFindsTheAddressBehindA5xx(t *testing.T) {
+	f := newFakeAPI(t)
+	f.failIPCreates = 1
+	ip, err := f.driver().CreateFloatingIP(t.Context(), "", "42")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.ips) != 1 || ip.ID != "203.0.113.1" || ip.HostID != "42" {
+		t.Fatalf("CreateFloatingIP = %+v with %d addresses reserved, want the one the failed create made", ip, len(f.ips))
+	}
+	if n := f.calls("POST /v2/reserved_ips"); n != 1 {
+		t.Errorf("%d creates sent, want 1", n)
+	}
+	// Nothing made behind the failure, while the droplet already holds
+	// another address: created again, that address left alone.
+	g := newFakeAPI(t)
+	g.refuseIPCreates = 1
+	g.ips["198.51.100.9"] = &godo.ReservedIP{IP: "198.51.100.9", Droplet: &godo.Droplet{ID: 42}}
+	ip, err = g.driver().CreateFloatingIP(t.Context(), "", "42")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.ips) != 2 || ip.ID == "198.51.100.9" || g.calls("POST /v2/reserved_ips") != 2 {
+		t.Fatalf("CreateFloatingIP = %+v, %d addresses, %d creates; want a new address after a second create", ip, len(g.ips), g.calls("POST /v2/reserved_ips"))
+	}
+}

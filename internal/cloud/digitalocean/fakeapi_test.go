@@ -40,6 +40,12 @@ type fakeAPI struct {
 	assignReservedIPs bool
 	// actionStatus, when set, is the status of an action when read.
 	actionStatus func(*godo.Action) string
+	// failIPCreates answers that many reserved IP creates 500 after
+	// making the address ("done then 500").
+	failIPCreates int
+	// refuseIPCreates answers that many reserved IP creates 503 without
+	// making anything.
+	refuseIPCreates int
 }
 
 func newFakeAPI(t *testing.T) *fakeAPI {
@@ -53,6 +59,7 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 	mux.HandleFunc("GET /v2/actions/{id}", f.getAction)
 	mux.HandleFunc("POST /v2/reserved_ips", f.createReservedIP)
 	mux.HandleFunc("GET /v2/reserved_ips/{ip}", f.getReservedIP)
+	mux.HandleFunc("GET /v2/reserved_ips", f.listReservedIPs)
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.requests = append(f.requests, r.Method+" "+r.URL.Path)
@@ -286,12 +293,32 @@ func (f *fakeAPI) createReservedIP(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.refuseIPCreates > 0 {
+		f.refuseIPCreates--
+		writeError(w, http.StatusServiceUnavailable, "not now")
+		return
+	}
 	ip := &godo.ReservedIP{IP: fmt.Sprintf("203.0.113.%d", len(f.ips)+1), Region: &godo.Region{Slug: "nyc3"}}
 	f.ips[ip.IP] = ip
 	if req.DropletID != 0 && f.assignReservedIPs {
 		ip.Droplet = &godo.Droplet{ID: req.DropletID}
 	}
+	if f.failIPCreates > 0 {
+		f.failIPCreates--
+		writeError(w, http.StatusInternalServerError, "done, then failed")
+		return
+	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"reserved_ip": &godo.ReservedIP{IP: ip.IP, Region: ip.Region}})
+}
+
+func (f *fakeAPI) listReservedIPs(w http.ResponseWriter, _ *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := []*godo.ReservedIP{}
+	for _, ip := range f.ips {
+		out = append(out, ip)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"reserved_ips": out, "links": map[string]any{}, "meta": map[string]any{"total": len(out)}})
 }
 
 func (f *fakeAPI) getReservedIP(w http.ResponseWriter, r *http.Request) {

@@ -7,27 +7,37 @@ import (
 	"strconv"
 
 	"github.com/digitalocean/godo"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
+	"github.com/haddockhq/terraform-provider-haddock/internal/wait"
 )
 
 // CreateFloatingIP reserves an IP in region, or assigned to hostID (DO then
-// takes the droplet's region). The create is sent once (a repeat after a
-// 5xx could reserve a second address; see retrySafe). When the reserved IP
-// exists but its assignment cannot be confirmed, it comes back with the
-// error: the caller must record it (or delete it), or it leaks.
+// takes the droplet's region). The HTTP client never repeats the create (a
+// repeat after a 5xx DigitalOcean acted on reserves a second address; see
+// retrySafe). Assigned to a droplet, the address can be found again: after
+// a 5xx or a broken connection the droplet's reserved IPs are listed, and
+// one that was not there before the create is the one it made; with none,
+// the create is tried again. An unassigned address carries nothing to find
+// it by, so its create is sent once. When the reserved IP exists but its
+// assignment cannot be confirmed, it comes back with the error: the caller
+// must record it (or delete it), or it leaks.
 func (d *Driver) CreateFloatingIP(ctx context.Context, region, hostID string) (*cloud.FloatingIP, error) {
-	req := &godo.ReservedIPCreateRequest{Region: region}
-	if hostID != "" {
-		n, err := dropletID(hostID)
-		if err != nil {
-			return nil, err
+	var ip *godo.ReservedIP
+	if hostID == "" {
+		var err error
+		if ip, _, err = d.client.ReservedIPs.Create(ctx, &godo.ReservedIPCreateRequest{Region: region}); err != nil {
+			return nil, apiError(err)
 		}
-		req = &godo.ReservedIPCreateRequest{DropletID: n}
+		return toFloatingIP(ip), nil
 	}
-	ip, _, err := d.client.ReservedIPs.Create(ctx, req)
+	n, err := dropletID(hostID)
 	if err != nil {
-		return nil, apiError(err)
+		return nil, err
+	}
+	if ip, err = d.createAssignedIP(ctx, n); err != nil {
+		return nil, err
 	}
 	created := toFloatingIP(ip)
 	if hostID == "" {
@@ -48,16 +58,27 @@ func (d *Driver) CreateFloatingIP(ctx context.Context, region, hostID string) (*
 
 // ListFloatingIPs lists every reserved IP of the account, all pages.
 func (d *Driver) ListFloatingIPs(ctx context.Context) ([]cloud.FloatingIP, error) {
-	var out []cloud.FloatingIP
+	all, err := d.allReservedIPs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]cloud.FloatingIP, len(all))
+	for i := range all {
+		out[i] = *toFloatingIP(&all[i])
+	}
+	return out, nil
+}
+
+// allReservedIPs lists every reserved IP of the account, all pages.
+func (d *Driver) allReservedIPs(ctx context.Context) ([]godo.ReservedIP, error) {
+	var out []godo.ReservedIP
 	opt := &godo.ListOptions{PerPage: 200}
 	for {
 		ips, resp, err := d.client.ReservedIPs.List(ctx, opt)
 		if err != nil {
 			return nil, apiError(err)
 		}
-		for i := range ips {
-			out = append(out, *toFloatingIP(&ips[i]))
-		}
+		out = append(out, ips...)
 		if resp == nil || resp.Links == nil || resp.Links.IsLastPage() {
 			return out, nil
 		}
@@ -124,4 +145,63 @@ func toFloatingIP(ip *godo.ReservedIP) *cloud.FloatingIP {
 		f.HostID = strconv.Itoa(ip.Droplet.ID)
 	}
 	return f
+}
+
+// createAssignedIP creates a reserved IP assigned to droplet n, finding it
+// again behind an ambiguous failure (see CreateFloatingIP).
+func (d *Driver) createAssignedIP(ctx context.Context, n int) (*godo.ReservedIP, error) {
+	had, err := d.reservedIPsOf(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	before := map[string]bool{}
+	for _, ip := range had {
+		before[ip.IP] = true
+	}
+	for attempt := 0; ; attempt++ {
+		ip, _, err := d.client.ReservedIPs.Create(ctx, &godo.ReservedIPCreateRequest{DropletID: n})
+		if err == nil {
+			return ip, nil
+		}
+		if !maybeCreated(ctx, err) || attempt >= d.cfg.HTTPRetryMax {
+			return nil, apiError(err)
+		}
+		if serr := wait.Sleep(ctx, backoff(d.cfg.RetryWaitMin, d.cfg.RetryWaitMax, attempt, nil)); serr != nil {
+			return nil, apiError(err)
+		}
+		after, lerr := d.reservedIPsOf(ctx, n)
+		if lerr != nil {
+			return nil, fmt.Errorf("%w (and listing droplet %d's reserved IPs to find one it may have made: %v)", apiError(err), n, lerr)
+		}
+		var made []godo.ReservedIP
+		for _, a := range after {
+			if !before[a.IP] {
+				made = append(made, a)
+			}
+		}
+		switch len(made) {
+		case 1:
+			tflog.SubsystemWarn(ctx, logSubsystem, "found the reserved IP a failed create made", map[string]any{"ip": made[0].IP, "droplet": n, "error": err.Error()})
+			return &made[0], nil
+		case 0:
+			tflog.SubsystemWarn(ctx, logSubsystem, "creating the reserved IP again after a failure the server may have acted on", map[string]any{"droplet": n, "error": err.Error()})
+		default:
+			return nil, fmt.Errorf("creating a reserved IP for droplet %d failed (%v), and %d new reserved IPs are assigned to it since: keep one (import it) and delete the others", n, apiError(err), len(made))
+		}
+	}
+}
+
+// reservedIPsOf lists the reserved IPs assigned to droplet n.
+func (d *Driver) reservedIPsOf(ctx context.Context, n int) ([]godo.ReservedIP, error) {
+	all, err := d.allReservedIPs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []godo.ReservedIP
+	for _, ip := range all {
+		if ip.Droplet != nil && ip.Droplet.ID == n {
+			out = append(out, ip)
+		}
+	}
+	return out, nil
 }
