@@ -14,6 +14,8 @@ import (
 	"net/textproto"
 	"sort"
 	"strings"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // Limits that keep hostile input (fuzzing, gzip bombs) bounded. They are far
@@ -139,11 +141,11 @@ func (e *exploder) mimePart(h textproto.MIMEHeader, raw []byte, depth int) error
 	// net/mail reads a top-level header leniently; a field name that is
 	// not an RFC 5322 token would not survive being written back.
 	for k, vs := range h {
-		if !validFieldName(k) {
+		if !httpguts.ValidHeaderFieldName(k) {
 			return fmt.Errorf("MIME user data: header field name %q is malformed", k)
 		}
 		for _, v := range vs {
-			if strings.IndexFunc(v, func(r rune) bool { return (r < ' ' && r != '\t') || r == 0x7f }) >= 0 {
+			if !httpguts.ValidHeaderFieldValue(v) {
 				return fmt.Errorf("MIME user data: header %s has a control character", k)
 			}
 		}
@@ -277,19 +279,4 @@ func mediaType(v string) (string, map[string]string) {
 		return strings.ToLower(strings.TrimSpace(v)), nil
 	}
 	return t, params
-}
-
-// validFieldName reports whether k is a header field name as the multipart
-// reader that reads it back requires: an RFC 7230 token.
-func validFieldName(k string) bool {
-	if k == "" {
-		return false
-	}
-	for _, c := range []byte(k) {
-		ok := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
-		if !ok {
-			return false
-		}
-	}
-	return true
 }

@@ -177,21 +177,7 @@ func (a *Agent) serving(ctx context.Context, nodes []swarm.Node) (map[string]boo
 		if n.Spec.Role != swarm.NodeRoleManager || n.Status.State != swarm.NodeStateReady {
 			continue
 		}
-		ok := true
-		for _, s := range services {
-			if s.Spec.Mode.Global == nil {
-				continue
-			}
-			var constraints []string
-			if p := s.Spec.TaskTemplate.Placement; p != nil {
-				constraints = p.Constraints
-			}
-			if dswarm.NodeMatches(n, constraints) && !running[[2]string{s.ID, n.ID}] {
-				ok = false
-				break
-			}
-		}
-		out[n.ID] = ok
+		out[n.ID] = len(dswarm.GlobalServicesNotRunning(n, services, func(id string) bool { return running[[2]string{id, n.ID}] })) == 0
 	}
 	return out, nil
 }

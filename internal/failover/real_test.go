@@ -11,11 +11,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/netip"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -187,24 +184,17 @@ func startFailover(tb testing.TB) *foEnv {
 
 func (e *foEnv) url() string { return "http://" + e.ip.Address + "/api" }
 
-// serveOnBridge serves localcloud's API on the bridge's address too, where
-// the hosts' containers reach the machine (localcloud listens on loopback
-// only): a reverse proxy, closed when tb ends.
+// serveOnBridge serves localcloud's API on the bridge's gateway too, as
+// `localcloud serve` does, where the hosts' containers reach the machine;
+// closed when tb ends.
 func serveOnBridge(tb testing.TB, lc *localcloudtest.Real) string {
 	tb.Helper()
-	gw, _, err := net.SplitHostPort(lc.RegistryAddr)
+	l, err := lc.Backend.ServeOnGateway(tb.Context(), lc.Running.Server.Handler(), 0)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(gw, "0"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	target, _ := url.Parse(lc.URL)
-	srv := &http.Server{Handler: httputil.NewSingleHostReverseProxy(target), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	tb.Cleanup(func() { _ = srv.Close() })
-	return "http://" + ln.Addr().String()
+	tb.Cleanup(func() { _ = l.Close() })
+	return l.URL
 }
 
 // holder is the manager holding the IP now.

@@ -75,17 +75,8 @@ func (c Credentials) LoadCA() (*pki.CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the CA in state is unusable: %w", err)
 	}
-	if _, err := pki.ClientTLSConfig([]byte(c.CACertPEM), []byte(c.ClientCertPEM), []byte(c.ClientKeyPEM), pki.HostIdentity("check")); err != nil {
-		return nil, fmt.Errorf("the client certificate in state is unusable: %w", err)
-	}
-	client, err := pki.ParseCertPEM([]byte(c.ClientCertPEM))
-	if err == nil {
-		roots := x509.NewCertPool()
-		roots.AddCert(ca.Certificate())
-		_, err = client.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
-	}
-	if err != nil {
-		return nil, fmt.Errorf("the client certificate in state is unusable: it is not signed by the CA in state: %w", err)
+	if err := c.checkClient(ca.Certificate()); err != nil {
+		return nil, err
 	}
 	return ca, nil
 }
@@ -94,12 +85,17 @@ func (c Credentials) LoadCA() (*pki.CA, error) {
 // which reach the engines but cannot sign hosts): the client certificate
 // is usable and signed by the CA certificate.
 func (c Credentials) CheckClient() error {
-	if _, err := pki.ClientTLSConfig([]byte(c.CACertPEM), []byte(c.ClientCertPEM), []byte(c.ClientKeyPEM), pki.HostIdentity("check")); err != nil {
-		return fmt.Errorf("the client certificate is unusable: %w", err)
-	}
 	caCert, err := pki.ParseCertPEM([]byte(c.CACertPEM))
 	if err != nil {
-		return fmt.Errorf("the CA certificate is unusable: %w", err)
+		return fmt.Errorf("the CA certificate in state is unusable: %w", err)
+	}
+	return c.checkClient(caCert)
+}
+
+// checkClient checks the client certificate with its key, signed by caCert.
+func (c Credentials) checkClient(caCert *x509.Certificate) error {
+	if _, err := pki.ClientTLSConfig([]byte(c.CACertPEM), []byte(c.ClientCertPEM), []byte(c.ClientKeyPEM), pki.HostIdentity("check")); err != nil {
+		return fmt.Errorf("the client certificate in state is unusable: %w", err)
 	}
 	client, err := pki.ParseCertPEM([]byte(c.ClientCertPEM))
 	if err == nil {
@@ -108,7 +104,7 @@ func (c Credentials) CheckClient() error {
 		_, err = client.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
 	}
 	if err != nil {
-		return fmt.Errorf("the client certificate is not signed by the CA: %w", err)
+		return fmt.Errorf("the client certificate in state is unusable: it is not signed by the CA in state: %w", err)
 	}
 	return nil
 }

@@ -81,21 +81,32 @@ func nodeSettleState(ctx context.Context, api swarmEngine, nodeID string) (missi
 		missing = append(missing, fmt.Sprintf("task %s is %s", t.ID, msg))
 	}
 	if node.Spec.Availability == swarm.NodeAvailabilityActive {
-		for _, s := range services {
-			if s.Spec.Mode.Global == nil || runs[s.ID] {
-				continue
-			}
-			var constraints []string
-			if p := s.Spec.TaskTemplate.Placement; p != nil {
-				constraints = p.Constraints
-			}
-			if NodeMatches(node, constraints) {
-				missing = append(missing, fmt.Sprintf("global service %s has no running task on the node yet", s.Spec.Name))
-			}
+		for _, s := range GlobalServicesNotRunning(node, services, func(serviceID string) bool { return runs[serviceID] }) {
+			missing = append(missing, fmt.Sprintf("global service %s has no running task on the node yet", s.Spec.Name))
 		}
 	}
 	slices.Sort(set)
 	return missing, set, nil
+}
+
+// GlobalServicesNotRunning are the global services whose placement node
+// matches and that run no task there (running says whether the node runs a
+// task of a service).
+func GlobalServicesNotRunning(node swarm.Node, services []swarm.Service, running func(serviceID string) bool) []swarm.Service {
+	var out []swarm.Service
+	for _, s := range services {
+		if s.Spec.Mode.Global == nil || running(s.ID) {
+			continue
+		}
+		var constraints []string
+		if p := s.Spec.TaskTemplate.Placement; p != nil {
+			constraints = p.Constraints
+		}
+		if NodeMatches(node, constraints) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // NodeMatches reports whether node satisfies placement constraints of the
