@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
@@ -23,7 +24,9 @@ import (
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud/digitalocean"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
+	lcaws "github.com/haddockhq/terraform-provider-haddock/internal/localcloud/aws"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/contract"
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/contract/awsmodel"
 	lcdo "github.com/haddockhq/terraform-provider-haddock/internal/localcloud/digitalocean"
 	"github.com/haddockhq/terraform-provider-haddock/provider"
 )
@@ -49,6 +52,10 @@ var (
 		run       *localcloud.Running
 		validator *contract.Validator
 		do        *digitalocean.Driver
+		// The EC2 API of the same localcloud, on its own listener, and
+		// the check of its exchanges against AWS's service model.
+		awsURL       string
+		awsValidator *awsmodel.Validator
 	}
 )
 
@@ -77,11 +84,17 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "acctest: loading DigitalOcean's OpenAPI spec for the contract check: %v\n", err)
 		return 1
 	}
+	av, err := awsmodel.New()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "acctest: loading AWS's EC2 service model for the contract check: %v\n", err)
+		return 1
+	}
 	lc, err := localcloud.Start(ctx, localcloud.Config{
 		Token:      Token,
 		BootDelay:  BootDelay,
-		Middleware: v.Middleware,
-		APIs:       []localcloud.API{lcdo.New(lcdo.Config{})},
+		Middleware: contractMiddleware(v, av),
+		APIs:       []localcloud.API{lcdo.New(lcdo.Config{}), lcaws.New(lcaws.Config{})},
+		APIAddrs:   map[string]string{lcaws.Name: "127.0.0.1:0"},
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "acctest: starting localcloud: %v\n", err)
@@ -89,6 +102,7 @@ func run(m *testing.M) int {
 	}
 	defer func() { _ = lc.Close() }()
 	suite.run, suite.validator = lc, v
+	suite.awsURL, suite.awsValidator = lc.APIURLs[lcaws.Name], av
 	_ = os.Setenv(provider.EnvDigitalOceanURL, lc.URL)
 	_ = os.Setenv(provider.EnvDigitalOceanToken, Token)
 	suite.do, err = digitalocean.New(digitalocean.Config{Token: Token, APIEndpoint: lc.URL, PollInterval: 50 * time.Millisecond})
@@ -104,7 +118,27 @@ func run(m *testing.M) int {
 		return 1
 	}
 	fmt.Printf("contract: %d requests and responses checked against DigitalOcean's OpenAPI spec, no violation\n", v.Checked())
+	if err := av.Check(); err != nil {
+		fmt.Fprintf(os.Stderr, "\nFAIL: localcloud broke AWS's EC2 API contract during the suite:\n%v\n", err)
+		return 1
+	}
+	fmt.Printf("contract: %s\n", av.Summary())
 	return code
+}
+
+// contractMiddleware checks DigitalOcean's paths against its OpenAPI spec
+// and the EC2 API's exchanges against AWS's service model.
+func contractMiddleware(do *contract.Validator, ec2 *awsmodel.Validator) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		d, e := do.Middleware(next), ec2.Middleware(next)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasPrefix(r.URL.Path, "/v2/") || strings.HasPrefix(r.URL.Path, "/_localcloud/") {
+				d.ServeHTTP(w, r)
+				return
+			}
+			e.ServeHTTP(w, r)
+		})
+	}
 }
 
 // PreCheck fails the test when the harness is not up.

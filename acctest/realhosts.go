@@ -15,9 +15,12 @@ import (
 	"time"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
+	"github.com/haddockhq/terraform-provider-haddock/internal/cloud/aws"
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud/digitalocean"
 	"github.com/haddockhq/terraform-provider-haddock/internal/image"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
+	lcaws "github.com/haddockhq/terraform-provider-haddock/internal/localcloud/aws"
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/contract/awsmodel"
 	lcdo "github.com/haddockhq/terraform-provider-haddock/internal/localcloud/digitalocean"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/localcloudtest"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netns"
@@ -36,6 +39,10 @@ type RealCloud struct {
 	Registry       string
 	ProviderConfig string
 	Driver         cloud.Driver
+	// AWSDriver and AWSURL are localcloud's EC2 API on the same hosts
+	// (RealOptions.AWS), region AWSRegion; nil and "" without it.
+	AWSDriver      cloud.Driver
+	AWSURL         string
 	bridge, prefix string
 	stateDir       string
 	run            *localcloud.Running
@@ -57,7 +64,14 @@ type RealOptions struct {
 	// PrivateRegistry makes pulls from the registry need its credentials
 	// (registry.PushUser and Token), as a private registry does.
 	PrivateRegistry bool
+	// AWS serves localcloud's EC2 API too, on the same real hosts and
+	// network, every exchange checked against AWS's EC2 service model;
+	// the provider configuration then has an aws block for it.
+	AWS bool
 }
+
+// AWSRegion is the region of RealCloud's EC2 API in ProviderConfig.
+const AWSRegion = "eu-central-1"
 
 // RealHostsWith is RealHosts with options.
 func RealHostsWith(t testing.TB, o RealOptions) *RealCloud {
@@ -91,13 +105,25 @@ func RealHostsWith(t testing.TB, o RealOptions) *RealCloud {
 		t.Fatalf("acctest: real hosts: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	run, err := localcloud.Start(ctx, localcloud.Config{
+	lcfg := localcloud.Config{
 		Token:      Token,
 		Backend:    backend,
 		StateDir:   rc.stateDir,
 		Middleware: suite.validator.Middleware,
 		APIs:       []localcloud.API{lcdo.New(lcdo.Config{})},
-	})
+	}
+	if o.AWS {
+		awsv, err := awsmodel.New()
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { awsv.Report(t) })
+		lcfg.APIs = append(lcfg.APIs, lcaws.New(lcaws.Config{}))
+		lcfg.APIAddrs = map[string]string{lcaws.Name: "127.0.0.1:0"}
+		lcfg.Middleware = contractMiddleware(suite.validator, awsv)
+	}
+	run, err := localcloud.Start(ctx, lcfg)
 	if err != nil {
 		cancel()
 		_ = backend.Down(context.Background())
@@ -125,15 +151,33 @@ func RealHostsWith(t testing.TB, o RealOptions) *RealCloud {
 	if err != nil {
 		t.Fatal(err)
 	}
+	awsBlock := ""
+	if o.AWS {
+		rc.AWSURL = run.APIURLs[lcaws.Name]
+		rc.AWSDriver, err = aws.New(context.Background(), aws.Config{
+			Region: AWSRegion, AccessKey: lcaws.DevAccessKey, SecretKey: lcaws.DevSecretKey,
+			Endpoints: aws.Endpoints{EC2: rc.AWSURL},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		awsBlock = fmt.Sprintf(`
+  aws {
+    region        = %[1]q
+    access_key    = %[2]q
+    secret_key    = %[3]q
+    endpoints     = { ec2 = %[4]q }
+  }`, AWSRegion, lcaws.DevAccessKey, lcaws.DevSecretKey, rc.AWSURL)
+	}
 	rc.ProviderConfig = fmt.Sprintf(`
 provider "haddock" {
   digitalocean {
     api_endpoint  = %[1]q
     token         = %[2]q
     poll_interval = 0.2
-  }
+  }%[3]s
 }
-`, run.URL, Token)
+`, run.URL, Token, awsBlock)
 	return rc
 }
 

@@ -8,12 +8,17 @@ import (
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud/aws"
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud/aws/mototest"
+	lcaws "github.com/haddockhq/terraform-provider-haddock/internal/localcloud/aws"
 )
 
 // Vendor is one cloud the cross-vendor acceptance tests run against:
 // DigitalOcean on the in-process localcloud, AWS on a moto_server started
-// for the test.
+// for the test (an independent emulator), and AWS on the same localcloud's
+// EC2 API.
 type Vendor struct {
+	// Name tells the vendor's emulations apart: digitalocean, aws-moto,
+	// aws-localcloud.
+	Name  string
 	Cloud string
 	// ProviderConfig is the provider block reaching this vendor.
 	ProviderConfig string
@@ -38,12 +43,13 @@ func (v Vendor) FloatingIPs() cloud.FloatingIPs {
 func Vendors(t *testing.T) []Vendor {
 	t.Helper()
 	PreCheck(t)
-	return []Vendor{DigitalOceanVendor(), AWSVendor(t)}
+	return []Vendor{DigitalOceanVendor(), AWSVendor(t), AWSLocalcloudVendor(t)}
 }
 
 // DigitalOceanVendor is DigitalOcean on the in-process localcloud.
 func DigitalOceanVendor() Vendor {
 	return Vendor{
+		Name:           "digitalocean",
 		Cloud:          string(cloud.DigitalOcean),
 		ProviderConfig: ProviderConfig(),
 		Driver:         suite.do,
@@ -68,6 +74,7 @@ func AWSVendor(t *testing.T) Vendor {
 		t.Fatalf("configuring the AWS driver on moto: %v", err)
 	}
 	return Vendor{
+		Name:  "aws-moto",
 		Cloud: string(cloud.AWS),
 		ProviderConfig: fmt.Sprintf(`
 provider "haddock" {
@@ -91,6 +98,43 @@ provider "haddock" {
 		// aws/<region>/<id> is the form for hosts outside the default region.
 		ImportID: func(id string) string {
 			return "aws/" + mototest.Region + "/" + id[len("aws/"):]
+		},
+	}
+}
+
+// AWSLocalcloudVendor is AWS on the in-process localcloud's EC2 API, its
+// exchanges checked against AWS's own service model.
+func AWSLocalcloudVendor(t *testing.T) Vendor {
+	t.Helper()
+	const region = "us-east-1"
+	drv, err := aws.New(context.Background(), aws.Config{
+		Region: region, AccessKey: lcaws.DevAccessKey, SecretKey: lcaws.DevSecretKey,
+		Endpoints: aws.Endpoints{EC2: suite.awsURL},
+	})
+	if err != nil {
+		t.Fatalf("configuring the AWS driver on localcloud: %v", err)
+	}
+	return Vendor{
+		Name:  "aws-localcloud",
+		Cloud: string(cloud.AWS),
+		ProviderConfig: fmt.Sprintf(`
+provider "haddock" {
+  digitalocean {
+    poll_interval = 0.1
+  }
+  aws {
+    region     = %[1]q
+    access_key = %[2]q
+    secret_key = %[3]q
+    endpoints  = { ec2 = %[4]q }
+  }
+}
+`, region, lcaws.DevAccessKey, lcaws.DevSecretKey, suite.awsURL),
+		Driver: drv,
+		Region: region,
+		Size:   "t3.small",
+		ImportID: func(id string) string {
+			return "aws/" + region + "/" + id[len("aws/"):]
 		},
 	}
 }

@@ -51,7 +51,7 @@ func hostGroupAttributes(countDesc string, countValidators []validator.Int64) ma
 	rolls := " Changing it replaces the hosts one at a time (see `rolling_update`); the group stays."
 	return map[string]schema.Attribute{
 		"count":  schema.Int64Attribute{Required: true, MarkdownDescription: countDesc, Validators: countValidators},
-		"cloud":  cloudAttribute(),
+		"cloud":  groupCloudAttribute(),
 		"region": schema.StringAttribute{Required: true, MarkdownDescription: "Portable or vendor region (see `haddock_host`)." + rolls},
 		"size":   schema.StringAttribute{Required: true, MarkdownDescription: "Portable size class or vendor size." + rolls},
 		"image":  schema.StringAttribute{Required: true, MarkdownDescription: "Portable image or vendor image." + rolls},
@@ -143,6 +143,9 @@ func planRollout(ctx context.Context, nodes types.List, spec cluster.HostsSpec) 
 	for _, n := range nodeModels(ctx, nodes) {
 		m := cluster.Member{HostID: n.HostID, Name: n.Name, NodeID: n.NodeID, Leader: n.Leader, State: swarm.NodeState(n.State),
 			Region: n.Region, Size: n.Size, Image: n.Image, SpecHash: n.Spec}
+		if c, _, _, err := parseCloudID(n.HostID); err == nil {
+			m.Cloud = cloud.Name(c)
+		}
 		if m.HostID != "" {
 			m.Status = cloud.HostActive
 		}
@@ -218,7 +221,7 @@ func (g *hostGroupModel) hostsSpec(ctx context.Context, res resolved, diags *dia
 		diags.Append(g.Labels.ElementsAs(ctx, &labels, false)...)
 	}
 	return cluster.HostsSpec{
-		Count: int(g.Count.ValueInt64()), Region: res.region, Size: res.size, Image: res.image,
+		Count: int(g.Count.ValueInt64()), Cloud: cloud.Name(g.Cloud.ValueString()), Region: res.region, Size: res.size, Image: res.image,
 		SSHKeys: stringList(ctx, g.SSHKeys, diags), UserData: g.UserData.ValueString(), Labels: labels,
 	}
 }

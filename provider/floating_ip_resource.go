@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/netip"
 	"net/url"
 	"regexp"
@@ -519,9 +520,9 @@ func (r *floatingIPResource) openFollowed(ctx context.Context, m *floatingIPMode
 		diags.AddAttributeError(path.Root("cluster_id"), "Cluster unreachable", fmt.Sprintf("reaching a manager of cluster %s to deploy the failover agent: %s", m.ClusterID.ValueString(), err))
 		return nil
 	}
-	other, found, err := failover.FollowingOn(ctx, fc.eng)
-	if err == nil && found && other != "" && other != ours {
-		err = fmt.Errorf("its failover agent already keeps floating IP %s: a cluster's managers are followed by one floating IP", other)
+	kept, found, err := failover.KeepingOn(ctx, fc.eng)
+	if err == nil && found && kept.FloatingIPID != "" && kept.FloatingIPID != ours && !r.keptIPGone(ctx, kept) {
+		err = fmt.Errorf("its failover agent already keeps floating IP %s: a cluster's managers are followed by one floating IP", kept.FloatingIPID)
 	}
 	if err != nil {
 		fc.close()
@@ -529,6 +530,38 @@ func (r *floatingIPResource) openFollowed(ctx context.Context, m *floatingIPMode
 		return nil
 	}
 	return fc
+}
+
+// keptIPGone reports an agent left keeping a floating IP that no longer
+// exists — its cluster moved to another vendor, and the old address was
+// destroyed with credentials that reached no manager any more —, which a
+// new floating IP then takes over.
+func (r *floatingIPResource) keptIPGone(ctx context.Context, k failover.Kept) bool {
+	if k.Cloud == "" {
+		// An agent deployed before the labels: a reserved IP's id is its
+		// address, an Elastic IP's an allocation id (default region).
+		switch {
+		case net.ParseIP(k.FloatingIPID) != nil:
+			k.Cloud = cloud.DigitalOcean
+		case strings.HasPrefix(k.FloatingIPID, "eipalloc-"):
+			k.Cloud = cloud.AWS
+		default:
+			return false
+		}
+	}
+	drv, _, diags := r.data.driver(string(k.Cloud), k.Region, path.Root("cluster_id"))
+	if diags.HasError() {
+		return false
+	}
+	fips, ok := drv.(cloud.FloatingIPs)
+	if !ok {
+		return false
+	}
+	if _, err := fips.GetFloatingIP(ctx, k.FloatingIPID); !cloud.IsNotFound(err) {
+		return false
+	}
+	tflog.Info(ctx, "the cluster's failover agent keeps a floating IP that no longer exists: taking it over", map[string]any{"ip": k.FloatingIPID, "cloud": string(k.Cloud)})
+	return true
 }
 
 // readyManager is the host a new following address goes on, the way the

@@ -138,7 +138,12 @@ func (r *nodeGroupResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	if !req.State.Raw.IsNull() {
 		state = &nodeGroupModel{}
 		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
-		prior = &priorResolution{image: state.Image, resolved: resolved{region: state.VendorRegion.ValueString(), size: state.VendorSize.ValueString(), image: state.VendorImage.ValueString()}}
+		if state.Cloud.Equal(plan.Cloud) {
+			prior = &priorResolution{image: state.Image, resolved: resolved{region: state.VendorRegion.ValueString(), size: state.VendorSize.ValueString(), image: state.VendorImage.ValueString()}}
+		} else {
+			// A migration: nothing of the old vendor's resolution applies.
+			migrationPlanDiagnostics("Node group "+plan.Name.ValueString(), state.Cloud.ValueString(), plan.Cloud.ValueString(), "", path.Root("cloud"), &resp.Diagnostics)
+		}
 	}
 	g := plan.group()
 	res, diags := resolveHostValues(ctx, r.data, cat, g.values(path.Empty()), prior)
@@ -168,6 +173,10 @@ func (r *nodeGroupResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 		} else if plan.Rollout = state.Rollout; plan.Rollout.IsNull() {
 			plan.Rollout = emptyRollout() // a state from before rollouts were recorded
 		}
+		if moving := movingFrom(ctx, req.Private); len(moving) > 0 && !rolls {
+			// An interrupted migration left hosts where the group was.
+			plan.Rollout, rolls = types.ListUnknown(types.ObjectType{AttrTypes: rolloutAttrTypes}), true
+		}
 		changed := rolls || !plan.Count.Equal(state.Count) || !plan.Labels.Equal(state.Labels) || !plan.Availability.Equal(state.Availability) || nodesNeedRepair(ctx, state.Nodes, state.Count)
 		if changed {
 			plan.Nodes = types.ListUnknown(types.ObjectType{AttrTypes: nodeAttrTypes})
@@ -189,7 +198,7 @@ func (r *nodeGroupResource) Create(ctx context.Context, req resource.CreateReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	r.apply(ctx, &plan, "creating", &resp.State, &resp.Diagnostics)
+	r.apply(ctx, &plan, nil, "creating", &resp.State, &resp.Diagnostics)
 }
 
 func (r *nodeGroupResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -205,7 +214,7 @@ func (r *nodeGroupResource) Read(ctx context.Context, req resource.ReadRequest, 
 			"The group's hosts are read on the next apply, once cluster_credentials is known from the configuration; hosts already in the group are kept, not created again.")
 		return
 	}
-	g := r.open(&state, &resp.Diagnostics)
+	g := r.open(&state, movingFrom(ctx, req.Private), &resp.Diagnostics)
 	if g == nil {
 		return
 	}
@@ -230,7 +239,17 @@ func (r *nodeGroupResource) Update(ctx context.Context, req resource.UpdateReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	r.apply(ctx, &plan, "updating", &resp.State, &resp.Diagnostics)
+	var state nodeGroupModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	former := formerPlaces(ctx, req.Private, formerPlace{plan.Cloud.ValueString(), plan.VendorRegion.ValueString()},
+		formerPlace{state.Cloud.ValueString(), state.VendorRegion.ValueString()})
+	view := r.apply(ctx, &plan, former, "updating", &resp.State, &resp.Diagnostics)
+	if len(former) > 0 || len(movingFrom(ctx, req.Private)) > 0 {
+		saveMovingFrom(ctx, resp.Private, former, view, &resp.Diagnostics)
+	}
 }
 
 func (r *nodeGroupResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
@@ -244,7 +263,7 @@ func (r *nodeGroupResource) Delete(ctx context.Context, req resource.DeleteReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	g := r.open(&state, &resp.Diagnostics)
+	g := r.open(&state, movingFrom(ctx, req.Private), &resp.Diagnostics)
 	if g == nil {
 		return
 	}
@@ -266,8 +285,9 @@ func (r *nodeGroupResource) ImportState(ctx context.Context, req resource.Import
 }
 
 // open reaches the group: the cluster through its credentials and the
-// managers' driver, the group through its own driver.
-func (r *nodeGroupResource) open(m *nodeGroupModel, diags *diag.Diagnostics) *cluster.NodeGroup {
+// managers' driver, the group through its own driver, and the places a
+// migration under way is leaving (former).
+func (r *nodeGroupResource) open(m *nodeGroupModel, former []formerPlace, diags *diag.Diagnostics) *cluster.NodeGroup {
 	c, drv, d := r.data.openCluster(m.ClusterCredentials.ValueString(), m.Cloud.ValueString(), m.VendorRegion.ValueString())
 	diags.Append(d...)
 	if d.HasError() {
@@ -278,19 +298,26 @@ func (r *nodeGroupResource) open(m *nodeGroupModel, diags *diag.Diagnostics) *cl
 		diags.AddAttributeError(path.Root("name"), "Invalid node group", err.Error())
 		return nil
 	}
+	drvs, d := r.data.formerDrivers(former, path.Root("cloud"))
+	diags.Append(d...)
+	if d.HasError() {
+		return nil
+	}
+	g.MovingFrom(drvs...)
 	return g
 }
 
-func (r *nodeGroupResource) apply(ctx context.Context, plan *nodeGroupModel, verb string, state interface {
+func (r *nodeGroupResource) apply(ctx context.Context, plan *nodeGroupModel, former []formerPlace, verb string, state interface {
 	Set(context.Context, any) diag.Diagnostics
-}, diags *diag.Diagnostics) {
-	g := r.open(plan, diags)
+}, diags *diag.Diagnostics) *cluster.View {
+	g := r.open(plan, former, diags)
 	spec := plan.spec(ctx, diags)
 	if diags.HasError() {
-		return
+		return nil
 	}
 	view, err := g.Apply(ctx, spec)
 	recordApply(ctx, plan, view, err, verb, state, diags)
+	return view
 }
 
 // recordApply saves what an apply of the group left and reports its error.

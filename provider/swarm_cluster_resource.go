@@ -192,7 +192,14 @@ func (r *swarmClusterResource) ModifyPlan(ctx context.Context, req resource.Modi
 	if !req.State.Raw.IsNull() {
 		state = &swarmClusterModel{}
 		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
-		prior = &priorResolution{image: state.Managers.Image, resolved: state.resolvedValues()}
+		if state.Managers.Cloud.Equal(plan.Managers.Cloud) {
+			prior = &priorResolution{image: state.Managers.Image, resolved: state.resolvedValues()}
+		} else if !plan.AdvertiseAddress.IsUnknown() {
+			migrationPlanDiagnostics("The managers", state.Managers.Cloud.ValueString(), plan.Managers.Cloud.ValueString(), plan.AdvertiseAddress.ValueString(), at.AtName("cloud"), &resp.Diagnostics)
+			if resp.Diagnostics.HasError() {
+				return
+			}
+		}
 	}
 	res, diags := resolveHostValues(ctx, r.data, cat, plan.Managers.values(at), prior)
 	resp.Diagnostics.Append(diags...)
@@ -228,8 +235,12 @@ func (r *swarmClusterResource) ModifyPlan(ctx context.Context, req resource.Modi
 		} else if plan.Rollout = state.Rollout; plan.Rollout.IsNull() {
 			plan.Rollout = emptyRollout() // a state from before rollouts were recorded
 		}
-		if res.region != state.VendorRegion.ValueString() {
-			// The credentials name the managers' region.
+		if moving := movingFrom(ctx, req.Private); len(moving) > 0 && !rolls {
+			// An interrupted migration left managers where they were.
+			plan.Rollout, rolls = types.ListUnknown(types.ObjectType{AttrTypes: rolloutAttrTypes}), true
+		}
+		if res.region != state.VendorRegion.ValueString() || !plan.Managers.Cloud.Equal(state.Managers.Cloud) {
+			// The credentials name the managers' vendor and region.
 			plan.Credentials, plan.ClientCredentials = types.StringUnknown(), types.StringUnknown()
 		}
 		if rolls || !plan.Managers.Count.Equal(state.Managers.Count) || !plan.Managers.Labels.Equal(state.Managers.Labels) ||
@@ -294,7 +305,7 @@ func (r *swarmClusterResource) Read(ctx context.Context, req resource.ReadReques
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	c := r.open(&state, &resp.Diagnostics)
+	c := r.open(&state, movingFrom(ctx, req.Private), &resp.Diagnostics)
 	if c == nil {
 		return
 	}
@@ -332,7 +343,9 @@ func (r *swarmClusterResource) Update(ctx context.Context, req resource.UpdateRe
 		return
 	}
 	plan.Credentials = state.Credentials
-	c := r.open(&plan, &resp.Diagnostics)
+	former := formerPlaces(ctx, req.Private, formerPlace{plan.Managers.Cloud.ValueString(), plan.VendorRegion.ValueString()},
+		formerPlace{state.Managers.Cloud.ValueString(), state.VendorRegion.ValueString()})
+	c := r.open(&plan, former, &resp.Diagnostics)
 	spec := plan.spec(ctx, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
@@ -341,6 +354,13 @@ func (r *swarmClusterResource) Update(ctx context.Context, req resource.UpdateRe
 	plan.setView(c, view)
 	finishUnknowns(&plan)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	if len(former) > 0 || len(movingFrom(ctx, req.Private)) > 0 {
+		var v *cluster.View
+		if view != nil {
+			v = &view.View
+		}
+		saveMovingFrom(ctx, resp.Private, former, v, &resp.Diagnostics)
+	}
 	if err != nil {
 		addClusterError(&resp.Diagnostics, "Error updating swarm cluster", err)
 		return
@@ -360,7 +380,7 @@ func (r *swarmClusterResource) Delete(ctx context.Context, req resource.DeleteRe
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	c := r.open(&state, &resp.Diagnostics)
+	c := r.open(&state, movingFrom(ctx, req.Private), &resp.Diagnostics)
 	if c == nil {
 		return
 	}
@@ -392,7 +412,9 @@ func (r *swarmClusterResource) ImportState(ctx context.Context, req resource.Imp
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateImportedKey, []byte("true"))...)
 }
 
-func (r *swarmClusterResource) open(m *swarmClusterModel, diags *diag.Diagnostics) *cluster.Cluster {
+// open reaches the cluster: its managers through their vendor's driver,
+// and the places a migration under way is leaving (former).
+func (r *swarmClusterResource) open(m *swarmClusterModel, former []formerPlace, diags *diag.Diagnostics) *cluster.Cluster {
 	drv, _, d := r.data.driver(m.Managers.Cloud.ValueString(), m.VendorRegion.ValueString(), path.Root("managers").AtName("cloud"))
 	diags.Append(d...)
 	if d.HasError() {
@@ -408,6 +430,12 @@ func (r *swarmClusterResource) open(m *swarmClusterModel, diags *diag.Diagnostic
 		diags.AddError("Cluster state unreadable", err.Error())
 		return nil
 	}
+	drvs, d := r.data.formerDrivers(former, path.Root("managers").AtName("cloud"))
+	diags.Append(d...)
+	if d.HasError() {
+		return nil
+	}
+	c.MovingFrom(drvs...)
 	return c
 }
 

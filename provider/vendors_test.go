@@ -18,11 +18,11 @@ import (
 )
 
 // The same host and floating IP tests on every vendor, from one table:
-// DigitalOcean on localcloud, AWS on moto_server. Where moto differs from
+// DigitalOcean on localcloud, AWS on moto_server and on localcloud's EC2 API. Where moto differs from
 // AWS, the check says so rather than the provider bending to it.
 func TestAccVendors_host(t *testing.T) {
 	for _, v := range acctest.Vendors(t) {
-		t.Run(v.Cloud, func(t *testing.T) {
+		t.Run(v.Name, func(t *testing.T) {
 			t.Parallel()
 			name := acctest.RandomName()
 			sameID := statecheck.CompareValue(compare.ValuesSame())
@@ -75,7 +75,7 @@ func TestAccVendors_host(t *testing.T) {
 
 func TestAccVendors_floatingIP(t *testing.T) {
 	for _, v := range acctest.Vendors(t) {
-		t.Run(v.Cloud, func(t *testing.T) {
+		t.Run(v.Name, func(t *testing.T) {
 			t.Parallel()
 			name := acctest.RandomName()
 			sameIP := statecheck.CompareValue(compare.ValuesSame())

@@ -25,12 +25,16 @@ load_token() {
     token=""
   fi
   export DIGITALOCEAN_TOKEN=$token
+  # localcloud's EC2 API (same hosts) takes the same secret.
+  export AWS_SECRET_ACCESS_KEY=$token
 }
 load_token
 
 export TF_CLI_CONFIG_FILE=$root/bin/dev.tfrc
 export CHECKPOINT_DISABLE=1
 export DIGITALOCEAN_API_URL=$url
+aws_listen=${LOCALCLOUD_AWS_LISTEN:-127.0.0.1:9081}
+export AWS_ENDPOINT_URL_EC2=http://$aws_listen AWS_ACCESS_KEY_ID=localcloud AWS_REGION=eu-central-1
 tf() { terraform -chdir="$root/examples/local" "$@"; }
 
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
@@ -46,7 +50,7 @@ start_localcloud() {
   fi
   mkdir -p "$state_dir"
   say "starting localcloud on $url (log: $logfile)"
-  nohup "$root/bin/localcloud" serve -backend netns -state-dir "$hosts_dir" -listen "$listen" >"$logfile" 2>&1 &
+  nohup "$root/bin/localcloud" serve -backend netns -state-dir "$hosts_dir" -listen "$listen" -aws-listen "$aws_listen" >"$logfile" 2>&1 &
   echo $! >"$pidfile"
   for _ in $(seq 1 100); do
     load_token
@@ -88,18 +92,23 @@ image=$registry/counter:1
 # localcloud serves its API on the hosts' bridge too, at the same port: the
 # failover agent on the managers moves the floating IP through it.
 agent_api=http://${registry%:*}:${listen##*:}
+agent_ec2=http://${registry%:*}:${aws_listen##*:}
 tfvars=$root/examples/local/demo.auto.tfvars
 
 # write_tfvars records the images and the agent's endpoint where terraform
 # finds them by itself (examples/local/demo.auto.tfvars): later applies,
 # yours included, need no -var.
 write_tfvars() {
+  # Keep where make demo-migrate moved the cluster.
+  clouds=$(grep -E '^(managers|workers)_cloud' "$tfvars" 2>/dev/null || true)
   cat >"$tfvars" <<EOT
 # Written by scripts/demo.sh (make demo): the images it pushed to localcloud's registry.
 image              = "$1"
 agent_image        = "$2"
 agent_api_endpoint = "$agent_api"
+agent_ec2_endpoint = "$agent_ec2"
 EOT
+  [ -z "$clouds" ] || printf '%s\n' "$clouds" >>"$tfvars"
 }
 
 # holder prints the droplet id and name holding the floating IP of $1.
@@ -124,10 +133,13 @@ up)
   for _ in $(seq 1 8); do
     curl -fsS --max-time 5 "${app_url}api" | jq -r '"  answered by task \(.task_slot // "?") on node \(.node // "?") (container \(.hostname)), hit \(.hits // .count // "?")"'
   done
-  read -r _ holder_name <<<"$(holder "$(tf output -raw ip_address)")"
-  printf '\nThe floating IP is on %s. Fail that manager as hardware fails and watch the IP move to another one, requests counted: make demo-failover\n' "$holder_name"
+  if [ "$(tf output -raw managers_cloud)" = digitalocean ]; then
+    read -r _ holder_name <<<"$(holder "$(tf output -raw ip_address)")"
+    printf '\nThe floating IP is on %s. Fail that manager as hardware fails and watch the IP move to another one, requests counted: make demo-failover\n' "$holder_name"
+  fi
   printf 'Scale the workers: terraform -chdir=examples/local apply -var workers=3\n  (with TF_CLI_CONFIG_FILE=bin/dev.tfrc DIGITALOCEAN_API_URL=%s DIGITALOCEAN_TOKEN=$(cat %s))\n' "$url" "${token_file#"$root"/}"
   printf 'Roll the managers to another size, one at a time, while the app keeps answering: make demo-roll\n'
+  printf 'Move the whole cluster to AWS (also served by localcloud), host by host, while the app keeps answering: make demo-migrate\n'
   printf '  (that is: terraform -chdir=examples/local apply -var manager_size=medium, with requests counted throughout)\n'
   printf '\nlocalcloud keeps running on %s; `make demo-destroy` destroys the hosts and stops it.\n' "$url"
   ;;
@@ -141,6 +153,7 @@ roll)
   app_url=$(tf output -raw url)
   say "rolling the managers from $current to $next under load: 10 requests/s through $app_url during the apply"
   counts=$(mktemp)
+  trap 'touch "$counts.stop"; wait; rm -f "$counts" "$counts.stop" "$counts.plan"' EXIT
   ( ok=0; failed=0
     while [ ! -e "$counts.stop" ]; do
       if curl -fsS --max-time 2 -o /dev/null "${app_url}api"; then ok=$((ok + 1)); else failed=$((failed + 1)); fi
@@ -158,16 +171,86 @@ roll)
   say "during the rollout: $ok requests answered, $failed failed"
   tf output nodes
   ;;
+migrate)
+  # Move the cluster to the other vendor by changing cloud: the workers
+  # first, then the managers, each an in-place apply that replaces hosts one
+  # at a time. A client requests the app 10 times a second on the managers'
+  # addresses as localcloud lists them now (both vendors), trying another
+  # manager when one refuses, as a client with several addresses does; both
+  # the first attempts that failed and the requests that failed after the
+  # retry are counted.
+  start_localcloud
+  from=$(tf output -raw managers_cloud 2>/dev/null || echo digitalocean)
+  to=aws
+  [ "$from" = aws ] && to=digitalocean
+  counts=$(mktemp)
+  addrs=$counts.addrs
+  : >"$addrs"
+  # However the script ends, the load and the lister stop.
+  trap 'touch "$counts.stop"; wait; rm -f "$counts" "$counts.stop" "$counts.plan" "$addrs" "$addrs.new"' EXIT
+  ( while [ ! -e "$counts.stop" ]; do
+      curl -fsS -H "Authorization: Bearer $token" "$url/_localcloud/hosts" |
+        jq -r '.hosts[] | select(.name | startswith("demo-manager-")) | select(.status == "running" and .address != null) | .address' >"$addrs.new" 2>/dev/null &&
+        mv "$addrs.new" "$addrs"
+      sleep 0.5
+    done ) &
+  lister=$!
+  ( ok=0; first_failed=0; failed=0; n=0
+    while [ ! -e "$counts.stop" ]; do
+      mapfile -t a <"$addrs" 2>/dev/null || a=()
+      if [ ${#a[@]} -gt 0 ]; then
+        n=$((n + 1))
+        one=${a[$((n % ${#a[@]}))]}
+        other=${a[$(((n + 1) % ${#a[@]}))]}
+        if curl -fs --connect-timeout 1 --max-time 2 -o /dev/null "http://$one/api"; then ok=$((ok + 1))
+        else
+          first_failed=$((first_failed + 1))
+          if curl -fs --connect-timeout 1 --max-time 2 -o /dev/null "http://$other/api"; then ok=$((ok + 1)); else failed=$((failed + 1)); fi
+        fi
+        echo "$ok $first_failed $failed" >"$counts"
+      fi
+      sleep 0.1
+    done ) &
+  loader=$!
+  sleep 2
+  for step in workers managers; do
+    if [ "$step" = workers ]; then vars=(-var workers_cloud="$to" -var managers_cloud="$from"); else vars=(-var workers_cloud="$to" -var managers_cloud="$to"); fi
+    say "moving the $step from $from to $to under load (terraform apply ${vars[*]})"
+    tf plan -input=false "${vars[@]}" -out "$counts.plan" >/dev/null
+    tf show -json "$counts.plan" | jq -r '.resource_changes[] | select(.change.after.rollout != null and .change.after.rollout != .change.before.rollout) | .address as $a | .change.after.rollout[]? | "  \($a): will replace \(.name): \(.changes | join(", "))"'
+    t0=$(date +%s)
+    tf apply -auto-approve -input=false "$counts.plan"
+    read -r ok first_failed failed <"$counts" || true
+    printf '  moved in %s s; so far %s requests answered, %s first attempts failed, %s failed after trying another manager\n' "$(($(date +%s) - t0))" "${ok:-0}" "${first_failed:-0}" "${failed:-0}"
+  done
+  touch "$counts.stop"
+  wait "$loader" "$lister"
+  read -r ok first_failed failed <"$counts" || true
+  say "during the migration: ${ok:-0} requests answered, ${first_failed:-0} first attempts failed, ${failed:-0} failed after trying another manager"
+  # Later applies of yours keep the cluster where it is now.
+  sed -i -E '/^(managers|workers)_cloud/d' "$tfvars"
+  printf 'managers_cloud = "%s"\nworkers_cloud  = "%s"\n' "$to" "$to" >>"$tfvars"
+  tf output nodes
+  tf output url
+  say "terraform plan: nothing left to move"
+  tf plan -input=false -no-color 2>&1 | grep -E '^  # |^Plan:|^No changes|^Changes to Outputs' || true
+  printf '  (on AWS a manager holding the Elastic IP reports it as its public address: only the nodes output changes)\n'
+  ;;
 failover)
   # Fail the manager holding the floating IP as hardware fails (no clean
   # shutdown), with a client requesting the app through the IP 10 times a
   # second, and measure how long until it answers again: the failover agent
   # moves the IP, not Terraform. Then power the manager on again.
   start_localcloud
+  if [ "$(tf output -raw managers_cloud)" != digitalocean ]; then
+    echo "make demo-failover drives the DigitalOcean API; the managers are on $(tf output -raw managers_cloud): move them back first (make demo-migrate)" >&2
+    exit 1
+  fi
   app_url=$(tf output -raw url)
   ip=$(tf output -raw ip_address)
   read -r failed_id failed_name <<<"$(holder "$ip")"
   log=$(mktemp)
+  trap 'touch "$log.stop"; wait; rm -f "$log" "$log.stop"' EXIT
   ( while [ ! -e "$log.stop" ]; do
       t=$(date +%s.%N)
       if curl -fs --max-time 1 -o /dev/null "${app_url}api"; then echo "$t ok"; else echo "$t failed"; fi >>"$log"
@@ -235,7 +318,7 @@ down)
   rm -f examples/local/terraform.tfstate examples/local/terraform.tfstate.backup "$tfvars"
   ;;
 *)
-  echo "usage: $0 up|roll|failover|down" >&2
+  echo "usage: $0 up|roll|migrate|failover|down" >&2
   exit 2
   ;;
 esac

@@ -4,9 +4,12 @@
 # counter app from localcloud's registry, and a floating IP that follows the
 # managers: when the manager holding it fails, an agent on the managers moves
 # it to another one within seconds, without Terraform (`make demo-failover`).
-# The provider reads DIGITALOCEAN_API_URL and DIGITALOCEAN_TOKEN, which
-# scripts/demo.sh points at the local cloud; it writes the images and the
-# agent's endpoint into demo.auto.tfvars.
+# The whole cluster moves to AWS by changing `cloud`, host by host, while the
+# app keeps answering (`make demo-migrate`: workers_cloud, then managers_cloud).
+# The provider reads DIGITALOCEAN_API_URL and DIGITALOCEAN_TOKEN, and the AWS
+# SDK's AWS_ENDPOINT_URL_EC2, AWS_REGION, AWS_ACCESS_KEY_ID and
+# AWS_SECRET_ACCESS_KEY, which scripts/demo.sh points at the local cloud's two
+# APIs; it writes the images and the agent's endpoints into demo.auto.tfvars.
 
 terraform {
   required_providers {
@@ -20,6 +23,9 @@ provider "haddock" {
   failover_agent_image = var.agent_image
   digitalocean {
     agent_api_endpoint = var.agent_api_endpoint
+  }
+  aws {
+    agent_ec2_endpoint = var.agent_ec2_endpoint
   }
 }
 
@@ -36,6 +42,24 @@ variable "agent_image" {
 variable "agent_api_endpoint" {
   description = "localcloud's API as the managers reach it, on the hosts' bridge (`localcloud serve` prints it): the failover agent calls it to move the IP."
   type        = string
+}
+
+variable "agent_ec2_endpoint" {
+  description = "localcloud's EC2 API as the managers reach it, on the hosts' bridge: the failover agent calls it once the managers are on AWS."
+  type        = string
+  default     = null
+}
+
+variable "managers_cloud" {
+  description = "The managers' vendor. Change it and apply again: the managers move one at a time, quorum kept, the leader last (`make demo-migrate`)."
+  type        = string
+  default     = "digitalocean"
+}
+
+variable "workers_cloud" {
+  description = "The workers' vendor. Change it and apply again: the workers move one at a time, each drained after its replacement runs."
+  type        = string
+  default     = "digitalocean"
 }
 
 variable "manager_size" {
@@ -56,9 +80,13 @@ resource "haddock_swarm_cluster" "demo" {
   # after about 3 periods, so 2s lets the IP move within ~10s of a failure
   # (Docker's default 5s: ~20s), for a little more leader traffic.
   heartbeat_period = "2s"
+  # Nodes advertise their public addresses, so that the swarm can span
+  # vendors while it moves between them: private addresses do not route from
+  # one vendor to another.
+  advertise_address = "public"
   managers = {
     count  = 3
-    cloud  = "digitalocean"
+    cloud  = var.managers_cloud
     region = "eu-central"
     size   = var.manager_size
     image  = "debian-12"
@@ -70,7 +98,7 @@ resource "haddock_node_group" "workers" {
   cluster_credentials = haddock_swarm_cluster.demo.credentials
   name                = "workers"
   node_count          = var.workers
-  cloud               = "digitalocean"
+  cloud               = var.workers_cloud
   region              = "eu-central"
   size                = "small"
   image               = "debian-12"
@@ -90,9 +118,13 @@ resource "haddock_stack" "counter" {
 }
 
 # The front door: kept on a Ready manager by the failover agent the provider
-# deploys on the managers. host_id is whichever manager holds it now.
+# deploys on the managers. host_id is whichever manager holds it now. A
+# floating IP belongs to one vendor and cannot point at another's hosts, so
+# it is on the managers' vendor: when they move, it is replaced by one there
+# (a new address). One floating IP follows a cluster's managers at a time, so
+# the old one goes first.
 resource "haddock_floating_ip" "public" {
-  cloud               = "digitalocean"
+  cloud               = var.managers_cloud
   region              = "eu-central"
   cluster_id          = haddock_swarm_cluster.demo.id
   cluster_credentials = haddock_swarm_cluster.demo.client_credentials
@@ -111,9 +143,14 @@ output "ip_address" {
 output "nodes" {
   description = "The swarm: managers and workers with their addresses and state."
   value = concat(
-    [for n in haddock_swarm_cluster.demo.nodes : "${n.name} ${n.role}${n.leader ? " (leader)" : ""} ${n.ipv4_address} ${n.state}"],
-    [for n in haddock_node_group.workers.nodes : "${n.name} ${n.role} ${n.ipv4_address} ${n.state}"],
+    [for n in haddock_swarm_cluster.demo.nodes : "${n.name} ${n.role}${n.leader ? " (leader)" : ""} ${split("/", n.host_id)[0]} ${n.ipv4_address} ${n.state}"],
+    [for n in haddock_node_group.workers.nodes : "${n.name} ${n.role} ${split("/", n.host_id)[0]} ${n.ipv4_address} ${n.state}"],
   )
+}
+
+output "managers_cloud" {
+  description = "The managers' vendor, for `make demo-migrate`."
+  value       = var.managers_cloud
 }
 
 output "manager_size" {

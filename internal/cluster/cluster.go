@@ -21,6 +21,7 @@ import (
 // concurrently (Terraform runs one operation per resource at a time).
 type Cluster struct {
 	driver cloud.Driver
+	former []cloud.Driver // where managers may still be (MovingFrom)
 	opts   Options
 	ca     *pki.CA
 
@@ -95,6 +96,16 @@ func (c *Cluster) State() State {
 // UID returns the cluster's uid.
 func (c *Cluster) UID() string { return c.State().UID }
 
+// MovingFrom tells the cluster its managers are moving to its driver's
+// vendor or region from the places of former (the managers' cloud or
+// region changed): their hosts there are listed with the others, out of
+// date, and replaced one at a time by Apply; Destroy deletes them too.
+// Pass the former places for as long as hosts may remain there (an
+// interrupted migration resumes from them).
+func (c *Cluster) MovingFrom(former ...cloud.Driver) {
+	c.former = slices.DeleteFunc(slices.Clone(former), func(d cloud.Driver) bool { return d == nil || d == c.driver })
+}
+
 // Driver returns the driver of the managers' vendor.
 func (c *Cluster) Driver() cloud.Driver { return c.driver }
 
@@ -132,7 +143,7 @@ func (c *Cluster) Observe(ctx context.Context) (*ClusterView, error) {
 	ctx = logCtx(ctx)
 	s := c.session()
 	defer s.close()
-	r, err := c.newGroupRun(ctx, s, ManagersGroup, c.driver)
+	r, err := c.newGroupRun(ctx, s, ManagersGroup, c.driver, c.former...)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +157,7 @@ func (c *Cluster) Observe(ctx context.Context) (*ClusterView, error) {
 func (c *Cluster) Manager(ctx context.Context) (Engine, cloud.Host, error) {
 	ctx = logCtx(ctx)
 	s := newSession(c.State(), c.ca, c.opts)
-	r, err := c.newGroupRun(ctx, s, ManagersGroup, c.driver)
+	r, err := c.newGroupRun(ctx, s, ManagersGroup, c.driver, c.former...)
 	if err != nil {
 		return nil, cloud.Host{}, err
 	}
@@ -163,7 +174,7 @@ func (c *Cluster) Manager(ctx context.Context) (Engine, cloud.Host, error) {
 // view builds the cluster's view from a run; with an operator it reads
 // the swarm's settings too.
 func (c *Cluster) view(ctx context.Context, r *groupRun) *ClusterView {
-	cv := &ClusterView{View: *buildView(c.UID(), ManagersGroup, c.driver.Cloud(), r.hosts, r.nodes, r.serr)}
+	cv := &ClusterView{View: *buildView(c.UID(), ManagersGroup, r.g.cloudOf, r.hosts, r.nodes, r.serr)}
 	for _, m := range cv.Members {
 		if m.Leader {
 			cv.Leader = m.Name
@@ -218,7 +229,7 @@ func (c *Cluster) Apply(ctx context.Context, spec ClusterSpec) (*ClusterView, er
 	}
 	s := c.session()
 	defer s.close()
-	r, err := c.newGroupRun(ctx, s, ManagersGroup, c.driver)
+	r, err := c.newGroupRun(ctx, s, ManagersGroup, c.driver, c.former...)
 	if err != nil {
 		return nil, fmt.Errorf("applying the managers of cluster %s (%d wanted): %w", c.UID(), spec.Managers.Count, err)
 	}
@@ -232,6 +243,10 @@ func (c *Cluster) Apply(ctx context.Context, spec ClusterSpec) (*ClusterView, er
 		drain = c.opts.DrainTimeout
 	}
 	d := desired{HostsSpec: spec.Managers, prefix: spec.Name + "-" + ManagersGroup, settings: &settings, drainTimeout: drain, rolling: spec.RollingUpdate}
+	if r.adv == AddressPrivate && slices.ContainsFunc(r.g.former, func(p place) bool { return p.driver.Cloud() != c.driver.Cloud() }) {
+		return &ClusterView{View: *r.view()}, fmt.Errorf("applying the managers of cluster %s: they are moving to %s, but the swarm advertises private addresses, which do not route between vendors: "+
+			"nothing was changed. Create the cluster with advertise_address = \"public\" (or join the vendors' private networks) before moving the managers", c.UID(), c.driver.Cloud())
+	}
 	err = c.applyManagers(ctx, r, d)
 	r.serr = nil
 	v := c.view(ctx, r)
@@ -329,21 +344,30 @@ func (c *Cluster) Destroy(ctx context.Context, opts DestroyOptions) error {
 	ctx = logCtx(ctx)
 	s := c.session()
 	defer s.close()
-	all, err := c.driver.ListHosts(ctx, ClusterTag(c.UID()))
-	if err != nil {
-		return fmt.Errorf("destroying cluster %s: listing its hosts at %s: %w", c.UID(), c.driver.Cloud(), err)
-	}
-	groups := map[string][]string{}
 	var del []cloud.Host
-	for _, h := range all {
-		g := HostGroup(h, c.UID())
-		if g != ManagersGroup {
-			groups[g] = append(groups[g], h.Name)
-			if !opts.DeleteNodeGroups {
-				continue
-			}
+	groups := map[string][]string{}
+	g := &groupRef{name: ManagersGroup, at: map[string]place{}}
+	for i, d := range append([]cloud.Driver{c.driver}, c.former...) {
+		p := place{driver: d, watcher: cloud.NewHostWatcher(d, ClusterTag(c.UID()), c.opts.PollInterval)}
+		if i == 0 {
+			g.place = p
 		}
-		del = append(del, h)
+		all, err := d.ListHosts(ctx, ClusterTag(c.UID()))
+		if err != nil {
+			return fmt.Errorf("destroying cluster %s: listing its hosts at %s: %w", c.UID(), d.Cloud(), err)
+		}
+		for _, h := range all {
+			if grp := HostGroup(h, c.UID()); grp != ManagersGroup {
+				groups[grp] = append(groups[grp], h.Name)
+				if !opts.DeleteNodeGroups {
+					continue
+				}
+			}
+			if i > 0 {
+				g.at[h.ID] = p
+			}
+			del = append(del, h)
+		}
 	}
 	if len(groups) > 0 && !opts.DeleteNodeGroups {
 		var desc []string
@@ -354,7 +378,6 @@ func (c *Cluster) Destroy(ctx context.Context, opts DestroyOptions) error {
 		sort.Strings(desc)
 		return fmt.Errorf("destroying cluster %s: node groups still have hosts: %s; destroy the node groups first (they reference the cluster, so Terraform destroys them first), or delete these hosts", c.UID(), strings.Join(desc, "; "))
 	}
-	g := &groupRef{name: ManagersGroup, driver: c.driver, watcher: cloud.NewHostWatcher(c.driver, ClusterTag(c.UID()), c.opts.PollInterval)}
 	logInfo(ctx, "destroying cluster", map[string]any{"cluster": c.UID(), "hosts": len(del)})
 	if err := opError("destroying cluster "+c.UID(), s.deleteHosts(ctx, g, del)); err != nil {
 		return err
@@ -369,7 +392,7 @@ func (c *Cluster) UnlockKey(ctx context.Context) (string, error) {
 	ctx = logCtx(ctx)
 	s := c.session()
 	defer s.close()
-	r, err := c.newGroupRun(ctx, s, ManagersGroup, c.driver)
+	r, err := c.newGroupRun(ctx, s, ManagersGroup, c.driver, c.former...)
 	if err != nil {
 		return "", err
 	}

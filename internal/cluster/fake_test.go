@@ -193,7 +193,7 @@ func (d *fakeDriver) CreateHosts(_ context.Context, specs []cloud.HostSpec) ([]c
 		}
 		d.next++
 		h := cloud.Host{
-			ID: fmt.Sprint(1000 + d.next), Name: s.Name, Region: s.Region, Size: s.Size, Image: s.Image,
+			ID: fmt.Sprint(int(d.subnet)*1000 + d.next), Name: s.Name, Region: s.Region, Size: s.Size, Image: s.Image, // ids differ across vendors, as real ones do
 			Status: cloud.HostPending, Tags: append(slices.Clone(s.Tags), cloud.ManagedTag), CreatedAt: d.clock,
 		}
 		d.hosts[h.ID] = &fakeHost{h: h}

@@ -56,13 +56,13 @@ type desired struct {
 // newGroupRun starts an operation on group name (driver d) of cluster c
 // and lists its hosts; a node group also lists the managers' hosts.
 // It does not contact any engine yet: see connect.
-func (c *Cluster) newGroupRun(ctx context.Context, s *session, name string, d cloud.Driver) (*groupRun, error) {
-	r := &groupRun{c: c, s: s, g: s.group(name, d), role: roleWorker, failed: map[string]bool{}, booted: map[string]Engine{}}
+func (c *Cluster) newGroupRun(ctx context.Context, s *session, name string, d cloud.Driver, former ...cloud.Driver) (*groupRun, error) {
+	r := &groupRun{c: c, s: s, g: s.group(name, d, former...), role: roleWorker, failed: map[string]bool{}, booted: map[string]Engine{}}
 	r.mg = r.g
 	if name == ManagersGroup {
 		r.role = roleManager
 	} else {
-		r.mg = s.group(ManagersGroup, c.driver)
+		r.mg = s.group(ManagersGroup, c.driver, c.former...)
 	}
 	var err error
 	if r.hosts, err = s.list(ctx, r.g); err != nil {
@@ -99,7 +99,7 @@ func (r *groupRun) connect(ctx context.Context, exclude map[string]bool) error {
 }
 
 func (r *groupRun) view() *View {
-	return buildView(r.s.clusterUID, r.g.name, r.g.driver.Cloud(), r.hosts, r.nodes, r.serr)
+	return buildView(r.s.clusterUID, r.g.name, r.g.cloudOf, r.hosts, r.nodes, r.serr)
 }
 
 func (r *groupRun) refresh(ctx context.Context) error {
@@ -179,6 +179,16 @@ func (r *groupRun) apply(ctx context.Context, d desired) error {
 		r.later = append(r.later, err)
 	}
 	joined, pending := r.census()
+	if stray := slices.DeleteFunc(slices.Clone(pending), func(h cloud.Host) bool { return !r.g.moving(h.ID) }); len(stray) > 0 {
+		// Hosts at the place a migration leaves that never joined serve
+		// nothing: delete them rather than join them there.
+		pending = slices.DeleteFunc(pending, func(h cloud.Host) bool { return r.g.moving(h.ID) })
+		errs := r.deleteHosts(ctx, stray)
+		if r.manager() && len(errs) > 0 {
+			return errors.Join(append(r.later, errs...)...)
+		}
+		r.later = append(r.later, errs...)
+	}
 	if extra := len(joined) + len(pending) - d.Count; extra > 0 && len(pending) > 0 {
 		n := min(extra, len(pending))
 		drop := pending[len(pending)-n:]
@@ -540,7 +550,7 @@ func (r *groupRun) destroy(ctx context.Context, drainTimeout time.Duration) []er
 		case m.NodeID == "":
 		case isRaft(r.nodes, m.NodeID):
 			keep[m.UID] = true
-			errs = append(errs, &HostError{Group: r.g.name, Host: m.display(), Cloud: r.g.driver.Cloud(), HostID: m.HostID, NodeID: m.NodeID,
+			errs = append(errs, &HostError{Group: r.g.name, Host: m.display(), Cloud: r.g.cloudOf(m.HostID), HostID: m.HostID, NodeID: m.NodeID,
 				Op: "keeping the host of a manager that was not demoted", Err: errors.New("deleting a swarm manager's host without demoting it can cost the swarm its quorum"),
 				Fix: "Demote the node once the swarm has quorum (docker node demote " + m.NodeID + "), then run destroy again"})
 		default:

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
@@ -14,6 +15,7 @@ import (
 type NodeGroup struct {
 	c      *Cluster
 	driver cloud.Driver
+	former []cloud.Driver
 	name   string
 }
 
@@ -28,6 +30,15 @@ func (c *Cluster) NodeGroup(driver cloud.Driver, name string) (*NodeGroup, error
 		return nil, err
 	}
 	return &NodeGroup{c: c, driver: driver, name: name}, nil
+}
+
+// MovingFrom tells the group its hosts are moving to its driver's vendor
+// or region from the places of former (the group's cloud or region
+// changed): hosts there are listed with the others, out of date, and
+// replaced max_surge at a time by Apply; Destroy deletes them too. Pass
+// the former places for as long as hosts may remain there.
+func (g *NodeGroup) MovingFrom(former ...cloud.Driver) {
+	g.former = slices.DeleteFunc(slices.Clone(former), func(d cloud.Driver) bool { return d == nil || d == g.driver })
 }
 
 // Name returns the group's name.
@@ -51,7 +62,7 @@ func (g *NodeGroup) Observe(ctx context.Context) (*View, error) {
 
 // start lists the group and the managers and reaches a manager.
 func (g *NodeGroup) start(ctx context.Context, s *session) (*groupRun, error) {
-	r, err := g.c.newGroupRun(ctx, s, g.name, g.driver)
+	r, err := g.c.newGroupRun(ctx, s, g.name, g.driver, g.former...)
 	if err != nil {
 		return nil, err
 	}
@@ -97,6 +108,10 @@ func (g *NodeGroup) Apply(ctx context.Context, spec GroupSpec) (*View, error) {
 		return r.view(), fmt.Errorf("%s: %w. %s", what, r.serr, fixManagerDown)
 	}
 	r.adv = r.advertise()
+	if g.driver.Cloud() != g.c.driver.Cloud() && r.adv == AddressPrivate && len(r.g.former) > 0 && r.opHost.PrivateIPv4 != r.opHost.PublicIPv4 {
+		return r.view(), fmt.Errorf("%s: the group is moving to %s, but the managers on %s advertise their private addresses, which hosts on %s cannot reach: "+
+			"nothing was changed. Create the cluster with advertise_address = \"public\" (or join the vendors' private networks) before moving the group", what, g.driver.Cloud(), g.c.driver.Cloud(), g.driver.Cloud())
+	}
 	if g.driver.Cloud() != g.c.driver.Cloud() && r.adv == AddressPrivate {
 		logWarn(ctx, "this node group is on another vendor than the managers, which advertise private addresses: its hosts must reach the managers' private network (VPN, peering)", map[string]any{"group": g.name, "cloud": string(g.driver.Cloud()), "managers_cloud": string(g.c.driver.Cloud())})
 	}

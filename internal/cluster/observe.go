@@ -15,7 +15,7 @@ import (
 // matched by hostname or address. A node of the group whose host is gone
 // becomes a member without a host; when a host has several nodes (it left
 // and joined again) the best is its node and the others are stale.
-func buildView(clusterUID, group string, c cloud.Name, hosts []cloud.Host, nodes []swarm.Node, swarmErr error) *View {
+func buildView(clusterUID, group string, cloudOf func(hostID string) cloud.Name, hosts []cloud.Host, nodes []swarm.Node, swarmErr error) *View {
 	v := &View{ClusterUID: clusterUID, Group: group, SwarmError: swarmErr}
 	byUID := map[string]int{}
 	byName := map[string]int{}
@@ -23,7 +23,7 @@ func buildView(clusterUID, group string, c cloud.Name, hosts []cloud.Host, nodes
 	for _, h := range hosts {
 		uid := HostUID(h)
 		m := Member{
-			Group: group, HostID: h.ID, Name: h.Name, Cloud: c, Status: h.Status,
+			Group: group, HostID: h.ID, Name: h.Name, Cloud: cloudOf(h.ID), Status: h.Status,
 			PublicIPv4: h.PublicIPv4, PrivateIPv4: h.PrivateIPv4, CreatedAt: h.CreatedAt,
 			Region: h.Region, Size: h.Size, Image: h.Image, SpecHash: HostSpecHash(h),
 			UID: uid,
@@ -77,7 +77,7 @@ func buildView(clusterUID, group string, c cloud.Name, hosts []cloud.Host, nodes
 	var missing []Member
 	for _, uid := range orphanOrder {
 		best, stale := pickNode(orphans[uid])
-		m := Member{Group: group, Cloud: c, UID: uid, Identity: Identity(uid)}
+		m := Member{Group: group, Cloud: cloudOf(""), UID: uid, Identity: Identity(uid)}
 		setNode(&m, *best)
 		missing = append(missing, m)
 		v.StaleNodes = append(v.StaleNodes, stale...)

@@ -35,11 +35,23 @@ func (r *groupRun) outdated(want HostsSpec) []Stale {
 		if h == nil || !counted(*h) || m.NodeID == "" {
 			continue
 		}
-		if diff := SpecDiff(*h, want); len(diff) > 0 {
+		if diff := r.diff(*h, want); len(diff) > 0 {
 			out = append(out, Stale{Member: m, Diff: diff})
 		}
 	}
 	sortForReplacement(out)
+	return out
+}
+
+// diff is what differs between host h and want. A host at a former place
+// of the group (its vendor or region changed) is out of date even when
+// nothing else differs.
+func (r *groupRun) diff(h cloud.Host, want HostsSpec) []string {
+	want.Cloud = r.g.driver.Cloud()
+	out := specDiffAt(r.g.cloudOf(h.ID), h, want)
+	if len(out) == 0 && r.g.moving(h.ID) {
+		out = []string{"moving from a former region"}
+	}
 	return out
 }
 
@@ -220,7 +232,7 @@ func (r *groupRun) upToDate(want HostsSpec) []Member {
 	var out []Member
 	for _, m := range r.view().Members {
 		h := r.hostByUID(m.UID)
-		if h != nil && m.Healthy() && len(SpecDiff(*h, want)) == 0 {
+		if h != nil && m.Healthy() && len(r.diff(*h, want)) == 0 {
 			out = append(out, m)
 		}
 	}
@@ -229,20 +241,36 @@ func (r *groupRun) upToDate(want HostsSpec) []Member {
 
 // moveAddresses moves the floating IPs assigned to old hosts to fresh
 // ones (the i-th old host's to the i-th fresh host, wrapping), found with
-// one list call. Vendors without floating IPs have nothing to move.
+// one list call per place. Vendors without floating IPs have nothing to
+// move. A floating IP of an old host at a former place (a migration)
+// cannot follow to another vendor or region: it is left where it is,
+// with a warning, and the vendor unassigns it when the host goes.
 func (r *groupRun) moveAddresses(ctx context.Context, old []Stale, fresh []Member) error {
-	fips, ok := r.g.driver.(cloud.FloatingIPs)
-	if !ok || len(fresh) == 0 {
+	if len(fresh) == 0 {
 		return nil
 	}
-	all, err := fips.ListFloatingIPs(ctx)
-	if err != nil {
-		return fmt.Errorf("listing floating IPs at %s: %w", r.g.driver.Cloud(), err)
-	}
+	lists := map[cloud.Driver][]cloud.FloatingIP{}
 	for i, s := range old {
+		p := r.g.placeOf(s.HostID)
+		fips, ok := p.driver.(cloud.FloatingIPs)
+		if !ok {
+			continue
+		}
+		all, listed := lists[p.driver]
+		if !listed {
+			var err error
+			if all, err = fips.ListFloatingIPs(ctx); err != nil {
+				return fmt.Errorf("listing floating IPs at %s: %w", p.driver.Cloud(), err)
+			}
+			lists[p.driver] = all
+		}
 		to := fresh[i%len(fresh)]
 		for _, ip := range all {
 			if ip.HostID != s.HostID {
+				continue
+			}
+			if r.g.moving(s.HostID) {
+				logWarn(ctx, "a floating IP cannot follow a host to another vendor or region: it stays and becomes unassigned when the old host is deleted", map[string]any{"ip": ip.Address, "host": s.display(), "cloud": string(p.driver.Cloud())})
 				continue
 			}
 			logInfo(ctx, "moving a floating IP to the replacement host", map[string]any{"ip": ip.Address, "from": s.display(), "to": to.display()})
@@ -258,7 +286,7 @@ func (r *groupRun) moveAddresses(ctx context.Context, old []Stale, fresh []Membe
 func (r *groupRun) rollError(batch []Stale, step string, err error, fix string) error {
 	if len(batch) == 1 {
 		m := batch[0]
-		return &HostError{Group: r.g.name, Host: m.Name, Cloud: r.g.driver.Cloud(), HostID: m.HostID, NodeID: m.NodeID,
+		return &HostError{Group: r.g.name, Host: m.Name, Cloud: r.g.cloudOf(m.HostID), HostID: m.HostID, NodeID: m.NodeID,
 			Op: "rolling replacement (" + strings.Join(m.Diff, ", ") + "): " + step, Err: err, Fix: fix}
 	}
 	return fmt.Errorf("rolling replacement of %s: %s: %w. %s", strings.Join(staleNames(batch), ", "), step, err, fix)

@@ -89,12 +89,27 @@ func (s *session) engine(ctx context.Context, h cloud.Host) (Engine, error) {
 }
 
 // list lists the hosts of a group: one tag-filtered list call (the driver
-// reads every page).
+// reads every page) where new hosts go, and one at each former place of a
+// migration under way; it records where each host was found.
 func (s *session) list(ctx context.Context, g *groupRef) ([]cloud.Host, error) {
 	hosts, err := g.driver.ListHosts(ctx, GroupTag(s.clusterUID, g.name))
 	if err != nil {
 		return nil, fmt.Errorf("listing the hosts of %s of cluster %s at %s: %w", groupWhat(g.name), s.clusterUID, g.driver.Cloud(), err)
 	}
+	at := map[string]place{}
+	for _, p := range g.former {
+		more, err := p.driver.ListHosts(ctx, GroupTag(s.clusterUID, g.name))
+		if err != nil {
+			return nil, fmt.Errorf("listing the hosts of %s of cluster %s at %s, where it is moving from: %w", groupWhat(g.name), s.clusterUID, p.driver.Cloud(), err)
+		}
+		for _, h := range more {
+			at[h.ID] = p
+		}
+		hosts = append(hosts, more...)
+	}
+	g.mu.Lock()
+	g.at = at
+	g.mu.Unlock()
 	sortHosts(hosts)
 	return hosts, nil
 }
@@ -228,28 +243,73 @@ func (s *session) boot(ctx context.Context, g *groupRef, h cloud.Host) (cloud.Ho
 	return got, eng, nil
 }
 
-// groupRef is one group within an operation: its name, the driver of its
-// hosts, and the watcher that waits for them (one list call per poll for
-// every host of the group waited for).
+// groupRef is one group within an operation: its name, the driver its new
+// hosts are created with, and the watcher that waits for them (one list
+// call per poll for every host of the group waited for). During a
+// migration — the group's cloud or region changed — some of its hosts are
+// still at former places: list finds them there, and every operation on
+// such a host (delete, wait until gone) goes through the driver that
+// listed it.
 type groupRef struct {
-	name    string
+	name string
+	place
+	former []place
+
+	mu sync.Mutex
+	at map[string]place // host id → former place, as last listed
+}
+
+// place is a vendor and region where a group's hosts live.
+type place struct {
 	driver  cloud.Driver
 	watcher *cloud.HostWatcher
 }
 
-func (s *session) group(name string, d cloud.Driver) *groupRef {
-	return &groupRef{name: name, driver: d, watcher: cloud.NewHostWatcher(d, GroupTag(s.clusterUID, name), s.opts.PollInterval)}
+func (s *session) group(name string, d cloud.Driver, former ...cloud.Driver) *groupRef {
+	g := &groupRef{name: name, place: s.place(name, d)}
+	for _, f := range former {
+		if f != nil && f != d {
+			g.former = append(g.former, s.place(name, f))
+		}
+	}
+	return g
 }
+
+func (s *session) place(name string, d cloud.Driver) place {
+	return place{driver: d, watcher: cloud.NewHostWatcher(d, GroupTag(s.clusterUID, name), s.opts.PollInterval)}
+}
+
+// placeOf is where host id was listed: a former place, or where new hosts
+// go.
+func (g *groupRef) placeOf(id string) place {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if p, ok := g.at[id]; ok {
+		return p
+	}
+	return g.place
+}
+
+// moving reports whether host id is at a former place (it must move).
+func (g *groupRef) moving(id string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	_, ok := g.at[id]
+	return ok
+}
+
+// cloudOf is the vendor of host id.
+func (g *groupRef) cloudOf(id string) cloud.Name { return g.placeOf(id).driver.Cloud() }
 
 // fail builds the HostError of an operation on host h.
 func (g *groupRef) fail(h cloud.Host, op string, err error, fix string) *HostError {
-	return &HostError{Group: g.name, Host: h.Name, Cloud: g.driver.Cloud(), HostID: h.ID, Op: op, Err: err, Fix: fix}
+	return &HostError{Group: g.name, Host: h.Name, Cloud: g.cloudOf(h.ID), HostID: h.ID, Op: op, Err: err, Fix: fix}
 }
 
 // failMember builds the HostError of an operation on member m's node,
 // which running apply again retries.
 func (g *groupRef) failMember(m Member, op string, err error) *HostError {
-	return &HostError{Group: g.name, Host: m.display(), Cloud: g.driver.Cloud(), HostID: m.HostID, NodeID: m.NodeID, Op: op, Err: err, Fix: fixRetry}
+	return &HostError{Group: g.name, Host: m.display(), Cloud: g.cloudOf(m.HostID), HostID: m.HostID, NodeID: m.NodeID, Op: op, Err: err, Fix: fixRetry}
 }
 
 // waitNodes polls the node list until every host in want (uid → host) has
@@ -380,18 +440,18 @@ func (s *session) deleteHosts(ctx context.Context, g *groupRef, hosts []cloud.Ho
 	var errs []error
 	var deleted []cloud.Host
 	for _, h := range hosts {
-		if err := g.driver.DeleteHost(ctx, h.ID); err != nil {
+		if err := g.placeOf(h.ID).driver.DeleteHost(ctx, h.ID); err != nil {
 			errs = append(errs, g.fail(h, "deleting the host", err, fixRetry))
 			continue
 		}
-		logInfo(ctx, "deleted host", map[string]any{"group": g.name, "host": h.Name, "id": h.ID})
+		logInfo(ctx, "deleted host", map[string]any{"group": g.name, "host": h.Name, "id": h.ID, "cloud": string(g.cloudOf(h.ID))})
 		deleted = append(deleted, h)
 	}
 	gctx, cancel := context.WithTimeout(ctx, goneTimeout)
 	defer cancel()
 	var mu sync.Mutex
 	parallel(len(deleted), s.opts.Concurrency, func(i int) {
-		if err := g.watcher.WaitGone(gctx, deleted[i].ID); err != nil {
+		if err := g.placeOf(deleted[i].ID).watcher.WaitGone(gctx, deleted[i].ID); err != nil {
 			mu.Lock()
 			errs = append(errs, g.fail(deleted[i], "waiting for the deleted host to disappear", err, fixRetry))
 			mu.Unlock()

@@ -189,6 +189,16 @@ func nextNames(prefix string, taken []string, count int) []string {
 // these tags.
 const TagSpecPrefix = "haddock-spec:"
 
+// specDiffAt is SpecDiff for a host on vendor at: a host on another vendor
+// than want.Cloud (a migration) is out of date whatever else it has.
+func specDiffAt(at cloud.Name, h cloud.Host, want HostsSpec) []string {
+	out := SpecDiff(h, want)
+	if want.Cloud != "" && at != "" && at != want.Cloud {
+		out = append([]string{fmt.Sprintf("cloud %s → %s", at, want.Cloud)}, out...)
+	}
+	return out
+}
+
 // SpecHash is the hash of what a host is built from and cannot change in
 // place: region, size, image, SSH keys and user data (vendor-native
 // values). Count, labels and extra tags are not in it: they change in

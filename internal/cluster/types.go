@@ -67,7 +67,11 @@ func (k AddressKind) of(h cloud.Host, def AddressKind) string {
 // vendor-native values: the caller resolves portable ones through the
 // catalog before it gets here.
 type HostsSpec struct {
-	Count   int
+	Count int
+	// Cloud is the vendor the hosts should be on, for plans that compare a
+	// view with a spec (View.OutdatedMembers); "" compares no vendor. The
+	// engine puts hosts where the group's driver is.
+	Cloud   cloud.Name
 	Region  string
 	Size    string
 	Image   string
@@ -296,7 +300,7 @@ func (m Member) Outdated(want HostsSpec) []string {
 	if m.HostID == "" {
 		return nil
 	}
-	return SpecDiff(cloud.Host{Region: m.Region, Size: m.Size, Image: m.Image, Tags: []string{SpecTag(m.SpecHash)}}, want)
+	return specDiffAt(m.Cloud, cloud.Host{Region: m.Region, Size: m.Size, Image: m.Image, Tags: []string{SpecTag(m.SpecHash)}}, want)
 }
 
 // HostMissing reports a node whose host is gone.

@@ -30,6 +30,12 @@ const (
 	// LabelFloatingIP on the service names the floating IP the agent
 	// keeps (Config.FloatingIPID).
 	LabelFloatingIP = "haddock.floating-ip"
+	// LabelFloatingIPCloud and LabelFloatingIPRegion on the service say
+	// where that floating IP is, so that an agent left keeping one that no
+	// longer exists (its cluster moved to another vendor) can be told from
+	// one that does.
+	LabelFloatingIPCloud  = "haddock.floating-ip-cloud"
+	LabelFloatingIPRegion = "haddock.floating-ip-region"
 	// DockerSocket is where the engine's socket is bind-mounted.
 	DockerSocket = "/var/run/docker.sock"
 )
@@ -135,6 +141,8 @@ func Deploy(ctx context.Context, api DeployAPI, svc Service, cfg Config) (string
 	}
 	spec := ServiceSpec(svc, secretID, name, cfg.ClusterUID)
 	spec.Labels[LabelFloatingIP] = cfg.FloatingIPID
+	spec.Labels[LabelFloatingIPCloud] = string(cfg.Cloud)
+	spec.Labels[LabelFloatingIPRegion] = cfg.Region
 	cur, _, err := api.ServiceInspectWithRaw(ctx, ServiceName, swarm.ServiceInspectOptions{})
 	var id string
 	switch {

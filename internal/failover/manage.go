@@ -10,6 +10,7 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	dswarm "github.com/docker/docker/api/types/swarm"
 
+	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
 	"github.com/haddockhq/terraform-provider-haddock/internal/cluster"
 	"github.com/haddockhq/terraform-provider-haddock/internal/swarm"
 	"github.com/haddockhq/terraform-provider-haddock/internal/wait"
@@ -62,17 +63,41 @@ func RemoveFrom(ctx context.Context, e cluster.Engine, floatingIPID string, time
 	return Remove(ctx, a, floatingIPID, timeout)
 }
 
+// Kept is the floating IP an agent keeps and where it is (Cloud and Region
+// are "" for an agent deployed before they were recorded).
+type Kept struct {
+	FloatingIPID string
+	Cloud        cloud.Name
+	Region       string
+}
+
+// KeepingOn says, through a manager's engine, whether the swarm runs the
+// agent's service and what it keeps.
+func KeepingOn(ctx context.Context, e cluster.Engine) (Kept, bool, error) {
+	a, err := api(e)
+	if err != nil {
+		return Kept{}, false, err
+	}
+	return keeping(ctx, a)
+}
+
+func keeping(ctx context.Context, a DeployAPI) (Kept, bool, error) {
+	s, _, err := a.ServiceInspectWithRaw(ctx, ServiceName, dswarm.ServiceInspectOptions{})
+	if errdefs.IsNotFound(err) {
+		return Kept{}, false, nil
+	}
+	if err != nil {
+		return Kept{}, false, fmt.Errorf("reading the agent's service: %w", err)
+	}
+	l := s.Spec.Labels
+	return Kept{FloatingIPID: l[LabelFloatingIP], Cloud: cloud.Name(l[LabelFloatingIPCloud]), Region: l[LabelFloatingIPRegion]}, true, nil
+}
+
 // Following says whether the swarm runs the agent's service and which
 // floating IP it keeps ("" for a service deployed without the label).
 func Following(ctx context.Context, a DeployAPI) (floatingIPID string, found bool, err error) {
-	s, _, err := a.ServiceInspectWithRaw(ctx, ServiceName, dswarm.ServiceInspectOptions{})
-	if errdefs.IsNotFound(err) {
-		return "", false, nil
-	}
-	if err != nil {
-		return "", false, fmt.Errorf("reading the agent's service: %w", err)
-	}
-	return s.Spec.Labels[LabelFloatingIP], true, nil
+	k, found, err := keeping(ctx, a)
+	return k.FloatingIPID, found, err
 }
 
 // Remove removes the agent's service, when it keeps floatingIPID (or

@@ -7,7 +7,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -24,11 +26,22 @@ type Load struct {
 	Timeout     time.Duration // per request; default 2s
 	Max         int           // requests at most; default 20000
 	MaxDuration time.Duration // default 30m
+	// Targets, when set, are the URLs requests are spread over (round
+	// robin), read before each request: the addresses a client knows as
+	// they change. URL is then unused.
+	Targets func() []string
+	// RetryOther retries a failed request once against the next of
+	// Targets, as a client with several addresses does. Failed then
+	// counts the requests that failed after it; FirstFailed counts the
+	// first attempts that failed.
+	RetryOther bool
 
 	cancel context.CancelFunc
 	done   chan struct{}
 
 	mu      sync.Mutex
+	next    int // round robin over Targets
+	started time.Time
 	results LoadResult
 }
 
@@ -37,6 +50,10 @@ type LoadResult struct {
 	Requests int
 	OK       int
 	Failed   int
+	// FirstFailed counts first attempts that failed (Load.RetryOther);
+	// Retried those retried against another target.
+	FirstFailed int
+	Retried     int
 	// Answered counts the OK answers per answering backend (the body's
 	// "hostname" when the URL answers JSON, else "").
 	Answered map[string]int
@@ -52,8 +69,12 @@ func (r LoadResult) String() string {
 	if r.Duration > 0 {
 		rate = float64(r.Requests) / r.Duration.Seconds()
 	}
-	return fmt.Sprintf("%d requests in %s (%.1f/s): %d ok, %d failed, slowest ok %s, %d backends answered",
+	out := fmt.Sprintf("%d requests in %s (%.1f/s): %d ok, %d failed, slowest ok %s, %d backends answered",
 		r.Requests, r.Duration.Round(time.Millisecond), rate, r.OK, r.Failed, r.Slowest.Round(time.Millisecond), len(r.Answered))
+	if r.FirstFailed > 0 || r.Retried > 0 {
+		out += fmt.Sprintf("; %d first attempts failed, %d of them retried against another address", r.FirstFailed, r.Retried)
+	}
+	return out
 }
 
 // StartLoad starts the load; Stop ends it and returns the counts.
@@ -90,6 +111,9 @@ func (l *Load) run(ctx context.Context) {
 	// a kept-alive connection would hide a host that stopped accepting.
 	client := &http.Client{Timeout: l.Timeout, Transport: &http.Transport{DisableKeepAlives: true}}
 	start := time.Now()
+	l.mu.Lock()
+	l.started = start
+	l.mu.Unlock()
 	tick := time.NewTicker(l.Rate)
 	defer tick.Stop()
 	var wg sync.WaitGroup
@@ -113,19 +137,38 @@ func (l *Load) run(ctx context.Context) {
 
 func (l *Load) one(client *http.Client) {
 	t0 := time.Now()
-	resp, err := client.Get(l.URL)
-	var body []byte
-	if err == nil {
-		body, err = io.ReadAll(resp.Body)
-		_ = resp.Body.Close()
-		if err == nil && resp.StatusCode != http.StatusOK {
-			err = fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
+	url, other := l.URL, ""
+	if l.Targets != nil {
+		ts := l.Targets()
+		l.mu.Lock()
+		n := l.next
+		l.next++
+		l.mu.Unlock()
+		if len(ts) > 0 {
+			url = ts[n%len(ts)]
+			if len(ts) > 1 {
+				other = ts[(n+1)%len(ts)]
+			}
 		}
+	}
+	body, err := get(client, url)
+	first := err
+	if err != nil && l.RetryOther && other != "" {
+		body, err = get(client, other)
 	}
 	d := time.Since(t0)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.results.Requests++
+	if first != nil {
+		l.results.FirstFailed++
+		if l.RetryOther && other != "" {
+			l.results.Retried++
+		}
+		if err == nil && len(l.results.Failures) < 20 {
+			l.results.Failures = append(l.results.Failures, t0.Format("15:04:05.000")+" (retried, then ok) "+first.Error())
+		}
+	}
 	if err != nil {
 		l.results.Failed++
 		if len(l.results.Failures) < 20 {
@@ -136,6 +179,23 @@ func (l *Load) one(client *http.Client) {
 	l.results.OK++
 	l.results.Slowest = max(l.results.Slowest, d)
 	l.results.Answered[hostnameOf(body)]++
+}
+
+// get is one GET: the body of a 200 answer, or why not.
+func get(client *http.Client, url string) ([]byte, error) {
+	if url == "" {
+		return nil, fmt.Errorf("no target to send the request to")
+	}
+	resp, err := client.Get(url)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	return body, err
 }
 
 // Stop ends the load, waits for the requests in flight and returns the
@@ -159,7 +219,11 @@ func (l *Load) Snapshot() LoadResult {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	r := l.results
-	r.Answered = nil
+	r.Answered = maps.Clone(l.results.Answered)
+	r.Failures = slices.Clone(l.results.Failures)
+	if !l.started.IsZero() {
+		r.Duration = time.Since(l.started)
+	}
 	return r
 }
 

@@ -1,0 +1,271 @@
+package provider_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+
+	"github.com/haddockhq/terraform-provider-haddock/acctest"
+	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
+	"github.com/haddockhq/terraform-provider-haddock/internal/testload"
+)
+
+const (
+	migCluster = "haddock_swarm_cluster.demo"
+	migGroup   = "haddock_node_group.workers"
+	migStack   = "haddock_stack.counter"
+)
+
+// The demo's cluster (3 managers, 2 workers, the counter stack) moves from
+// DigitalOcean to AWS, both served by localcloud on real hosts, by
+// changing `cloud`: first the node group, then the managers, each an
+// in-place update that replaces hosts one at a time. A client load runs
+// against the stack's published port on the current managers' addresses
+// throughout, retrying a failed request once against another manager, as
+// a client with several addresses does; both the raw and the retried
+// failures are counted and printed, and the retried ones must be 0.
+func TestAccMigration_digitaloceanToAWSUnderLoad(t *testing.T) {
+	rc := acctest.RealHostsWith(t, acctest.RealOptions{AWS: true})
+	img := rc.PushCounter(t, "mig")
+	compose, err := os.ReadFile(filepath.Join("..", "examples", "local", "compose.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	managers := &managerAddrs{drivers: []cloud.Driver{rc.Driver, rc.AWSDriver}, prefix: "mig-manager-"}
+	var load *testload.Load
+	t.Cleanup(func() {
+		managers.stop()
+		if load != nil {
+			load.Stop()
+		}
+	})
+	before := map[string]string{}
+	var started time.Time
+	step := func(what string) resource.TestCheckFunc {
+		return func(*terraform.State) error {
+			res := load.Snapshot()
+			fmt.Printf("migration: %s in %s; load so far: %s\n", what, time.Since(started).Round(time.Second), res)
+			if res.Failed != 0 || res.OK == 0 {
+				return fmt.Errorf("%d of %d requests failed even after a retry against another manager:\n%s", res.Failed, res.Requests, strings.Join(res.Failures, "\n"))
+			}
+			return nil
+		}
+	}
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProviderFactories,
+		CheckDestroy: func(*terraform.State) error {
+			for _, d := range []cloud.Driver{rc.Driver, rc.AWSDriver} {
+				if hs, err := d.ListHosts(context.Background(), cloud.ManagedTag); err != nil || len(hs) != 0 {
+					return fmt.Errorf("%s still holds %d hosts (%v)", d.Cloud(), len(hs), err)
+				}
+			}
+			return rc.WaitHostsGone(90 * time.Second)
+		},
+		Steps: []resource.TestStep{
+			{
+				Config: migConfig(rc, img, compose, "digitalocean", "digitalocean"),
+				Check: resource.ComposeTestCheckFunc(
+					recordIDs(before),
+					checkRunning(migCluster, map[string]int{"counter_web": 4, "counter_front": 3}),
+					func(*terraform.State) error {
+						managers.start()
+						load = &testload.Load{Targets: managers.urls, RetryOther: true}
+						load.Start()
+						started = time.Now()
+						return nil
+					},
+				),
+			},
+			{
+				// The workers move: only the group changes.
+				Config: migConfig(rc, img, compose, "digitalocean", "aws"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(migCluster, plancheck.ResourceActionNoop),
+					plancheck.ExpectResourceAction(migGroup, plancheck.ResourceActionUpdate),
+					plancheck.ExpectResourceAction(migStack, plancheck.ResourceActionNoop),
+				}},
+				Check: resource.ComposeTestCheckFunc(
+					step("the node group moved (2 workers)"),
+					checkSameIDs(before, migCluster, migGroup, migStack),
+					checkOnCloud(migGroup, 2, "aws"),
+					checkOnCloud(migCluster, 3, "digitalocean"),
+					resource.TestCheckResourceAttr(migGroup, "rollout.#", "2"),
+					resource.TestCheckResourceAttr(migGroup, "rollout.0.changes.0", "cloud digitalocean → aws"),
+				),
+			},
+			{
+				// Moving managers while the swarm advertises private
+				// addresses is refused at plan time; nothing changes.
+				Config:      migConfig(rc, img, compose, "aws", "aws", "private"),
+				ExpectError: regexp.MustCompile(`Migration needs public addresses`),
+			},
+			{
+				// Then the managers, one at a time, quorum kept.
+				Config: migConfig(rc, img, compose, "aws", "aws"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(migCluster, plancheck.ResourceActionUpdate),
+				}},
+				Check: resource.ComposeTestCheckFunc(
+					step("the managers moved (3 managers)"),
+					checkSameIDs(before, migCluster, migGroup, migStack),
+					checkOnCloud(migCluster, 3, "aws"),
+					checkOnCloud(migGroup, 2, "aws"),
+					checkRunning(migCluster, map[string]int{"counter_web": 4, "counter_front": 3}),
+					func(*terraform.State) error {
+						res := load.Stop()
+						load = nil
+						fmt.Printf("migrating 3 managers and 2 workers from digitalocean to aws through terraform apply under load: %s; %d failed after a retry, %d first attempts failed\n", res, res.Failed, res.FirstFailed)
+						do, _ := rc.Driver.ListHosts(context.Background(), cloud.ManagedTag)
+						aws, _ := rc.AWSDriver.ListHosts(context.Background(), cloud.ManagedTag)
+						if len(do) != 0 || len(aws) != 5 {
+							return fmt.Errorf("after the migration: %d hosts on digitalocean, %d on aws; want 0 and 5", len(do), len(aws))
+						}
+						if res.Failed != 0 || res.OK == 0 {
+							return fmt.Errorf("%d of %d requests failed even after a retry:\n%s", res.Failed, res.Requests, strings.Join(res.Failures, "\n"))
+						}
+						return nil
+					},
+				),
+			},
+			{
+				Config:           migConfig(rc, img, compose, "aws", "aws"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+		},
+	})
+}
+
+func migConfig(rc *acctest.RealCloud, img string, compose []byte, managersCloud, workersCloud string, advertise ...string) string {
+	adv := "public"
+	if len(advertise) > 0 {
+		adv = advertise[0]
+	}
+	return rc.ProviderConfig + fmt.Sprintf(`
+resource "haddock_swarm_cluster" "demo" {
+  name              = "mig"
+  advertise_address = %[5]q
+  managers = {
+    count  = 3
+    cloud  = %[1]q
+    region = "eu-central"
+    size   = "small"
+    image  = "debian-12"
+  }
+}
+
+resource "haddock_node_group" "workers" {
+  cluster_id          = haddock_swarm_cluster.demo.id
+  cluster_credentials = haddock_swarm_cluster.demo.credentials
+  name                = "workers"
+  node_count          = 2
+  cloud               = %[2]q
+  region              = "eu-central"
+  size                = "small"
+  image               = "debian-12"
+  labels              = { tier = "app" }
+}
+
+resource "haddock_stack" "counter" {
+  cluster_id          = haddock_swarm_cluster.demo.id
+  cluster_credentials = haddock_swarm_cluster.demo.client_credentials
+  name                = "counter"
+  env                 = { IMAGE = %[3]q }
+  compose             = %[4]q
+  depends_on          = [haddock_node_group.workers]
+}
+`, managersCloud, workersCloud, img, strings.ReplaceAll(string(compose), "${", "$${"), adv)
+}
+
+// checkOnCloud checks that the group has n nodes, all ready on vendor c.
+func checkOnCloud(addr string, n int, c string) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		a := s.RootModule().Resources[addr].Primary.Attributes
+		if a["nodes.#"] != fmt.Sprint(n) {
+			return fmt.Errorf("%s has %s nodes, want %d", addr, a["nodes.#"], n)
+		}
+		for i := range n {
+			p := fmt.Sprintf("nodes.%d.", i)
+			if !strings.HasPrefix(a[p+"host_id"], c+"/") || a[p+"state"] != "ready" {
+				return fmt.Errorf("%s: node %s is %s (%s), want a ready host on %s", addr, a[p+"name"], a[p+"host_id"], a[p+"state"], c)
+			}
+		}
+		return nil
+	}
+}
+
+// managerAddrs keeps the URLs of the stack's front on the managers that
+// exist now, on every vendor, re-listed twice a second: what a client
+// that follows the cluster's DNS would know.
+type managerAddrs struct {
+	drivers []cloud.Driver
+	prefix  string
+
+	mu     sync.Mutex
+	cur    []string
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (m *managerAddrs) start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	m.cancel, m.done = cancel, make(chan struct{})
+	m.refresh(ctx)
+	go func() {
+		defer close(m.done)
+		tick := time.NewTicker(500 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				m.refresh(ctx)
+			}
+		}
+	}()
+}
+
+func (m *managerAddrs) refresh(ctx context.Context) {
+	var urls []string
+	for _, d := range m.drivers {
+		hs, err := d.ListHosts(ctx, cloud.ManagedTag)
+		if err != nil {
+			return // keep the last known list
+		}
+		for _, h := range hs {
+			if strings.HasPrefix(h.Name, m.prefix) && h.Status == cloud.HostActive && h.PublicIPv4 != "" {
+				urls = append(urls, "http://"+h.PublicIPv4+"/api")
+			}
+		}
+	}
+	slices.Sort(urls)
+	m.mu.Lock()
+	m.cur = urls
+	m.mu.Unlock()
+}
+
+func (m *managerAddrs) urls() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.cur
+}
+
+func (m *managerAddrs) stop() {
+	if m.cancel != nil {
+		m.cancel()
+		<-m.done
+		m.cancel = nil
+	}
+}

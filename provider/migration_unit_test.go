@@ -1,0 +1,96 @@
+package provider
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+
+	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
+	"github.com/haddockhq/terraform-provider-haddock/internal/cluster"
+)
+
+// memPrivate is a resource's private state in memory.
+type memPrivate map[string][]byte
+
+func (m memPrivate) GetKey(_ context.Context, k string) ([]byte, diag.Diagnostics) { return m[k], nil }
+
+func (m memPrivate) SetKey(_ context.Context, k string, v []byte) diag.Diagnostics {
+	if len(v) == 0 {
+		delete(m, k)
+	} else {
+		m[k] = v
+	}
+	return nil
+}
+
+func TestFormerPlaces(t *testing.T) {
+	do := formerPlace{"digitalocean", "fra1"}
+	aws := formerPlace{"aws", "eu-central-1"}
+	awsWest := formerPlace{"aws", "us-west-2"}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name      string
+		recorded  []formerPlace
+		to, state formerPlace
+		want      []formerPlace
+	}{
+		{name: "no change", to: do, state: do},
+		{name: "vendor change", to: aws, state: do, want: []formerPlace{do}},
+		{name: "region change", to: awsWest, state: aws, want: []formerPlace{aws}},
+		{name: "resumed, state already at the target", recorded: []formerPlace{do}, to: aws, state: aws, want: []formerPlace{do}},
+		{name: "moved back before finishing", recorded: []formerPlace{do}, to: do, state: aws, want: []formerPlace{aws}},
+		{name: "recorded twice", recorded: []formerPlace{do, do}, to: aws, state: do, want: []formerPlace{do}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := memPrivate{}
+			saveMovingFrom(ctx, p, tc.recorded, nil, new(diag.Diagnostics))
+			if got := formerPlaces(ctx, p, tc.to, tc.state); !slices.Equal(got, tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// The record is kept while a former place still holds one of the group's
+// hosts, and cleared once none does.
+func TestSaveMovingFrom(t *testing.T) {
+	ctx := context.Background()
+	do := formerPlace{"digitalocean", "fra1"}
+	p := memPrivate{}
+	half := &cluster.View{Members: []cluster.Member{
+		{HostID: "1", Cloud: cloud.DigitalOcean, Region: "fra1"},
+		{HostID: "i-1", Cloud: cloud.AWS, Region: "eu-central-1"},
+	}}
+	saveMovingFrom(ctx, p, []formerPlace{do}, half, new(diag.Diagnostics))
+	if got := movingFrom(ctx, p); !slices.Equal(got, []formerPlace{do}) {
+		t.Fatalf("half moved: recorded %v", got)
+	}
+	done := &cluster.View{Members: []cluster.Member{{HostID: "i-1", Cloud: cloud.AWS, Region: "eu-central-1"}, {HostID: "i-2", Cloud: cloud.AWS, Region: "eu-central-1"}}}
+	saveMovingFrom(ctx, p, []formerPlace{do}, done, new(diag.Diagnostics))
+	if got := movingFrom(ctx, p); len(got) != 0 || len(p) != 0 {
+		t.Errorf("moved: recorded %v", got)
+	}
+}
+
+func TestMigrationPlanDiagnostics(t *testing.T) {
+	at := path.Root("managers").AtName("cloud")
+	var diags diag.Diagnostics
+	migrationPlanDiagnostics("The managers", "digitalocean", "aws", "private", at, &diags)
+	if !diags.HasError() || !strings.Contains(diags.Errors()[0].Detail(), `advertise_address = "public"`) {
+		t.Errorf("private addresses: %v", diags)
+	}
+	diags = nil
+	migrationPlanDiagnostics("The managers", "digitalocean", "aws", "public", at, &diags)
+	if diags.HasError() || diags.WarningsCount() != 1 || !strings.Contains(diags.Warnings()[0].Detail(), "Floating IPs of digitalocean") {
+		t.Errorf("public addresses: %v", diags)
+	}
+	diags = nil
+	migrationPlanDiagnostics("The managers", "aws", "aws", "private", at, &diags)
+	if len(diags) != 0 {
+		t.Errorf("no migration: %v", diags)
+	}
+}
