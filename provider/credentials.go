@@ -18,8 +18,12 @@ import (
 // clusterCredentials is the cluster state a node group needs, carried in
 // the cluster's sensitive `credentials` attribute.
 type clusterCredentials struct {
-	Cloud         string `json:"cloud"`  // the managers' vendor
-	Region        string `json:"region"` // and vendor region
+	Cloud  string `json:"cloud"`  // the managers' vendor
+	Region string `json:"region"` // and vendor region
+	// Advertise is "public" when the nodes advertise public addresses
+	// (omitted for private, the default), so that a change reaches the node
+	// groups' plans: their nodes are then replaced too.
+	Advertise     string `json:"advertise,omitempty"`
 	UID           string `json:"uid"`
 	SwarmID       string `json:"swarm_id"`
 	CACertPEM     string `json:"ca_cert"`
@@ -28,9 +32,12 @@ type clusterCredentials struct {
 	ClientKeyPEM  string `json:"client_key"`
 }
 
-func encodeCredentials(st cluster.State, cloudName, region string) string {
+func encodeCredentials(st cluster.State, cloudName, region, advertise string) string {
+	if advertise != string(cluster.AddressPublic) {
+		advertise = ""
+	}
 	b, _ := json.Marshal(clusterCredentials{
-		Cloud: cloudName, Region: region,
+		Cloud: cloudName, Region: region, Advertise: advertise,
 		UID: st.UID, SwarmID: st.SwarmID,
 		CACertPEM: st.Credentials.CACertPEM, CAKeyPEM: st.Credentials.CAKeyPEM,
 		ClientCertPEM: st.Credentials.ClientCertPEM, ClientKeyPEM: st.Credentials.ClientKeyPEM,
@@ -41,9 +48,9 @@ func encodeCredentials(st cluster.State, cloudName, region string) string {
 // encodeClientCredentials is encodeCredentials without the CA key: what
 // haddock_swarm_cluster's client_credentials carries for stacks and
 // following floating IPs, which reach the engines but create no host.
-func encodeClientCredentials(st cluster.State, cloudName, region string) string {
+func encodeClientCredentials(st cluster.State, cloudName, region, advertise string) string {
 	st.Credentials.CAKeyPEM = ""
-	return encodeCredentials(st, cloudName, region)
+	return encodeCredentials(st, cloudName, region, advertise)
 }
 
 func decodeCredentials(s string) (cluster.State, error) {
@@ -110,5 +117,5 @@ func importCredentials(id string) (string, clusterCredentials, error) {
 	if got := clusterID(st); got != id {
 		return "", cc, fmt.Errorf("%s holds the credentials of cluster %s, not of %s: import with the id of the cluster the credentials belong to, or pass that cluster's credentials", importCredentialsEnv, got, id)
 	}
-	return encodeCredentials(st, cc.Cloud, cc.Region), cc, nil
+	return encodeCredentials(st, cc.Cloud, cc.Region, cc.Advertise), cc, nil
 }

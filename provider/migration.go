@@ -141,8 +141,8 @@ func migrationPlanDiagnostics(what string, from, to string, advertise string, at
 	if advertise == string(cluster.AddressPrivate) {
 		diags.AddAttributeError(at, "Migration needs public addresses",
 			fmt.Sprintf("%s would move from %s to %s, but the cluster's nodes advertise their private addresses, which do not route between vendors: "+
-				"the new hosts could not join. Create the cluster with advertise_address = \"public\" (or join the vendors' private networks "+
-				"and keep the group where it is), then change cloud.", what, from, to))
+				"the new hosts could not join. First set advertise_address = \"public\" on the cluster and apply (the nodes are replaced one at a "+
+				"time, advertising their public addresses), then change cloud. Or join the vendors' private networks and keep the group where it is.", what, from, to))
 		return
 	}
 	diags.AddAttributeWarning(at, "Migrating to another vendor",

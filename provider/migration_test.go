@@ -6,9 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -42,10 +40,12 @@ func TestAccMigration_digitaloceanToAWSUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	managers := &managerAddrs{drivers: []cloud.Driver{rc.Driver, rc.AWSDriver}, prefix: "mig-manager-"}
+	var managers *testload.Follower
 	var load *testload.Load
 	t.Cleanup(func() {
-		managers.stop()
+		if managers != nil {
+			managers.Stop()
+		}
 		if load != nil {
 			load.Stop()
 		}
@@ -75,13 +75,35 @@ func TestAccMigration_digitaloceanToAWSUnderLoad(t *testing.T) {
 		},
 		Steps: []resource.TestStep{
 			{
-				Config: migConfig(rc, img, compose, "digitalocean", "digitalocean"),
+				Config: migConfig(rc, img, compose, "digitalocean", "digitalocean", "private"),
 				Check: resource.ComposeTestCheckFunc(
 					recordIDs(before),
 					checkRunning(migCluster, map[string]int{"counter_web": 4, "counter_front": 3}),
+				),
+			},
+			{
+				// Moving managers while the swarm advertises private
+				// addresses is refused at plan time; nothing changes.
+				Config:      migConfig(rc, img, compose, "aws", "digitalocean", "private"),
+				ExpectError: regexp.MustCompile(`Migration needs public addresses`),
+			},
+			{
+				// Rolling to public addresses first is an in-place update of
+				// the cluster, and the node group follows (its credentials
+				// change). Locally a host has one address for both, so no
+				// host is replaced; TestRollAdvertiseAddress replaces them
+				// on hosts whose two addresses differ.
+				Config: migConfig(rc, img, compose, "digitalocean", "digitalocean"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(migCluster, plancheck.ResourceActionUpdate),
+					plancheck.ExpectResourceAction(migGroup, plancheck.ResourceActionUpdate),
+				}},
+				Check: resource.ComposeTestCheckFunc(
+					checkSameIDs(before, migCluster, migGroup, migStack),
+					resource.TestCheckResourceAttr(migCluster, "advertise_address", "public"),
 					func(*terraform.State) error {
-						managers.start()
-						load = &testload.Load{Targets: managers.urls, RetryOther: true}
+						managers = testload.Follow(managerURLs([]cloud.Driver{rc.Driver, rc.AWSDriver}, "mig-manager-"), 0)
+						load = &testload.Load{Targets: managers.URLs, RetryOther: true}
 						load.Start()
 						started = time.Now()
 						return nil
@@ -104,12 +126,6 @@ func TestAccMigration_digitaloceanToAWSUnderLoad(t *testing.T) {
 					resource.TestCheckResourceAttr(migGroup, "rollout.#", "2"),
 					resource.TestCheckResourceAttr(migGroup, "rollout.0.changes.0", "cloud digitalocean → aws"),
 				),
-			},
-			{
-				// Moving managers while the swarm advertises private
-				// addresses is refused at plan time; nothing changes.
-				Config:      migConfig(rc, img, compose, "aws", "aws", "private"),
-				ExpectError: regexp.MustCompile(`Migration needs public addresses`),
 			},
 			{
 				// Then the managers, one at a time, quorum kept.
@@ -205,67 +221,22 @@ func checkOnCloud(addr string, n int, c string) resource.TestCheckFunc {
 	}
 }
 
-// managerAddrs keeps the URLs of the stack's front on the managers that
-// exist now, on every vendor, re-listed twice a second: what a client
-// that follows the cluster's DNS would know.
-type managerAddrs struct {
-	drivers []cloud.Driver
-	prefix  string
-
-	mu     sync.Mutex
-	cur    []string
-	cancel context.CancelFunc
-	done   chan struct{}
-}
-
-func (m *managerAddrs) start() {
-	ctx, cancel := context.WithCancel(context.Background())
-	m.cancel, m.done = cancel, make(chan struct{})
-	m.refresh(ctx)
-	go func() {
-		defer close(m.done)
-		tick := time.NewTicker(500 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				m.refresh(ctx)
+// managerURLs lists the stack's front on the managers that exist now,
+// on every vendor: what a client that follows the cluster's DNS knows.
+func managerURLs(drivers []cloud.Driver, prefix string) func(context.Context) ([]string, error) {
+	return func(ctx context.Context) ([]string, error) {
+		var urls []string
+		for _, d := range drivers {
+			hs, err := d.ListHosts(ctx, cloud.ManagedTag)
+			if err != nil {
+				return nil, err
+			}
+			for _, h := range hs {
+				if strings.HasPrefix(h.Name, prefix) && h.Status == cloud.HostActive && h.PublicIPv4 != "" {
+					urls = append(urls, "http://"+h.PublicIPv4+"/api")
+				}
 			}
 		}
-	}()
-}
-
-func (m *managerAddrs) refresh(ctx context.Context) {
-	var urls []string
-	for _, d := range m.drivers {
-		hs, err := d.ListHosts(ctx, cloud.ManagedTag)
-		if err != nil {
-			return // keep the last known list
-		}
-		for _, h := range hs {
-			if strings.HasPrefix(h.Name, m.prefix) && h.Status == cloud.HostActive && h.PublicIPv4 != "" {
-				urls = append(urls, "http://"+h.PublicIPv4+"/api")
-			}
-		}
-	}
-	slices.Sort(urls)
-	m.mu.Lock()
-	m.cur = urls
-	m.mu.Unlock()
-}
-
-func (m *managerAddrs) urls() []string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.cur
-}
-
-func (m *managerAddrs) stop() {
-	if m.cancel != nil {
-		m.cancel()
-		<-m.done
-		m.cancel = nil
+		return urls, nil
 	}
 }

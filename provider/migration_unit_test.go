@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
 	"github.com/haddockhq/terraform-provider-haddock/internal/cluster"
@@ -92,5 +93,29 @@ func TestMigrationPlanDiagnostics(t *testing.T) {
 	migrationPlanDiagnostics("The managers", "aws", "aws", "private", at, &diags)
 	if len(diags) != 0 {
 		t.Errorf("no migration: %v", diags)
+	}
+}
+
+func TestAdvertiseChanges(t *testing.T) {
+	st := cluster.State{UID: "0123456789abcdef", Credentials: cluster.Credentials{ClientKeyPEM: "k"}}
+	private := types.StringValue(encodeCredentials(st, "digitalocean", "fra1", "private"))
+	public := types.StringValue(encodeCredentials(st, "digitalocean", "fra1", "public"))
+	for _, tc := range []struct {
+		name        string
+		plan, state types.String
+		want        bool
+	}{
+		{"unchanged private", private, private, false},
+		{"unchanged public", public, public, false},
+		{"to public", public, private, true},
+		{"to private", private, public, true},
+		{"not known yet", types.StringUnknown(), private, true},
+	} {
+		if got := advertiseChanges(tc.plan, tc.state); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if strings.Contains(private.ValueString(), "advertise") {
+		t.Errorf("private credentials carry the default: %s", private.ValueString())
 	}
 }

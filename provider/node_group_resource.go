@@ -173,8 +173,11 @@ func (r *nodeGroupResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 		} else if plan.Rollout = state.Rollout; plan.Rollout.IsNull() {
 			plan.Rollout = emptyRollout() // a state from before rollouts were recorded
 		}
-		if moving := movingFrom(ctx, req.Private); len(moving) > 0 && !rolls {
-			// An interrupted migration left hosts where the group was.
+		if moving := movingFrom(ctx, req.Private); (len(moving) > 0 || advertiseChanges(plan.ClusterCredentials, state.ClusterCredentials)) && !rolls {
+			// An interrupted migration left hosts where the group was, or
+			// the cluster's nodes advertise another kind of address now
+			// (or may: its credentials are not known yet), which the
+			// group's nodes follow.
 			plan.Rollout, rolls = types.ListUnknown(types.ObjectType{AttrTypes: rolloutAttrTypes}), true
 		}
 		changed := rolls || !plan.Count.Equal(state.Count) || !plan.Labels.Equal(state.Labels) || !plan.Availability.Equal(state.Availability) || nodesNeedRepair(ctx, state.Nodes, state.Count)
@@ -282,6 +285,18 @@ func (r *nodeGroupResource) ImportState(ctx context.Context, req resource.Import
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("cluster_id"), clusterID)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
+}
+
+// advertiseChanges reports a change of what the cluster's nodes advertise
+// between the state's credentials and the plan's, or a plan whose
+// credentials are not known yet (the cluster changes in the same apply).
+func advertiseChanges(plan, state types.String) bool {
+	if plan.IsUnknown() {
+		return true
+	}
+	_, p, perr := decodeClusterCredentials(plan.ValueString())
+	_, s, serr := decodeClusterCredentials(state.ValueString())
+	return perr == nil && serr == nil && p.Advertise != s.Advertise
 }
 
 // open reaches the group: the cluster through its credentials and the

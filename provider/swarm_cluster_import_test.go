@@ -18,7 +18,7 @@ import (
 func TestSwarmClusterImportState_credentials(t *testing.T) {
 	st := testClusterState(t, "0123456789abcdef", "swarm-1")
 	other := testClusterState(t, "fedcba9876543210", "swarm-2")
-	good := encodeCredentials(st, "digitalocean", "fra1")
+	good := encodeCredentials(st, "digitalocean", "fra1", "")
 	mixed := st
 	mixed.Credentials.ClientCertPEM, mixed.Credentials.ClientKeyPEM = other.Credentials.ClientCertPEM, other.Credentials.ClientKeyPEM
 	pending := st
@@ -29,12 +29,12 @@ func TestSwarmClusterImportState_credentials(t *testing.T) {
 	}{
 		{name: "no variable", id: "swarm-1", want: []string{importCredentialsEnv, "live only in Terraform state", "no manager holds them", "terraform output -raw", "terraform import haddock_swarm_cluster.<name> <cluster id>"}},
 		{name: "not credentials", id: "swarm-1", env: `{"uid":""}`, want: []string{importCredentialsEnv, "not a haddock_swarm_cluster's credentials"}},
-		{name: "no cloud", id: "swarm-1", env: encodeCredentials(st, "", ""), want: []string{"which cloud the managers run on"}},
-		{name: "bad uid", id: "swarm-1", env: encodeCredentials(cluster.State{UID: "X", SwarmID: "swarm-1", Credentials: st.Credentials}, "digitalocean", "fra1"), want: []string{"cluster uid"}},
-		{name: "client of another CA", id: "swarm-1", env: encodeCredentials(mixed, "digitalocean", "fra1"), want: []string{"client certificate", "not signed by the CA"}},
+		{name: "no cloud", id: "swarm-1", env: encodeCredentials(st, "", "", ""), want: []string{"which cloud the managers run on"}},
+		{name: "bad uid", id: "swarm-1", env: encodeCredentials(cluster.State{UID: "X", SwarmID: "swarm-1", Credentials: st.Credentials}, "digitalocean", "fra1", ""), want: []string{"cluster uid"}},
+		{name: "client of another CA", id: "swarm-1", env: encodeCredentials(mixed, "digitalocean", "fra1", ""), want: []string{"client certificate", "not signed by the CA"}},
 		{name: "another cluster", id: "swarm-2", env: good, want: []string{"credentials of cluster swarm-1, not of swarm-2"}},
 		{name: "ok", id: "swarm-1", env: good},
-		{name: "ok before the swarm", id: "pending-0123456789abcdef", env: encodeCredentials(pending, "digitalocean", "fra1")},
+		{name: "ok before the swarm", id: "pending-0123456789abcdef", env: encodeCredentials(pending, "digitalocean", "fra1", "")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

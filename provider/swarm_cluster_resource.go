@@ -129,9 +129,9 @@ func (r *swarmClusterResource) Schema(ctx context.Context, _ resource.SchemaRequ
 			},
 			"advertise_address": schema.StringAttribute{
 				Optional: true, Computed: true, Default: stringdefault.StaticString("private"),
-				MarkdownDescription: "Which address nodes advertise to the swarm: `private` (the vendor's private network) or `public` (for node groups on another vendor without a VPN).",
-				Validators:          []validator.String{stringvalidator.OneOf("private", "public")},
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+				MarkdownDescription: "Which address nodes advertise to the swarm: `private` (the vendor's private network) or `public` (for node groups on another vendor without a VPN, and for moving the cluster to another vendor). " +
+					"Swarm cannot change a node's advertised address in place, so changing it replaces the managers one at a time, as `rolling_update` does; node groups replace their hosts on their next apply (their plan shows it, since `credentials` change).",
+				Validators: []validator.String{stringvalidator.OneOf("private", "public")},
 			},
 			"vendor_region": schema.StringAttribute{Computed: true, MarkdownDescription: "The managers' vendor region."},
 			"vendor_size":   schema.StringAttribute{Computed: true, MarkdownDescription: "The managers' vendor size."},
@@ -195,7 +195,13 @@ func (r *swarmClusterResource) ModifyPlan(ctx context.Context, req resource.Modi
 		if state.Managers.Cloud.Equal(plan.Managers.Cloud) {
 			prior = &priorResolution{image: state.Managers.Image, resolved: state.resolvedValues()}
 		} else if !plan.AdvertiseAddress.IsUnknown() {
-			migrationPlanDiagnostics("The managers", state.Managers.Cloud.ValueString(), plan.Managers.Cloud.ValueString(), plan.AdvertiseAddress.ValueString(), at.AtName("cloud"), &resp.Diagnostics)
+			// Nodes must advertise public addresses before the move (the
+			// new managers join through the old ones' addresses).
+			adv := plan.AdvertiseAddress.ValueString()
+			if state.AdvertiseAddress.ValueString() == string(cluster.AddressPrivate) {
+				adv = string(cluster.AddressPrivate)
+			}
+			migrationPlanDiagnostics("The managers", state.Managers.Cloud.ValueString(), plan.Managers.Cloud.ValueString(), adv, at.AtName("cloud"), &resp.Diagnostics)
 			if resp.Diagnostics.HasError() {
 				return
 			}
@@ -235,12 +241,15 @@ func (r *swarmClusterResource) ModifyPlan(ctx context.Context, req resource.Modi
 		} else if plan.Rollout = state.Rollout; plan.Rollout.IsNull() {
 			plan.Rollout = emptyRollout() // a state from before rollouts were recorded
 		}
-		if moving := movingFrom(ctx, req.Private); len(moving) > 0 && !rolls {
-			// An interrupted migration left managers where they were.
+		advChanged := !plan.AdvertiseAddress.Equal(state.AdvertiseAddress)
+		if moving := movingFrom(ctx, req.Private); (len(moving) > 0 || advChanged) && !rolls {
+			// An interrupted migration left managers where they were, or
+			// they advertise the other kind of address: replaced.
 			plan.Rollout, rolls = types.ListUnknown(types.ObjectType{AttrTypes: rolloutAttrTypes}), true
 		}
-		if res.region != state.VendorRegion.ValueString() || !plan.Managers.Cloud.Equal(state.Managers.Cloud) {
-			// The credentials name the managers' vendor and region.
+		if res.region != state.VendorRegion.ValueString() || !plan.Managers.Cloud.Equal(state.Managers.Cloud) || advChanged {
+			// The credentials name the managers' vendor and region, and
+			// what the nodes advertise.
 			plan.Credentials, plan.ClientCredentials = types.StringUnknown(), types.StringUnknown()
 		}
 		if rolls || !plan.Managers.Count.Equal(state.Managers.Count) || !plan.Managers.Labels.Equal(state.Managers.Labels) ||
@@ -599,8 +608,8 @@ func (m *swarmClusterModel) spec(ctx context.Context, diags *diag.Diagnostics) c
 // setView records what was observed.
 func (m *swarmClusterModel) setView(c *cluster.Cluster, v *cluster.ClusterView) {
 	st := c.State()
-	m.Credentials = types.StringValue(encodeCredentials(st, m.Managers.Cloud.ValueString(), m.VendorRegion.ValueString()))
-	m.ClientCredentials = types.StringValue(encodeClientCredentials(st, m.Managers.Cloud.ValueString(), m.VendorRegion.ValueString()))
+	m.Credentials = types.StringValue(encodeCredentials(st, m.Managers.Cloud.ValueString(), m.VendorRegion.ValueString(), m.AdvertiseAddress.ValueString()))
+	m.ClientCredentials = types.StringValue(encodeClientCredentials(st, m.Managers.Cloud.ValueString(), m.VendorRegion.ValueString(), m.AdvertiseAddress.ValueString()))
 	if st.SwarmID != "" {
 		m.ID = types.StringValue(st.SwarmID)
 	}

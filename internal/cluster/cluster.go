@@ -245,7 +245,7 @@ func (c *Cluster) Apply(ctx context.Context, spec ClusterSpec) (*ClusterView, er
 	d := desired{HostsSpec: spec.Managers, prefix: spec.Name + "-" + ManagersGroup, settings: &settings, drainTimeout: drain, rolling: spec.RollingUpdate}
 	if r.adv == AddressPrivate && slices.ContainsFunc(r.g.former, func(p place) bool { return p.driver.Cloud() != c.driver.Cloud() }) {
 		return &ClusterView{View: *r.view()}, fmt.Errorf("applying the managers of cluster %s: they are moving to %s, but the swarm advertises private addresses, which do not route between vendors: "+
-			"nothing was changed. Create the cluster with advertise_address = \"public\" (or join the vendors' private networks) before moving the managers", c.UID(), c.driver.Cloud())
+			"nothing was changed. Set advertise_address = \"public\" on the cluster and apply first (the nodes are replaced advertising their public addresses), or join the vendors' private networks, before moving the managers", c.UID(), c.driver.Cloud())
 	}
 	err = c.applyManagers(ctx, r, d)
 	r.serr = nil

@@ -252,3 +252,51 @@ func TestMigrateManagersRefusedWithPrivateAddresses(t *testing.T) {
 		t.Errorf("the refused migration did %q; view %+v", ev, v)
 	}
 }
+
+// advertise_address is a rolling change: the managers are replaced one at
+// a time by nodes advertising the other kind of address, then the node
+// group follows on its next apply (its nodes advertise the managers'
+// kind). Converged, nothing rolls again.
+func TestRollAdvertiseAddress(t *testing.T) {
+	h := newHarness(t)
+	c := h.create(3)
+	g := h.group(c, h.drv, 2)
+	spec := clusterSpec(3)
+	spec.Settings.Advertise = AddressPublic
+	h.rec.reset()
+	v, err := c.Apply(t.Context(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(events(h, "create")); n != 3 {
+		t.Errorf("%d managers replaced, want 3: %q", n, h.rec.all())
+	}
+	for _, m := range v.Members {
+		if m.Advertised != m.PublicIPv4 || m.PublicIPv4 == "" {
+			t.Errorf("manager %s advertises %s, want its public %s", m.Name, m.Advertised, m.PublicIPv4)
+		}
+	}
+	h.rec.reset()
+	wv, err := g.Apply(t.Context(), groupSpec(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := events(h, "create"); !slices.Equal(got, []string{"create web-1", "create web-2"}) {
+		t.Errorf("workers replaced: %q", got)
+	}
+	for _, m := range wv.Members {
+		if m.Advertised != m.PublicIPv4 {
+			t.Errorf("worker %s advertises %s, want its public %s", m.Name, m.Advertised, m.PublicIPv4)
+		}
+	}
+	h.rec.reset()
+	if _, err := c.Apply(t.Context(), spec); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Apply(t.Context(), groupSpec(2)); err != nil {
+		t.Fatal(err)
+	}
+	if ev := events(h, "create", "drain", "delete"); len(ev) != 0 {
+		t.Errorf("converged, but the next applies did %q", ev)
+	}
+}

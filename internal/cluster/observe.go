@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"net"
 	"sort"
 	"time"
 
@@ -115,9 +116,13 @@ func setNode(m *Member, n swarm.Node) {
 	m.Availability = n.Availability
 	m.Labels = cloneLabels(n.Labels)
 	m.NodeCreatedAt = n.CreatedAt
+	m.Advertised = n.Addr
 	if n.ManagerStatus != nil {
 		m.Leader = n.ManagerStatus.Leader
 		m.Reachable = n.ManagerStatus.Reachability == swarm.ReachabilityReachable
+		if h, _, err := net.SplitHostPort(n.ManagerStatus.Addr); err == nil {
+			m.Advertised = h
+		}
 	}
 }
 

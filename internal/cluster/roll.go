@@ -35,7 +35,7 @@ func (r *groupRun) outdated(want HostsSpec) []Stale {
 		if h == nil || !counted(*h) || m.NodeID == "" {
 			continue
 		}
-		if diff := r.diff(*h, want); len(diff) > 0 {
+		if diff := r.diff(m, *h, want); len(diff) > 0 {
 			out = append(out, Stale{Member: m, Diff: diff})
 		}
 	}
@@ -46,11 +46,23 @@ func (r *groupRun) outdated(want HostsSpec) []Stale {
 // diff is what differs between host h and want. A host at a former place
 // of the group (its vendor or region changed) is out of date even when
 // nothing else differs.
-func (r *groupRun) diff(h cloud.Host, want HostsSpec) []string {
+func (r *groupRun) diff(m Member, h cloud.Host, want HostsSpec) []string {
 	want.Cloud = r.g.driver.Cloud()
 	out := specDiffAt(r.g.cloudOf(h.ID), h, want)
 	if len(out) == 0 && r.g.moving(h.ID) {
 		out = []string{"moving from a former region"}
+	}
+	// Swarm cannot change a node's advertised address in place: a node
+	// advertising the other kind of address than the group's is replaced.
+	// Only a host whose two addresses differ can tell.
+	if r.adv != "" && h.PublicIPv4 != "" && h.PrivateIPv4 != "" && h.PublicIPv4 != h.PrivateIPv4 {
+		other := AddressPrivate
+		if r.adv == AddressPrivate {
+			other = AddressPublic
+		}
+		if m.Advertised != "" && m.Advertised == other.of(h, other) {
+			out = append(out, fmt.Sprintf("advertise_address %s → %s", other, r.adv))
+		}
 	}
 	return out
 }
@@ -232,7 +244,7 @@ func (r *groupRun) upToDate(want HostsSpec) []Member {
 	var out []Member
 	for _, m := range r.view().Members {
 		h := r.hostByUID(m.UID)
-		if h != nil && m.Healthy() && len(r.diff(*h, want)) == 0 {
+		if h != nil && m.Healthy() && len(r.diff(m, *h, want)) == 0 {
 			out = append(out, m)
 		}
 	}

@@ -39,6 +39,7 @@ var rollOptions = localcloudtest.Options{
 }
 
 type rollEnv struct {
+	lc    *localcloudtest.Real
 	drv   *digitalocean.Driver
 	opts  Options
 	image string
@@ -56,10 +57,15 @@ var (
 // examples/local and a floating IP on the first manager, and waits until
 // the app answers through the IP.
 func startRoll(tb testing.TB, managers ClusterSpec, workers GroupSpec) *rollEnv {
+	return startRollWith(tb, rollOptions, managers, workers)
+}
+
+// startRollWith is startRoll on a localcloud started with o.
+func startRollWith(tb testing.TB, o localcloudtest.Options, managers ClusterSpec, workers GroupSpec) *rollEnv {
 	tb.Helper()
 	ctx := tb.Context()
-	lc := localcloudtest.StartReal(tb, rollOptions)
-	e := &rollEnv{drv: dotest.Driver(tb, lc.URL, lc.Token, 250*time.Millisecond), opts: Options{
+	lc := localcloudtest.StartReal(tb, o)
+	e := &rollEnv{lc: lc, drv: dotest.Driver(tb, lc.URL, lc.Token, 250*time.Millisecond), opts: Options{
 		PollInterval: 250 * time.Millisecond, EnginePollInterval: 250 * time.Millisecond,
 		BootTimeout: 3 * time.Minute, JoinTimeout: 3 * time.Minute, DrainTimeout: 3 * time.Minute, LeaveTimeout: 30 * time.Second,
 	}}

@@ -282,11 +282,14 @@ type Member struct {
 
 	// The swarm node; NodeID is "" when the host is not in the swarm (not
 	// joined yet, or its join failed) or when no manager answered.
-	NodeID       string
-	Hostname     string
-	Role         swarm.NodeRole
-	Leader       bool
-	Reachable    bool // a manager the leader reaches
+	NodeID    string
+	Hostname  string
+	Role      swarm.NodeRole
+	Leader    bool
+	Reachable bool // a manager the leader reaches
+	// Advertised is the address the node advertises to the swarm (a
+	// manager's Raft address, else the address the managers see it at).
+	Advertised   string
 	State        swarm.NodeState
 	Availability swarm.Availability
 	Labels       map[string]string
