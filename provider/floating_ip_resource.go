@@ -280,6 +280,7 @@ func (r *floatingIPResource) planHolder(plan *floatingIPModel, cfg floatingIPMod
 }
 
 func (r *floatingIPResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	defer r.data.snapshots.Invalidate() // what later reads list must include this write
 	var plan floatingIPModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	if resp.Diagnostics.HasError() {
@@ -346,7 +347,7 @@ func (r *floatingIPResource) Read(ctx context.Context, req resource.ReadRequest,
 		resp.Diagnostics.AddAttributeError(path.Root("cloud"), "Error reading floating IP", err.Error())
 		return
 	}
-	f, err := fips.GetFloatingIP(ctx, state.VendorID.ValueString())
+	f, err := r.data.snapshots.FloatingIP(ctx, c, fips, state.VendorID.ValueString())
 	if cloud.IsNotFound(err) {
 		tflog.Warn(ctx, "floating IP not found, removing from state", map[string]any{"id": state.ID.ValueString()})
 		resp.State.RemoveResource(ctx)
@@ -375,6 +376,7 @@ func (r *floatingIPResource) Read(ctx context.Context, req resource.ReadRequest,
 }
 
 func (r *floatingIPResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	defer r.data.snapshots.Invalidate() // what later reads list must include this write
 	var plan, state floatingIPModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
@@ -441,6 +443,7 @@ func (r *floatingIPResource) Update(ctx context.Context, req resource.UpdateRequ
 }
 
 func (r *floatingIPResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	defer r.data.snapshots.Invalidate() // what later reads list must include this write
 	var state floatingIPModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {

@@ -266,6 +266,7 @@ func (r *hostResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRe
 }
 
 func (r *hostResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	defer r.data.snapshots.Invalidate() // what later reads list must include this write
 	var plan hostModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	if resp.Diagnostics.HasError() {
@@ -387,7 +388,7 @@ func (r *hostResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 	if diags.HasError() {
 		return
 	}
-	h, err := drv.GetHost(ctx, state.VendorID.ValueString())
+	h, err := r.data.snapshots.Host(ctx, drv, state.VendorID.ValueString())
 	if cloud.IsNotFound(err) {
 		tflog.Warn(ctx, "host not found, removing from state", map[string]any{"id": state.ID.ValueString()})
 		resp.State.RemoveResource(ctx)
@@ -417,6 +418,7 @@ func (r *hostResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 }
 
 func (r *hostResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	defer r.data.snapshots.Invalidate() // what later reads list must include this write
 	var plan, state hostModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
@@ -502,6 +504,7 @@ func (r *hostResource) resize(ctx context.Context, drv cloud.Driver, plan, state
 }
 
 func (r *hostResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	defer r.data.snapshots.Invalidate() // what later reads list must include this write
 	var state hostModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {

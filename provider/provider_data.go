@@ -28,6 +28,10 @@ type providerData struct {
 	agentImage       string
 	agentCredentials map[cloud.Name]failover.Config
 
+	// snapshots serve the Reads of a refresh from one list per vendor,
+	// region and kind; writes invalidate them.
+	snapshots *cloud.Snapshots
+
 	mu       sync.Mutex
 	watchers map[string]*cloud.HostWatcher
 }
@@ -48,6 +52,7 @@ func newProviderData(version string) *providerData {
 		unconfigured:     map[cloud.Name]string{},
 		agentCredentials: map[cloud.Name]failover.Config{},
 		watchers:         map[string]*cloud.HostWatcher{},
+		snapshots:        cloud.NewSnapshots(0),
 	}
 }
 

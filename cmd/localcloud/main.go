@@ -152,6 +152,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	withRegistry := fs.Bool("registry", true, "with -backend netns: run an image registry for the hosts on the bridge's gateway, port 5000 (needs docker-registry)")
 	hostsAPI := fs.Bool("hosts-api", true, "with -backend netns: serve the APIs on the bridge's gateway too (same ports), where programs on the hosts reach them (Haddock's failover agent)")
 	faultRate := fs.Float64("faults", 0, "the `fraction` of API requests (0 to 1) that meet a random fault: 5xx, 429, a slow answer, a dropped connection, a create done then answered 500 (see internal/localcloud)")
+	rateLimit := fs.Int("rate-limit", 0, "answer at most `N` API requests a minute, 429 with Retry-After beyond, as a vendor's rate limit does (DigitalOcean: 250); 0: no limit")
 	faultSeed := fs.Uint64("fault-seed", 1, "the `seed` random faults are drawn from: the same seed, the same faults")
 	quiet := fs.Bool("quiet", false, "do not log requests")
 	if err := fs.Parse(args); err != nil {
@@ -258,6 +259,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		StateDir:  *stateDir,
 		FaultRate: *faultRate,
 		FaultSeed: *faultSeed,
+		RateLimit: *rateLimit,
 	}
 	if *awsListen != "none" {
 		cfg.APIAddrs = map[string]string{lcaws.Name: *awsListen}

@@ -162,6 +162,11 @@
 // fail on a host that is off), 500 when the backend failed. In Go:
 // Server.FailHost, PartitionHost, HealHost, HostReports.
 //
+// Config.RateLimit (localcloud serve -rate-limit N) answers at most N API
+// requests a minute, as a vendor's rate limit does (DigitalOcean allows
+// 250): beyond it a request gets 429 with Retry-After, the seconds until the
+// oldest of the minute's requests ages out; Server.Throttled counts them.
+//
 // Config.Middleware wraps the whole handler; contract.Validator plugs in
 // there. Config.Now replaces the clock.
 //

@@ -57,6 +57,11 @@ type Config struct {
 	// FaultSeed; 0, the default, injects none. Admin paths never do.
 	FaultRate float64
 	FaultSeed uint64
+	// RateLimit is how many API requests a minute are answered, as a
+	// vendor's rate limit (DigitalOcean: 250); beyond it a request gets 429
+	// with Retry-After until the oldest of the minute's requests ages out.
+	// 0, the default, limits nothing. Admin paths are never limited.
+	RateLimit int
 	// Logf, when set, receives backend errors that no request can report
 	// (a failed Destroy, say).
 	Logf func(format string, args ...any)
@@ -100,6 +105,7 @@ type Server struct {
 	st     state
 	fault  faults
 	random randomFaults
+	limit  rateLimit
 	reqs   counters
 }
 
@@ -200,6 +206,11 @@ func (s *Server) serveAPI(api API, path string, w http.ResponseWriter, r *http.R
 	random := ""
 	if !faulted {
 		random = s.random.draw()
+	}
+	if !faulted && random == "" {
+		if wait, over := s.limit.admit(s.cfg.RateLimit, s.now()); over {
+			f, faulted = Fault{Status: http.StatusTooManyRequests, RetryAfterSeconds: wait}, true
+		}
 	}
 	s.mu.Unlock()
 	if faulted {

@@ -160,9 +160,9 @@ func (l *Load) one(client *http.Client) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.results.Requests++
-	if first != nil {
+	if first != nil && l.RetryOther {
 		l.results.FirstFailed++
-		if l.RetryOther && other != "" {
+		if other != "" {
 			l.results.Retried++
 		}
 		if err == nil && len(l.results.Failures) < 20 {
