@@ -272,6 +272,11 @@ func (r *groupRun) moveAddresses(ctx context.Context, old []Stale, fresh []Membe
 		if !listed {
 			var err error
 			if all, err = fips.ListFloatingIPs(ctx); err != nil {
+				if r.g.moving(s.HostID) {
+					// Nothing there can move anyway: only the warning is lost.
+					logWarn(ctx, "listing floating IPs where the group is moving from failed", map[string]any{"cloud": string(p.driver.Cloud()), "error": err.Error()})
+					continue
+				}
 				return fmt.Errorf("listing floating IPs at %s: %w", p.driver.Cloud(), err)
 			}
 			lists[p.driver] = all
