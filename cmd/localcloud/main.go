@@ -7,6 +7,7 @@
 //	                 [-backend memory|netns] [-state-dir DIR]
 //	                 [-subnet 10.213.0.0/24] [-reserved-prefix 10.213.128.0/25]
 //	                 [-bridge hdk0] [-netns-prefix hdk-]
+//	                 [-faults 0.1 -fault-seed N] [-rate-limit N]
 //	localcloud down [-state-dir DIR]
 //
 // -listen and -token default to $LOCALCLOUD_LISTEN and $LOCALCLOUD_TOKEN,
