@@ -2,6 +2,9 @@ package provider_test
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	tfjson "github.com/hashicorp/terraform-json"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
 	"github.com/haddockhq/terraform-provider-haddock/acctest"
@@ -97,7 +103,12 @@ resource "haddock_stack" "app" {
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		CheckDestroy:             func(*terraform.State) error { return rc.WaitHostsGone(90 * time.Second) },
 		Steps: []resource.TestStep{
-			{Config: cfg, Check: checkRunning("haddock_swarm_cluster.s", map[string]int{"app_web": 2})},
+			{
+				Config:            cfg,
+				Check:             checkRunning("haddock_swarm_cluster.s", map[string]int{"app_web": 2}),
+				ConfigPlanChecks:  resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{secretsOnlyWhereSensitive{}}},
+				ConfigStateChecks: []statecheck.StateCheck{secretsOnlyWhereSensitive{}},
+			},
 			{Config: cfg, PlanOnly: true},
 		},
 	})
@@ -129,5 +140,83 @@ resource "haddock_stack" "app" {
 	}
 	if !found {
 		fmt.Printf("secrets: %d bytes of TRACE log (Terraform CLI and provider) scanned: no token, AWS secret, registry password, private key or join token\n", len(b))
+	}
+}
+
+// secretsOnlyWhereSensitive checks `terraform show -json` of the state
+// (statecheck) or of a plan (plancheck): every value holding a secret —
+// a token, the AWS secret, a private key, a join token — sits at a path the
+// schema marks sensitive.
+type secretsOnlyWhereSensitive struct{}
+
+var secretRE = regexp.MustCompile(regexp.QuoteMeta(acctest.Token) + `|` + regexp.QuoteMeta(lcaws.DevSecretKey) + `|PRIVATE KEY|SWMTKN-1-`)
+
+func (secretsOnlyWhereSensitive) CheckState(_ context.Context, req statecheck.CheckStateRequest, resp *statecheck.CheckStateResponse) {
+	if req.State == nil || req.State.Values == nil {
+		resp.Error = fmt.Errorf("no state")
+		return
+	}
+	n, err := secretsOutsideSensitive(req.State.Values.RootModule)
+	if err == nil && n == 0 {
+		err = fmt.Errorf("no value in the state holds a secret (the credentials do): the check checks nothing")
+	}
+	resp.Error = err
+}
+
+func (secretsOnlyWhereSensitive) CheckPlan(_ context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
+	if req.Plan == nil || req.Plan.PlannedValues == nil {
+		resp.Error = fmt.Errorf("no plan")
+		return
+	}
+	_, resp.Error = secretsOutsideSensitive(req.Plan.PlannedValues.RootModule)
+}
+
+// secretsOutsideSensitive returns how many secrets sit where the schema
+// keeps them, and an error naming each one that does not.
+func secretsOutsideSensitive(m *tfjson.StateModule) (int, error) {
+	if m == nil {
+		return 0, fmt.Errorf("no root module")
+	}
+	var errs []error
+	checked := 0
+	for _, r := range m.Resources {
+		var mask any
+		if len(r.SensitiveValues) > 0 {
+			if err := json.Unmarshal(r.SensitiveValues, &mask); err != nil {
+				return 0, err
+			}
+		}
+		walkSecrets(r.Address, r.AttributeValues, mask, &checked, &errs)
+	}
+	return checked, errors.Join(errs...)
+}
+
+// walkSecrets walks v beside its sensitivity mask (true: sensitive).
+func walkSecrets(at string, v, mask any, checked *int, errs *[]error) {
+	if b, ok := mask.(bool); ok && b {
+		if s, ok := v.(string); ok && secretRE.MatchString(s) {
+			*checked++ // a secret where the schema says it is kept
+		}
+		return
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		mm, _ := mask.(map[string]any)
+		for k, vv := range x {
+			walkSecrets(at+"."+k, vv, mm[k], checked, errs)
+		}
+	case []any:
+		ml, _ := mask.([]any)
+		for i, vv := range x {
+			var mi any
+			if i < len(ml) {
+				mi = ml[i]
+			}
+			walkSecrets(fmt.Sprintf("%s[%d]", at, i), vv, mi, checked, errs)
+		}
+	case string:
+		if secretRE.MatchString(x) {
+			*errs = append(*errs, fmt.Errorf("%s holds a secret and is not marked sensitive", at))
+		}
 	}
 }
