@@ -64,17 +64,29 @@ func DigitalOceanVendor() Vendor {
 func AWSVendor(t *testing.T) Vendor {
 	t.Helper()
 	endpoint := mototest.StartMoto(t)
-	drv, err := aws.New(context.Background(), aws.Config{
-		Region:    mototest.Region,
-		AccessKey: mototest.AccessKey,
-		SecretKey: mototest.SecretKey,
-		Endpoints: aws.Endpoints{EC2: endpoint, STS: endpoint},
-	})
+	return awsVendor(t, "aws-moto", mototest.Region, mototest.AccessKey, mototest.SecretKey, aws.Endpoints{EC2: endpoint, STS: endpoint})
+}
+
+// AWSLocalcloudVendor is AWS on the in-process localcloud's EC2 API, its
+// exchanges checked against AWS's own service model.
+func AWSLocalcloudVendor(t *testing.T) Vendor {
+	t.Helper()
+	return awsVendor(t, "aws-localcloud", "us-east-1", lcaws.DevAccessKey, lcaws.DevSecretKey, aws.Endpoints{EC2: suite.awsURL})
+}
+
+// awsVendor is AWS at endpoints (EC2, and STS when set) with static keys.
+func awsVendor(t *testing.T, name, region, key, secret string, ep aws.Endpoints) Vendor {
+	t.Helper()
+	drv, err := aws.New(context.Background(), aws.Config{Region: region, AccessKey: key, SecretKey: secret, Endpoints: ep})
 	if err != nil {
-		t.Fatalf("configuring the AWS driver on moto: %v", err)
+		t.Fatalf("configuring the AWS driver (%s): %v", name, err)
+	}
+	sts := ""
+	if ep.STS != "" {
+		sts = fmt.Sprintf("\n      sts = %q", ep.STS)
 	}
 	return Vendor{
-		Name:  "aws-moto",
+		Name:  name,
 		Cloud: string(cloud.AWS),
 		ProviderConfig: fmt.Sprintf(`
 provider "haddock" {
@@ -86,53 +98,15 @@ provider "haddock" {
     access_key = %[2]q
     secret_key = %[3]q
     endpoints = {
-      ec2 = %[4]q
-      sts = %[4]q
+      ec2 = %[4]q%[5]s
     }
   }
 }
-`, mototest.Region, mototest.AccessKey, mototest.SecretKey, endpoint),
-		Driver: drv,
-		Region: mototest.Region,
-		Size:   "t3.small",
-		// aws/<region>/<id> is the form for hosts outside the default region.
-		ImportID: func(id string) string {
-			return "aws/" + mototest.Region + "/" + id[len("aws/"):]
-		},
-	}
-}
-
-// AWSLocalcloudVendor is AWS on the in-process localcloud's EC2 API, its
-// exchanges checked against AWS's own service model.
-func AWSLocalcloudVendor(t *testing.T) Vendor {
-	t.Helper()
-	const region = "us-east-1"
-	drv, err := aws.New(context.Background(), aws.Config{
-		Region: region, AccessKey: lcaws.DevAccessKey, SecretKey: lcaws.DevSecretKey,
-		Endpoints: aws.Endpoints{EC2: suite.awsURL},
-	})
-	if err != nil {
-		t.Fatalf("configuring the AWS driver on localcloud: %v", err)
-	}
-	return Vendor{
-		Name:  "aws-localcloud",
-		Cloud: string(cloud.AWS),
-		ProviderConfig: fmt.Sprintf(`
-provider "haddock" {
-  digitalocean {
-    poll_interval = 0.1
-  }
-  aws {
-    region     = %[1]q
-    access_key = %[2]q
-    secret_key = %[3]q
-    endpoints  = { ec2 = %[4]q }
-  }
-}
-`, region, lcaws.DevAccessKey, lcaws.DevSecretKey, suite.awsURL),
+`, region, key, secret, ep.EC2, sts),
 		Driver: drv,
 		Region: region,
 		Size:   "t3.small",
+		// aws/<region>/<id> is the form for hosts outside the default region.
 		ImportID: func(id string) string {
 			return "aws/" + region + "/" + id[len("aws/"):]
 		},

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -76,25 +77,12 @@ func formerPlaces(ctx context.Context, p privateGetter, to, state formerPlace) [
 	}
 	out = slices.DeleteFunc(out, func(f formerPlace) bool { return f == to || f.Cloud == "" })
 	slices.SortFunc(out, func(a, b formerPlace) int {
-		if a.Cloud != b.Cloud {
-			return compareStrings(a.Cloud, b.Cloud)
-		}
-		return compareStrings(a.Region, b.Region)
+		return cmp.Or(cmp.Compare(a.Cloud, b.Cloud), cmp.Compare(a.Region, b.Region))
 	})
 	return slices.Compact(out)
 }
 
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-// drivers returns the drivers of places.
+// formerDrivers returns the drivers of places.
 func (d *providerData) formerDrivers(places []formerPlace, at path.Path) ([]cloud.Driver, diag.Diagnostics) {
 	var out []cloud.Driver
 	var diags diag.Diagnostics

@@ -85,7 +85,7 @@ func lookup[T any](ctx context.Context, s *Snapshots, m map[any]*snapshot[T], d 
 	var zero T
 	s.mu.Lock()
 	sn, ok := m[d]
-	if !ok || time.Since(sn.at) > s.ttl || sn.err != nil && isClosed(sn.ready) {
+	if !ok || time.Since(sn.at) > s.ttl || sn.err != nil { // err is set, under the lock, only once the list is done
 		sn = &snapshot[T]{at: time.Now(), ready: make(chan struct{})}
 		m[d] = sn
 		s.mu.Unlock()
@@ -118,13 +118,4 @@ func lookup[T any](ctx context.Context, s *Snapshots, m map[any]*snapshot[T], d 
 		tflog.Debug(ctx, "read served by a shared list", map[string]any{"cloud": string(c), "kind": kind, "id": id, "reads_served_by_this_list": sn.reads})
 	}
 	return it, found, nil
-}
-
-func isClosed(c chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
-	}
 }

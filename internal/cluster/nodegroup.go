@@ -108,11 +108,14 @@ func (g *NodeGroup) Apply(ctx context.Context, spec GroupSpec) (*View, error) {
 		return r.view(), fmt.Errorf("%s: %w. %s", what, r.serr, fixManagerDown)
 	}
 	r.adv = r.advertise()
-	if g.driver.Cloud() != g.c.driver.Cloud() && r.adv == AddressPrivate && len(r.g.former) > 0 && r.opHost.PrivateIPv4 != r.opHost.PublicIPv4 {
-		return r.view(), fmt.Errorf("%s: the group is moving to %s, but the managers on %s advertise their private addresses, which hosts on %s cannot reach: "+
-			"nothing was changed. Set advertise_address = \"public\" on the cluster and apply first (the nodes are replaced advertising their public addresses), or join the vendors' private networks, before moving the group", what, g.driver.Cloud(), g.c.driver.Cloud(), g.driver.Cloud())
-	}
+	// Hosts on another vendor than the managers cannot reach private
+	// addresses that differ from the public ones (a host whose two are the
+	// same, as on localcloud, tells nothing).
 	if g.driver.Cloud() != g.c.driver.Cloud() && r.adv == AddressPrivate && r.opHost.PrivateIPv4 != r.opHost.PublicIPv4 {
+		if len(r.g.former) > 0 {
+			return r.view(), fmt.Errorf("%s: the group is moving to %s, but the managers on %s advertise their private addresses, which hosts on %s cannot reach: "+
+				"nothing was changed. Set advertise_address = \"public\" on the cluster and apply first (the nodes are replaced advertising their public addresses), or join the vendors' private networks, before moving the group", what, g.driver.Cloud(), g.c.driver.Cloud(), g.driver.Cloud())
+		}
 		logWarn(ctx, "this node group is on another vendor than the managers, which advertise private addresses: its hosts must reach the managers' private network (VPN, peering)", map[string]any{"group": g.name, "cloud": string(g.driver.Cloud()), "managers_cloud": string(g.c.driver.Cloud())})
 	}
 	err = r.apply(ctx, desired{HostsSpec: spec.HostsSpec, prefix: spec.HostNamePrefix, availability: spec.Availability, drainTimeout: spec.DrainTimeout, rolling: spec.RollingUpdate})
