@@ -110,6 +110,7 @@ func RealHostsWith(t testing.TB, o RealOptions) *RealCloud {
 		Backend:    backend,
 		StateDir:   rc.stateDir,
 		Middleware: suite.validator.Middleware,
+		Logf:       t.Logf,
 		APIs:       []localcloud.API{lcdo.New(lcdo.Config{})},
 	}
 	if o.AWS {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -67,6 +68,15 @@ func hostGroupAttributes(countDesc string, countValidators []validator.Int64) ma
 		"labels": schema.MapAttribute{
 			ElementType: types.StringType, Optional: true,
 			MarkdownDescription: "Swarm node labels of every node (`node.labels.<key>` in placement constraints). Updated in place; Haddock sets exactly these.",
+		},
+		"load_balancer_ids": schema.SetAttribute{
+			ElementType: types.StringType, Optional: true,
+			MarkdownDescription: "`haddock_load_balancer` ids (of the group's `cloud`) whose targets the group's hosts are. Membership belongs to the group: " +
+				"a host is registered once its node is ready and the tasks placed on it run, and deregistered — the deregistration waited for " +
+				"(AWS: the target leaves the target group; DigitalOcean, which reports no target state: the health check's interval × unhealthy threshold) — " +
+				"before it is drained or deleted, on scale-in, rolling replacement, migration and destroy. After each apply the load balancers' targets " +
+				"among the group's hosts are its ready hosts; other targets are left alone. Removing an id takes the group's hosts out of that load balancer. Updated in place.",
+			Validators: []validator.Set{setvalidator.ValueStringsAre(stringvalidator.RegexMatches(loadBalancerIDRE, "must be a haddock_load_balancer id such as digitalocean/4de7ac8b-495b-4884-9a69-1050c6793cd6"))},
 		},
 		"rolling_update": schema.SingleNestedAttribute{
 			Optional: true,
@@ -207,6 +217,8 @@ type hostGroupModel struct {
 	SSHKeys  types.List   `tfsdk:"ssh_keys"`
 	UserData types.String `tfsdk:"user_data"`
 	Labels   types.Map    `tfsdk:"labels"`
+	// LoadBalancerIDs are haddock_load_balancer ids.
+	LoadBalancerIDs types.Set `tfsdk:"load_balancer_ids"`
 	// RollingUpdate is a rolling_update object (rollingUpdateAttrTypes).
 	RollingUpdate types.Object `tfsdk:"rolling_update"`
 }
@@ -223,6 +235,7 @@ func (g *hostGroupModel) hostsSpec(ctx context.Context, res resolved, diags *dia
 	return cluster.HostsSpec{
 		Count: int(g.Count.ValueInt64()), Cloud: cloud.Name(g.Cloud.ValueString()), Region: res.region, Size: res.size, Image: res.image,
 		SSHKeys: stringList(ctx, g.SSHKeys, diags), UserData: g.UserData.ValueString(), Labels: labels,
+		LoadBalancers: lbRefs(ctx, g.LoadBalancerIDs, diags),
 	}
 }
 

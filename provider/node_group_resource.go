@@ -111,6 +111,10 @@ func (r *nodeGroupResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	if resp.Diagnostics.HasError() || plan.Cloud.IsUnknown() || plan.Region.IsUnknown() || plan.Size.IsUnknown() || plan.Image.IsUnknown() {
 		return
 	}
+	checkLBClouds(ctx, plan.Cloud, plan.LoadBalancerIDs, path.Root("load_balancer_ids"), &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
 	if !plan.ClusterCredentials.IsUnknown() && !plan.ClusterID.IsUnknown() {
 		st, err := decodeCredentials(plan.ClusterCredentials.ValueString())
 		if err != nil {
@@ -201,7 +205,7 @@ func (r *nodeGroupResource) Create(ctx context.Context, req resource.CreateReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	r.apply(ctx, &plan, nil, "creating", &resp.State, &resp.Diagnostics)
+	r.apply(ctx, &plan, nil, "creating", &resp.State, &resp.Diagnostics, types.SetNull(types.StringType))
 }
 
 func (r *nodeGroupResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -249,7 +253,7 @@ func (r *nodeGroupResource) Update(ctx context.Context, req resource.UpdateReque
 	}
 	former := formerPlaces(ctx, req.Private, formerPlace{plan.Cloud.ValueString(), plan.VendorRegion.ValueString()},
 		formerPlace{state.Cloud.ValueString(), state.VendorRegion.ValueString()})
-	view := r.apply(ctx, &plan, former, "updating", &resp.State, &resp.Diagnostics)
+	view := r.apply(ctx, &plan, former, "updating", &resp.State, &resp.Diagnostics, state.LoadBalancerIDs)
 	if len(former) > 0 || len(movingFrom(ctx, req.Private)) > 0 {
 		saveMovingFrom(ctx, resp.Private, former, view, &resp.Diagnostics)
 	}
@@ -271,7 +275,7 @@ func (r *nodeGroupResource) Delete(ctx context.Context, req resource.DeleteReque
 		return
 	}
 	drain, _ := time.ParseDuration(state.DrainTimeout.ValueString())
-	if err := g.Destroy(ctx, cluster.GroupDestroyOptions{DrainTimeout: drain}); err != nil {
+	if err := g.Destroy(ctx, cluster.GroupDestroyOptions{DrainTimeout: drain, LoadBalancers: lbRefs(ctx, state.LoadBalancerIDs, &resp.Diagnostics)}); err != nil {
 		addClusterError(&resp.Diagnostics, "Error deleting node group "+state.Name.ValueString(), err)
 	}
 }
@@ -324,9 +328,10 @@ func (r *nodeGroupResource) open(m *nodeGroupModel, former []formerPlace, diags 
 
 func (r *nodeGroupResource) apply(ctx context.Context, plan *nodeGroupModel, former []formerPlace, verb string, state interface {
 	Set(context.Context, any) diag.Diagnostics
-}, diags *diag.Diagnostics) *cluster.View {
+}, diags *diag.Diagnostics, priorLBs types.Set) *cluster.View {
 	g := r.open(plan, former, diags)
 	spec := plan.spec(ctx, diags)
+	spec.FormerLoadBalancers = formerLBs(ctx, priorLBs, plan.LoadBalancerIDs, diags)
 	if diags.HasError() {
 		return nil
 	}
@@ -398,13 +403,14 @@ type nodeGroupModel struct {
 	VendorSize         types.String   `tfsdk:"vendor_size"`
 	VendorImage        types.String   `tfsdk:"vendor_image"`
 	RollingUpdate      types.Object   `tfsdk:"rolling_update"`
+	LoadBalancerIDs    types.Set      `tfsdk:"load_balancer_ids"`
 	Nodes              types.List     `tfsdk:"nodes"`
 	Rollout            types.List     `tfsdk:"rollout"`
 	Timeouts           timeouts.Value `tfsdk:"timeouts"`
 }
 
 func (m *nodeGroupModel) group() hostGroupModel {
-	return hostGroupModel{Count: m.Count, Cloud: m.Cloud, Region: m.Region, Size: m.Size, Image: m.Image, SSHKeys: m.SSHKeys, UserData: m.UserData, Labels: m.Labels, RollingUpdate: m.RollingUpdate}
+	return hostGroupModel{Count: m.Count, Cloud: m.Cloud, Region: m.Region, Size: m.Size, Image: m.Image, SSHKeys: m.SSHKeys, UserData: m.UserData, Labels: m.Labels, RollingUpdate: m.RollingUpdate, LoadBalancerIDs: m.LoadBalancerIDs}
 }
 
 func (m *nodeGroupModel) spec(ctx context.Context, diags *diag.Diagnostics) cluster.GroupSpec {

@@ -361,6 +361,7 @@ func (p *haddockProvider) Resources(_ context.Context) []func() resource.Resourc
 	return []func() resource.Resource{
 		NewHostResource,
 		NewFloatingIPResource,
+		NewLoadBalancerResource,
 		NewSwarmClusterResource,
 		NewNodeGroupResource,
 		NewStackResource,

@@ -182,6 +182,7 @@ func (r *swarmClusterResource) ModifyPlan(ctx context.Context, req resource.Modi
 		return
 	}
 	at := path.Root("managers")
+	checkLBClouds(ctx, plan.Managers.Cloud, plan.Managers.LoadBalancerIDs, at.AtName("load_balancer_ids"), &resp.Diagnostics)
 	cat, diags := r.data.catalog(plan.Managers.Cloud.ValueString(), at.AtName("cloud"))
 	resp.Diagnostics.Append(diags...)
 	if diags.HasError() {
@@ -356,6 +357,7 @@ func (r *swarmClusterResource) Update(ctx context.Context, req resource.UpdateRe
 		formerPlace{state.Managers.Cloud.ValueString(), state.VendorRegion.ValueString()})
 	c := r.open(&plan, former, &resp.Diagnostics)
 	spec := plan.spec(ctx, &resp.Diagnostics)
+	spec.Managers.FormerLoadBalancers = formerLBs(ctx, state.Managers.LoadBalancerIDs, plan.Managers.LoadBalancerIDs, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -414,7 +416,7 @@ func (r *swarmClusterResource) ImportState(ctx context.Context, req resource.Imp
 		Count: types.Int64Null(), Cloud: types.StringValue(cc.Cloud),
 		Region: types.StringNull(), Size: types.StringNull(), Image: types.StringNull(),
 		SSHKeys: types.ListNull(types.StringType), UserData: types.StringNull(), Labels: types.MapNull(types.StringType),
-		RollingUpdate: types.ObjectNull(rollingUpdateAttrTypes),
+		RollingUpdate: types.ObjectNull(rollingUpdateAttrTypes), LoadBalancerIDs: types.SetNull(types.StringType),
 	})...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("rollout"), emptyRollout())...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("vendor_region"), cc.Region)...)

@@ -79,6 +79,7 @@ fi
 missing=()
 command -v dockerd >/dev/null || missing+=(docker.io)
 command -v docker-registry >/dev/null || missing+=(docker-registry)
+command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 command -v curl >/dev/null || missing+=(curl)
 command -v jq >/dev/null || missing+=(jq)
 if [ ${#missing[@]} -gt 0 ]; then
@@ -124,7 +125,7 @@ up)
   HADDOCK_REGISTRY_PASSWORD=$token "$root/bin/haddock-image" build-push -pkg ./examples/apps/counter -tag "$image" >/dev/null
   agent=$(HADDOCK_REGISTRY_PASSWORD=$token "$root/bin/haddock-image" build-push -pkg ./cmd/haddock-agent -user 0 -tag "$registry/haddock-agent:demo")
   write_tfvars "$image" "$agent"
-  say "terraform apply examples/local: 3 managers, 2 workers, the counter stack, a floating IP that follows the managers (no terraform init)"
+  say "terraform apply examples/local: 3 managers behind a load balancer, 2 workers, the counter stack, a floating IP that follows the managers (no terraform init)"
   tf apply -auto-approve -input=false
   say "outputs"
   tf output
@@ -133,6 +134,13 @@ up)
   for _ in $(seq 1 8); do
     curl -fsS --max-time 5 "${app_url}api" | jq -r '"  answered by task \(.task_slot // "?") on node \(.node // "?") (container \(.hostname)), hit \(.hits // .count // "?")"'
   done
+  lb_url=$(tf output -raw lb_url)
+  if [ -n "$lb_url" ]; then
+    say "six requests through the load balancer ($lb_url, HAProxy): each to the front on the next manager"
+    for _ in $(seq 1 6); do
+      curl -fsS --max-time 5 "${lb_url}api" | jq -r '"  answered by task \(.task_slot // "?") on node \(.node // "?") (container \(.hostname))"'
+    done
+  fi
   if [ "$(tf output -raw managers_cloud)" = digitalocean ]; then
     read -r _ holder_name <<<"$(holder "$(tf output -raw ip_address)")"
     printf '\nThe floating IP is on %s. Fail that manager as hardware fails and watch the IP move to another one, requests counted: make demo-failover\n' "$holder_name"
@@ -151,24 +159,39 @@ roll)
   next=medium
   [ "$current" = medium ] && next=small
   app_url=$(tf output -raw url)
-  say "rolling the managers from $current to $next under load: 10 requests/s through $app_url during the apply"
+  lb_url=$(tf output -raw lb_url 2>/dev/null || true)
+  say "rolling the managers from $current to $next under load: 10 requests/s through $app_url${lb_url:+ and 10/s through the load balancer $lb_url} during the apply"
   counts=$(mktemp)
-  trap 'touch "$counts.stop"; wait; rm -f "$counts" "$counts.stop" "$counts.plan"' EXIT
-  ( ok=0; failed=0
+  trap 'touch "$counts.stop"; wait; rm -f "$counts" "$counts.lb" "$counts.stop" "$counts.plan"' EXIT
+  # count URL FILE: requests URL 10 times a second until stopped, counting
+  # into FILE what answered and what failed.
+  count() {
+    local ok=0 failed=0
     while [ ! -e "$counts.stop" ]; do
-      if curl -fsS --max-time 2 -o /dev/null "${app_url}api"; then ok=$((ok + 1)); else failed=$((failed + 1)); fi
-      echo "$ok $failed" >"$counts"
+      if curl -fsS --max-time 2 -o /dev/null "$1"; then ok=$((ok + 1)); else failed=$((failed + 1)); fi
+      echo "$ok $failed" >"$2"
       sleep 0.1
-    done ) &
+    done
+  }
+  count "${app_url}api" "$counts" &
   loader=$!
+  lb_loader=
+  if [ -n "$lb_url" ]; then
+    count "${lb_url}api" "$counts.lb" &
+    lb_loader=$!
+  fi
   tf plan -input=false -var manager_size="$next" -out "$counts.plan" >/dev/null
   tf show -json "$counts.plan" | jq -r '.resource_changes[] | select(.address == "haddock_swarm_cluster.demo") | .change.after.rollout[]? | "  will replace \(.name): \(.changes | join(", "))"'
   tf apply -auto-approve -input=false "$counts.plan"
   touch "$counts.stop"
-  wait "$loader"
+  wait "$loader" $lb_loader
   read -r ok failed <"$counts"
-  rm -f "$counts" "$counts.stop" "$counts.plan"
-  say "during the rollout: $ok requests answered, $failed failed"
+  say "during the rollout, through the floating IP: $ok requests answered, $failed failed"
+  if [ -n "$lb_loader" ]; then
+    read -r ok failed <"$counts.lb"
+    say "during the rollout, through the load balancer: $ok requests answered, $failed failed"
+  fi
+  rm -f "$counts" "$counts.lb" "$counts.stop" "$counts.plan"
   tf output nodes
   ;;
 migrate)

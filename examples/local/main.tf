@@ -4,6 +4,10 @@
 # counter app from localcloud's registry, and a floating IP that follows the
 # managers: when the manager holding it fails, an agent on the managers moves
 # it to another one within seconds, without Terraform (`make demo-failover`).
+# A load balancer (a real HAProxy on the local cloud) spreads requests over the
+# managers' front: the managers register themselves once ready and leave it,
+# the leave waited for, before they are drained, so rolling them fails no
+# request through it (`make demo-roll`).
 # The whole cluster moves to AWS by changing `cloud`, host by host, while the
 # app keeps answering (`make demo-migrate`: workers_cloud, then managers_cloud).
 # The provider reads DIGITALOCEAN_API_URL and DIGITALOCEAN_TOKEN, and the AWS
@@ -90,6 +94,34 @@ resource "haddock_swarm_cluster" "demo" {
     region = "eu-central"
     size   = var.manager_size
     image  = "debian-12"
+    # The managers are the load balancer's targets: membership belongs to
+    # them, not to the load balancer.
+    load_balancer_ids = haddock_load_balancer.front[*].id
+  }
+}
+
+# The load balancer in front of the managers. A load balancer takes hosts of
+# its own vendor only, and the local cloud's AWS API serves no ELBv2: it
+# exists while the managers are on DigitalOcean (make demo-migrate takes the
+# managers out of it, host by host, then deletes it).
+resource "haddock_load_balancer" "front" {
+  count  = var.managers_cloud == "digitalocean" ? 1 : 0
+  cloud  = "digitalocean"
+  name   = "demo-front"
+  region = "eu-central"
+  forwarding_rules = [{
+    entry_protocol  = "http"
+    entry_port      = 80
+    target_protocol = "http"
+    target_port     = 80
+  }]
+  health_check = {
+    port                     = 80
+    path                     = "/healthz"
+    check_interval_seconds   = 3
+    response_timeout_seconds = 3
+    healthy_threshold        = 2
+    unhealthy_threshold      = 2
   }
 }
 
@@ -133,6 +165,11 @@ resource "haddock_floating_ip" "public" {
 output "url" {
   description = "The app, through the floating IP."
   value       = "http://${haddock_floating_ip.public.ip_address}/"
+}
+
+output "lb_url" {
+  description = "The app, through the load balancer (none once the managers are on AWS)."
+  value       = length(haddock_load_balancer.front) > 0 ? "http://${haddock_load_balancer.front[0].address}/" : ""
 }
 
 output "ip_address" {

@@ -387,6 +387,13 @@ func (r *groupRun) shrink(ctx context.Context, joined []Member, d desired) error
 		if err != nil {
 			return fmt.Errorf("refusing to change the managers from %d to %d: %w", len(ours), d.Count, err)
 		}
+		leaving := make([]Member, 0, len(ids))
+		for _, id := range ids {
+			leaving = append(leaving, r.member(id))
+		}
+		if err := r.deregister(ctx, d, leaving); err != nil {
+			return fmt.Errorf("changing the managers from %d to %d: %w", len(ours), d.Count, err)
+		}
 		return r.execRaft(ctx, steps)
 	}
 	have, n := len(joined), len(joined)-d.Count
@@ -408,6 +415,9 @@ func (r *groupRun) shrink(ctx context.Context, joined []Member, d desired) error
 	members := make([]Member, len(chosen))
 	for i, c := range chosen {
 		members[i] = byNode[c.ID]
+	}
+	if err := r.deregister(ctx, d, members); err != nil {
+		return fmt.Errorf("scaling from %d to %d hosts: %w", have, d.Count, err)
 	}
 	if err := r.drain(ctx, members, d.drainTimeout); err != nil {
 		return fmt.Errorf("scaling from %d to %d hosts: %w", have, d.Count, err)
@@ -486,6 +496,9 @@ func (r *groupRun) settle(ctx context.Context, d desired) error {
 			errs = append(errs, err)
 		}
 	}
+	if err := r.syncLoadBalancers(ctx, d); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -534,11 +547,18 @@ func (r *groupRun) settleSwarm(ctx context.Context, want Settings) (bool, error)
 //     worker's host also when its node could not be removed).
 //
 // With no manager answering see destroyUnmanaged.
-func (r *groupRun) destroy(ctx context.Context, drainTimeout time.Duration) []error {
-	if r.op == nil {
-		return r.destroyUnmanaged(ctx)
-	}
+func (r *groupRun) destroy(ctx context.Context, drainTimeout time.Duration, lbs []string) []error {
 	var errs []error
+	if len(lbs) > 0 {
+		// Out of the load balancers first, so that no request meets a
+		// host being drained.
+		if err := r.deregister(ctx, desired{HostsSpec: HostsSpec{FormerLoadBalancers: lbs}}, r.view().Members); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if r.op == nil {
+		return append(errs, r.destroyUnmanaged(ctx)...)
+	}
 	if err := r.demoteAll(ctx); err != nil {
 		errs = append(errs, err)
 	}

@@ -164,6 +164,9 @@ type GroupDestroyOptions struct {
 	// DrainTimeout bounds the drain of the group's nodes before they are
 	// removed; default Options.DrainTimeout.
 	DrainTimeout time.Duration
+	// LoadBalancers the group's hosts are taken out of (and the
+	// deregistration waited for) before anything is drained.
+	LoadBalancers []string
 }
 
 // Destroy removes the group without costing the swarm its quorum (see
@@ -179,10 +182,12 @@ type GroupDestroyOptions struct {
 func (g *NodeGroup) Destroy(ctx context.Context, opts ...GroupDestroyOptions) error {
 	ctx = logCtx(ctx)
 	drain := g.c.opts.DrainTimeout
+	var lbs []string
 	for _, o := range opts {
 		if o.DrainTimeout > 0 {
 			drain = o.DrainTimeout
 		}
+		lbs = append(lbs, o.LoadBalancers...)
 	}
 	s := g.c.session()
 	defer s.close()
@@ -190,5 +195,5 @@ func (g *NodeGroup) Destroy(ctx context.Context, opts ...GroupDestroyOptions) er
 	if err != nil {
 		return fmt.Errorf("destroying node group %s: %w", g.name, err)
 	}
-	return opError(fmt.Sprintf("destroying node group %s of cluster %s", g.name, s.clusterUID), r.destroy(ctx, drain))
+	return opError(fmt.Sprintf("destroying node group %s of cluster %s", g.name, s.clusterUID), r.destroy(ctx, drain, lbs))
 }

@@ -202,6 +202,12 @@ func (r *groupRun) retireStale(ctx context.Context, d desired, old []Stale, fres
 	for i, s := range old {
 		members[i] = s.Member
 	}
+	if err := r.registerFresh(ctx, d, fresh); err != nil {
+		return r.rollError(old, "adding the replacement to the load balancers", err, fixRetry)
+	}
+	if err := r.deregister(ctx, d, members); err != nil {
+		return r.rollError(old, "taking the old host out of the load balancers", err, fixRetry)
+	}
 	if err := r.drain(ctx, members, d.drainTimeout); err != nil {
 		return r.rollError(old, "draining the old node", err, "The replacements stay joined: the next apply resumes from there")
 	}

@@ -85,6 +85,16 @@ type HostsSpec struct {
 	// "node.labels.<key>") of every node of the group. Haddock owns them:
 	// Apply sets them exactly, removing others.
 	Labels map[string]string
+	// LoadBalancers are the load balancers ("<cloud>/<vendor id>", of the
+	// group's vendor) whose targets the group's hosts are (see
+	// loadbalancers.go): a host
+	// is registered once its tasks run, and deregistered, the
+	// deregistration waited for, before it is drained or deleted.
+	// FormerLoadBalancers are those the group left (of its vendor, or of
+	// one a migration leaves): its hosts are taken out of them. Both change
+	// in place.
+	LoadBalancers       []string
+	FormerLoadBalancers []string
 }
 
 // Settings are the swarm-wide settings of a cluster.

@@ -140,11 +140,12 @@ type MemoryBackend struct {
 	hosts    map[int]bool
 	assigned map[netip.Addr]int // reserved ip -> host
 	reserved map[netip.Addr]bool
+	lbs      map[string]netip.Addr // load balancer id -> address
 }
 
 // NewMemoryBackend returns an empty in-memory backend.
 func NewMemoryBackend() *MemoryBackend {
-	return &MemoryBackend{hosts: map[int]bool{}, assigned: map[netip.Addr]int{}, reserved: map[netip.Addr]bool{}}
+	return &MemoryBackend{hosts: map[int]bool{}, assigned: map[netip.Addr]int{}, reserved: map[netip.Addr]bool{}, lbs: map[string]netip.Addr{}}
 }
 
 var errPoolExhausted = errors.New("address pool exhausted")

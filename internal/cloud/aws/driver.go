@@ -12,14 +12,16 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
 )
 
 var (
-	_ cloud.Driver      = (*Driver)(nil)
-	_ cloud.FloatingIPs = (*Driver)(nil)
+	_ cloud.Driver        = (*Driver)(nil)
+	_ cloud.FloatingIPs   = (*Driver)(nil)
+	_ cloud.LoadBalancers = (*Driver)(nil)
 )
 
 // Config configures the AWS driver. The provider fills it from its own
@@ -103,6 +105,11 @@ type Driver struct {
 	sts       STSAPI
 	timing    timing
 
+	// elbv2 is nil in drivers built by NewWithAPI; elbv2For builds the
+	// client of another region, for ForRegion.
+	elbv2    ELBv2API
+	elbv2For func(region string) ELBv2API
+
 	offerings *offeringsCache
 	sg        *securityGroupCache
 	siblings  *siblings
@@ -139,8 +146,20 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 			o.HTTPClient = cfg.HTTPClient
 		}
 	})
+	elbv2For := func(region string) ELBv2API {
+		return elasticloadbalancingv2.NewFromConfig(sdkCfg, func(o *elasticloadbalancingv2.Options) {
+			o.Region = region
+			if cfg.Endpoints.ELBv2 != "" {
+				o.BaseEndpoint = awssdk.String(cfg.Endpoints.ELBv2)
+			}
+			if cfg.HTTPClient != nil {
+				o.HTTPClient = cfg.HTTPClient
+			}
+		})
+	}
 	d := newDriver(sdkCfg.Region, clientFor(sdkCfg.Region), clientFor)
 	d.sts = stsClient
+	d.elbv2, d.elbv2For = elbv2For(sdkCfg.Region), elbv2For
 	return d, nil
 }
 
@@ -228,11 +247,17 @@ func (d *Driver) ForRegion(region string) *Driver {
 	if s, ok := d.siblings.drivers[region]; ok {
 		return s
 	}
+	var elb ELBv2API
+	if d.elbv2For != nil {
+		elb = d.elbv2For(region)
+	}
 	s := &Driver{
 		region:    region,
 		ec2:       d.clientFor(region),
 		clientFor: d.clientFor,
 		sts:       d.sts,
+		elbv2:     elb,
+		elbv2For:  d.elbv2For,
 		timing:    d.timing,
 		offerings: d.offerings,
 		sg:        &securityGroupCache{},

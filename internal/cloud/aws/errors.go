@@ -134,3 +134,70 @@ func hasCode(err error, codes ...string) bool {
 func invalidError(code, msg string) error {
 	return &cloud.APIError{Cloud: cloud.AWS, Kind: cloud.ErrInvalid, Code: code, Message: msg}
 }
+
+// ELBv2 error codes the driver reacts to.
+const (
+	errCodeLoadBalancerNotFound  = "LoadBalancerNotFound"
+	errCodeTargetGroupNotFound   = "TargetGroupNotFound"
+	errCodeListenerNotFound      = "ListenerNotFound"
+	errCodeDuplicateLBName       = "DuplicateLoadBalancerName"
+	errCodeDuplicateTGName       = "DuplicateTargetGroupName"
+	errCodeResourceInUse         = "ResourceInUse"
+	errCodeInvalidTarget         = "InvalidTarget"
+	errCodeELBValidation         = "ValidationError"
+	errCodeInvalidConfigRequest  = "InvalidConfigurationRequest"
+	errCodeOperationNotPermitted = "OperationNotPermitted"
+)
+
+// elbv2ErrorKinds maps ELBv2 error codes to the portable kinds. They share
+// errorKinds with EC2's (mapError reads one table); no code means
+// different things in the two services.
+var elbv2ErrorKinds = map[string]error{
+	errCodeLoadBalancerNotFound: cloud.ErrNotFound,
+	errCodeTargetGroupNotFound:  cloud.ErrNotFound,
+	errCodeListenerNotFound:     cloud.ErrNotFound,
+
+	errCodeDuplicateLBName:       cloud.ErrConflict,
+	errCodeDuplicateTGName:       cloud.ErrConflict,
+	"DuplicateListener":          cloud.ErrConflict,
+	errCodeResourceInUse:         cloud.ErrConflict,
+	errCodeOperationNotPermitted: cloud.ErrConflict,
+	"PriorRequestNotComplete":    cloud.ErrConflict,
+
+	"TooManyLoadBalancers":                     cloud.ErrQuota,
+	"TooManyTargetGroups":                      cloud.ErrQuota,
+	"TooManyListeners":                         cloud.ErrQuota,
+	"TooManyTargets":                           cloud.ErrQuota,
+	"TooManyTags":                              cloud.ErrQuota,
+	"TooManyCertificates":                      cloud.ErrQuota,
+	"TooManyActions":                           cloud.ErrQuota,
+	"TooManyRules":                             cloud.ErrQuota,
+	"TooManyRegistrationsForTargetId":          cloud.ErrQuota,
+	"TooManyUniqueTargetGroupsPerLoadBalancer": cloud.ErrQuota,
+	"TargetGroupAssociationLimit":              cloud.ErrQuota,
+
+	"AccessDenied": cloud.ErrUnauthorized,
+
+	errCodeELBValidation:           cloud.ErrInvalid,
+	errCodeInvalidConfigRequest:    cloud.ErrInvalid,
+	errCodeInvalidTarget:           cloud.ErrInvalid,
+	"InvalidSubnet":                cloud.ErrInvalid,
+	"SubnetNotFound":               cloud.ErrInvalid,
+	"InvalidSecurityGroup":         cloud.ErrInvalid,
+	"InvalidScheme":                cloud.ErrInvalid,
+	"CertificateNotFound":          cloud.ErrInvalid,
+	"UnsupportedProtocol":          cloud.ErrInvalid,
+	"IncompatibleProtocols":        cloud.ErrInvalid,
+	"InvalidLoadBalancerAction":    cloud.ErrInvalid,
+	"SSLPolicyNotFound":            cloud.ErrInvalid,
+	"AvailabilityZoneNotSupported": cloud.ErrInvalid,
+	"DuplicateTagKeys":             cloud.ErrInvalid,
+}
+
+func init() {
+	for code, kind := range elbv2ErrorKinds {
+		if _, taken := errorKinds[code]; !taken {
+			errorKinds[code] = kind
+		}
+	}
+}

@@ -69,6 +69,7 @@ type fixture struct {
 	regIP   *godo.ReservedIP
 	dropIP  *godo.ReservedIP
 	ipAct   *godo.Action
+	lb      *godo.LoadBalancer
 }
 
 // step is one API call. want is the HTTP status it must get; badRequest
@@ -137,6 +138,9 @@ func TestContract(t *testing.T) {
 		})
 		if !ok && f.droplet == nil {
 			t.Fatal("stopping: later steps need the droplet")
+		}
+		if !ok && s.name == "load balancer create" {
+			t.Fatal("stopping: later steps need the load balancer")
 		}
 	}
 	if n := v.Checked(); n < len(steps()) {
@@ -615,6 +619,71 @@ func steps() []step {
 		}},
 
 		// deletion
+		// load balancers (in-memory backend: an address, no HAProxy)
+		{name: "load balancer create", want: 202, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			lb, resp, err := f.c.LoadBalancers.Create(ctx, lbRequest(f.droplet.ID))
+			if err == nil {
+				f.lb = lb
+				if lb.Status != "new" || lb.ID == "" || lb.HealthCheck == nil || lb.HealthCheck.CheckIntervalSeconds != 3 {
+					t.Errorf("created = %+v", lb)
+				}
+			}
+			return resp, err
+		}},
+		{name: "load balancer active", want: 200, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			var resp *godo.Response
+			for range 100 {
+				lb, r, err := f.c.LoadBalancers.Get(ctx, f.lb.ID)
+				if err != nil || lb.Status == "active" {
+					if err == nil && (lb.IP == "" || len(lb.DropletIDs) != 1) {
+						t.Errorf("active = %+v", lb)
+					}
+					return r, err
+				}
+				resp = r
+				time.Sleep(20 * time.Millisecond)
+			}
+			t.Error("the load balancer never turned active")
+			return resp, nil
+		}},
+		{name: "load balancers list", want: 200, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			lbs, resp, err := f.c.LoadBalancers.List(ctx, &godo.ListOptions{PerPage: 200})
+			if err == nil && len(lbs) != 1 {
+				t.Errorf("%d load balancers", len(lbs))
+			}
+			return resp, err
+		}},
+		{name: "load balancer remove droplets", want: 204, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			return f.c.LoadBalancers.RemoveDroplets(ctx, f.lb.ID, f.droplet.ID)
+		}},
+		{name: "load balancer add droplets", want: 204, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			return f.c.LoadBalancers.AddDroplets(ctx, f.lb.ID, f.droplet.ID)
+		}},
+		{name: "load balancer add unknown droplet 422", want: 422, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			return wantErr(f.c.LoadBalancers.AddDroplets(ctx, f.lb.ID, 1))
+		}},
+		{name: "load balancer update", want: 200, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			req := lbRequest(f.droplet.ID)
+			req.HealthCheck.Path = "/healthz"
+			lb, resp, err := f.c.LoadBalancers.Update(ctx, f.lb.ID, req)
+			if err == nil && (lb.HealthCheck.Path != "/healthz" || len(lb.DropletIDs) != 1) {
+				t.Errorf("updated = %+v", lb)
+			}
+			return resp, err
+		}},
+		{name: "load balancer udp 422", want: 422, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			req := lbRequest(f.droplet.ID)
+			req.ForwardingRules[0].EntryProtocol, req.ForwardingRules[0].TargetProtocol = "udp", "udp"
+			_, resp, err := f.c.LoadBalancers.Create(ctx, req)
+			return wantErr(resp, err)
+		}},
+		{name: "load balancer delete", want: 204, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			return f.c.LoadBalancers.Delete(ctx, f.lb.ID)
+		}},
+		{name: "load balancer 404", want: 404, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			_, resp, err := f.c.LoadBalancers.Get(ctx, f.lb.ID)
+			return wantErr(resp, err)
+		}},
 		{name: "droplet delete", want: 204, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
 			return f.c.Droplets.Delete(ctx, f.droplet.ID)
 		}},
@@ -651,6 +720,17 @@ func steps() []step {
 		{name: "tag delete again 404", want: 404, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
 			return wantErr(f.c.Tags.Delete(ctx, "frontend"))
 		}},
+	}
+}
+
+// lbRequest is an HTTP load balancer in front of droplet id.
+func lbRequest(id int) *godo.LoadBalancerRequest {
+	return &godo.LoadBalancerRequest{
+		Name: "web-lb", Region: "nyc3",
+		ForwardingRules: []godo.ForwardingRule{{EntryProtocol: "http", EntryPort: 80, TargetProtocol: "http", TargetPort: 8080}},
+		HealthCheck:     &godo.HealthCheck{Protocol: "http", Port: 8080, Path: "/", CheckIntervalSeconds: 3, ResponseTimeoutSeconds: 3, HealthyThreshold: 2, UnhealthyThreshold: 2},
+		StickySessions:  &godo.StickySessions{Type: "cookies", CookieName: "LB", CookieTtlSeconds: 300},
+		DropletIDs:      []int{id},
 	}
 }
 

@@ -36,6 +36,7 @@ var SpecPaths = []string{
 	"/v2/actions",
 	"/v2/droplets",
 	"/v2/images",
+	"/v2/load_balancers",
 	"/v2/regions",
 	"/v2/reserved_ips",
 	"/v2/sizes",
@@ -134,10 +135,12 @@ func Spec() (*openapi3.T, time.Duration, error) {
 //     {description}]: the allOf wrapper is not nullable, so kin-openapi
 //     rejects null, the value DigitalOcean returns for droplets without
 //     backups. The wrapper is made nullable, as the referenced schema says.
-//  6. Not loaded at all, so not worked around: /v2/load_balancers*, whose
-//     files put a $ref where a properties map belongs (properties: {$ref})
-//     and fail to load; the example validation of several other operations
-//     (examples are never used here; Validate runs without them).
+//  6. The load balancer models put a $ref where a properties map belongs
+//     (properties: {$ref: attributes.yml#/load_balancer_droplet_ids}),
+//     which fails to load: every file the loader reads has such a $ref
+//     replaced by the properties it names (inlinePropertyRefs). The example
+//     validation of several operations is not run (examples are never used
+//     here; Validate runs without them).
 func LoadSpec(root string, prefixes []string) (*openapi3.T, error) {
 	root, err := filepath.Abs(root)
 	if err != nil {
@@ -177,7 +180,10 @@ func LoadSpec(root string, prefixes []string) (*openapi3.T, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s %s: %w", strings.ToUpper(method), p, err)
 			}
-			delete(sub, "x-codeSamples") // quirk 3
+			delete(sub, "x-codeSamples")                                                                                              // quirk 3
+			if err := inlinePropertyRefs(sub, filepath.Dir(filepath.Join(filepath.Dir(root), filepath.FromSlash(ref)))); err != nil { // quirk 6
+				return nil, fmt.Errorf("%s %s: %w", strings.ToUpper(method), p, err)
+			}
 			rebase(sub, path.Dir(ref), ref)
 			ops[method] = sub
 		}
@@ -188,6 +194,7 @@ func LoadSpec(root string, prefixes []string) (*openapi3.T, error) {
 	}
 	loader := openapi3.NewLoader()
 	loader.IsExternalRefsAllowed = true
+	loader.ReadFromURIFunc = openapi3.URIMapCache(readInlined) // quirk 6
 	doc, err := loader.LoadFromDataWithPath(data, &url.URL{Path: filepath.ToSlash(root)})
 	if err != nil {
 		return nil, fmt.Errorf("loading %s: %w", root, err)
@@ -276,6 +283,68 @@ func readYAML(p string) (map[string]any, error) {
 		return nil, errors.New(p + ": empty document")
 	}
 	return m, nil
+}
+
+// readInlined reads a spec file for the loader, with quirk 6 worked
+// around. Only local files are read.
+func readInlined(loader *openapi3.Loader, location *url.URL) ([]byte, error) {
+	if location.Scheme != "" && location.Scheme != "file" {
+		return nil, fmt.Errorf("%s: only local files are read", location)
+	}
+	p := filepath.FromSlash(location.Path)
+	raw, err := os.ReadFile(p)
+	if err != nil {
+		return nil, err
+	}
+	if !strings.HasSuffix(p, ".yml") && !strings.HasSuffix(p, ".yaml") {
+		return raw, nil
+	}
+	js, err := yaml.YAMLToJSON(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	var v any
+	if err := json.Unmarshal(js, &v); err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	if err := inlinePropertyRefs(v, filepath.Dir(p)); err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	return json.Marshal(v)
+}
+
+// inlinePropertyRefs replaces properties: {$ref: "file#/key"} in v (a file
+// in directory dir) with the map at key of that file.
+func inlinePropertyRefs(v any, dir string) error {
+	switch x := v.(type) {
+	case map[string]any:
+		if props, ok := x["properties"].(map[string]any); ok && len(props) == 1 {
+			if ref, ok := props["$ref"].(string); ok && !strings.HasPrefix(ref, "#") {
+				file, key, _ := strings.Cut(ref, "#/")
+				doc, err := readYAML(filepath.Join(dir, filepath.FromSlash(file)))
+				if err != nil {
+					return err
+				}
+				m, ok := doc[key].(map[string]any)
+				if !ok {
+					return fmt.Errorf("properties $ref %s names no map", ref)
+				}
+				x["properties"] = m
+			}
+		}
+		for _, e := range x {
+			if err := inlinePropertyRefs(e, dir); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if err := inlinePropertyRefs(e, dir); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // rebase rewrites the relative refs in v, an operation inlined from file

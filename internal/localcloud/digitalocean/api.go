@@ -182,6 +182,8 @@ func (a *API) routes() *http.ServeMux {
 	m.HandleFunc("POST /v2/reserved_ips/{ip}/actions", a.postRIPAction)
 	m.HandleFunc("GET /v2/reserved_ips/{ip}/actions/{action_id}", a.getRIPAction)
 
+	a.lbRoutes(m)
+
 	// Anything else under /v2, including a known path with the wrong
 	// method, is a JSON 404 as on DigitalOcean.
 	m.HandleFunc("/v2/", func(w http.ResponseWriter, r *http.Request) { ew(w).notFound() })

@@ -21,6 +21,7 @@ type state struct {
 	keys     map[int]*sshKey
 	tags     map[string]*tag // by lower-cased name
 	actions  map[int]*action
+	lbs      map[string]*loadBalancer
 }
 
 func (st *state) init() {
@@ -30,6 +31,7 @@ func (st *state) init() {
 	st.keys = map[int]*sshKey{}
 	st.tags = map[string]*tag{}
 	st.actions = map[int]*action{}
+	st.lbs = map[string]*loadBalancer{}
 }
 
 // droplet is a core host as DigitalOcean shows it: the neutral record and
@@ -225,6 +227,7 @@ type savedState struct {
 	Keys       []savedKey     `json:"ssh_keys"`
 	Tags       []savedTag     `json:"tags"`
 	Actions    []savedAction  `json:"actions"`
+	LBs        []savedLB      `json:"load_balancers,omitempty"`
 }
 
 type savedDroplet struct {
@@ -286,6 +289,7 @@ func (a *API) SaveState() any {
 		})
 	}
 	slices.SortFunc(out.Actions, func(a, b savedAction) int { return a.ID - b.ID })
+	out.LBs = a.saveLBs()
 	return out
 }
 
@@ -352,5 +356,5 @@ func (a *API) LoadState(raw json.RawMessage) error {
 		}
 		st.actions[sa.ID] = ac
 	}
-	return nil
+	return a.loadLBs(in.LBs)
 }

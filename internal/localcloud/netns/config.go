@@ -232,6 +232,11 @@ type HostSpec struct {
 	// DaemonJSON is the host's /etc/docker/daemon.json. Absolute paths in
 	// it are rewritten as the package documentation says. Empty means {}.
 	DaemonJSON []byte
+	// Appliance makes a machine that runs no dockerd: a namespace with its
+	// own address on the bridge, for what its owner starts in it (a load
+	// balancer's HAProxy). Files are written; Destroy and Down kill every
+	// process in it, as for any host.
+	Appliance bool
 }
 
 func (s *HostSpec) normalize() error {

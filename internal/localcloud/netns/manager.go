@@ -64,6 +64,8 @@ type Host struct {
 	// Partitioned: cut off from the other hosts (Partition) and not healed
 	// since.
 	Partitioned bool
+	// Appliance: a machine without dockerd (HostSpec.Appliance).
+	Appliance bool
 }
 
 // New returns a manager for cfg, with the hosts of the state found in
@@ -138,7 +140,7 @@ func (m *Manager) Provision(ctx context.Context, spec HostSpec) (Host, error) {
 	if err := spec.normalize(); err != nil {
 		return Host{}, fmt.Errorf("provisioning host: %w", err)
 	}
-	if err := m.checkSocketPaths(spec.ID); err != nil {
+	if err := m.checkSocketPaths(spec.ID); err != nil && !spec.Appliance { // an appliance runs no dockerd
 		return Host{}, fmt.Errorf("provisioning host %s: %w", spec.ID, err)
 	}
 	hl := m.hostLock(spec.ID)
@@ -156,11 +158,12 @@ func (m *Manager) Provision(ctx context.Context, spec HostSpec) (Host, error) {
 		return Host{}, fmt.Errorf("provisioning host %s: %w", spec.ID, err)
 	}
 	hs := &hostState{
-		ID:       spec.ID,
-		Hostname: spec.Hostname,
-		IPv4:     ip,
-		Veth:     m.vethName(ip),
-		Created:  time.Now().UTC(),
+		ID:        spec.ID,
+		Hostname:  spec.Hostname,
+		IPv4:      ip,
+		Veth:      m.vethName(ip),
+		Created:   time.Now().UTC(),
+		Appliance: spec.Appliance,
 	}
 	m.st.Hosts[spec.ID] = hs
 	err = m.st.save(m.cfg.StateDir)
@@ -195,7 +198,7 @@ func (m *Manager) provision(ctx context.Context, hs *hostState, spec HostSpec) e
 		err = m.setupHostNetLocked(ctx, hs)
 	}
 	m.netMu.Unlock()
-	if err != nil {
+	if err != nil || hs.Appliance {
 		return err
 	}
 	return m.startDaemon(ctx, hs)
@@ -215,7 +218,7 @@ func (m *Manager) host(hs *hostState) Host {
 		Created:      hs.Created,
 	}
 	m.mu.Lock()
-	h.Off, h.Partitioned = hs.Off, hs.Partitioned
+	h.Off, h.Partitioned, h.Appliance = hs.Off, hs.Partitioned, hs.Appliance
 	for ip, id := range m.st.Reserved {
 		if id == hs.ID {
 			h.ReservedIPs = append(h.ReservedIPs, ip)
@@ -449,6 +452,9 @@ func (m *Manager) restoreHost(ctx context.Context, hs *hostState) error {
 	if hs.Off {
 		// Powered off: whatever is left of it goes, nothing starts.
 		return m.stopHost(ctx, hs)
+	}
+	if hs.Appliance {
+		return nil // its owner restarts what runs in it
 	}
 	if d := m.findDaemon(hs); d != nil {
 		if pingDocker(ctx, filepath.Join(m.hostDir(hs.ID), dockerSock)) == nil {

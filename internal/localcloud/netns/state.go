@@ -61,6 +61,8 @@ type hostState struct {
 	Off bool `json:"off,omitempty"`
 	// Partitioned: cut off from the other hosts (Partition).
 	Partitioned bool `json:"partitioned,omitempty"`
+	// Appliance: no dockerd (HostSpec.Appliance).
+	Appliance bool `json:"appliance,omitempty"`
 }
 
 func newState(c Config) *state {

@@ -357,8 +357,8 @@ func (b *Backend) Restore(ctx context.Context, hosts map[int]localcloud.HostAddr
 	}
 	var errs []error
 	for _, h := range b.m.List() {
-		if want[h.ID] {
-			continue
+		if want[h.ID] || h.Appliance {
+			continue // load balancers are their APIs' to keep or delete
 		}
 		if err := b.m.Destroy(ctx, h.ID); err != nil {
 			errs = append(errs, fmt.Errorf("removing host %s of no droplet: %w", h.ID, err))
@@ -369,9 +369,15 @@ func (b *Backend) Restore(ctx context.Context, hosts map[int]localcloud.HostAddr
 	if err := b.m.Restore(ctx); err != nil {
 		errs = append(errs, err)
 	}
+	if err := b.restoreLoadBalancers(ctx); err != nil {
+		errs = append(errs, err)
+	}
 
 	have := map[string]netns.Host{}
 	for _, h := range b.m.List() {
+		if h.Appliance {
+			continue
+		}
 		have[h.ID] = h
 	}
 	for id, a := range hosts {

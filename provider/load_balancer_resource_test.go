@@ -1,0 +1,156 @@
+package provider_test
+
+import (
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+
+	"github.com/haddockhq/terraform-provider-haddock/acctest"
+)
+
+// The load balancer's own life on the suite's localcloud (no HAProxy
+// behind the in-memory backend: an address only): create with the API's
+// health check defaults, update in place, import, destroy.
+func TestAccLoadBalancer_basic(t *testing.T) {
+	name := acctest.RandomName()
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: lbBasicConfig(name, ""),
+				Check: resource.ComposeTestCheckFunc(
+					resource.TestCheckResourceAttr("haddock_load_balancer.test", "status", "active"),
+					resource.TestCheckResourceAttrSet("haddock_load_balancer.test", "address"),
+					resource.TestCheckResourceAttr("haddock_load_balancer.test", "vendor_region", "fra1"),
+					// DigitalOcean's API defaults, not the official provider's.
+					resource.TestCheckResourceAttr("haddock_load_balancer.test", "health_check.healthy_threshold", "3"),
+					resource.TestCheckResourceAttr("haddock_load_balancer.test", "health_check.unhealthy_threshold", "5"),
+					resource.TestCheckResourceAttr("haddock_load_balancer.test", "health_check.check_interval_seconds", "10"),
+					resource.TestCheckResourceAttr("haddock_load_balancer.test", "targets.#", "0"),
+				),
+			},
+			{
+				Config: lbBasicConfig(name, `
+  health_check = { path = "/healthz", port = 8080 }
+  sticky_sessions = { cookie_name = "LB", cookie_ttl_seconds = 300 }`),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("haddock_load_balancer.test", plancheck.ResourceActionUpdate),
+				}},
+				Check: resource.ComposeTestCheckFunc(
+					resource.TestCheckResourceAttr("haddock_load_balancer.test", "health_check.path", "/healthz"),
+					resource.TestCheckResourceAttr("haddock_load_balancer.test", "health_check.port", "8080"),
+					resource.TestCheckResourceAttr("haddock_load_balancer.test", "sticky_sessions.cookie_name", "LB"),
+				),
+			},
+			{
+				ResourceName:            "haddock_load_balancer.test",
+				ImportState:             true,
+				ImportStateVerify:       true,
+				ImportStateVerifyIgnore: []string{"region", "deregistration_delay_seconds", "timeouts"},
+			},
+			{
+				Config: lbBasicConfig(name, `
+  health_check = { path = "/healthz", port = 8080 }
+  sticky_sessions = { cookie_name = "LB", cookie_ttl_seconds = 300 }`),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+		},
+	})
+}
+
+func lbBasicConfig(name, extra string) string {
+	return acctest.ProviderConfig() + `
+resource "haddock_load_balancer" "test" {
+  cloud  = "digitalocean"
+  name   = "` + name + `"
+  region = "eu-central"
+  forwarding_rules = [{ entry_protocol = "http", entry_port = 80, target_protocol = "http", target_port = 8080 }]` + extra + `
+}
+`
+}
+
+func TestAccLoadBalancer_badInput(t *testing.T) {
+	tests := []struct {
+		name, config string
+		err          []string
+	}{
+		{name: "http rule on a network load balancer", config: `
+resource "haddock_load_balancer" "test" {
+  cloud  = "digitalocean"
+  name   = "web"
+  region = "eu-central"
+  type   = "network"
+  forwarding_rules = [{ entry_protocol = "http", entry_port = 80, target_protocol = "http", target_port = 8080 }]
+}`, err: []string{"Protocol not offered by a network load balancer", `use type = "http"`}},
+		{name: "https without a certificate", config: `
+resource "haddock_load_balancer" "test" {
+  cloud  = "digitalocean"
+  name   = "web"
+  region = "eu-central"
+  forwarding_rules = [{ entry_protocol = "https", entry_port = 443, target_protocol = "http", target_port = 8080 }]
+}`, err: []string{"Missing certificate", "set certificate_id", "tls_passthrough = true"}},
+		{name: "unknown region", config: `
+resource "haddock_load_balancer" "test" {
+  cloud  = "digitalocean"
+  name   = "web"
+  region = "atlantis"
+  forwarding_rules = [{ entry_protocol = "http", entry_port = 80, target_protocol = "http", target_port = 8080 }]
+}`, err: []string{"Invalid region", `unknown region "atlantis"`}},
+		{name: "interval out of range", config: `
+resource "haddock_load_balancer" "test" {
+  cloud  = "digitalocean"
+  name   = "web"
+  region = "eu-central"
+  forwarding_rules = [{ entry_protocol = "http", entry_port = 80, target_protocol = "http", target_port = 8080 }]
+  health_check = { check_interval_seconds = 1 }
+}`, err: []string{"health_check.check_interval_seconds", "between 3 and 300"}},
+		{name: "sticky sessions on a network load balancer", config: `
+resource "haddock_load_balancer" "test" {
+  cloud  = "digitalocean"
+  name   = "web"
+  region = "eu-central"
+  type   = "network"
+  forwarding_rules = [{ entry_protocol = "tcp", entry_port = 80, target_protocol = "tcp", target_port = 8080 }]
+  sticky_sessions = { cookie_name = "LB", cookie_ttl_seconds = 60 }
+}`, err: []string{"Sticky sessions need an http load balancer", "sticky_sessions"}},
+		{name: "group in a load balancer of another cloud", config: `
+resource "haddock_node_group" "test" {
+  cluster_id          = "abc"
+  cluster_credentials = "{}"
+  name                = "web"
+  node_count          = 1
+  cloud               = "digitalocean"
+  region              = "eu-central"
+  size                = "small"
+  image               = "debian-12"
+  load_balancer_ids   = ["aws/arn:aws:elasticloadbalancing:eu-central-1:123456789012:loadbalancer/app/web/50dc6c495c0c9188"]
+}`, err: []string{"Load balancer on another cloud", "load_balancer_ids", "takes hosts of its own vendor only"}},
+		{name: "malformed load balancer id", config: `
+resource "haddock_node_group" "test" {
+  cluster_id          = "abc"
+  cluster_credentials = "{}"
+  name                = "web"
+  node_count          = 1
+  cloud               = "digitalocean"
+  region              = "eu-central"
+  size                = "small"
+  image               = "debian-12"
+  load_balancer_ids   = ["4de7ac8b"]
+}`, err: []string{"load_balancer_ids", "must be a haddock_load_balancer id"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resource.ParallelTest(t, resource.TestCase{
+				PreCheck:                 func() { acctest.PreCheck(t) },
+				ProtoV6ProviderFactories: acctest.ProviderFactories,
+				Steps: []resource.TestStep{{
+					Config:      acctest.ProviderConfig() + tt.config,
+					PlanOnly:    true,
+					ExpectError: acctest.ErrorMatching(tt.err...),
+				}},
+			})
+		})
+	}
+}
