@@ -312,3 +312,17 @@ func (rc *RealCloud) StateDir() string { return rc.stateDir }
 func (rc *RealCloud) PushAuth() image.PushOption {
 	return image.WithBasicAuth(registry.PushUser, Token)
 }
+
+// HostNetns is the network namespace file of a real host, by its vendor
+// id: what `nsenter --net=` takes to act from inside the host.
+func (rc *RealCloud) HostNetns(vendorID string) (string, error) {
+	n, err := strconv.Atoi(vendorID)
+	if err != nil {
+		return "", fmt.Errorf("host %q: not a droplet id", vendorID)
+	}
+	h, err := rc.backend.Manager().Get(netnsbackend.HostID(n))
+	if err != nil {
+		return "", err
+	}
+	return h.NetnsPath, nil
+}

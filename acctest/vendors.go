@@ -64,7 +64,8 @@ func DigitalOceanVendor() Vendor {
 func AWSVendor(t *testing.T) Vendor {
 	t.Helper()
 	endpoint := mototest.StartMoto(t)
-	return awsVendor(t, "aws-moto", mototest.Region, mototest.AccessKey, mototest.SecretKey, aws.Endpoints{EC2: endpoint, STS: endpoint})
+	return awsVendor(t, "aws-moto", mototest.Region, mototest.AccessKey, mototest.SecretKey,
+		aws.Endpoints{EC2: endpoint, ELBv2: endpoint, RDS: endpoint, SecretsManager: endpoint, STS: endpoint})
 }
 
 // AWSLocalcloudVendor is AWS on the in-process localcloud's EC2 API, its
@@ -81,9 +82,11 @@ func awsVendor(t *testing.T, name, region, key, secret string, ep aws.Endpoints)
 	if err != nil {
 		t.Fatalf("configuring the AWS driver (%s): %v", name, err)
 	}
-	sts := ""
-	if ep.STS != "" {
-		sts = fmt.Sprintf("\n      sts = %q", ep.STS)
+	more := ""
+	for _, e := range []struct{ name, url string }{{"elbv2", ep.ELBv2}, {"rds", ep.RDS}, {"secretsmanager", ep.SecretsManager}, {"sts", ep.STS}} {
+		if e.url != "" {
+			more += fmt.Sprintf("\n      %s = %q", e.name, e.url)
+		}
 	}
 	return Vendor{
 		Name:  name,
@@ -102,7 +105,7 @@ provider "haddock" {
     }
   }
 }
-`, region, key, secret, ep.EC2, sts),
+`, region, key, secret, ep.EC2, more),
 		Driver: drv,
 		Region: region,
 		Size:   "t3.small",

@@ -204,19 +204,8 @@ func (r *floatingIPResource) ModifyPlan(ctx context.Context, req resource.Modify
 			return
 		}
 	}
-	cat, diags := r.data.catalog(plan.Cloud.ValueString(), path.Root("cloud"))
-	resp.Diagnostics.Append(diags...)
-	if diags.HasError() {
-		return
-	}
-	off, err := cat.Offerings(ctx)
-	if err != nil {
-		resp.Diagnostics.AddError("Error reading the vendor catalog", fmt.Sprintf("listing %s regions: %s", cat.Cloud(), err))
-		return
-	}
-	region, err := cloud.ResolveRegion(cat.Cloud(), plan.Region.ValueString(), off)
-	if err != nil {
-		resp.Diagnostics.AddAttributeError(path.Root("region"), "Invalid region", err.Error())
+	_, region, ok := r.data.planRegion(ctx, plan.Cloud.ValueString(), plan.Region.ValueString(), &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	if !plan.ClusterCredentials.IsNull() && !plan.ClusterCredentials.IsUnknown() {
@@ -718,15 +707,7 @@ func holderID(c cloud.Name, vendorHostID string) types.String {
 
 // floatingIPs returns the vendor's floating IP capability for a region.
 func (r *floatingIPResource) floatingIPs(m *floatingIPModel) (cloud.FloatingIPs, cloud.Name, error) {
-	drv, _, diags := r.data.driver(m.Cloud.ValueString(), m.VendorRegion.ValueString(), path.Root("cloud"))
-	if diags.HasError() {
-		return nil, "", fmt.Errorf("%s", diags[0].Detail())
-	}
-	f, ok := drv.(cloud.FloatingIPs)
-	if !ok {
-		return nil, "", fmt.Errorf("the %s driver has no floating IPs", drv.Cloud())
-	}
-	return f, drv.Cloud(), nil
+	return capability[cloud.FloatingIPs](r.data, m.Cloud.ValueString(), m.VendorRegion.ValueString(), "floating IPs")
 }
 
 // hostVendorID returns the vendor id of a haddock_host id ("" for none).

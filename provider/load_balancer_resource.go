@@ -247,25 +247,17 @@ func (r *loadBalancerResource) ModifyPlan(ctx context.Context, req resource.Modi
 			resp.Diagnostics.AddAttributeError(at.AtName("certificate_id"), "Missing certificate", "An "+ep+" entry terminates TLS: set certificate_id, or tls_passthrough = true to pass TLS to the hosts.")
 		}
 	}
+	if plan.Cloud.ValueString() == string(cloud.AWS) {
+		awsRuleChecks(plan, &resp.Diagnostics)
+	}
 	if plan.StickySessions != nil && plan.Type.ValueString() == string(cloud.LoadBalancerNetwork) {
 		resp.Diagnostics.AddAttributeError(path.Root("sticky_sessions"), "Sticky sessions need an http load balancer", "Cookies are set by a layer-7 load balancer: remove sticky_sessions or use type = \"http\".")
 	}
 	if resp.Diagnostics.HasError() || plan.Cloud.IsUnknown() || plan.Region.IsUnknown() {
 		return
 	}
-	cat, diags := r.data.catalog(plan.Cloud.ValueString(), path.Root("cloud"))
-	resp.Diagnostics.Append(diags...)
-	if diags.HasError() {
-		return
-	}
-	off, err := cat.Offerings(ctx)
-	if err != nil {
-		resp.Diagnostics.AddError("Error reading the vendor catalog", fmt.Sprintf("listing %s regions: %s", cat.Cloud(), err))
-		return
-	}
-	region, err := cloud.ResolveRegion(cat.Cloud(), plan.Region.ValueString(), off)
-	if err != nil {
-		resp.Diagnostics.AddAttributeError(path.Root("region"), "Invalid region", err.Error())
+	cat, region, ok := r.data.planRegion(ctx, plan.Cloud.ValueString(), plan.Region.ValueString(), &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	if _, ok := cat.(cloud.LoadBalancers); !ok {
@@ -278,6 +270,24 @@ func (r *loadBalancerResource) ModifyPlan(ctx context.Context, req resource.Modi
 	}
 	plan.VendorRegion = types.StringValue(region)
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+// awsRuleChecks refuses what the AWS driver cannot build: one target
+// group serves every rule, and an Application Load Balancer neither
+// passes TLS through nor speaks http2 to its listeners' clients as a rule.
+func awsRuleChecks(plan loadBalancerModel, diags *diag.Diagnostics) {
+	for i, fr := range plan.ForwardingRules {
+		at := path.Root("forwarding_rules").AtListIndex(i)
+		first := plan.ForwardingRules[0]
+		if i > 0 && (!fr.TargetProtocol.Equal(first.TargetProtocol) || !fr.TargetPort.Equal(first.TargetPort)) {
+			diags.AddAttributeError(at.AtName("target_port"), "One target per AWS load balancer",
+				"On AWS every forwarding rule goes to the load balancer's one target group: give every rule the first rule's target_protocol and target_port.")
+		}
+		if plan.Type.ValueString() == string(cloud.LoadBalancerHTTP) && (fr.TLSPassthrough.ValueBool() || fr.EntryProtocol.ValueString() == "http2") {
+			diags.AddAttributeError(at.AtName("entry_protocol"), "Not offered by an AWS Application Load Balancer",
+				"An Application Load Balancer terminates TLS itself (https with certificate_id) and has no http2 or pass-through rule: use type = \"network\" with tcp rules to pass TLS through.")
+		}
+	}
 }
 
 // spec is the model as the driver takes it.
@@ -367,15 +377,7 @@ func (m *loadBalancerModel) readBack(lb *cloud.LoadBalancer) {
 }
 
 func (r *loadBalancerResource) lbs(m *loadBalancerModel) (cloud.LoadBalancers, cloud.Name, error) {
-	drv, _, diags := r.data.driver(m.Cloud.ValueString(), m.VendorRegion.ValueString(), path.Root("cloud"))
-	if diags.HasError() {
-		return nil, "", fmt.Errorf("%s", diags[0].Detail())
-	}
-	l, ok := drv.(cloud.LoadBalancers)
-	if !ok {
-		return nil, "", fmt.Errorf("the %s driver has no load balancers", drv.Cloud())
-	}
-	return l, drv.Cloud(), nil
+	return capability[cloud.LoadBalancers](r.data, m.Cloud.ValueString(), m.VendorRegion.ValueString(), "load balancers")
 }
 
 func (r *loadBalancerResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -419,14 +421,8 @@ func (r *loadBalancerResource) Read(ctx context.Context, req resource.ReadReques
 		resp.Diagnostics.AddAttributeError(path.Root("cloud"), "Error reading load balancer", err.Error())
 		return
 	}
-	lb, err := lbs.GetLoadBalancer(ctx, state.VendorID.ValueString())
-	if cloud.IsNotFound(err) {
-		tflog.Warn(ctx, "load balancer not found, removing from state", map[string]any{"id": state.ID.ValueString()})
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	if err != nil {
-		resp.Diagnostics.AddError("Error reading load balancer", fmt.Sprintf("reading load balancer %s: %s", state.ID.ValueString(), err))
+	lb, ok := readOrForget(ctx, "load balancer", state.ID.ValueString(), func() (*cloud.LoadBalancer, error) { return lbs.GetLoadBalancer(ctx, state.VendorID.ValueString()) }, &resp.State, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	state.readBack(lb)

@@ -87,6 +87,11 @@ func (r *nodeGroupResource) Schema(ctx context.Context, _ resource.SchemaRequest
 	attrs["vendor_region"] = schema.StringAttribute{Computed: true, MarkdownDescription: "The workers' vendor region."}
 	attrs["vendor_size"] = schema.StringAttribute{Computed: true, MarkdownDescription: "The workers' vendor size."}
 	attrs["vendor_image"] = schema.StringAttribute{Computed: true, MarkdownDescription: "The workers' vendor image."}
+	attrs["host_tag"] = schema.StringAttribute{
+		Computed: true, MarkdownDescription: "The vendor tag every host of the group carries (`haddock-group:<cluster uid>:<name>`): give it to a " +
+			"`haddock_database`'s `trusted_sources` to let the group's hosts in, as they come and go.",
+		PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+	}
 	attrs["nodes"] = nodesSchema("workers")
 	attrs["rollout"] = rolloutSchema()
 	attrs["timeouts"] = timeouts.Attributes(ctx, timeouts.Opts{Create: true, Update: true, Delete: true})
@@ -130,6 +135,9 @@ func (r *nodeGroupResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 			resp.Diagnostics.AddAttributeError(path.Root("cluster_credentials"), "Credentials of another cluster",
 				fmt.Sprintf("cluster_credentials belong to swarm %s, but cluster_id is %s: pass the same cluster's id and credentials.", st.SwarmID, plan.ClusterID.ValueString()))
 			return
+		}
+		if !plan.Name.IsUnknown() {
+			plan.HostTag = types.StringValue(cluster.GroupTag(st.UID, plan.Name.ValueString()))
 		}
 	}
 	cat, diags := r.data.catalog(plan.Cloud.ValueString(), path.Root("cloud"))
@@ -330,6 +338,10 @@ func (r *nodeGroupResource) apply(ctx context.Context, plan *nodeGroupModel, for
 	Set(context.Context, any) diag.Diagnostics
 }, diags *diag.Diagnostics, priorLBs types.Set) *cluster.View {
 	g := r.open(plan, former, diags)
+	plan.HostTag = types.StringValue("")
+	if st, err := decodeCredentials(plan.ClusterCredentials.ValueString()); err == nil {
+		plan.HostTag = types.StringValue(cluster.GroupTag(st.UID, plan.Name.ValueString()))
+	}
 	spec := plan.spec(ctx, diags)
 	spec.FormerLoadBalancers = formerLBs(ctx, priorLBs, plan.LoadBalancerIDs, diags)
 	if diags.HasError() {
@@ -404,6 +416,7 @@ type nodeGroupModel struct {
 	VendorImage        types.String   `tfsdk:"vendor_image"`
 	RollingUpdate      types.Object   `tfsdk:"rolling_update"`
 	LoadBalancerIDs    types.Set      `tfsdk:"load_balancer_ids"`
+	HostTag            types.String   `tfsdk:"host_tag"`
 	Nodes              types.List     `tfsdk:"nodes"`
 	Rollout            types.List     `tfsdk:"rollout"`
 	Timeouts           timeouts.Value `tfsdk:"timeouts"`

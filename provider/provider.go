@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
@@ -49,7 +50,10 @@ const (
 // provider's version.
 const DefaultFailoverAgentImageRepository = "ghcr.io/haddockhq/haddock-agent"
 
-var _ provider.Provider = (*haddockProvider)(nil)
+var (
+	_ provider.Provider                       = (*haddockProvider)(nil)
+	_ provider.ProviderWithEphemeralResources = (*haddockProvider)(nil)
+)
 
 // New returns the provider factory for providerserver.Serve and tests.
 func New(version string) func() provider.Provider {
@@ -255,6 +259,7 @@ func (p *haddockProvider) Configure(ctx context.Context, req provider.ConfigureR
 	}
 	resp.DataSourceData = data
 	resp.ResourceData = data
+	resp.EphemeralResourceData = data
 }
 
 // awsAgentCredentials are the AWS credentials the failover agent gets: the
@@ -362,9 +367,17 @@ func (p *haddockProvider) Resources(_ context.Context) []func() resource.Resourc
 		NewHostResource,
 		NewFloatingIPResource,
 		NewLoadBalancerResource,
+		NewDatabaseResource,
 		NewSwarmClusterResource,
 		NewNodeGroupResource,
 		NewStackResource,
+	}
+}
+
+// EphemeralResources are read during a run and never stored.
+func (p *haddockProvider) EphemeralResources(_ context.Context) []func() ephemeral.EphemeralResource {
+	return []func() ephemeral.EphemeralResource{
+		NewDatabaseCredentialsEphemeral,
 	}
 }
 

@@ -57,10 +57,11 @@ func awsBlockSchema() schema.SingleNestedBlock {
 				Optional:            true,
 				MarkdownDescription: "Custom service endpoints.",
 				Attributes: map[string]schema.Attribute{
-					"ec2":   endpoint("EC2"),
-					"elbv2": endpoint("Elastic Load Balancing v2"),
-					"rds":   endpoint("RDS"),
-					"sts":   endpoint("STS"),
+					"ec2":            endpoint("EC2"),
+					"elbv2":          endpoint("Elastic Load Balancing v2"),
+					"rds":            endpoint("RDS"),
+					"secretsmanager": endpoint("Secrets Manager (where RDS keeps a database's managed admin password)"),
+					"sts":            endpoint("STS"),
 				},
 			},
 		},
@@ -84,7 +85,9 @@ type awsEndpointsModel struct {
 	EC2   types.String `tfsdk:"ec2"`
 	ELBv2 types.String `tfsdk:"elbv2"`
 	RDS   types.String `tfsdk:"rds"`
-	STS   types.String `tfsdk:"sts"`
+	// SecretsManager: where RDS keeps managed admin passwords.
+	SecretsManager types.String `tfsdk:"secretsmanager"`
+	STS            types.String `tfsdk:"sts"`
 }
 
 func (m *awsModel) unknown() bool {
@@ -125,8 +128,8 @@ func configureAWS(ctx context.Context, m *awsModel, data *providerData, insecure
 	if !m.Endpoints.IsNull() {
 		var e awsEndpointsModel
 		diags.Append(m.Endpoints.As(ctx, &e, basetypes.ObjectAsOptions{})...)
-		cfg.Endpoints = aws.Endpoints{EC2: e.EC2.ValueString(), ELBv2: e.ELBv2.ValueString(), RDS: e.RDS.ValueString(), STS: e.STS.ValueString()}
-		for name, raw := range map[string]string{"ec2": cfg.Endpoints.EC2, "elbv2": cfg.Endpoints.ELBv2, "rds": cfg.Endpoints.RDS, "sts": cfg.Endpoints.STS} {
+		cfg.Endpoints = aws.Endpoints{EC2: e.EC2.ValueString(), ELBv2: e.ELBv2.ValueString(), RDS: e.RDS.ValueString(), SecretsManager: e.SecretsManager.ValueString(), STS: e.STS.ValueString()}
+		for name, raw := range map[string]string{"ec2": cfg.Endpoints.EC2, "elbv2": cfg.Endpoints.ELBv2, "rds": cfg.Endpoints.RDS, "secretsmanager": cfg.Endpoints.SecretsManager, "sts": cfg.Endpoints.STS} {
 			if u, err := url.Parse(raw); err == nil && raw != "" && cleartext(u) && !insecure {
 				diags.AddAttributeError(at.AtName("endpoints").AtName(name), "Unencrypted AWS endpoint",
 					fmt.Sprintf("%q is plain http to a host that is not loopback: signed requests and the session token would cross the network in clear. %s", raw, insecureHTTPFix))

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
 	"github.com/haddockhq/terraform-provider-haddock/internal/cluster"
@@ -180,4 +181,59 @@ func withTimeout(ctx context.Context, configured func(context.Context, time.Dura
 	timeout, d := configured(ctx, def)
 	diags.Append(d...)
 	return context.WithTimeout(ctx, timeout)
+}
+
+// capability is the driver of cloudName (in region) as capability T (a
+// cloud.FloatingIPs, cloud.LoadBalancers, cloud.Databases), or why not;
+// what names the capability in the error.
+func capability[T any](d *providerData, cloudName, region, what string) (T, cloud.Name, error) {
+	var zero T
+	drv, _, diags := d.driver(cloudName, region, path.Root("cloud"))
+	if diags.HasError() {
+		return zero, "", fmt.Errorf("%s", diags[0].Detail())
+	}
+	c, ok := drv.(T)
+	if !ok {
+		return zero, "", fmt.Errorf("the %s driver has no %s", drv.Cloud(), what)
+	}
+	return c, drv.Cloud(), nil
+}
+
+// readOrForget reads a vendor resource for a Read: when the vendor says it
+// is gone, the resource is removed from the state (logged) and ok is
+// false; another error is a diagnostic.
+func readOrForget[T any](ctx context.Context, what, id string, get func() (T, error), state interface{ RemoveResource(context.Context) }, diags *diag.Diagnostics) (T, bool) {
+	v, err := get()
+	if cloud.IsNotFound(err) {
+		tflog.Warn(ctx, what+" not found, removing from state", map[string]any{"id": id})
+		state.RemoveResource(ctx)
+		return v, false
+	}
+	if err != nil {
+		diags.AddError("Error reading "+what, fmt.Sprintf("reading %s %s: %s", what, id, err))
+		return v, false
+	}
+	return v, true
+}
+
+// planRegion resolves a resource's region at plan time through the
+// vendor's catalog: the catalog driver and the vendor region, or false
+// with the diagnostic (at "cloud" or "region").
+func (d *providerData) planRegion(ctx context.Context, cloudName, region string, diags *diag.Diagnostics) (cloud.Driver, string, bool) {
+	cat, ds := d.catalog(cloudName, path.Root("cloud"))
+	diags.Append(ds...)
+	if ds.HasError() {
+		return nil, "", false
+	}
+	off, err := cat.Offerings(ctx)
+	if err != nil {
+		diags.AddError("Error reading the vendor catalog", fmt.Sprintf("listing %s regions: %s", cat.Cloud(), err))
+		return nil, "", false
+	}
+	r, err := cloud.ResolveRegion(cat.Cloud(), region, off)
+	if err != nil {
+		diags.AddAttributeError(path.Root("region"), "Invalid region", err.Error())
+		return nil, "", false
+	}
+	return cat, r, true
 }

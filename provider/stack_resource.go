@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -100,6 +101,16 @@ func (r *stackResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 				MarkdownDescription: "Content of the files the compose file names (`file:` of configs and secrets, `env_file`), by the path as " +
 					"written in the file: `{ \"nginx.conf\" = file(\"nginx.conf\") }`. Nothing is read from disk. Sensitive: secrets live here.",
 			},
+			"files_wo": schema.MapAttribute{
+				ElementType: types.StringType, Optional: true, Sensitive: true, WriteOnly: true,
+				MarkdownDescription: "Like `files`, write-only (Terraform 1.11+): never in the plan or the state, so it takes ephemeral values — a " +
+					"database's connection from `haddock_database_credentials`, handed to a service as a swarm secret. Where a path is in both, " +
+					"`files_wo` wins. Terraform cannot see it change: bump `files_wo_version` to deploy new content.",
+			},
+			"files_wo_version": schema.Int64Attribute{
+				Optional:            true,
+				MarkdownDescription: "Bump it to deploy `files_wo` again (a new secret's content is a new secret: the services are updated).",
+			},
 			"prune": schema.BoolAttribute{
 				Optional: true, Computed: true, Default: booldefault.StaticBool(true),
 				MarkdownDescription: "Remove the stack's services (and unused networks, configs, secrets) that are no longer in the file.",
@@ -147,10 +158,14 @@ func (r *stackResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 	}
 	var plan stackModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() || plan.Compose.IsUnknown() || plan.Env.IsUnknown() || plan.Files.IsUnknown() || plan.Name.IsUnknown() {
+	// Write-only: in the configuration only (an ephemeral value may not be
+	// known before the apply).
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("files_wo"), &plan.FilesWO)...)
+	if resp.Diagnostics.HasError() || plan.Compose.IsUnknown() || plan.Env.IsUnknown() || plan.Files.IsUnknown() || plan.Name.IsUnknown() || plan.FilesWO.IsUnknown() {
 		return
 	}
 	p := plan.load(ctx, &resp.Diagnostics)
+	plan.FilesWO = types.MapNull(types.StringType) // never in the plan
 	if p == nil {
 		return
 	}
@@ -166,7 +181,7 @@ func (r *stackResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 	// The file unchanged and the swarm as the file says: nothing to do.
 	// Otherwise (file edited, or a service changed or removed by hand) the
 	// services are redeployed.
-	if plan.Compose.Equal(state.Compose) && plan.Env.Equal(state.Env) && plan.Files.Equal(state.Files) && plan.Prune.Equal(state.Prune) {
+	if plan.Compose.Equal(state.Compose) && plan.Env.Equal(state.Env) && plan.Files.Equal(state.Files) && plan.Prune.Equal(state.Prune) && plan.FilesWOVersion.Equal(state.FilesWOVersion) {
 		// What the refresh found (Read records it): the swarm as the file
 		// says, or a service changed or removed by hand to repair.
 		var changes []string
@@ -184,7 +199,7 @@ func (r *stackResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 }
 
 func (r *stackResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	r.apply(ctx, req.Plan, func(m *stackModel) timeoutFunc { return m.Timeouts.Create }, &resp.State, resp.Private, &resp.Diagnostics)
+	r.apply(ctx, req.Plan, req.Config, func(m *stackModel) timeoutFunc { return m.Timeouts.Create }, &resp.State, resp.Private, &resp.Diagnostics)
 }
 
 func (r *stackResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -229,7 +244,7 @@ func (r *stackResource) Read(ctx context.Context, req resource.ReadRequest, resp
 }
 
 func (r *stackResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	r.apply(ctx, req.Plan, func(m *stackModel) timeoutFunc { return m.Timeouts.Update }, &resp.State, resp.Private, &resp.Diagnostics)
+	r.apply(ctx, req.Plan, req.Config, func(m *stackModel) timeoutFunc { return m.Timeouts.Update }, &resp.State, resp.Private, &resp.Diagnostics)
 }
 
 func (r *stackResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
@@ -294,11 +309,12 @@ type timeoutFunc = func(context.Context, time.Duration) (time.Duration, diag.Dia
 
 // apply is Create and Update: deploy the planned stack within its timeout;
 // deployed as the file says, there is no drift until a refresh finds some.
-func (r *stackResource) apply(ctx context.Context, planned tfsdk.Plan, timeout func(*stackModel) timeoutFunc, state *tfsdk.State, private interface {
+func (r *stackResource) apply(ctx context.Context, planned tfsdk.Plan, config tfsdk.Config, timeout func(*stackModel) timeoutFunc, state *tfsdk.State, private interface {
 	SetKey(context.Context, string, []byte) diag.Diagnostics
 }, diags *diag.Diagnostics) {
 	var plan stackModel
 	diags.Append(planned.Get(ctx, &plan)...)
+	diags.Append(config.GetAttribute(ctx, path.Root("files_wo"), &plan.FilesWO)...) // write-only: the configuration's
 	if diags.HasError() {
 		return
 	}
@@ -318,6 +334,7 @@ func (r *stackResource) deploy(ctx context.Context, plan *stackModel, state inte
 	Set(context.Context, any) diag.Diagnostics
 }, diags *diag.Diagnostics) {
 	p := plan.load(ctx, diags)
+	plan.FilesWO = types.MapNull(types.StringType) // never in the state
 	if p == nil {
 		return
 	}
@@ -407,6 +424,8 @@ type stackModel struct {
 	Compose            types.String   `tfsdk:"compose"`
 	Env                types.Map      `tfsdk:"env"`
 	Files              types.Map      `tfsdk:"files"`
+	FilesWO            types.Map      `tfsdk:"files_wo"`
+	FilesWOVersion     types.Int64    `tfsdk:"files_wo_version"`
 	Prune              types.Bool     `tfsdk:"prune"`
 	WithRegistryAuth   types.Bool     `tfsdk:"with_registry_auth"`
 	RegistryAuth       types.List     `tfsdk:"registry_auth"`
@@ -424,6 +443,11 @@ func (m *stackModel) load(ctx context.Context, diags *diag.Diagnostics) *stack.P
 	files := map[string]string{}
 	if !m.Files.IsNull() && !m.Files.IsUnknown() {
 		diags.Append(m.Files.ElementsAs(ctx, &files, false)...)
+	}
+	if !m.FilesWO.IsNull() && !m.FilesWO.IsUnknown() {
+		wo := map[string]string{}
+		diags.Append(m.FilesWO.ElementsAs(ctx, &wo, false)...)
+		maps.Copy(files, wo)
 	}
 	content := make(map[string][]byte, len(files))
 	for k, v := range files {

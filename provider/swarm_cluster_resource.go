@@ -163,6 +163,11 @@ func (r *swarmClusterResource) Schema(ctx context.Context, _ resource.SchemaRequ
 					"Pass these there so the CA key stays in the cluster's and node groups' state only. Secret.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
+			"host_tag": schema.StringAttribute{
+				Computed: true, PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+				MarkdownDescription: "The vendor tag every host of the cluster carries, managers and node groups alike (`haddock-cluster:<uid>`): give it to a " +
+					"`haddock_database`'s `trusted_sources` to let the whole cluster in.",
+			},
 			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
 		},
 	}
@@ -560,6 +565,9 @@ func finishUnknowns(m *swarmClusterModel) {
 	if m.Rollout.IsUnknown() || m.Rollout.IsNull() {
 		m.Rollout = emptyRollout()
 	}
+	if m.HostTag.IsUnknown() {
+		m.HostTag = types.StringValue("")
+	}
 }
 
 type swarmClusterModel struct {
@@ -582,6 +590,7 @@ type swarmClusterModel struct {
 	Docker                  types.Object   `tfsdk:"docker"`
 	Credentials             types.String   `tfsdk:"credentials"`
 	ClientCredentials       types.String   `tfsdk:"client_credentials"`
+	HostTag                 types.String   `tfsdk:"host_tag"`
 	Timeouts                timeouts.Value `tfsdk:"timeouts"`
 }
 
@@ -612,6 +621,7 @@ func (m *swarmClusterModel) setView(c *cluster.Cluster, v *cluster.ClusterView) 
 	st := c.State()
 	m.Credentials = types.StringValue(encodeCredentials(st, m.Managers.Cloud.ValueString(), m.VendorRegion.ValueString(), m.AdvertiseAddress.ValueString()))
 	m.ClientCredentials = types.StringValue(encodeClientCredentials(st, m.Managers.Cloud.ValueString(), m.VendorRegion.ValueString(), m.AdvertiseAddress.ValueString()))
+	m.HostTag = types.StringValue(cluster.ClusterTag(st.UID))
 	if st.SwarmID != "" {
 		m.ID = types.StringValue(st.SwarmID)
 	}

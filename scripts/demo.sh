@@ -80,6 +80,7 @@ missing=()
 command -v dockerd >/dev/null || missing+=(docker.io)
 command -v docker-registry >/dev/null || missing+=(docker-registry)
 command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+command -v initdb >/dev/null || [ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql-15)
 command -v curl >/dev/null || missing+=(curl)
 command -v jq >/dev/null || missing+=(jq)
 if [ ${#missing[@]} -gt 0 ]; then
@@ -100,8 +101,9 @@ tfvars=$root/examples/local/demo.auto.tfvars
 # finds them by itself (examples/local/demo.auto.tfvars): later applies,
 # yours included, need no -var.
 write_tfvars() {
-  # Keep where make demo-migrate moved the cluster.
-  clouds=$(grep -E '^(managers|workers)_cloud' "$tfvars" 2>/dev/null || true)
+  # Keep where make demo-migrate moved the cluster, and the size make
+  # demo-roll gave the managers.
+  clouds=$(grep -E '^(managers|workers)_cloud|^manager_size' "$tfvars" 2>/dev/null || true)
   cat >"$tfvars" <<EOT
 # Written by scripts/demo.sh (make demo): the images it pushed to localcloud's registry.
 image              = "$1"
@@ -136,7 +138,7 @@ up)
   done
   lb_url=$(tf output -raw lb_url)
   if [ -n "$lb_url" ]; then
-    say "six requests through the load balancer ($lb_url, HAProxy): each to the front on the next manager"
+    say "six requests through the load balancer ($lb_url, a real HAProxy): it spreads them over the managers' fronts"
     for _ in $(seq 1 6); do
       curl -fsS --max-time 5 "${lb_url}api" | jq -r '"  answered by task \(.task_slot // "?") on node \(.node // "?") (container \(.hostname))"'
     done
@@ -146,9 +148,9 @@ up)
     printf '\nThe floating IP is on %s. Fail that manager as hardware fails and watch the IP move to another one, requests counted: make demo-failover\n' "$holder_name"
   fi
   printf 'Scale the workers: terraform -chdir=examples/local apply -var workers=3\n  (with TF_CLI_CONFIG_FILE=bin/dev.tfrc DIGITALOCEAN_API_URL=%s DIGITALOCEAN_TOKEN=$(cat %s))\n' "$url" "${token_file#"$root"/}"
-  printf 'Roll the managers to another size, one at a time, while the app keeps answering: make demo-roll\n'
-  printf 'Move the whole cluster to AWS (also served by localcloud), host by host, while the app keeps answering: make demo-migrate\n'
+  printf 'Roll the managers to another size, one at a time, while the app keeps answering through the floating IP and the load balancer: make demo-roll\n'
   printf '  (that is: terraform -chdir=examples/local apply -var manager_size=medium, with requests counted throughout)\n'
+  printf 'Move the whole cluster to AWS (also served by localcloud), host by host, while the app keeps answering: make demo-migrate\n'
   printf '\nlocalcloud keeps running on %s; `make demo-destroy` destroys the hosts and stops it.\n' "$url"
   ;;
 roll)
@@ -183,6 +185,9 @@ roll)
   tf plan -input=false -var manager_size="$next" -out "$counts.plan" >/dev/null
   tf show -json "$counts.plan" | jq -r '.resource_changes[] | select(.address == "haddock_swarm_cluster.demo") | .change.after.rollout[]? | "  will replace \(.name): \(.changes | join(", "))"'
   tf apply -auto-approve -input=false "$counts.plan"
+  # Later applies of yours (and make demo-migrate) keep the new size.
+  sed -i -E '/^manager_size/d' "$tfvars"
+  printf 'manager_size   = "%s"\n' "$next" >>"$tfvars"
   touch "$counts.stop"
   wait "$loader" $lb_loader
   read -r ok failed <"$counts"

@@ -172,4 +172,17 @@
 // tests substitute an in-memory swarm behind the Engine interface, so the
 // orchestration runs against fake drivers, or against localcloud's
 // in-memory backend (whose hosts run no Docker) to count API requests.
+//
+// # Load balancers
+//
+// HostsSpec.LoadBalancers ("<cloud>/<vendor id>") are load balancers
+// whose targets a group's hosts are; the group owns that membership
+// (loadbalancers.go): a host is registered once its node is ready and the
+// tasks placed on it run, and deregistered — cloud.LoadBalancers
+// RemoveTargets returns once the load balancer sends it nothing new —
+// before it is drained: on shrink, rollout (the replacement registered
+// first), migration and NodeGroup.Destroy (GroupDestroyOptions
+// .LoadBalancers). After every apply the load balancers' targets among the
+// group's hosts are its ready hosts; FormerLoadBalancers lose the group's
+// hosts; other targets are left alone.
 package cluster

@@ -8,7 +8,7 @@
 // # Layout
 //
 //	localcloud/               the core (this package)
-//	localcloud/digitalocean/  DigitalOcean's v2 API (droplets, actions, reserved IPs, catalog) as an API
+//	localcloud/digitalocean/  DigitalOcean's v2 API (droplets, actions, reserved IPs, load balancers, databases, catalog) as an API
 //	localcloud/aws/           EC2's query API (instances, Elastic IPs, key pairs, security groups, catalog) as an API
 //	localcloud/contract/      checks every exchange against DigitalOcean's OpenAPI spec
 //	localcloud/contract/awsmodel/ checks every EC2 exchange against AWS's EC2 service model
@@ -103,6 +103,17 @@
 //	ReleaseIP(ctx, ip) error
 //	AssignIP(ctx, ip, hostID) error                 // moves ip to the host, from wherever it is
 //	UnassignIP(ctx, ip) error
+//
+// A backend may also run load balancers (LoadBalancerBackend:
+// ApplyLoadBalancer creates one or changes it without dropping established
+// connections and returns its address; DeleteLoadBalancer) and database
+// servers (DatabaseBackend: ApplyDatabase brings users, databases and the
+// firewall to a config and returns the server's address; DeleteDatabase
+// removes it and its data). The vendor APIs keep the records and call
+// Server.ApplyLoadBalancer, ApplyDatabase and their deletes under
+// Serialize; Server.Background runs what an API does after answering (a
+// load balancer or database being provisioned: "new" / "creating" until
+// then). MemoryBackend gives both an address only.
 //
 // HostRequest carries the host id, name, the vendor's region, size and
 // image, resources, resolved SSH public keys, tags and user data. A backend
@@ -226,6 +237,22 @@
 // host and routes it there from the machine, so a connection from the
 // machine to the reserved IP reaches the host that holds it now, and
 // reassigning it moves it.
+//
+// Load balancers and databases are netns appliances: a namespace with its
+// own address on the bridge and no dockerd (netns.HostSpec.Appliance).
+// A load balancer runs Debian's HAProxy there: one frontend per forwarding
+// rule, health checks to the targets' private addresses (inter, fall, rise
+// from the health check; `option redispatch` retries a refused connection
+// on another target), sticky cookies, the HTTP-to-HTTPS redirect; a change
+// writes the configuration, checks it (haproxy -c) and starts a new HAProxy
+// that takes the listening sockets over from the old one (-x, the stats
+// socket's expose-fd) and tells it to finish its connections (-sf). A
+// database runs Debian's PostgreSQL 15 there as the postgres user (data in
+// <StateDir>/pg/<host>), on port 25060 with TLS on (a certificate the
+// API's CA signs), its firewall the server's pg_hba.conf (TLS with a SCRAM
+// password from the trusted ranges only); localcloud creates roles and
+// databases over the server's unix socket. Both come back when localcloud
+// restarts on the same state, and go with Down.
 //
 // Power actions act on the host (netns.Manager.PowerOff, PowerOn):
 // power_off kills every process of the host at once with SIGKILL and takes

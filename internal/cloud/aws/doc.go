@@ -1,12 +1,16 @@
-// Package aws is Haddock's AWS EC2 driver: it implements cloud.Driver and
-// cloud.FloatingIPs with aws-sdk-go-v2, behind the narrow SDK interfaces of
-// api.go so tests can inject fakes. It never imports the provider or the
-// plugin framework; it logs through tflog, subsystem "aws".
+// Package aws is Haddock's AWS driver: it implements cloud.Driver and
+// cloud.FloatingIPs with EC2, cloud.LoadBalancers with Elastic Load
+// Balancing v2 (loadbalancer.go) and cloud.Databases with RDS and Secrets
+// Manager (database.go), with aws-sdk-go-v2, behind the narrow SDK
+// interfaces of api.go so tests can inject fakes. It never imports the
+// provider or the plugin framework; it logs through tflog, subsystem
+// "aws".
 //
-// Regions. EC2 is regional: a Driver works in one region (Config.Region)
-// and ForRegion gives the driver of another. Hosts and Elastic IPs of other
-// regions are invisible to it, and a HostSpec or CreateFloatingIP naming
-// another region is rejected with cloud.ErrInvalid.
+// Regions. EC2, ELBv2 and RDS are regional: a Driver works in one region
+// (Config.Region) and ForRegion gives the driver of another. Hosts,
+// Elastic IPs, load balancers and databases of other regions are invisible
+// to it, and a spec naming another region is rejected with
+// cloud.ErrInvalid.
 //
 // Hosts are EC2 instances in the region's default VPC (the account needs
 // one), in the security group SecurityGroupName (see securitygroup.go for
@@ -14,7 +18,8 @@
 // are EC2 tag keys (see tags.go); the managed tag cloud.ManagedTag is
 // haddock=true. Images are AMI ids or publisher name filters (see
 // ResolveImage); sizes are instance types; SSH keys are key pair names, at
-// most one per host.
+// most one per host. Load balancers and databases have security groups of
+// their own (firewall.go).
 //
 // Status mapping: pending → pending, running → active, stopping/stopped →
 // off, shutting-down/terminated → deleting; ListHosts leaves terminated

@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
@@ -22,6 +24,7 @@ var (
 	_ cloud.Driver        = (*Driver)(nil)
 	_ cloud.FloatingIPs   = (*Driver)(nil)
 	_ cloud.LoadBalancers = (*Driver)(nil)
+	_ cloud.Databases     = (*Driver)(nil)
 )
 
 // Config configures the AWS driver. The provider fills it from its own
@@ -49,21 +52,25 @@ type Config struct {
 	// MaxAttempts caps the attempts per API call, retries included; 0 keeps
 	// the SDK default (3).
 	MaxAttempts int
-	// HTTPClient, when set, carries the EC2 and STS requests. Credential
+	// HTTPClient, when set, carries the requests of every service the
+	// driver calls (EC2, ELBv2, RDS, Secrets Manager, STS). Credential
 	// providers (SSO, assume role, IMDS) keep the SDK's own client, which
 	// honours a CA bundle from AWS_CA_BUNDLE or the shared config: the SDK
 	// cannot add one to a caller's *http.Client.
 	HTTPClient *http.Client
 }
 
-// Endpoints are base URLs that replace the AWS endpoints of each service.
-// ELBv2 and RDS are accepted for the provider's sake and not used by this
-// driver yet.
+// Endpoints are base URLs that replace the AWS endpoints of each service;
+// "" keeps AWS's (or what AWS_ENDPOINT_URL_<SERVICE> says).
 type Endpoints struct {
 	EC2   string
 	ELBv2 string
 	RDS   string
-	STS   string
+	// SecretsManager serves the passwords RDS manages (Credentials). It
+	// goes with RDS: an RDS endpoint of an emulator names secrets that
+	// only the emulator's Secrets Manager holds.
+	SecretsManager string
+	STS            string
 }
 
 // timing holds the driver's delays, so unit tests can shrink them.
@@ -78,6 +85,10 @@ type timing struct {
 	maxDelay    time.Duration
 	// poll is the interval of the exported waiters.
 	poll time.Duration
+	// database bounds waits for an RDS DB instance to become available or
+	// to be deleted: creating one, Multi-AZ above all, takes tens of
+	// minutes.
+	database time.Duration
 }
 
 // cleanupTimeout bounds a request that undoes part of a failed operation
@@ -92,12 +103,13 @@ var defaultTiming = timing{
 	minDelay:    500 * time.Millisecond,
 	maxDelay:    10 * time.Second,
 	poll:        5 * time.Second,
+	database:    90 * time.Minute,
 }
 
-// Driver is the AWS EC2 implementation of cloud.Driver and
-// cloud.FloatingIPs. It works in one region (Region); ForRegion gives a
-// sibling for another region sharing credentials and the offerings cache.
-// It is safe for concurrent use.
+// Driver is the AWS implementation of cloud.Driver, cloud.FloatingIPs,
+// cloud.LoadBalancers and cloud.Databases. It works in one region
+// (Region); ForRegion gives a sibling for another region sharing
+// credentials and the offerings cache. It is safe for concurrent use.
 type Driver struct {
 	region    string
 	ec2       EC2API
@@ -106,9 +118,13 @@ type Driver struct {
 	timing    timing
 
 	// elbv2 is nil in drivers built by NewWithAPI; elbv2For builds the
-	// client of another region, for ForRegion.
-	elbv2    ELBv2API
-	elbv2For func(region string) ELBv2API
+	// client of another region, for ForRegion. So are rds and secrets.
+	elbv2      ELBv2API
+	elbv2For   func(region string) ELBv2API
+	rds        RDSAPI
+	rdsFor     func(region string) RDSAPI
+	secrets    SecretsAPI
+	secretsFor func(region string) SecretsAPI
 
 	offerings *offeringsCache
 	sg        *securityGroupCache
@@ -157,9 +173,33 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 			}
 		})
 	}
+	rdsFor := func(region string) RDSAPI {
+		return rds.NewFromConfig(sdkCfg, func(o *rds.Options) {
+			o.Region = region
+			if cfg.Endpoints.RDS != "" {
+				o.BaseEndpoint = awssdk.String(cfg.Endpoints.RDS)
+			}
+			if cfg.HTTPClient != nil {
+				o.HTTPClient = cfg.HTTPClient
+			}
+		})
+	}
+	secretsFor := func(region string) SecretsAPI {
+		return secretsmanager.NewFromConfig(sdkCfg, func(o *secretsmanager.Options) {
+			o.Region = region
+			if cfg.Endpoints.SecretsManager != "" {
+				o.BaseEndpoint = awssdk.String(cfg.Endpoints.SecretsManager)
+			}
+			if cfg.HTTPClient != nil {
+				o.HTTPClient = cfg.HTTPClient
+			}
+		})
+	}
 	d := newDriver(sdkCfg.Region, clientFor(sdkCfg.Region), clientFor)
 	d.sts = stsClient
 	d.elbv2, d.elbv2For = elbv2For(sdkCfg.Region), elbv2For
+	d.rds, d.rdsFor = rdsFor(sdkCfg.Region), rdsFor
+	d.secrets, d.secretsFor = secretsFor(sdkCfg.Region), secretsFor
 	return d, nil
 }
 
@@ -251,17 +291,29 @@ func (d *Driver) ForRegion(region string) *Driver {
 	if d.elbv2For != nil {
 		elb = d.elbv2For(region)
 	}
+	var rdsAPI RDSAPI
+	if d.rdsFor != nil {
+		rdsAPI = d.rdsFor(region)
+	}
+	var secrets SecretsAPI
+	if d.secretsFor != nil {
+		secrets = d.secretsFor(region)
+	}
 	s := &Driver{
-		region:    region,
-		ec2:       d.clientFor(region),
-		clientFor: d.clientFor,
-		sts:       d.sts,
-		elbv2:     elb,
-		elbv2For:  d.elbv2For,
-		timing:    d.timing,
-		offerings: d.offerings,
-		sg:        &securityGroupCache{},
-		siblings:  d.siblings,
+		region:     region,
+		ec2:        d.clientFor(region),
+		clientFor:  d.clientFor,
+		sts:        d.sts,
+		elbv2:      elb,
+		elbv2For:   d.elbv2For,
+		rds:        rdsAPI,
+		rdsFor:     d.rdsFor,
+		secrets:    secrets,
+		secretsFor: d.secretsFor,
+		timing:     d.timing,
+		offerings:  d.offerings,
+		sg:         &securityGroupCache{},
+		siblings:   d.siblings,
 	}
 	d.siblings.drivers[region] = s
 	return s

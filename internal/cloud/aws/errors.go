@@ -19,6 +19,7 @@ const (
 	errCodeGroupNotFound          = "InvalidGroup.NotFound"
 	errCodeGroupDuplicate         = "InvalidGroup.Duplicate"
 	errCodePermissionDuplicate    = "InvalidPermission.Duplicate"
+	errCodePermissionNotFound     = "InvalidPermission.NotFound"
 	errCodeIncorrectInstanceState = "IncorrectInstanceState"
 	errCodeAddressInUse           = "InvalidIPAddress.InUse"
 )
@@ -31,6 +32,7 @@ var errorKinds = map[string]error{
 	errCodeAMINotFound:         cloud.ErrNotFound,
 	errCodeGroupNotFound:       cloud.ErrNotFound,
 	"InvalidAddress.NotFound":  cloud.ErrNotFound,
+	errCodePermissionNotFound:  cloud.ErrNotFound,
 
 	"UnauthorizedOperation": cloud.ErrUnauthorized,
 	"AuthFailure":           cloud.ErrUnauthorized,
@@ -65,6 +67,7 @@ var errorKinds = map[string]error{
 	"InvalidInstanceType":            cloud.ErrInvalid,
 	"InvalidUserData.Malformed":      cloud.ErrInvalid,
 	"InvalidRegion":                  cloud.ErrInvalid,
+	"InvalidGroupId.Malformed":       cloud.ErrInvalid,
 
 	errCodeIncorrectInstanceState: cloud.ErrConflict,
 	"IncorrectState":              cloud.ErrConflict,
@@ -72,7 +75,7 @@ var errorKinds = map[string]error{
 	"Resource.AlreadyAssociated":  cloud.ErrConflict,
 	errCodeGroupDuplicate:         cloud.ErrConflict,
 	errCodePermissionDuplicate:    cloud.ErrConflict,
-	"DependencyViolation":         cloud.ErrConflict,
+	errCodeDependencyViolation:    cloud.ErrConflict,
 }
 
 // mapError turns an AWS API error into a *cloud.APIError carrying the AWS
@@ -194,10 +197,57 @@ var elbv2ErrorKinds = map[string]error{
 	"DuplicateTagKeys":             cloud.ErrInvalid,
 }
 
+// RDS and Secrets Manager error codes the driver reacts to.
+const (
+	errCodeDBInstanceNotFound      = "DBInstanceNotFound"
+	errCodeDBInstanceAlreadyExists = "DBInstanceAlreadyExists"
+	errCodeInvalidDBInstanceState  = "InvalidDBInstanceState"
+	errCodeDBSnapshotAlreadyExists = "DBSnapshotAlreadyExists"
+	errCodeSecretNotFound          = "ResourceNotFoundException"
+)
+
+// rdsErrorKinds maps RDS and Secrets Manager error codes to the portable
+// kinds, merged into errorKinds like ELBv2's.
+var rdsErrorKinds = map[string]error{
+	errCodeDBInstanceNotFound: cloud.ErrNotFound,
+	"DBSnapshotNotFound":      cloud.ErrNotFound,
+	errCodeSecretNotFound:     cloud.ErrNotFound,
+
+	errCodeDBInstanceAlreadyExists: cloud.ErrConflict,
+	errCodeInvalidDBInstanceState:  cloud.ErrConflict,
+	errCodeDBSnapshotAlreadyExists: cloud.ErrConflict,
+	"InvalidDBSnapshotState":       cloud.ErrConflict,
+	"InvalidRequestException":      cloud.ErrConflict, // Secrets Manager: a secret being deleted
+
+	"InstanceQuotaExceeded":          cloud.ErrQuota,
+	"StorageQuotaExceeded":           cloud.ErrQuota,
+	"SnapshotQuotaExceeded":          cloud.ErrQuota,
+	"InsufficientDBInstanceCapacity": cloud.ErrQuota,
+
+	"AccessDeniedException": cloud.ErrUnauthorized, // Secrets Manager
+	"DecryptionFailure":     cloud.ErrUnauthorized, // Secrets Manager: no kms:Decrypt on the secret's key
+
+	"InvalidParameterException":            cloud.ErrInvalid, // Secrets Manager
+	"InvalidVPCNetworkStateFault":          cloud.ErrInvalid,
+	"DBSubnetGroupNotFoundFault":           cloud.ErrInvalid,
+	"DBSubnetGroupDoesNotCoverEnoughAZs":   cloud.ErrInvalid,
+	"InvalidDBSubnetGroupFault":            cloud.ErrInvalid,
+	"StorageTypeNotSupported":              cloud.ErrInvalid,
+	"StorageTypeNotAvailableFault":         cloud.ErrInvalid,
+	"KMSKeyNotAccessibleFault":             cloud.ErrInvalid,
+	"DBParameterGroupNotFound":             cloud.ErrInvalid,
+	"OptionGroupNotFoundFault":             cloud.ErrInvalid,
+	"ProvisionedIopsNotAvailableInAZFault": cloud.ErrInvalid,
+	"NetworkTypeNotSupported":              cloud.ErrInvalid,
+	"UnsupportedDBEngineVersion":           cloud.ErrInvalid,
+}
+
 func init() {
-	for code, kind := range elbv2ErrorKinds {
-		if _, taken := errorKinds[code]; !taken {
-			errorKinds[code] = kind
+	for _, kinds := range []map[string]error{elbv2ErrorKinds, rdsErrorKinds} {
+		for code, kind := range kinds {
+			if _, taken := errorKinds[code]; !taken {
+				errorKinds[code] = kind
+			}
 		}
 	}
 }

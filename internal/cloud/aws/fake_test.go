@@ -34,6 +34,8 @@ type fakeEC2 struct {
 	describeSecurityGroups        func(*ec2.DescribeSecurityGroupsInput) (*ec2.DescribeSecurityGroupsOutput, error)
 	createSecurityGroup           func(*ec2.CreateSecurityGroupInput) (*ec2.CreateSecurityGroupOutput, error)
 	authorizeSecurityGroupIngress func(*ec2.AuthorizeSecurityGroupIngressInput) (*ec2.AuthorizeSecurityGroupIngressOutput, error)
+	revokeSecurityGroupIngress    func(*ec2.RevokeSecurityGroupIngressInput) (*ec2.RevokeSecurityGroupIngressOutput, error)
+	deleteSecurityGroup           func(*ec2.DeleteSecurityGroupInput) (*ec2.DeleteSecurityGroupOutput, error)
 	describeInstanceTypes         func(*ec2.DescribeInstanceTypesInput) (*ec2.DescribeInstanceTypesOutput, error)
 	describeTypeOfferings         func(*ec2.DescribeInstanceTypeOfferingsInput) (*ec2.DescribeInstanceTypeOfferingsOutput, error)
 	describeRegions               func(*ec2.DescribeRegionsInput) (*ec2.DescribeRegionsOutput, error)
@@ -45,7 +47,10 @@ type fakeEC2 struct {
 	releaseAddress                func(*ec2.ReleaseAddressInput) (*ec2.ReleaseAddressOutput, error)
 }
 
-var _ EC2API = (*fakeEC2)(nil)
+var (
+	_ EC2API      = (*fakeEC2)(nil)
+	_ FirewallAPI = (*fakeEC2)(nil)
+)
 
 // call records the call and runs its hook; like the SDK, it fails at once
 // when ctx has ended.
@@ -112,6 +117,12 @@ func (f *fakeEC2) CreateSecurityGroup(ctx context.Context, in *ec2.CreateSecurit
 }
 func (f *fakeEC2) AuthorizeSecurityGroupIngress(ctx context.Context, in *ec2.AuthorizeSecurityGroupIngressInput, _ ...func(*ec2.Options)) (*ec2.AuthorizeSecurityGroupIngressOutput, error) {
 	return call(ctx, f, "AuthorizeSecurityGroupIngress", f.authorizeSecurityGroupIngress, in)
+}
+func (f *fakeEC2) RevokeSecurityGroupIngress(ctx context.Context, in *ec2.RevokeSecurityGroupIngressInput, _ ...func(*ec2.Options)) (*ec2.RevokeSecurityGroupIngressOutput, error) {
+	return call(ctx, f, "RevokeSecurityGroupIngress", f.revokeSecurityGroupIngress, in)
+}
+func (f *fakeEC2) DeleteSecurityGroup(ctx context.Context, in *ec2.DeleteSecurityGroupInput, _ ...func(*ec2.Options)) (*ec2.DeleteSecurityGroupOutput, error) {
+	return call(ctx, f, "DeleteSecurityGroup", f.deleteSecurityGroup, in)
 }
 func (f *fakeEC2) DescribeInstanceTypes(ctx context.Context, in *ec2.DescribeInstanceTypesInput, _ ...func(*ec2.Options)) (*ec2.DescribeInstanceTypesOutput, error) {
 	return call(ctx, f, "DescribeInstanceTypes", f.describeInstanceTypes, in)

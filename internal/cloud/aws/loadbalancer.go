@@ -8,7 +8,8 @@ package aws
 //     for type http, a Network Load Balancer for type network;
 //     internet-facing, IPv4, in the default VPC's default subnets (one per
 //     Availability Zone, found with DescribeSubnets default-for-az=true; an
-//     ALB needs two zones or more);
+//     ALB needs two zones or more), in the security group
+//     "haddock-lb-<name>" (loadbalancer_security.go);
 //   - one target group named like it (load balancer and target group names
 //     are separate namespaces with the same rules: at most 32 letters,
 //     digits and hyphens), of target type instance, with the protocol and
@@ -46,24 +47,26 @@ package aws
 // of the region but gateway ones, all pages, without Targets (a
 // DescribeTargetHealth call each saved; GetLoadBalancer has them).
 //
-// CreateLoadBalancer waits until the load balancer is active, then creates
-// the target group and the listeners; once the load balancer exists a
-// failure returns it with the error. A DuplicateLoadBalancerName error
-// (AWS answers an identical request with the existing load balancer, a
-// different one with that error) continues with the existing one when it is
-// Haddock's and of the same type. UpdateLoadBalancer brings the target
-// group, tags and listeners to the spec (adding what is missing, so it also
-// finishes a failed creation); the target protocol and port cannot change
-// in place. DeleteLoadBalancer deletes the load balancer (its listeners go
-// with it), waits until it is gone, then deletes the target group.
-// RemoveTargets returns once DescribeTargetHealth reports the targets
-// unused or gone, after the deregistration delay at most plus five minutes.
+// CreateLoadBalancer creates the load balancer's security group, then the
+// load balancer, waits until it is active, then opens the security groups
+// and creates the target group and the listeners; a failure before the
+// load balancer exists deletes the security group it created, and once the
+// load balancer exists a failure returns it with the error. A
+// DuplicateLoadBalancerName error (AWS answers an identical request with
+// the existing load balancer, a different one with that error) continues
+// with the existing one when it is Haddock's and of the same type.
+// UpdateLoadBalancer brings the security groups, target group, tags and
+// listeners to the spec (adding what is missing, so it also finishes a
+// failed creation); the target protocol and port cannot change in place.
+// DeleteLoadBalancer deletes the load balancer (its listeners go with it),
+// waits until it is gone, then deletes the target group and the security
+// group. RemoveTargets returns once DescribeTargetHealth reports the
+// targets unused or gone, after the deregistration delay at most plus five
+// minutes.
 //
-// Not managed here yet: security groups. AWS puts an ALB created without
-// any in the VPC's default group, and hosts admit only what
-// SecurityGroupName allows, so the listener ports (from clients) and the
-// target and health check ports (from the load balancer) must be opened
-// for traffic to flow.
+// Security groups: each load balancer has its own, which admits its
+// listeners from anywhere, and the hosts' group admits the target and
+// health check ports from it; see loadbalancer_security.go.
 
 import (
 	"context"
@@ -163,7 +166,7 @@ func (d *Driver) CreateLoadBalancer(ctx context.Context, spec cloud.LoadBalancer
 	if err != nil {
 		return nil, fmt.Errorf("creating %s: %w", what, err)
 	}
-	subnets, err := d.defaultSubnets(ctx)
+	vpcID, subnets, err := d.defaultSubnets(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("creating %s: %w", what, err)
 	}
@@ -173,28 +176,41 @@ func (d *Driver) CreateLoadBalancer(ctx context.Context, spec cloud.LoadBalancer
 				"add one with `aws ec2 create-default-subnet --region %s --availability-zone <zone>`",
 			p.lbType, need, d.region, len(subnets), d.region)))
 	}
+	// Before the load balancer: an NLB takes security groups only at
+	// creation.
+	sgID, sgCreated, err := d.createLBSecurityGroup(ctx, vpcID, spec.Name)
+	if err != nil {
+		return nil, fmt.Errorf("creating %s: %w", what, err)
+	}
+	failed := func(err error) (*cloud.LoadBalancer, error) {
+		if sgCreated {
+			d.dropGroup(ctx, sgID)
+		}
+		return nil, fmt.Errorf("creating %s: %w", what, err)
+	}
 
-	tflog.SubsystemInfo(ctx, subsystem, "creating ELBv2 load balancer", map[string]any{"name": spec.Name, "type": string(p.lbType), "subnets": subnets})
+	tflog.SubsystemInfo(ctx, subsystem, "creating ELBv2 load balancer", map[string]any{"name": spec.Name, "type": string(p.lbType), "subnets": subnets, "security_group": sgID})
 	out, err := api.CreateLoadBalancer(ctx, &elb.CreateLoadBalancerInput{
-		Name:          awssdk.String(spec.Name),
-		Type:          p.lbType,
-		Scheme:        elbtypes.LoadBalancerSchemeEnumInternetFacing,
-		IpAddressType: elbtypes.IpAddressTypeIpv4,
-		Subnets:       subnets,
-		Tags:          p.lbTags,
+		Name:           awssdk.String(spec.Name),
+		Type:           p.lbType,
+		Scheme:         elbtypes.LoadBalancerSchemeEnumInternetFacing,
+		IpAddressType:  elbtypes.IpAddressTypeIpv4,
+		Subnets:        subnets,
+		SecurityGroups: []string{sgID},
+		Tags:           p.lbTags,
 	})
 	var lb *elbtypes.LoadBalancer
 	fresh := true
 	switch {
 	case hasCode(err, errCodeDuplicateLBName):
 		if lb, err = d.adoptLoadBalancer(ctx, api, p); err != nil {
-			return nil, fmt.Errorf("creating %s: %w", what, err)
+			return failed(err)
 		}
 		fresh = false
 	case err != nil:
-		return nil, fmt.Errorf("creating %s: %w", what, mapError(err))
+		return failed(mapError(err))
 	case len(out.LoadBalancers) == 0:
-		return nil, fmt.Errorf("creating %s: ELBv2 answered without the load balancer", what)
+		return failed(errors.New("ELBv2 answered without the load balancer"))
 	default:
 		lb = &out.LoadBalancers[0]
 	}
@@ -341,8 +357,10 @@ func (d *Driver) UpdateLoadBalancer(ctx context.Context, id string, spec cloud.L
 }
 
 // DeleteLoadBalancer deletes the load balancer, waits until it is gone and
-// deletes its target group. A load balancer already gone is not an error;
-// a target group an interrupted delete left behind is deleted then.
+// deletes its target group and its security group (with the hosts' rules
+// that admit it). A load balancer already gone is not an error; a target
+// group or security group an interrupted delete left behind is deleted
+// then.
 func (d *Driver) DeleteLoadBalancer(ctx context.Context, id string) error {
 	ctx = logContext(ctx)
 	what := fmt.Sprintf("ELBv2 load balancer (%s)", id)
@@ -355,6 +373,9 @@ func (d *Driver) DeleteLoadBalancer(ctx context.Context, id string) error {
 		if err := d.deleteOrphanTargetGroup(ctx, api, id); err != nil {
 			return fmt.Errorf("deleting %s: %w", what, err)
 		}
+		if err := d.deleteOrphanLBSecurity(ctx, api, id); err != nil {
+			return fmt.Errorf("deleting %s: %w", what, err)
+		}
 		return nil
 	}
 	if err != nil {
@@ -363,8 +384,11 @@ func (d *Driver) DeleteLoadBalancer(ctx context.Context, id string) error {
 	// Found before the load balancer goes: with it goes the association.
 	tg, err := findTargetGroupOf(ctx, api, id, awssdk.ToString(lb.LoadBalancerName))
 	switch {
-	case cloud.IsNotFound(err):
-		return nil // deleted meanwhile
+	case cloud.IsNotFound(err): // deleted meanwhile
+		if err := d.deleteOrphanLBSecurity(ctx, api, id); err != nil {
+			return fmt.Errorf("deleting %s: %w", what, err)
+		}
+		return nil
 	case err != nil && !errors.Is(err, errNoTargetGroup):
 		return fmt.Errorf("deleting %s: %w", what, err)
 	}
@@ -384,6 +408,9 @@ func (d *Driver) DeleteLoadBalancer(ctx context.Context, id string) error {
 		if err := d.deleteTargetGroup(ctx, api, awssdk.ToString(tg.TargetGroupArn)); err != nil {
 			return fmt.Errorf("deleting %s: %w", what, err)
 		}
+	}
+	if err := d.deleteLBSecurity(ctx, awssdk.ToString(lb.VpcId), awssdk.ToString(lb.LoadBalancerName)); err != nil {
+		return fmt.Errorf("deleting %s: %w", what, err)
 	}
 	return nil
 }
@@ -757,24 +784,32 @@ func checkLBName(name string) error {
 	return nil
 }
 
-// reconcile brings lb's target group (created when missing), its health
-// check and attributes, the tags and the listeners to p. fresh says lb was
-// created just now, with p's tags.
+// reconcile brings lb's security groups, target group (created when
+// missing), its health check and attributes, the tags and the listeners to
+// p. fresh says lb was created just now, with p's tags.
 func (d *Driver) reconcile(ctx context.Context, api ELBv2API, lb *elbtypes.LoadBalancer, p *lbPlan, fresh bool) error {
 	arn := awssdk.ToString(lb.LoadBalancerArn)
 	tg, err := findTargetGroupOf(ctx, api, arn, p.spec.Name)
 	newTG := errors.Is(err, errNoTargetGroup)
 	switch {
 	case newTG:
-		if tg, err = d.createTargetGroup(ctx, api, awssdk.ToString(lb.VpcId), p); err != nil {
-			return err
-		}
 	case err != nil:
 		return err
 	case tg.Protocol != p.tgProtocol || awssdk.ToInt32(tg.Port) != p.tgPort:
 		return invalidError("InvalidForwardingRule", fmt.Sprintf(
 			"AWS cannot change where a load balancer forwards in place (its target group forwards to %s:%d, the rules to %s:%d): replace the load balancer",
 			strings.ToLower(string(tg.Protocol)), awssdk.ToInt32(tg.Port), strings.ToLower(string(p.tgProtocol)), p.tgPort))
+	}
+	// New ports are opened before the listeners and health checks use
+	// them; old ones closed once nothing does (below).
+	if err := d.reconcileLBSecurity(ctx, api, lb, p, false); err != nil {
+		return err
+	}
+	switch {
+	case newTG:
+		if tg, err = d.createTargetGroup(ctx, api, awssdk.ToString(lb.VpcId), p); err != nil {
+			return err
+		}
 	case healthDiffers(tg, p.health):
 		h := p.health
 		_, err := api.ModifyTargetGroup(ctx, &elb.ModifyTargetGroupInput{
@@ -806,7 +841,10 @@ func (d *Driver) reconcile(ctx context.Context, api ELBv2API, lb *elbtypes.LoadB
 	if err := reconcileTags(ctx, api, want); err != nil {
 		return err
 	}
-	return reconcileListeners(ctx, api, arn, tgARN, p)
+	if err := reconcileListeners(ctx, api, arn, tgARN, p); err != nil {
+		return err
+	}
+	return d.reconcileLBSecurity(ctx, api, lb, p, true)
 }
 
 func (d *Driver) createTargetGroup(ctx context.Context, api ELBv2API, vpcID string, p *lbPlan) (*elbtypes.TargetGroup, error) {
@@ -1202,19 +1240,19 @@ func targetDescriptions(ids []string) []elbtypes.TargetDescription {
 	return out
 }
 
-// defaultSubnets returns the default VPC's default subnets, one per
+// defaultSubnets returns the default VPC and its default subnets, one per
 // Availability Zone, in zone order.
-func (d *Driver) defaultSubnets(ctx context.Context) ([]string, error) {
+func (d *Driver) defaultSubnets(ctx context.Context) (vpcID string, subnets []string, err error) {
 	conn, ok := d.ec2.(SubnetsAPI)
 	if !ok {
-		return nil, errors.New("aws: this driver's EC2 client cannot describe subnets, which load balancers need")
+		return "", nil, errors.New("aws: this driver's EC2 client cannot describe subnets, which load balancers need")
 	}
 	vpc, err := findDefaultVPC(ctx, d.ec2)
 	if cloud.IsNotFound(err) {
-		return nil, invalidError("NoDefaultVPC", fmt.Sprintf("region %s has no default VPC: Haddock places load balancers in the default VPC; create one with `aws ec2 create-default-vpc --region %s`", d.region, d.region))
+		return "", nil, invalidError("NoDefaultVPC", fmt.Sprintf("region %s has no default VPC: Haddock places load balancers in the default VPC; create one with `aws ec2 create-default-vpc --region %s`", d.region, d.region))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("finding the default VPC: %w", err)
+		return "", nil, fmt.Errorf("finding the default VPC: %w", err)
 	}
 	byZone := map[string]string{}
 	pages := ec2.NewDescribeSubnetsPaginator(conn, &ec2.DescribeSubnetsInput{Filters: []ec2types.Filter{
@@ -1224,7 +1262,7 @@ func (d *Driver) defaultSubnets(ctx context.Context) ([]string, error) {
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("finding the default subnets: %w", mapError(err))
+			return "", nil, fmt.Errorf("finding the default subnets: %w", mapError(err))
 		}
 		for _, s := range page.Subnets {
 			zone := awssdk.ToString(s.AvailabilityZone)
@@ -1238,11 +1276,11 @@ func (d *Driver) defaultSubnets(ctx context.Context) ([]string, error) {
 		zones = append(zones, z)
 	}
 	sort.Strings(zones)
-	subnets := make([]string, len(zones))
+	subnets = make([]string, len(zones))
 	for i, z := range zones {
 		subnets[i] = byZone[z]
 	}
-	return subnets, nil
+	return awssdk.ToString(vpc.VpcId), subnets, nil
 }
 
 func minZones(t elbtypes.LoadBalancerTypeEnum) int {

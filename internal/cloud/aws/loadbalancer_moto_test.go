@@ -3,14 +3,18 @@ package aws
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
@@ -34,7 +38,16 @@ import (
 //     DuplicateLoadBalancerName), so adopting one is unit-tested only;
 //   - it takes an IAM server certificate ARN without checking that it
 //     exists (AWS checks), and refuses an unknown ACM one with the Classic
-//     ELB code CertificateNotFoundException (AWS: CertificateNotFound).
+//     ELB code CertificateNotFoundException (AWS: CertificateNotFound);
+//   - it gives a load balancer created without security groups none (AWS:
+//     an ALB gets the VPC's default group), lets a network load balancer
+//     created without any get some later (AWS refuses), and deletes a
+//     security group other groups' rules still reference (AWS:
+//     DependencyViolation; unit-tested with fakes);
+//   - it keeps two rules from one group that differ only in description
+//     (AWS: InvalidPermission.Duplicate) and revokes one only when given
+//     its description (AWS ignores it), so the driver revokes rules as
+//     described.
 
 // testCertificate is an IAM server certificate ARN, which moto's
 // CreateListener does not look up.
@@ -43,6 +56,7 @@ const testCertificate = "arn:aws:iam::" + mototest.AccountID + ":server-certific
 type motoLBEnv struct {
 	d   *Driver
 	elb *elb.Client
+	ec2 *ec2.Client
 }
 
 func newMotoLBEnv(t *testing.T) *motoLBEnv {
@@ -66,7 +80,7 @@ func newMotoLBEnv(t *testing.T) *motoLBEnv {
 		BaseEndpoint: awssdk.String(endpoint),
 		Credentials:  credentials.NewStaticCredentialsProvider(mototest.AccessKey, mototest.SecretKey, ""),
 	})
-	return &motoLBEnv{d: d, elb: raw}
+	return &motoLBEnv{d: d, elb: raw, ec2: rawClient(endpoint, mototest.Region)}
 }
 
 func TestMotoLoadBalancers(t *testing.T) {
@@ -76,6 +90,7 @@ func TestMotoLoadBalancers(t *testing.T) {
 	t.Run("PartialCreate", func(t *testing.T) { testMotoLoadBalancerPartialCreate(t, env) })
 	t.Run("DuplicateName", func(t *testing.T) { testMotoLoadBalancerDuplicateName(t, env) })
 	t.Run("OrphanTargetGroup", func(t *testing.T) { testMotoLoadBalancerOrphanTargetGroup(t, env) })
+	t.Run("NetworkWithoutSecurityGroup", func(t *testing.T) { testMotoLoadBalancerNetworkWithoutGroup(t, env) })
 }
 
 func webSpec() cloud.LoadBalancerSpec {
@@ -140,6 +155,14 @@ func testMotoLoadBalancerHTTP(t *testing.T, env *motoLBEnv) {
 		t.Errorf("spec read back =\n%+v\nwant\n%+v", lb.Spec, want)
 	}
 	checkMotoWeb(t, env, id, spec)
+	lbGroup := checkMotoLBSecurity(t, env, id, spec.Name, []string{"tcp 80", "tcp 443"}, []string{"tcp 8080", "tcp 8081"})
+	// Rules added by hand stay.
+	handRule := portRule("tcp", 9000, "198.51.100.0/24", "", "by hand")
+	if _, err := env.ec2.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{
+		GroupId: awssdk.String(lbGroup), IpPermissions: permissions([]ingressRule{handRule}),
+	}); err != nil {
+		t.Fatal(err)
+	}
 
 	got, err := d.GetLoadBalancer(ctx, id)
 	if err != nil {
@@ -185,6 +208,7 @@ func testMotoLoadBalancerHTTP(t *testing.T, env *motoLBEnv) {
 	// listener forwards again), one more listener.
 	up := spec
 	up.HealthCheck.Path, up.HealthCheck.Interval, up.HealthCheck.HealthyThreshold = "/ready", 15*time.Second, 5
+	up.HealthCheck.Port = 8082
 	up.StickyCookie, up.StickyTTL = "", 0
 	up.RedirectHTTPToHTTPS = false
 	up.Tags = []string{"lb-test", "role:api"}
@@ -200,6 +224,12 @@ func testMotoLoadBalancerHTTP(t *testing.T, env *motoLBEnv) {
 		t.Errorf("targets after update = %v, want [%s]", lb.Targets, h2)
 	}
 	checkMotoWeb(t, env, id, up)
+	if g := checkMotoLBSecurity(t, env, id, spec.Name, []string{"tcp 80", "tcp 443", "tcp 8088"}, []string{"tcp 8080", "tcp 8082"}); g != lbGroup {
+		t.Errorf("security group after update = %s, want %s still", g, lbGroup)
+	}
+	if sg := motoGroup(t, env, lbSecurityGroupName(spec.Name)); !slices.Contains(ruleKeys(ingressRules(sg.IpPermissions)), handRule.key()) {
+		t.Errorf("the rule added by hand was revoked: %v", ruleKeys(ingressRules(sg.IpPermissions)))
+	}
 
 	rename := up
 	rename.Name = "tf-acc-test-other"
@@ -211,6 +241,8 @@ func testMotoLoadBalancerHTTP(t *testing.T, env *motoLBEnv) {
 	if _, err := d.UpdateLoadBalancer(ctx, id, port); !errors.Is(err, cloud.ErrInvalid) || !strings.Contains(err.Error(), "replace") {
 		t.Errorf("UpdateLoadBalancer(new target port) = %v, want ErrInvalid saying to replace it", err)
 	}
+	// Refused before the security groups change.
+	checkMotoLBSecurity(t, env, id, spec.Name, []string{"tcp 80", "tcp 443", "tcp 8088"}, []string{"tcp 8080", "tcp 8082"})
 
 	// Refused before any call: nothing is created.
 	bad := spec
@@ -223,6 +255,7 @@ func testMotoLoadBalancerHTTP(t *testing.T, env *motoLBEnv) {
 	if err := d.DeleteLoadBalancer(ctx, id); err != nil {
 		t.Fatalf("DeleteLoadBalancer: %v", err)
 	}
+	checkMotoLBSecurityGone(t, env, spec.Name, lbGroup)
 	if _, err := d.GetLoadBalancer(ctx, id); !cloud.IsNotFound(err) {
 		t.Errorf("GetLoadBalancer(deleted) = %v, want not found", err)
 	}
@@ -262,8 +295,8 @@ func checkMotoWeb(t *testing.T, env *motoLBEnv, id string, spec cloud.LoadBalanc
 	tg := tgs.TargetGroups[0]
 	tgARN := awssdk.ToString(tg.TargetGroupArn)
 	if tg.TargetType != elbtypes.TargetTypeEnumInstance || tg.Protocol != elbtypes.ProtocolEnumHttp || awssdk.ToInt32(tg.Port) != 8080 ||
-		awssdk.ToString(tg.HealthCheckPath) != spec.HealthCheck.Path || awssdk.ToString(tg.HealthCheckPort) != "8081" {
-		t.Errorf("target group = %+v; want instance targets on HTTP:8080, checked on 8081 %s", tg, spec.HealthCheck.Path)
+		awssdk.ToString(tg.HealthCheckPath) != spec.HealthCheck.Path || awssdk.ToString(tg.HealthCheckPort) != strconv.Itoa(spec.HealthCheck.Port) {
+		t.Errorf("target group = %+v; want instance targets on HTTP:8080, checked on %d %s", tg, spec.HealthCheck.Port, spec.HealthCheck.Path)
 	}
 	tags, err := env.elb.DescribeTags(ctx, &elb.DescribeTagsInput{ResourceArns: []string{id, tgARN}})
 	if err != nil {
@@ -355,6 +388,7 @@ func testMotoLoadBalancerNetwork(t *testing.T, env *motoLBEnv) {
 		lb.Spec.StickyCookie != "" || lb.Spec.DeregistrationDelay != 0 || !reflect.DeepEqual(lb.Spec.ForwardingRules, spec.ForwardingRules) {
 		t.Errorf("network load balancer spec = %+v", lb.Spec)
 	}
+	lbGroup := checkMotoLBSecurity(t, env, lb.ID, spec.Name, []string{"tcp 443"}, []string{"tcp 8443"})
 	sticky := spec
 	sticky.Name, sticky.StickyCookie = "tf-acc-test-nlb2", "c"
 	if _, err := d.CreateLoadBalancer(ctx, sticky); !errors.Is(err, cloud.ErrInvalid) {
@@ -363,6 +397,7 @@ func testMotoLoadBalancerNetwork(t *testing.T, env *motoLBEnv) {
 	if err := d.DeleteLoadBalancer(ctx, lb.ID); err != nil {
 		t.Fatalf("DeleteLoadBalancer: %v", err)
 	}
+	checkMotoLBSecurityGone(t, env, spec.Name, lbGroup)
 }
 
 // testMotoLoadBalancerPartialCreate: a listener that cannot be created
@@ -410,7 +445,7 @@ func (duplicateName) CreateLoadBalancer(context.Context, *elb.CreateLoadBalancer
 // listeners, here), and refuses anyone else's.
 func testMotoLoadBalancerDuplicateName(t *testing.T, env *motoLBEnv) {
 	ctx := context.Background()
-	subnets, err := env.d.defaultSubnets(ctx)
+	_, subnets, err := env.d.defaultSubnets(ctx)
 	if err != nil {
 		t.Fatalf("defaultSubnets: %v", err)
 	}
@@ -436,6 +471,8 @@ func testMotoLoadBalancerDuplicateName(t *testing.T, env *motoLBEnv) {
 	if want := readBack(spec); !reflect.DeepEqual(lb.Spec, want) {
 		t.Errorf("spec =\n%+v\nwant\n%+v", lb.Spec, want)
 	}
+	// Created without security groups: Haddock's is added.
+	checkMotoLBSecurity(t, env, arn, spec.Name, []string{"tcp 80", "tcp 443"}, []string{"tcp 8080", "tcp 8081"})
 
 	foreign := rawCreate("tf-acc-test-foreign", nil)
 	defer func() {
@@ -444,6 +481,9 @@ func testMotoLoadBalancerDuplicateName(t *testing.T, env *motoLBEnv) {
 	spec.Name = "tf-acc-test-foreign"
 	if lb, err := d.CreateLoadBalancer(ctx, spec); !errors.Is(err, cloud.ErrConflict) || lb != nil || !strings.Contains(err.Error(), "choose another name") {
 		t.Errorf("CreateLoadBalancer(name of someone else's load balancer) = %+v, %v; want nil, ErrConflict", lb, err)
+	}
+	if sg := motoGroup(t, env, lbSecurityGroupName(spec.Name)); sg != nil {
+		t.Errorf("a failed CreateLoadBalancer left its security group %s", awssdk.ToString(sg.GroupId))
 	}
 }
 
@@ -457,6 +497,7 @@ func testMotoLoadBalancerOrphanTargetGroup(t *testing.T, env *motoLBEnv) {
 	if err != nil {
 		t.Fatalf("CreateLoadBalancer: %v", err)
 	}
+	lbGroup := awssdk.ToString(motoGroup(t, env, lbSecurityGroupName(spec.Name)).GroupId)
 	if _, err := env.elb.DeleteLoadBalancer(ctx, &elb.DeleteLoadBalancerInput{LoadBalancerArn: awssdk.String(lb.ID)}); err != nil {
 		t.Fatal(err)
 	}
@@ -465,5 +506,117 @@ func testMotoLoadBalancerOrphanTargetGroup(t *testing.T, env *motoLBEnv) {
 	}
 	if _, err := env.elb.DescribeTargetGroups(ctx, &elb.DescribeTargetGroupsInput{Names: []string{spec.Name}}); !hasCode(err, errCodeTargetGroupNotFound) {
 		t.Errorf("target group after delete: %v, want TargetGroupNotFound", err)
+	}
+	checkMotoLBSecurityGone(t, env, spec.Name, lbGroup)
+}
+
+// testMotoLoadBalancerNetworkWithoutGroup: an NLB created without security
+// groups is refused by UpdateLoadBalancer (AWS cannot add one), and still
+// deleted.
+func testMotoLoadBalancerNetworkWithoutGroup(t *testing.T, env *motoLBEnv) {
+	ctx := context.Background()
+	_, subnets, err := env.d.defaultSubnets(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := cloud.LoadBalancerSpec{
+		Name: "tf-acc-test-nlb-old", Type: cloud.LoadBalancerNetwork,
+		ForwardingRules: []cloud.ForwardingRule{{EntryProtocol: "tcp", EntryPort: 443, TargetProtocol: "tcp", TargetPort: 8443}},
+	}
+	out, err := env.elb.CreateLoadBalancer(ctx, &elb.CreateLoadBalancerInput{
+		Name: awssdk.String(spec.Name), Type: elbtypes.LoadBalancerTypeEnumNetwork, Subnets: subnets, Tags: elbTags(nil),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := awssdk.ToString(out.LoadBalancers[0].LoadBalancerArn)
+	defer func() { _ = env.d.DeleteLoadBalancer(ctx, arn) }()
+	if _, err := env.d.UpdateLoadBalancer(ctx, arn, spec); !errors.Is(err, cloud.ErrInvalid) || !strings.Contains(err.Error(), "replace the load balancer") {
+		t.Errorf("UpdateLoadBalancer(NLB without security groups) = %v, want ErrInvalid saying to replace it", err)
+	}
+	if sg := motoGroup(t, env, lbSecurityGroupName(spec.Name)); sg != nil {
+		t.Errorf("the refused update made security group %s", awssdk.ToString(sg.GroupId))
+	}
+	if err := env.d.DeleteLoadBalancer(ctx, arn); err != nil {
+		t.Errorf("DeleteLoadBalancer(NLB without security groups) = %v", err)
+	}
+}
+
+// motoGroup is the security group of that name in the default VPC, or nil.
+func motoGroup(t *testing.T, env *motoLBEnv, name string) *ec2types.SecurityGroup {
+	t.Helper()
+	out, err := env.ec2.DescribeSecurityGroups(context.Background(), &ec2.DescribeSecurityGroupsInput{
+		Filters: []ec2types.Filter{{Name: awssdk.String("group-name"), Values: []string{name}}},
+	})
+	if err != nil {
+		t.Fatalf("DescribeSecurityGroups(%s): %v", name, err)
+	}
+	if len(out.SecurityGroups) == 0 {
+		return nil
+	}
+	return &out.SecurityGroups[0]
+}
+
+// checkMotoLBSecurity checks with the raw clients that the load balancer
+// is in its own group, which admits exactly entry ("tcp 80") from anywhere
+// (IPv4 and IPv6), and that the hosts' group admits exactly target from
+// it. It returns the group's id.
+func checkMotoLBSecurity(t *testing.T, env *motoLBEnv, arn, name string, entry, target []string) string {
+	t.Helper()
+	sg := motoGroup(t, env, lbSecurityGroupName(name))
+	if sg == nil {
+		t.Fatalf("no security group %s", lbSecurityGroupName(name))
+	}
+	id := awssdk.ToString(sg.GroupId)
+	if !isManaged(sg.Tags) {
+		t.Errorf("security group %s tags = %+v, want the managed tag", id, sg.Tags)
+	}
+	lbs, err := env.elb.DescribeLoadBalancers(context.Background(), &elb.DescribeLoadBalancersInput{LoadBalancerArns: []string{arn}})
+	if err != nil || len(lbs.LoadBalancers) != 1 {
+		t.Fatalf("DescribeLoadBalancers = %+v, %v", lbs, err)
+	}
+	if groups := lbs.LoadBalancers[0].SecurityGroups; !slices.Contains(groups, id) {
+		t.Errorf("load balancer security groups = %v, want %s among them", groups, id)
+	}
+	var open []string
+	for _, r := range ingressRules(sg.IpPermissions) {
+		if r.cidr == anyIPv4 && slices.Contains(ingressRules(sg.IpPermissions), ingressRule{proto: r.proto, from: r.from, to: r.to, cidr: anyIPv6, desc: r.desc}) {
+			open = append(open, fmt.Sprintf("%s %d", r.proto, r.from))
+		}
+	}
+	if slices.Sort(open); !slices.Equal(open, sorted(entry)) {
+		t.Errorf("load balancer group %s admits %v from anywhere (IPv4 and IPv6), want %v", id, open, entry)
+	}
+	if got := motoHostsAdmit(t, env, id); !slices.Equal(got, sorted(target)) {
+		t.Errorf("hosts' group admits %v from %s, want %v", got, id, target)
+	}
+	return id
+}
+
+// motoHostsAdmit is what the hosts' group admits from group ("tcp 8080"),
+// sorted.
+func motoHostsAdmit(t *testing.T, env *motoLBEnv, group string) []string {
+	t.Helper()
+	hosts := motoGroup(t, env, SecurityGroupName)
+	if hosts == nil {
+		t.Fatalf("no security group %s", SecurityGroupName)
+	}
+	var got []string
+	for _, r := range ingressRules(hosts.IpPermissions) {
+		if r.group == group {
+			got = append(got, fmt.Sprintf("%s %d", r.proto, r.from))
+		}
+	}
+	slices.Sort(got)
+	return got
+}
+
+func checkMotoLBSecurityGone(t *testing.T, env *motoLBEnv, name, group string) {
+	t.Helper()
+	if sg := motoGroup(t, env, lbSecurityGroupName(name)); sg != nil {
+		t.Errorf("security group %s still there after delete", awssdk.ToString(sg.GroupId))
+	}
+	if got := motoHostsAdmit(t, env, group); len(got) != 0 {
+		t.Errorf("hosts' group still admits %v from the deleted load balancer's group %s", got, group)
 	}
 }

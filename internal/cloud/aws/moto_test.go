@@ -77,6 +77,7 @@ var fastTiming = timing{
 	minDelay:    10 * time.Millisecond,
 	maxDelay:    100 * time.Millisecond,
 	poll:        50 * time.Millisecond,
+	database:    5 * time.Second,
 }
 
 func TestMoto(t *testing.T) {

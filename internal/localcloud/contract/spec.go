@@ -34,6 +34,7 @@ var specRel = filepath.Join("specs", "digitalocean-openapi", "specification")
 var SpecPaths = []string{
 	"/v2/account",
 	"/v2/actions",
+	"/v2/databases",
 	"/v2/droplets",
 	"/v2/images",
 	"/v2/load_balancers",

@@ -183,6 +183,7 @@ func (a *API) routes() *http.ServeMux {
 	m.HandleFunc("GET /v2/reserved_ips/{ip}/actions/{action_id}", a.getRIPAction)
 
 	a.lbRoutes(m)
+	a.dbRoutes(m)
 
 	// Anything else under /v2, including a known path with the wrong
 	// method, is a JSON 404 as on DigitalOcean.
@@ -499,8 +500,15 @@ type tagResourcesReq struct {
 	} `json:"resources"`
 }
 
-func (a *API) tagResources(w http.ResponseWriter, r *http.Request)   { a.retag(w, r, true) }
-func (a *API) untagResources(w http.ResponseWriter, r *http.Request) { a.retag(w, r, false) }
+func (a *API) tagResources(w http.ResponseWriter, r *http.Request) {
+	a.retag(w, r, true)
+	a.dropletsChanged()
+}
+
+func (a *API) untagResources(w http.ResponseWriter, r *http.Request) {
+	a.retag(w, r, false)
+	a.dropletsChanged()
+}
 
 func (a *API) retag(w http.ResponseWriter, r *http.Request, add bool) {
 	var req tagResourcesReq

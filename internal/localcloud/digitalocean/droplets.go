@@ -266,6 +266,7 @@ func (a *API) getDropletHandler(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) deleteDroplet(w http.ResponseWriter, r *http.Request) {
+	defer a.dropletsChanged()
 	id, ok := pathID(r, "id")
 	if !ok {
 		ew(w).notFound()
@@ -284,6 +285,7 @@ func (a *API) deleteDroplet(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) deleteDropletsByTag(w http.ResponseWriter, r *http.Request) {
+	defer a.dropletsChanged()
 	tagName := r.URL.Query().Get("tag_name")
 	if tagName == "" {
 		ew(w).unprocessable("tag_name is required to delete Droplets by tag.")

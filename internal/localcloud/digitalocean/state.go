@@ -1,6 +1,7 @@
 package digitalocean
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -22,6 +23,9 @@ type state struct {
 	tags     map[string]*tag // by lower-cased name
 	actions  map[int]*action
 	lbs      map[string]*loadBalancer
+	dbs      map[string]*dbCluster
+	// The databases' CA, made on first use (dbCA).
+	dbCACert, dbCAKey string
 }
 
 func (st *state) init() {
@@ -32,6 +36,7 @@ func (st *state) init() {
 	st.tags = map[string]*tag{}
 	st.actions = map[int]*action{}
 	st.lbs = map[string]*loadBalancer{}
+	st.dbs = map[string]*dbCluster{}
 }
 
 // droplet is a core host as DigitalOcean shows it: the neutral record and
@@ -211,6 +216,8 @@ func (a *API) HostProvisioned(h *localcloud.Host, err error, now time.Time) {
 		delete(a.st.droplets, h.ID)
 		return
 	}
+	// Databases whose firewall names this droplet or its tags let it in.
+	a.s.Background(func(context.Context) { a.dropletsChanged() })
 	ac.completedAt = now
 	if boot := a.s.ReadyAt(h); boot.After(now) {
 		ac.completedAt = boot
@@ -228,6 +235,9 @@ type savedState struct {
 	Tags       []savedTag     `json:"tags"`
 	Actions    []savedAction  `json:"actions"`
 	LBs        []savedLB      `json:"load_balancers,omitempty"`
+	DBs        []savedDB      `json:"databases,omitempty"`
+	DBCACert   string         `json:"databases_ca_cert,omitempty"`
+	DBCAKey    string         `json:"databases_ca_key,omitempty"`
 }
 
 type savedDroplet struct {
@@ -290,6 +300,7 @@ func (a *API) SaveState() any {
 	}
 	slices.SortFunc(out.Actions, func(a, b savedAction) int { return a.ID - b.ID })
 	out.LBs = a.saveLBs()
+	out.DBs, out.DBCACert, out.DBCAKey = a.saveDBs(), st.dbCACert, st.dbCAKey
 	return out
 }
 
@@ -356,5 +367,7 @@ func (a *API) LoadState(raw json.RawMessage) error {
 		}
 		st.actions[sa.ID] = ac
 	}
+	st.dbCACert, st.dbCAKey = in.DBCACert, in.DBCAKey
+	a.loadDBs(in.DBs)
 	return a.loadLBs(in.LBs)
 }

@@ -202,6 +202,11 @@ func RenderHAProxy(cfg localcloud.LoadBalancerConfig, addr netip.Addr, dir strin
 		p("backend be_%d", i)
 		p("    mode %s", mode)
 		p("    balance roundrobin")
+		if mode == "http" {
+			// A request a target closed on without answering (it went
+			// away between checks) is sent to another one.
+			p("    retry-on conn-failure empty-response junk-response response-timeout")
+		}
 		check := cfg.Check
 		if check.Protocol == "http" || check.Protocol == "https" {
 			path := check.Path

@@ -22,7 +22,7 @@ import (
 // failing a request of a steady load, stops sending to a droplet whose
 // health check fails, and is gone with its namespace when deleted.
 func TestRealLoadBalancer(t *testing.T) {
-	b, _, c := start(t)
+	b, run, c := start(t)
 	ctx := t.Context()
 
 	var ids []int
@@ -151,6 +151,28 @@ func TestRealLoadBalancer(t *testing.T) {
 	t.Logf("load through the load balancer: %d requests, %d failed", ok.Load()+failed.Load(), failed.Load())
 	if failed.Load() != 0 {
 		t.Errorf("%d requests failed (first: %v)", failed.Load(), firstErr.Load())
+	}
+
+	// localcloud stops (HAProxy dies with Stop) and serves again on the
+	// same state: the load balancer answers again at its address.
+	if err := run.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, _, c = start(t)
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		resp, err := client.Get(url)
+		if err == nil {
+			_ = resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the load balancer does not answer after localcloud restarted: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 
 	if _, err := c.LoadBalancers.Delete(ctx, lb.ID); err != nil {

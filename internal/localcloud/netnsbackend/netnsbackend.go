@@ -61,6 +61,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -86,6 +87,7 @@ const cleanupTimeout = 2 * time.Minute
 // use.
 type Backend struct {
 	m        *netns.Manager
+	stateDir string
 	subnet   netip.Prefix
 	reserved netip.Prefix
 	logf     func(format string, args ...any)
@@ -114,6 +116,7 @@ func New(cfg netns.Config, logf func(format string, args ...any)) (*Backend, err
 	}
 	return &Backend{
 		m:         m,
+		stateDir:  cfg.StateDir,
 		subnet:    cfg.Subnet.Masked(),
 		reserved:  cfg.ReservedPrefix.Masked(),
 		logf:      logf,
@@ -129,8 +132,18 @@ func (b *Backend) Manager() *netns.Manager { return b.m }
 // Call it after the localcloud Server has closed.
 func (b *Backend) Stop(ctx context.Context) error { return b.m.Stop(ctx) }
 
-// Down removes every host, the bridge, the rules and the Manager's state.
-func (b *Backend) Down(ctx context.Context) error { return b.m.Down(ctx) }
+// Down removes every host (load balancers and databases too), the
+// bridge, the rules and the Manager's state, and the databases' data.
+func (b *Backend) Down(ctx context.Context) error {
+	if err := b.m.Down(ctx); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(filepath.Join(b.stateDir, pgDirName)); err != nil {
+		return fmt.Errorf("localcloud down: removing the databases' data: %w", err)
+	}
+	_ = os.Remove(b.stateDir) // only when empty
+	return nil
+}
 
 // HostID is the netns host ID of a droplet: its id in decimal.
 func HostID(dropletID int) string { return strconv.Itoa(dropletID) }
@@ -370,6 +383,9 @@ func (b *Backend) Restore(ctx context.Context, hosts map[int]localcloud.HostAddr
 		errs = append(errs, err)
 	}
 	if err := b.restoreLoadBalancers(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := b.restoreDatabases(ctx); err != nil {
 		errs = append(errs, err)
 	}
 
