@@ -25,6 +25,7 @@ import (
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud/digitalocean"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
 	lcaws "github.com/haddockhq/terraform-provider-haddock/internal/localcloud/aws"
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/awselbv2"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/contract"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/contract/awsmodel"
 	lcdo "github.com/haddockhq/terraform-provider-haddock/internal/localcloud/digitalocean"
@@ -56,6 +57,8 @@ var (
 		// the check of its exchanges against AWS's service model.
 		awsURL       string
 		awsValidator *awsmodel.Validator
+		elbURL       string
+		elbValidator *awsmodel.Validator
 	}
 )
 
@@ -89,12 +92,18 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "acctest: loading AWS's EC2 service model for the contract check: %v\n", err)
 		return 1
 	}
+	ev, err := awsmodel.NewELBv2()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "acctest: loading AWS's ELBv2 service model for the contract check: %v\n", err)
+		return 1
+	}
+	ec2API := lcaws.New(lcaws.Config{})
 	lc, err := localcloud.Start(ctx, localcloud.Config{
 		Token:      Token,
 		BootDelay:  BootDelay,
-		Middleware: contractMiddleware(v, av),
-		APIs:       []localcloud.API{lcdo.New(lcdo.Config{}), lcaws.New(lcaws.Config{})},
-		APIAddrs:   map[string]string{lcaws.Name: "127.0.0.1:0"},
+		Middleware: contractMiddleware(v, av, ev),
+		APIs:       []localcloud.API{lcdo.New(lcdo.Config{}), ec2API, awselbv2.New(awselbv2.Config{Instances: ec2API})},
+		APIAddrs:   map[string]string{lcaws.Name: "127.0.0.1:0", awselbv2.Name: "127.0.0.1:0"},
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "acctest: starting localcloud: %v\n", err)
@@ -103,6 +112,7 @@ func run(m *testing.M) int {
 	defer func() { _ = lc.Close() }()
 	suite.run, suite.validator = lc, v
 	suite.awsURL, suite.awsValidator = lc.APIURLs[lcaws.Name], av
+	suite.elbURL, suite.elbValidator = lc.APIURLs[awselbv2.Name], ev
 	_ = os.Setenv(provider.EnvDigitalOceanURL, lc.URL)
 	_ = os.Setenv(provider.EnvDigitalOceanToken, Token)
 	suite.do, err = digitalocean.New(digitalocean.Config{Token: Token, APIEndpoint: lc.URL, PollInterval: 50 * time.Millisecond})
@@ -123,14 +133,24 @@ func run(m *testing.M) int {
 		return 1
 	}
 	fmt.Printf("contract: %s\n", av.Summary())
+	if err := ev.Check(); err != nil {
+		fmt.Fprintf(os.Stderr, "\nFAIL: localcloud broke AWS's ELBv2 API contract during the suite:\n%v\n", err)
+		return 1
+	}
+	fmt.Printf("contract: %s\n", ev.Summary())
 	return code
 }
 
 // contractMiddleware checks DigitalOcean's paths against its OpenAPI spec
-// and the EC2 API's exchanges against AWS's service model.
-func contractMiddleware(do *contract.Validator, ec2 *awsmodel.Validator) func(http.Handler) http.Handler {
+// and the AWS APIs' exchanges against AWS's service models (EC2, and ELBv2
+// when elb is not nil), each validator seeing its own service only.
+func contractMiddleware(do *contract.Validator, ec2, elb *awsmodel.Validator) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
-		d, e := do.Middleware(next), ec2.Middleware(next)
+		aws := next
+		if elb != nil {
+			aws = elb.OnlyService("elasticloadbalancing", next)
+		}
+		d, e := do.Middleware(next), ec2.OnlyService("ec2", aws)
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if strings.HasPrefix(r.URL.Path, "/v2/") || strings.HasPrefix(r.URL.Path, "/_localcloud/") {
 				d.ServeHTTP(w, r)

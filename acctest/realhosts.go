@@ -20,6 +20,7 @@ import (
 	"github.com/haddockhq/terraform-provider-haddock/internal/image"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
 	lcaws "github.com/haddockhq/terraform-provider-haddock/internal/localcloud/aws"
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/awselbv2"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/contract/awsmodel"
 	lcdo "github.com/haddockhq/terraform-provider-haddock/internal/localcloud/digitalocean"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/localcloudtest"
@@ -119,10 +120,16 @@ func RealHostsWith(t testing.TB, o RealOptions) *RealCloud {
 			cancel()
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { awsv.Report(t) })
-		lcfg.APIs = append(lcfg.APIs, lcaws.New(lcaws.Config{}))
-		lcfg.APIAddrs = map[string]string{lcaws.Name: "127.0.0.1:0"}
-		lcfg.Middleware = contractMiddleware(suite.validator, awsv)
+		elbv, err := awsmodel.NewELBv2()
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { awsv.Report(t); elbv.Report(t) })
+		ec2API := lcaws.New(lcaws.Config{})
+		lcfg.APIs = append(lcfg.APIs, ec2API, awselbv2.New(awselbv2.Config{Instances: ec2API}))
+		lcfg.APIAddrs = map[string]string{lcaws.Name: "127.0.0.1:0", awselbv2.Name: "127.0.0.1:0"}
+		lcfg.Middleware = contractMiddleware(suite.validator, awsv, elbv)
 	}
 	run, err := localcloud.Start(ctx, lcfg)
 	if err != nil {
@@ -157,7 +164,7 @@ func RealHostsWith(t testing.TB, o RealOptions) *RealCloud {
 		rc.AWSURL = run.APIURLs[lcaws.Name]
 		rc.AWSDriver, err = aws.New(context.Background(), aws.Config{
 			Region: AWSRegion, AccessKey: lcaws.DevAccessKey, SecretKey: lcaws.DevSecretKey,
-			Endpoints: aws.Endpoints{EC2: rc.AWSURL},
+			Endpoints: aws.Endpoints{EC2: rc.AWSURL, ELBv2: run.APIURLs[awselbv2.Name]},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -167,8 +174,8 @@ func RealHostsWith(t testing.TB, o RealOptions) *RealCloud {
     region        = %[1]q
     access_key    = %[2]q
     secret_key    = %[3]q
-    endpoints     = { ec2 = %[4]q }
-  }`, AWSRegion, lcaws.DevAccessKey, lcaws.DevSecretKey, rc.AWSURL)
+    endpoints     = { ec2 = %[4]q, elbv2 = %[5]q }
+  }`, AWSRegion, lcaws.DevAccessKey, lcaws.DevSecretKey, rc.AWSURL, run.APIURLs[awselbv2.Name])
 	}
 	rc.ProviderConfig = fmt.Sprintf(`
 provider "haddock" {
@@ -267,20 +274,27 @@ func (rc *RealCloud) Leftovers() Leftovers {
 // counter:<tag>, returning the reference hosts pull.
 func (rc *RealCloud) PushCounter(t testing.TB, tag string) string {
 	t.Helper()
+	return rc.PushApp(t, "counter", tag)
+}
+
+// PushApp builds examples/apps/<app> into an image the same way and
+// pushes it as <app>:<tag>.
+func (rc *RealCloud) PushApp(t testing.TB, app, tag string) string {
+	t.Helper()
 	ctx := context.Background()
 	root, err := moduleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin, err := image.BuildGo(ctx, image.GoBuild{Package: "./examples/apps/counter", Dir: root})
+	bin, err := image.BuildGo(ctx, image.GoBuild{Package: "./examples/apps/" + app, Dir: root})
 	if err != nil {
-		t.Fatalf("building the counter app: %v", err)
+		t.Fatalf("building the %s app: %v", app, err)
 	}
-	img, err := image.FromBinary(bin, image.Options{Path: "/counter", ExposedPorts: []string{"8080/tcp"}})
+	img, err := image.FromBinary(bin, image.Options{Path: "/" + app, ExposedPorts: []string{"8080/tcp"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref := rc.Registry + "/counter:" + tag
+	ref := rc.Registry + "/" + app + ":" + tag
 	if _, err := image.Push(ctx, img, ref, true, rc.PushAuth()); err != nil {
 		t.Fatalf("pushing %s: %v", ref, err)
 	}

@@ -277,7 +277,7 @@ func TestAccDatabase_realPostgresForNodeGroup(t *testing.T) {
 		t.Fatalf("psql not found: apt-get install -y postgresql-15 (%v)", err)
 	}
 	rc := acctest.RealHosts(t)
-	img := rc.PushCounter(t, "db")
+	img := rc.PushApp(t, "dbcheck", "db")
 	var password string
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
@@ -322,7 +322,9 @@ func TestAccDatabase_realPostgresForNodeGroup(t *testing.T) {
 			},
 			{
 				// The stack gets the connection as a swarm secret through
-				// the ephemeral resource and files_wo: no state holds it.
+				// the ephemeral resource and files_wo, and its service on
+				// each of the group's hosts writes and reads rows with it;
+				// no state holds it.
 				Config: realDBConfig(rc, 2, "medium") + fmt.Sprintf(`
 ephemeral "haddock_database_credentials" "orders" {
   database_id = haddock_database.orders.id
@@ -364,6 +366,7 @@ resource "haddock_stack" "app" {
 						}
 						return fmt.Errorf("service app_web has no db_url secret: %+v", svc.Spec.TaskTemplate.ContainerSpec.Secrets)
 					},
+					checkServiceWritesRows("haddock_node_group.app", 2),
 				),
 			},
 		},
@@ -371,12 +374,17 @@ resource "haddock_stack" "app" {
 }
 
 // dbStackCompose hands the database's connection to a service as a swarm
-// secret (/run/secrets/db_url), on the group the database trusts.
+// secret (/run/secrets/db_url), on the group the database trusts: dbcheck
+// (examples/apps/dbcheck) writes a row per request and reads them back.
 const dbStackCompose = `
 services:
   web:
     image: ${IMAGE}
+    environment:
+      NODE_NAME: "{{.Node.Hostname}}"
     secrets: [db_url]
+    ports:
+      - { target: 8080, published: 8080, mode: host }
     deploy:
       mode: global
       placement:
@@ -466,6 +474,33 @@ func psqlFrom(rc *acctest.RealCloud, s *terraform.State, hostID, sql string) (st
 	cmd.Env = append(os.Environ(), "PGPASSWORD="+cr.Password)
 	out, err := cmd.CombinedOutput()
 	return strings.TrimSpace(string(out)), err
+}
+
+// checkServiceWritesRows asks the dbcheck service on each of the group's n
+// hosts to write a row and read the rows back, twice: each answer counts
+// its own rows, and the second one more.
+func checkServiceWritesRows(groupAddr string, n int) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		for i := range n {
+			ip := attr(s, groupAddr, fmt.Sprintf("nodes.%d.ipv4_address", i))
+			var last int64
+			for try := range 2 {
+				body, err := acctest.HTTPGet("http://" + ip + ":8080/api")
+				if err != nil {
+					return fmt.Errorf("the service on %s: %w", ip, err)
+				}
+				var got struct{ Rows, Mine int64 }
+				if err := json.Unmarshal([]byte(body), &got); err != nil {
+					return fmt.Errorf("the service on %s answered %q: %w", ip, body, err)
+				}
+				if got.Mine < 1 || (try == 1 && got.Mine <= last) {
+					return fmt.Errorf("the service on %s wrote no row: %s", ip, body)
+				}
+				last = got.Mine
+			}
+		}
+		return nil
+	}
 }
 
 // checkStateFileHasNo fails when terraform show -json of the state holds

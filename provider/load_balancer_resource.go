@@ -248,7 +248,7 @@ func (r *loadBalancerResource) ModifyPlan(ctx context.Context, req resource.Modi
 		}
 	}
 	if plan.Cloud.ValueString() == string(cloud.AWS) {
-		awsRuleChecks(plan, &resp.Diagnostics)
+		awsRuleChecks(ctx, plan, &resp.Diagnostics)
 	}
 	if plan.StickySessions != nil && plan.Type.ValueString() == string(cloud.LoadBalancerNetwork) {
 		resp.Diagnostics.AddAttributeError(path.Root("sticky_sessions"), "Sticky sessions need an http load balancer", "Cookies are set by a layer-7 load balancer: remove sticky_sessions or use type = \"http\".")
@@ -275,7 +275,15 @@ func (r *loadBalancerResource) ModifyPlan(ctx context.Context, req resource.Modi
 // awsRuleChecks refuses what the AWS driver cannot build: one target
 // group serves every rule, and an Application Load Balancer neither
 // passes TLS through nor speaks http2 to its listeners' clients as a rule.
-func awsRuleChecks(plan loadBalancerModel, diags *diag.Diagnostics) {
+func awsRuleChecks(ctx context.Context, plan loadBalancerModel, diags *diag.Diagnostics) {
+	var hc healthCheckModel
+	if !plan.HealthCheck.IsUnknown() && !plan.HealthCheck.IsNull() {
+		diags.Append(plan.HealthCheck.As(ctx, &hc, basetypes.ObjectAsOptions{})...)
+		if !hc.Timeout.IsUnknown() && !hc.Interval.IsUnknown() && hc.Timeout.ValueInt64() >= hc.Interval.ValueInt64() {
+			diags.AddAttributeError(path.Root("health_check").AtName("response_timeout_seconds"), "Health check timeout not below the interval",
+				fmt.Sprintf("AWS wants the health check's timeout (%d s) below its interval (%d s): lower response_timeout_seconds or raise check_interval_seconds.", hc.Timeout.ValueInt64(), hc.Interval.ValueInt64()))
+		}
+	}
 	for i, fr := range plan.ForwardingRules {
 		at := path.Root("forwarding_rules").AtListIndex(i)
 		first := plan.ForwardingRules[0]

@@ -1,12 +1,16 @@
 package provider_test
 
 import (
+	"context"
+	"fmt"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
 	"github.com/haddockhq/terraform-provider-haddock/acctest"
+	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
 )
 
 // The load balancer's own life on the suite's localcloud (no HAProxy
@@ -150,6 +154,70 @@ resource "haddock_node_group" "test" {
 					PlanOnly:    true,
 					ExpectError: acctest.ErrorMatching(tt.err...),
 				}},
+			})
+		})
+	}
+}
+
+// The same load balancer on every vendor from one table: DigitalOcean on
+// localcloud, AWS on moto (API only) and on localcloud's ELBv2 API (each
+// exchange checked against AWS's service model).
+func TestAccVendors_loadBalancer(t *testing.T) {
+	for _, v := range acctest.Vendors(t) {
+		t.Run(v.Name, func(t *testing.T) {
+			t.Parallel()
+			name := "lb-" + acctest.RandomName()[len(acctest.NamePrefix):]
+			cfg := func(path string) string {
+				return v.ProviderConfig + fmt.Sprintf(`
+resource "haddock_load_balancer" "test" {
+  cloud  = %q
+  name   = %q
+  region = "us-east"
+  forwarding_rules = [{ entry_protocol = "http", entry_port = 80, target_protocol = "http", target_port = 8080 }]
+  health_check = { port = 8080, path = %q, check_interval_seconds = 5, response_timeout_seconds = 3, healthy_threshold = 2, unhealthy_threshold = 2 }
+}
+`, v.Cloud, name, path)
+			}
+			resource.Test(t, resource.TestCase{
+				PreCheck:                 func() { acctest.PreCheck(t) },
+				ProtoV6ProviderFactories: acctest.ProviderFactories,
+				CheckDestroy: func(*terraform.State) error {
+					lbs, _ := v.Driver.(cloud.LoadBalancers)
+					all, err := lbs.ListLoadBalancers(context.Background())
+					if err != nil {
+						return err
+					}
+					for _, lb := range all {
+						if lb.Spec.Name == name {
+							return fmt.Errorf("load balancer %s is still there", name)
+						}
+					}
+					return nil
+				},
+				Steps: []resource.TestStep{
+					{
+						Config: cfg("/healthz"),
+						Check: resource.ComposeTestCheckFunc(
+							resource.TestCheckResourceAttr("haddock_load_balancer.test", "status", "active"),
+							resource.TestCheckResourceAttrSet("haddock_load_balancer.test", "address"),
+						),
+					},
+					{
+						Config:           cfg("/ready"),
+						ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("haddock_load_balancer.test", plancheck.ResourceActionUpdate)}},
+						Check:            resource.TestCheckResourceAttr("haddock_load_balancer.test", "health_check.path", "/ready"),
+					},
+					{
+						Config:           cfg("/ready"),
+						ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+					},
+					{
+						ResourceName:            "haddock_load_balancer.test",
+						ImportState:             true,
+						ImportStateVerify:       true,
+						ImportStateVerifyIgnore: []string{"region", "timeouts", "targets", "status", "deregistration_delay_seconds"},
+					},
+				},
 			})
 		})
 	}

@@ -71,7 +71,7 @@ func TestAccLoadBalancer_nodeGroupUnderLoad(t *testing.T) {
 		},
 		Steps: []resource.TestStep{
 			{
-				Config: lbConfig(rc, img, 3, "debian-12"),
+				Config: lbConfig(rc, "digitalocean", img, 3, "debian-12"),
 				Check: resource.ComposeTestCheckFunc(
 					resource.TestCheckResourceAttr(lbAddr, "status", "active"),
 					resource.TestCheckResourceAttr(lbAddr, "health_check.path", "/healthz"),
@@ -89,7 +89,7 @@ func TestAccLoadBalancer_nodeGroupUnderLoad(t *testing.T) {
 			},
 			{
 				// Scale in: two hosts leave the load balancer, then drain.
-				Config: lbConfig(rc, img, 1, "debian-12"),
+				Config: lbConfig(rc, "digitalocean", img, 1, "debian-12"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(lbGroupAddr, plancheck.ResourceActionUpdate),
 					plancheck.ExpectResourceAction(lbAddr, plancheck.ResourceActionNoop),
@@ -98,13 +98,13 @@ func TestAccLoadBalancer_nodeGroupUnderLoad(t *testing.T) {
 			},
 			{
 				// Scale out: new hosts join it once their task runs.
-				Config: lbConfig(rc, img, 3, "debian-12"),
+				Config: lbConfig(rc, "digitalocean", img, 3, "debian-12"),
 				Check:  checkLBTargets(lbs, 3),
 			},
 			{
 				// Roll the image: each replacement joins the load balancer
 				// before the host it replaces leaves it.
-				Config: lbConfig(rc, img, 3, "ubuntu-24.04"),
+				Config: lbConfig(rc, "digitalocean", img, 3, "ubuntu-24.04"),
 				Check: resource.ComposeTestCheckFunc(
 					checkLBTargets(lbs, 3),
 					func(s *terraform.State) error {
@@ -127,7 +127,7 @@ func TestAccLoadBalancer_nodeGroupUnderLoad(t *testing.T) {
 				),
 			},
 			{
-				Config:           lbConfig(rc, img, 3, "ubuntu-24.04"),
+				Config:           lbConfig(rc, "digitalocean", img, 3, "ubuntu-24.04"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
 			},
 			{
@@ -141,13 +141,19 @@ func TestAccLoadBalancer_nodeGroupUnderLoad(t *testing.T) {
 	})
 }
 
-func lbConfig(rc *acctest.RealCloud, img string, count int, image string) string {
+func lbConfig(rc *acctest.RealCloud, cloudName, img string, count int, image string) string {
+	// AWS wants the health check's timeout below its interval, of 5 s at
+	// least; a short deregistration delay keeps scale-in quick.
+	check, extra := "check_interval_seconds   = 3\n    response_timeout_seconds = 3", ""
+	if cloudName == "aws" {
+		check, extra = "check_interval_seconds   = 5\n    response_timeout_seconds = 3", "\n  deregistration_delay_seconds = 5"
+	}
 	return rc.ProviderConfig + fmt.Sprintf(`
 resource "haddock_swarm_cluster" "lb" {
   name = "lb"
   managers = {
     count  = 1
-    cloud  = "digitalocean"
+    cloud  = %[5]q
     region = "eu-central"
     size   = "small"
     image  = "debian-12"
@@ -155,7 +161,7 @@ resource "haddock_swarm_cluster" "lb" {
 }
 
 resource "haddock_load_balancer" "web" {
-  cloud  = "digitalocean"
+  cloud  = %[5]q
   name   = "web"
   region = "eu-central"
   forwarding_rules = [{
@@ -168,11 +174,10 @@ resource "haddock_load_balancer" "web" {
     protocol                 = "http"
     port                     = 8080
     path                     = "/healthz"
-    check_interval_seconds   = 3
-    response_timeout_seconds = 3
+    %[6]s
     healthy_threshold        = 2
     unhealthy_threshold      = 2
-  }
+  }%[7]s
 }
 
 resource "haddock_node_group" "web" {
@@ -180,7 +185,7 @@ resource "haddock_node_group" "web" {
   cluster_credentials = haddock_swarm_cluster.lb.credentials
   name                = "web"
   node_count          = %[1]d
-  cloud               = "digitalocean"
+  cloud               = %[5]q
   region              = "eu-central"
   size                = "small"
   image               = %[2]q
@@ -195,7 +200,7 @@ resource "haddock_stack" "counter" {
   compose             = %[4]q
   depends_on          = [haddock_node_group.web]
 }
-`, count, image, img, strings.ReplaceAll(lbCompose, "${", "$${"))
+`, count, image, img, strings.ReplaceAll(lbCompose, "${", "$${"), cloudName, check, extra)
 }
 
 // groupHostIDs are the node group's hosts' vendor ids.
@@ -204,7 +209,7 @@ func groupHostIDs(s *terraform.State) []string {
 	var out []string
 	for k, v := range a {
 		if strings.HasPrefix(k, "nodes.") && strings.HasSuffix(k, ".host_id") {
-			out = append(out, strings.TrimPrefix(v, "digitalocean/"))
+			out = append(out, v[strings.LastIndex(v, "/")+1:]) // digitalocean/<id>, aws[/<region>]/<id>
 		}
 	}
 	slices.Sort(out)
@@ -242,4 +247,59 @@ func waitAnswers(url string, within time.Duration) error {
 		}
 	}
 	return err
+}
+
+// The same on AWS, on localcloud's EC2 and ELBv2 APIs over real hosts (the
+// load balancer is the same HAProxy): a node group behind an Application
+// Load Balancer scales 2 → 1 under load through it, and no request fails.
+func TestAccLoadBalancer_awsNodeGroupUnderLoad(t *testing.T) {
+	rc := acctest.RealHostsWith(t, acctest.RealOptions{AWS: true})
+	img := rc.PushCounter(t, "lbaws")
+	lbs, ok := rc.AWSDriver.(cloud.LoadBalancers)
+	if !ok {
+		t.Fatal("the AWS driver has no load balancers")
+	}
+	var load *testload.Load
+	t.Cleanup(func() {
+		if load != nil {
+			load.Stop()
+		}
+	})
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProviderFactories,
+		CheckDestroy:             func(*terraform.State) error { return rc.WaitHostsGone(90 * time.Second) },
+		Steps: []resource.TestStep{
+			{
+				Config: lbConfig(rc, "aws", img, 2, "debian-12"),
+				Check: resource.ComposeTestCheckFunc(
+					resource.TestCheckResourceAttr(lbAddr, "status", "active"),
+					checkLBTargets(lbs, 2),
+					func(s *terraform.State) error {
+						url := "http://" + attr(s, lbAddr, "address") + "/api"
+						if err := waitAnswers(url, time.Minute); err != nil {
+							return fmt.Errorf("the app does not answer through the AWS load balancer: %w", err)
+						}
+						load = testload.StartLoad(url)
+						return nil
+					},
+				),
+			},
+			{
+				Config: lbConfig(rc, "aws", img, 1, "debian-12"),
+				Check: resource.ComposeTestCheckFunc(
+					checkLBTargets(lbs, 1),
+					func(*terraform.State) error {
+						res := load.Stop()
+						load = nil
+						fmt.Printf("AWS node group behind an ALB (localcloud ELBv2 on HAProxy), scaled 2 → 1 under load: %s; %d failed requests\n", res, res.Failed)
+						if res.Failed != 0 || res.OK == 0 {
+							return fmt.Errorf("%d of %d requests failed:\n%s", res.Failed, res.Requests, strings.Join(res.Failures, "\n"))
+						}
+						return nil
+					},
+				),
+			},
+		},
+	})
 }

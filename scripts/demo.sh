@@ -34,7 +34,8 @@ export TF_CLI_CONFIG_FILE=$root/bin/dev.tfrc
 export CHECKPOINT_DISABLE=1
 export DIGITALOCEAN_API_URL=$url
 aws_listen=${LOCALCLOUD_AWS_LISTEN:-127.0.0.1:9081}
-export AWS_ENDPOINT_URL_EC2=http://$aws_listen AWS_ACCESS_KEY_ID=localcloud AWS_REGION=eu-central-1
+elb_listen=${LOCALCLOUD_ELBV2_LISTEN:-127.0.0.1:9082}
+export AWS_ENDPOINT_URL_EC2=http://$aws_listen AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2=http://$elb_listen AWS_ACCESS_KEY_ID=localcloud AWS_REGION=eu-central-1
 tf() { terraform -chdir="$root/examples/local" "$@"; }
 
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }

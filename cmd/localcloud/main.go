@@ -1,9 +1,11 @@
 // Command localcloud serves the DigitalOcean v2 API subset Haddock uses on
-// a loopback port, and the EC2 API subset on another, so the provider can
-// be tried offline.
+// a loopback port (droplets, reserved IPs, load balancers, databases), and
+// the EC2 and ELBv2 API subsets on others, so the provider can be tried
+// offline.
 //
 //	localcloud serve [-listen 127.0.0.1:9080] [-token T] [-boot-delay 2s]
-//	                 [-aws-listen 127.0.0.1:9081] [-aws-access-key K] [-aws-secret-key S]
+//	                 [-aws-listen 127.0.0.1:9081] [-elbv2-listen 127.0.0.1:9082]
+//	                 [-aws-access-key K] [-aws-secret-key S]
 //	                 [-backend memory|netns] [-state-dir DIR]
 //	                 [-subnet 10.213.0.0/24] [-reserved-prefix 10.213.128.0/25]
 //	                 [-bridge hdk0] [-netns-prefix hdk-]
@@ -70,6 +72,7 @@ import (
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
 	lcaws "github.com/haddockhq/terraform-provider-haddock/internal/localcloud/aws"
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/awselbv2"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/digitalocean"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netns"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netnsbackend"
@@ -142,6 +145,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	token := fs.String("token", "", "bearer `token` clients must send; it shows in ps, prefer -token-file or $LOCALCLOUD_TOKEN (default: with -backend netns a random token kept in <state-dir>/"+tokenFileName+", else "+localcloud.DevToken+")")
 	tokenFile := fs.String("token-file", "", "read the bearer token from this `file`")
 	awsListen := fs.String("aws-listen", envOr("LOCALCLOUD_AWS_LISTEN", lcaws.DefaultAddr), "loopback `address` of the EC2 API, or none ($LOCALCLOUD_AWS_LISTEN)")
+	elbListen := fs.String("elbv2-listen", envOr("LOCALCLOUD_ELBV2_LISTEN", awselbv2.DefaultAddr), "loopback `address` of the ELBv2 (load balancer) API, or none ($LOCALCLOUD_ELBV2_LISTEN)")
 	awsKey := fs.String("aws-access-key", envOr("LOCALCLOUD_AWS_ACCESS_KEY", lcaws.DevAccessKey), "the EC2 API's access `key` ($LOCALCLOUD_AWS_ACCESS_KEY)")
 	awsSecret := fs.String("aws-secret-key", "", "the EC2 API's secret `key` ($LOCALCLOUD_AWS_SECRET_KEY, default "+lcaws.DevSecretKey+")")
 	bootDelay := fs.Duration("boot-delay", 2*time.Second, "how long new droplets stay \"new\" at least (default 0 with -backend netns, whose hosts take their own time)")
@@ -246,6 +250,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		*awsSecret, secretHint = *token, tokenHint
 	}
 
+	ec2API := lcaws.New(lcaws.Config{AccessKey: *awsKey, SecretKey: *awsSecret})
 	cfg := localcloud.Config{
 		Addr:        *listen,
 		Token:       *token,
@@ -253,7 +258,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		DeleteDelay: *deleteDelay,
 		APIs: []localcloud.API{
 			digitalocean.New(digitalocean.Config{ActionDelay: *actionDelay}),
-			lcaws.New(lcaws.Config{AccessKey: *awsKey, SecretKey: *awsSecret}),
+			ec2API,
+			awselbv2.New(awselbv2.Config{AccessKey: *awsKey, SecretKey: *awsSecret, Instances: ec2API}),
 		},
 		Backend:   be,
 		Logf:      logf,
@@ -262,8 +268,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		FaultSeed: *faultSeed,
 		RateLimit: *rateLimit,
 	}
+	cfg.APIAddrs = map[string]string{}
 	if *awsListen != "none" {
-		cfg.APIAddrs = map[string]string{lcaws.Name: *awsListen}
+		cfg.APIAddrs[lcaws.Name] = *awsListen
+		if *elbListen != "none" {
+			cfg.APIAddrs[awselbv2.Name] = *elbListen
+		}
 	}
 	if !*quiet {
 		cfg.Middleware = logRequests(logger)
@@ -323,6 +333,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if u := srv.APIURLs[lcaws.Name]; u != "" {
 		_, _ = fmt.Fprintf(stdout, "localcloud: serving the EC2 API on %s (regions %s)\n", u, awsRegions())
 		_, _ = fmt.Fprintf(stdout, "export AWS_ENDPOINT_URL_EC2=%s\n", u)
+		if e := srv.APIURLs[awselbv2.Name]; e != "" {
+			_, _ = fmt.Fprintf(stdout, "localcloud: serving the ELBv2 API on %s (load balancers: HAProxy with -backend netns)\n", e)
+			_, _ = fmt.Fprintf(stdout, "export AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2=%s\n", e)
+		}
 		_, _ = fmt.Fprintf(stdout, "export AWS_ACCESS_KEY_ID=%s\n", *awsKey)
 		_, _ = fmt.Fprintf(stdout, "export AWS_SECRET_ACCESS_KEY=%s\n", secretHint)
 		_, _ = fmt.Fprintf(stdout, "export AWS_REGION=%[1]s AWS_DEFAULT_REGION=%[1]s\n", lcaws.Regions[0].Name)

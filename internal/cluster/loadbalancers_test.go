@@ -193,3 +193,41 @@ func sorted(s []string) []string {
 	slices.Sort(out)
 	return out
 }
+
+// The managers in a load balancer: a manager leaves it before it is
+// demoted on a shrink, and a rollout adds each replacement before the
+// manager it replaces leaves.
+func TestManagersLoadBalancerMembership(t *testing.T) {
+	h := newHarness(t)
+	lbs := newFakeLBs(h.drv, "lb1")
+	spec := clusterSpec(3)
+	spec.Managers.LoadBalancers = []string{"digitalocean/lb1"}
+	c, _, err := Create(t.Context(), lbs, spec, h.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := lbs.lbTargets("lb1"); got != "prod-manager-1,prod-manager-2,prod-manager-3" {
+		t.Fatalf("after create, lb1 targets %s", got)
+	}
+	h.rec.reset()
+	spec.Managers.Count = 1
+	if _, err := c.Apply(t.Context(), spec); err != nil {
+		t.Fatal(err)
+	}
+	ev := events(h, "lb-", "demote")
+	if len(ev) < 3 || !strings.HasPrefix(ev[0], "lb-remove lb1 ") || !strings.HasPrefix(ev[1], "demote ") {
+		t.Errorf("shrink: %q (want the load balancer left before the first demotion)", ev)
+	}
+	if got := lbs.lbTargets("lb1"); strings.Count(got, ",") != 0 || got == "" {
+		t.Errorf("after the shrink, lb1 targets %q, want the one manager", got)
+	}
+	h.rec.reset()
+	spec.Managers.Size = "s-4vcpu-8gb"
+	if _, err := c.Apply(t.Context(), spec); err != nil {
+		t.Fatal(err)
+	}
+	ev = events(h, "lb-", "drain", "demote", "delete")
+	if len(ev) < 3 || !strings.HasPrefix(ev[0], "lb-add lb1 ") || !strings.HasPrefix(ev[1], "lb-remove lb1 ") {
+		t.Errorf("rollout: %q (want the replacement added, then the old manager removed, before the drain)", ev)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/awsauth"
 )
 
 // Name is the API's name: the API of the hosts and addresses it creates
@@ -225,8 +226,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errf(400, "InvalidParameterValue", "The request could not be parsed: %v", err))
 		return
 	}
-	auth, _ := parseAuthorization(r.Header.Get("Authorization")) // Authenticate checked it
-	reg, _ := findRegion(auth.region)
+	reg, _ := findRegion(awsauth.Region(r.Header.Get("Authorization"))) // Authenticate checked it
 	c := &call{w: w, r: r, p: params{r.Form}, action: r.Form.Get("Action"), region: reg, now: a.s.Now()}
 	h, ok := handlers[c.action]
 	switch {

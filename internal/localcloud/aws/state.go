@@ -137,3 +137,28 @@ type elasticIP struct {
 	AssociationID string `json:"association_id,omitempty"`
 	InstanceID    string `json:"instance_id,omitempty"`
 }
+
+// HostOfInstance is the core host of instance id, for the ELBv2 API's
+// targets (awselbv2.InstanceResolver); false when there is none or it is
+// terminated. Call without the lock.
+func (a *API) HostOfInstance(id string) (int, bool) {
+	a.s.Lock()
+	defer a.s.Unlock()
+	in := a.st.Instances[id]
+	if in == nil || !in.TerminatedAt.IsZero() {
+		return 0, false
+	}
+	return in.HostID, true
+}
+
+// InstanceOfHost is the instance of core host hostID (see
+// HostOfInstance). Call without the lock.
+func (a *API) InstanceOfHost(hostID int) (string, bool) {
+	a.s.Lock()
+	defer a.s.Unlock()
+	in := a.st.byHost[hostID]
+	if in == nil || !in.TerminatedAt.IsZero() {
+		return "", false
+	}
+	return in.ID, true
+}

@@ -24,6 +24,10 @@ type Model struct {
 		APIVersion   string `json:"apiVersion"`
 		Protocol     string `json:"protocol"`
 		XMLNamespace string `json:"xmlNamespace"`
+		// EndpointPrefix is the service's name in SigV4 credential scopes
+		// ("ec2", "elasticloadbalancing").
+		EndpointPrefix      string `json:"endpointPrefix"`
+		ServiceAbbreviation string `json:"serviceAbbreviation"`
 	} `json:"metadata"`
 	Operations map[string]Operation `json:"operations"`
 	Shapes     map[string]*Shape    `json:"shapes"`
@@ -41,6 +45,9 @@ type ShapeRef struct {
 	LocationName string `json:"locationName"`
 	QueryName    string `json:"queryName"`
 	Flattened    bool   `json:"flattened"`
+	// ResultWrapper is the element an operation's output is wrapped in
+	// (query protocol: <ActionResult>).
+	ResultWrapper string `json:"resultWrapper"`
 }
 
 // Shape is a structure, list, map or scalar.
@@ -52,6 +59,9 @@ type Shape struct {
 	Enum     []string             `json:"enum"`
 	Min      *float64             `json:"min"`
 	Max      *float64             `json:"max"`
+	// Flattened: a list serialized without the member level (query
+	// protocol).
+	Flattened bool `json:"flattened"`
 }
 
 // FindModel returns the path of EC2's service model: $HADDOCK_AWS_EC2_MODEL,
@@ -84,8 +94,8 @@ func LoadModel(path string) (*Model, error) {
 	if err := json.NewDecoder(r).Decode(&m); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if m.Metadata.Protocol != "ec2" {
-		return nil, fmt.Errorf("%s: protocol %q, want ec2", path, m.Metadata.Protocol)
+	if m.Metadata.Protocol != "ec2" && m.Metadata.Protocol != "query" {
+		return nil, fmt.Errorf("%s: protocol %q, want ec2 or query", path, m.Metadata.Protocol)
 	}
 	return &m, nil
 }

@@ -146,7 +146,7 @@ func (v *Validator) Check() error {
 		return nil
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "awsmodel: %d violation(s) of AWS's EC2 service model:\n", len(vs))
+	fmt.Fprintf(&b, "awsmodel: %d violation(s) of AWS's %s service model:\n", len(vs), v.service())
 	for _, x := range vs {
 		fmt.Fprintf(&b, "  %s\n", x)
 	}
@@ -161,8 +161,8 @@ func (v *Validator) Summary() string {
 		names = append(names, k)
 	}
 	sort.Strings(names)
-	return fmt.Sprintf("awsmodel: %d EC2 requests and responses (%d actions: %s) checked against AWS's EC2 service model, %d violation(s)",
-		v.Checked(), len(names), strings.Join(names, " "), len(v.Violations()))
+	return fmt.Sprintf("awsmodel: %d %s requests and responses (%d actions: %s) checked against AWS's %s service model, %d violation(s)",
+		v.Checked(), v.service(), len(names), strings.Join(names, " "), v.service(), len(v.Violations()))
 }
 
 // Validate checks one exchange: the request's parameters, the response's
@@ -183,11 +183,18 @@ func (v *Validator) Validate(params url.Values, status int, body []byte) {
 		}
 		v.checkRequest(op, params, fail)
 	}
-	if status >= 200 && status < 300 {
+	switch {
+	case status >= 200 && status < 300 && v.query():
+		if ok {
+			v.checkQueryResponse(action, op, body, fail)
+		}
+	case status >= 200 && status < 300:
 		if ok {
 			v.checkResponse(action, op, body, fail)
 		}
-	} else {
+	case v.query():
+		checkQueryError(status, body, fail)
+	default:
 		checkError(status, body, fail)
 	}
 	v.mu.Lock()
@@ -265,7 +272,7 @@ func (v *Validator) checkParam(path string, n *node, shapeName string, fail func
 		}
 		byQuery := map[string]string{}
 		for name, ref := range sh.Members {
-			byQuery[queryName(name, ref)] = name
+			byQuery[v.paramName(name, ref)] = name
 		}
 		for seg, kid := range n.kids {
 			name, ok := byQuery[seg]
@@ -276,8 +283,8 @@ func (v *Validator) checkParam(path string, n *node, shapeName string, fail func
 			v.checkParam(join(seg), kid, sh.Members[name].Shape, fail)
 		}
 		for _, req := range sh.Required {
-			if ref := sh.Members[req]; ref != nil && n.kids[queryName(req, ref)] == nil {
-				fail(KindRequest, "%s: required member %s of %s is missing", join(queryName(req, ref)), req, shapeName)
+			if ref := sh.Members[req]; ref != nil && n.kids[v.paramName(req, ref)] == nil {
+				fail(KindRequest, "%s: required member %s of %s is missing", join(v.paramName(req, ref)), req, shapeName)
 			}
 		}
 	case "list":
@@ -287,6 +294,11 @@ func (v *Validator) checkParam(path string, n *node, shapeName string, fail func
 		if n.val != nil {
 			fail(KindRequest, "%s: a value %q where list %s belongs (lists are Name.1, Name.2, ...)", path, *n.val, shapeName)
 			return
+		}
+		if v.query() && !sh.Flattened {
+			if n, path = v.queryListItems(path, n, sh, fail); n == nil {
+				return
+			}
 		}
 		for seg, kid := range n.kids {
 			i, err := strconv.Atoi(seg)
