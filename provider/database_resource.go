@@ -293,10 +293,45 @@ func (r *databaseResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 		resp.RequiresReplace = append(resp.RequiresReplace, path.Root("region"))
 	}
 	plan.VendorRegion = types.StringValue(region)
+	r.checkTrustedHosts(ctx, c, region, plan.TrustedSources, &resp.Diagnostics)
 	if state != nil && (!plan.Size.Equal(state.Size) || !plan.NodeCount.Equal(state.NodeCount) || !plan.StorageGiB.Equal(state.StorageGiB)) {
 		plan.Status = types.StringUnknown()
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+// checkTrustedHosts refuses, at plan time, trusted_sources host ids that
+// are not hosts of the database's vendor and region (a typo, or a host
+// deleted since). Tags name groups whose hosts may not exist yet: not
+// checked.
+func (r *databaseResource) checkTrustedHosts(ctx context.Context, c cloud.Name, region string, set types.Set, diags *diag.Diagnostics) {
+	if set.IsNull() || set.IsUnknown() {
+		return
+	}
+	var vals []types.String
+	diags.Append(set.ElementsAs(ctx, &vals, false)...)
+	for _, v := range vals {
+		if v.IsUnknown() || v.IsNull() {
+			continue
+		}
+		hc, _, vid, err := parseCloudID(v.ValueString())
+		if err != nil || hostTagRE.MatchString(v.ValueString()) {
+			continue // not a host id
+		}
+		if hc != string(c) {
+			diags.AddAttributeError(path.Root("trusted_sources"), "Host on another cloud",
+				fmt.Sprintf("%s is a %s host, but the database is on %s: its firewall can only name hosts of its own vendor (use the host's address instead).", v.ValueString(), hc, c))
+			continue
+		}
+		drv, _, ds := r.data.driver(string(c), region, path.Root("trusted_sources"))
+		if ds.HasError() {
+			return
+		}
+		if _, err := drv.GetHost(ctx, vid); cloud.IsNotFound(err) {
+			diags.AddAttributeError(path.Root("trusted_sources"), "Unknown host",
+				fmt.Sprintf("Host %s does not exist on %s: check the id, or refer to the haddock_host's id attribute.", v.ValueString(), c))
+		}
+	}
 }
 
 func (r *databaseResource) dbs(m *databaseModel) (cloud.Databases, cloud.Name, error) {

@@ -232,6 +232,24 @@ resource "haddock_database" "test" {
   size            = "small"
   trusted_sources = ["web-servers"]
 }`, err: []string{"Invalid trusted source", "trusted_sources", `"web-servers" is not a trusted source`, "host_tag"}},
+		{name: "unknown trusted host", config: `
+resource "haddock_database" "test" {
+  cloud           = "digitalocean"
+  name            = "orders"
+  region          = "eu-central"
+  engine          = "postgres"
+  size            = "small"
+  trusted_sources = ["digitalocean/99999999"]
+}`, err: []string{"Unknown host", "trusted_sources", "Host digitalocean/99999999 does not exist on digitalocean"}},
+		{name: "trusted host of another cloud", config: `
+resource "haddock_database" "test" {
+  cloud           = "digitalocean"
+  name            = "orders"
+  region          = "eu-central"
+  engine          = "postgres"
+  size            = "small"
+  trusted_sources = ["aws/i-0abc123"]
+}`, err: []string{"Host on another cloud", "trusted_sources", "aws/i-0abc123 is a aws host, but the database is on digitalocean"}},
 		{name: "password on DigitalOcean", config: `
 resource "haddock_database" "test" {
   cloud             = "digitalocean"
