@@ -26,6 +26,7 @@ import (
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
 	lcaws "github.com/haddockhq/terraform-provider-haddock/internal/localcloud/aws"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/awselbv2"
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/awsrds"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/contract"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/contract/awsmodel"
 	lcdo "github.com/haddockhq/terraform-provider-haddock/internal/localcloud/digitalocean"
@@ -59,6 +60,8 @@ var (
 		awsValidator *awsmodel.Validator
 		elbURL       string
 		elbValidator *awsmodel.Validator
+		rdsURL       string
+		secretsURL   string
 	}
 )
 
@@ -97,13 +100,19 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "acctest: loading AWS's ELBv2 service model for the contract check: %v\n", err)
 		return 1
 	}
-	ec2API := lcaws.New(lcaws.Config{})
+	rv, err := awsmodel.NewRDS()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "acctest: loading AWS's RDS service model for the contract check: %v\n", err)
+		return 1
+	}
+	ec2API, rdsAPI := lcaws.New(lcaws.Config{}), awsrds.New(awsrds.Config{})
 	lc, err := localcloud.Start(ctx, localcloud.Config{
 		Token:      Token,
 		BootDelay:  BootDelay,
-		Middleware: contractMiddleware(v, av, ev),
-		APIs:       []localcloud.API{lcdo.New(lcdo.Config{}), ec2API, awselbv2.New(awselbv2.Config{Instances: ec2API})},
-		APIAddrs:   map[string]string{lcaws.Name: "127.0.0.1:0", awselbv2.Name: "127.0.0.1:0"},
+		Middleware: contractMiddleware(v, av, ev, rv),
+		APIs:       []localcloud.API{lcdo.New(lcdo.Config{}), ec2API, awselbv2.New(awselbv2.Config{Instances: ec2API}), rdsAPI, rdsAPI.Secrets()},
+		APIAddrs: map[string]string{lcaws.Name: "127.0.0.1:0", awselbv2.Name: "127.0.0.1:0",
+			awsrds.Name: "127.0.0.1:0", awsrds.SecretsName: "127.0.0.1:0"},
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "acctest: starting localcloud: %v\n", err)
@@ -113,6 +122,7 @@ func run(m *testing.M) int {
 	suite.run, suite.validator = lc, v
 	suite.awsURL, suite.awsValidator = lc.APIURLs[lcaws.Name], av
 	suite.elbURL, suite.elbValidator = lc.APIURLs[awselbv2.Name], ev
+	suite.rdsURL, suite.secretsURL = lc.APIURLs[awsrds.Name], lc.APIURLs[awsrds.SecretsName]
 	_ = os.Setenv(provider.EnvDigitalOceanURL, lc.URL)
 	_ = os.Setenv(provider.EnvDigitalOceanToken, Token)
 	suite.do, err = digitalocean.New(digitalocean.Config{Token: Token, APIEndpoint: lc.URL, PollInterval: 50 * time.Millisecond})
@@ -138,17 +148,25 @@ func run(m *testing.M) int {
 		return 1
 	}
 	fmt.Printf("contract: %s\n", ev.Summary())
+	if err := rv.Check(); err != nil {
+		fmt.Fprintf(os.Stderr, "\nFAIL: localcloud broke AWS's RDS API contract during the suite:\n%v\n", err)
+		return 1
+	}
+	fmt.Printf("contract: %s\n", rv.Summary())
 	return code
 }
 
 // contractMiddleware checks DigitalOcean's paths against its OpenAPI spec
 // and the AWS APIs' exchanges against AWS's service models (EC2, and ELBv2
-// when elb is not nil), each validator seeing its own service only.
-func contractMiddleware(do *contract.Validator, ec2, elb *awsmodel.Validator) func(http.Handler) http.Handler {
+// and RDS when given), each validator seeing its own service only.
+func contractMiddleware(do *contract.Validator, ec2, elb, rds *awsmodel.Validator) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		aws := next
+		if rds != nil {
+			aws = rds.OnlyService("rds", aws)
+		}
 		if elb != nil {
-			aws = elb.OnlyService("elasticloadbalancing", next)
+			aws = elb.OnlyService("elasticloadbalancing", aws)
 		}
 		d, e := do.Middleware(next), ec2.OnlyService("ec2", aws)
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

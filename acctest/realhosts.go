@@ -21,6 +21,7 @@ import (
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
 	lcaws "github.com/haddockhq/terraform-provider-haddock/internal/localcloud/aws"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/awselbv2"
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/awsrds"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/contract/awsmodel"
 	lcdo "github.com/haddockhq/terraform-provider-haddock/internal/localcloud/digitalocean"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/localcloudtest"
@@ -125,11 +126,16 @@ func RealHostsWith(t testing.TB, o RealOptions) *RealCloud {
 			cancel()
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { awsv.Report(t); elbv.Report(t) })
-		ec2API := lcaws.New(lcaws.Config{})
-		lcfg.APIs = append(lcfg.APIs, ec2API, awselbv2.New(awselbv2.Config{Instances: ec2API}))
-		lcfg.APIAddrs = map[string]string{lcaws.Name: "127.0.0.1:0", awselbv2.Name: "127.0.0.1:0"}
-		lcfg.Middleware = contractMiddleware(suite.validator, awsv, elbv)
+		rdsv, err := awsmodel.NewRDS()
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { awsv.Report(t); elbv.Report(t); rdsv.Report(t) })
+		ec2API, rdsAPI := lcaws.New(lcaws.Config{}), awsrds.New(awsrds.Config{})
+		lcfg.APIs = append(lcfg.APIs, ec2API, awselbv2.New(awselbv2.Config{Instances: ec2API}), rdsAPI, rdsAPI.Secrets())
+		lcfg.APIAddrs = map[string]string{lcaws.Name: "127.0.0.1:0", awselbv2.Name: "127.0.0.1:0", awsrds.Name: "127.0.0.1:0", awsrds.SecretsName: "127.0.0.1:0"}
+		lcfg.Middleware = contractMiddleware(suite.validator, awsv, elbv, rdsv)
 	}
 	run, err := localcloud.Start(ctx, lcfg)
 	if err != nil {
@@ -164,7 +170,7 @@ func RealHostsWith(t testing.TB, o RealOptions) *RealCloud {
 		rc.AWSURL = run.APIURLs[lcaws.Name]
 		rc.AWSDriver, err = aws.New(context.Background(), aws.Config{
 			Region: AWSRegion, AccessKey: lcaws.DevAccessKey, SecretKey: lcaws.DevSecretKey,
-			Endpoints: aws.Endpoints{EC2: rc.AWSURL, ELBv2: run.APIURLs[awselbv2.Name]},
+			Endpoints: aws.Endpoints{EC2: rc.AWSURL, ELBv2: run.APIURLs[awselbv2.Name], RDS: run.APIURLs[awsrds.Name], SecretsManager: run.APIURLs[awsrds.SecretsName]},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -174,8 +180,8 @@ func RealHostsWith(t testing.TB, o RealOptions) *RealCloud {
     region        = %[1]q
     access_key    = %[2]q
     secret_key    = %[3]q
-    endpoints     = { ec2 = %[4]q, elbv2 = %[5]q }
-  }`, AWSRegion, lcaws.DevAccessKey, lcaws.DevSecretKey, rc.AWSURL, run.APIURLs[awselbv2.Name])
+    endpoints     = { ec2 = %[4]q, elbv2 = %[5]q, rds = %[6]q, secretsmanager = %[7]q }
+  }`, AWSRegion, lcaws.DevAccessKey, lcaws.DevSecretKey, rc.AWSURL, run.APIURLs[awselbv2.Name], run.APIURLs[awsrds.Name], run.APIURLs[awsrds.SecretsName])
 	}
 	rc.ProviderConfig = fmt.Sprintf(`
 provider "haddock" {

@@ -72,7 +72,7 @@ func AWSVendor(t *testing.T) Vendor {
 // exchanges checked against AWS's own service model.
 func AWSLocalcloudVendor(t *testing.T) Vendor {
 	t.Helper()
-	return awsVendor(t, "aws-localcloud", "us-east-1", lcaws.DevAccessKey, lcaws.DevSecretKey, aws.Endpoints{EC2: suite.awsURL, ELBv2: suite.elbURL})
+	return awsVendor(t, "aws-localcloud", "us-east-1", lcaws.DevAccessKey, lcaws.DevSecretKey, aws.Endpoints{EC2: suite.awsURL, ELBv2: suite.elbURL, RDS: suite.rdsURL, SecretsManager: suite.secretsURL})
 }
 
 // awsVendor is AWS at endpoints (EC2, and STS when set) with static keys.

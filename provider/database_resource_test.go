@@ -621,3 +621,125 @@ resource "haddock_load_balancer" "aws" {
 		},
 	})
 }
+
+// AWS on localcloud's RDS and Secrets Manager APIs: a database whose
+// password AWS manages (read through the driver from Secrets Manager, and
+// found nowhere in the state), resized in place, destroyed without a final
+// snapshot. In memory: no server runs (see the real-host test for that).
+func TestAccAWS_databaseOnLocalcloud(t *testing.T) {
+	v := acctest.AWSLocalcloudVendor(t)
+	dbs, _ := v.Driver.(cloud.Databases)
+	cfg := func(size string) string {
+		return v.ProviderConfig + fmt.Sprintf(`
+resource "haddock_database" "aws" {
+  cloud           = "aws"
+  name            = "orders-lc"
+  region          = "us-east"
+  engine          = "postgres"
+  size            = %q
+  trusted_sources = ["10.0.0.0/16"]
+  final_snapshot  = false
+}
+`, size)
+	}
+	var password string
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_11_0)},
+		ProtoV6ProviderFactories: acctest.ProviderFactories,
+		CheckDestroy: func(*terraform.State) error {
+			all, err := dbs.ListDatabases(context.Background())
+			if err != nil || len(all) != 0 {
+				return fmt.Errorf("after destroy: %d databases (%v)", len(all), err)
+			}
+			return nil
+		},
+		Steps: []resource.TestStep{
+			{
+				Config: cfg("small"),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("haddock_database.aws", tfjsonpath.New("status"), knownvalue.StringExact("online")),
+					statecheck.ExpectKnownValue("haddock_database.aws", tfjsonpath.New("port"), knownvalue.Int64Exact(25060)),
+				},
+				Check: resource.ComposeTestCheckFunc(
+					func(s *terraform.State) error {
+						cr, err := dbs.Credentials(context.Background(), attr(s, "haddock_database.aws", "vendor_id"))
+						if err != nil {
+							return err
+						}
+						if cr.Password == "" {
+							return fmt.Errorf("no managed password came from Secrets Manager")
+						}
+						password = cr.Password
+						return nil
+					},
+					checkStateFileHasNo(&password),
+				),
+			},
+			{
+				Config:            cfg("medium"),
+				ConfigPlanChecks:  resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("haddock_database.aws", plancheck.ResourceActionUpdate)}},
+				ConfigStateChecks: []statecheck.StateCheck{statecheck.ExpectKnownValue("haddock_database.aws", tfjsonpath.New("vendor_size"), knownvalue.StringExact("db.t4g.small"))},
+			},
+		},
+	})
+}
+
+// AWS on localcloud over real hosts: the RDS API runs a real PostgreSQL
+// (the same backend as DigitalOcean's databases); the managed password
+// from Secrets Manager connects over TLS, a row written survives a resize.
+func TestAccAWS_databaseOnRealPostgres(t *testing.T) {
+	if _, err := exec.LookPath("psql"); err != nil {
+		t.Fatalf("psql not found: apt-get install -y postgresql-15 (%v)", err)
+	}
+	rc := acctest.RealHostsWith(t, acctest.RealOptions{AWS: true})
+	dbs, _ := rc.AWSDriver.(cloud.Databases)
+	cfg := func(size string) string {
+		return rc.ProviderConfig + fmt.Sprintf(`
+resource "haddock_database" "aws" {
+  cloud          = "aws"
+  name           = "orders-real"
+  region         = "eu-central"
+  engine         = "postgres"
+  size           = %q
+  final_snapshot = false
+}
+`, size)
+	}
+	psql := func(s *terraform.State, sql string) (string, error) {
+		cr, err := dbs.Credentials(context.Background(), attr(s, "haddock_database.aws", "vendor_id"))
+		if err != nil {
+			return "", err
+		}
+		dsn := fmt.Sprintf("host=%s port=%d user=%s dbname=postgres sslmode=require connect_timeout=5", cr.Host, cr.Port, cr.User)
+		cmd := exec.Command("psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", dsn, "-c", sql)
+		cmd.Env = append(os.Environ(), "PGPASSWORD="+cr.Password)
+		out, err := cmd.CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_11_0)},
+		ProtoV6ProviderFactories: acctest.ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: cfg("small"),
+				Check: func(s *terraform.State) error {
+					if out, err := psql(s, "CREATE TABLE hits (n int); INSERT INTO hits VALUES (7); SELECT n FROM hits;"); err != nil || out != "7" {
+						return fmt.Errorf("with the managed password: %q, %v", out, err)
+					}
+					return nil
+				},
+			},
+			{
+				Config: cfg("medium"),
+				Check: func(s *terraform.State) error {
+					if out, err := psql(s, "SELECT n FROM hits"); err != nil || out != "7" {
+						return fmt.Errorf("after the resize: %q, %v", out, err)
+					}
+					return nil
+				},
+			},
+		},
+	})
+}

@@ -4,7 +4,7 @@
 // offline.
 //
 //	localcloud serve [-listen 127.0.0.1:9080] [-token T] [-boot-delay 2s]
-//	                 [-aws-listen 127.0.0.1:9081] [-elbv2-listen 127.0.0.1:9082]
+//	                 [-aws-listen 127.0.0.1:9081] [-elbv2-listen 127.0.0.1:9082] [-rds-listen 127.0.0.1:9083]
 //	                 [-aws-access-key K] [-aws-secret-key S]
 //	                 [-backend memory|netns] [-state-dir DIR]
 //	                 [-subnet 10.213.0.0/24] [-reserved-prefix 10.213.128.0/25]
@@ -66,6 +66,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -73,6 +74,7 @@ import (
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
 	lcaws "github.com/haddockhq/terraform-provider-haddock/internal/localcloud/aws"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/awselbv2"
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/awsrds"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/digitalocean"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netns"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netnsbackend"
@@ -145,6 +147,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	token := fs.String("token", "", "bearer `token` clients must send; it shows in ps, prefer -token-file or $LOCALCLOUD_TOKEN (default: with -backend netns a random token kept in <state-dir>/"+tokenFileName+", else "+localcloud.DevToken+")")
 	tokenFile := fs.String("token-file", "", "read the bearer token from this `file`")
 	awsListen := fs.String("aws-listen", envOr("LOCALCLOUD_AWS_LISTEN", lcaws.DefaultAddr), "loopback `address` of the EC2 API, or none ($LOCALCLOUD_AWS_LISTEN)")
+	rdsListen := fs.String("rds-listen", envOr("LOCALCLOUD_RDS_LISTEN", awsrds.DefaultAddr), "loopback `address` of the RDS (database) API, or none ($LOCALCLOUD_RDS_LISTEN); Secrets Manager on the next port")
 	elbListen := fs.String("elbv2-listen", envOr("LOCALCLOUD_ELBV2_LISTEN", awselbv2.DefaultAddr), "loopback `address` of the ELBv2 (load balancer) API, or none ($LOCALCLOUD_ELBV2_LISTEN)")
 	awsKey := fs.String("aws-access-key", envOr("LOCALCLOUD_AWS_ACCESS_KEY", lcaws.DevAccessKey), "the EC2 API's access `key` ($LOCALCLOUD_AWS_ACCESS_KEY)")
 	awsSecret := fs.String("aws-secret-key", "", "the EC2 API's secret `key` ($LOCALCLOUD_AWS_SECRET_KEY, default "+lcaws.DevSecretKey+")")
@@ -251,6 +254,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	ec2API := lcaws.New(lcaws.Config{AccessKey: *awsKey, SecretKey: *awsSecret})
+	rdsAPI := awsrds.New(awsrds.Config{AccessKey: *awsKey, SecretKey: *awsSecret})
 	cfg := localcloud.Config{
 		Addr:        *listen,
 		Token:       *token,
@@ -260,6 +264,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			digitalocean.New(digitalocean.Config{ActionDelay: *actionDelay}),
 			ec2API,
 			awselbv2.New(awselbv2.Config{AccessKey: *awsKey, SecretKey: *awsSecret, Instances: ec2API}),
+			rdsAPI, rdsAPI.Secrets(),
 		},
 		Backend:   be,
 		Logf:      logf,
@@ -273,6 +278,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cfg.APIAddrs[lcaws.Name] = *awsListen
 		if *elbListen != "none" {
 			cfg.APIAddrs[awselbv2.Name] = *elbListen
+		}
+		if *rdsListen != "none" {
+			cfg.APIAddrs[awsrds.Name] = *rdsListen
+			cfg.APIAddrs[awsrds.SecretsName] = nextPort(*rdsListen)
 		}
 	}
 	if !*quiet {
@@ -336,6 +345,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if e := srv.APIURLs[awselbv2.Name]; e != "" {
 			_, _ = fmt.Fprintf(stdout, "localcloud: serving the ELBv2 API on %s (load balancers: HAProxy with -backend netns)\n", e)
 			_, _ = fmt.Fprintf(stdout, "export AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2=%s\n", e)
+		}
+		if d := srv.APIURLs[awsrds.Name]; d != "" {
+			_, _ = fmt.Fprintf(stdout, "localcloud: serving the RDS API on %s and Secrets Manager on %s (databases: PostgreSQL with -backend netns)\n", d, srv.APIURLs[awsrds.SecretsName])
+			_, _ = fmt.Fprintf(stdout, "export AWS_ENDPOINT_URL_RDS=%s AWS_ENDPOINT_URL_SECRETS_MANAGER=%s\n", d, srv.APIURLs[awsrds.SecretsName])
 		}
 		_, _ = fmt.Fprintf(stdout, "export AWS_ACCESS_KEY_ID=%s\n", *awsKey)
 		_, _ = fmt.Fprintf(stdout, "export AWS_SECRET_ACCESS_KEY=%s\n", secretHint)
@@ -518,3 +531,14 @@ func (w *statusWriter) Write(p []byte) (int, error) {
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// nextPort is addr with its port plus one (Secrets Manager beside RDS);
+// addr as it is when it has no numeric port (":0" stays ":0").
+func nextPort(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	n, perr := strconv.Atoi(port)
+	if err != nil || perr != nil || n == 0 {
+		return addr
+	}
+	return net.JoinHostPort(host, strconv.Itoa(n+1))
+}

@@ -11,8 +11,10 @@
 //	localcloud/digitalocean/  DigitalOcean's v2 API (droplets, actions, reserved IPs, load balancers, databases, catalog) as an API
 //	localcloud/aws/           EC2's query API (instances, Elastic IPs, key pairs, security groups, catalog) as an API
 //	localcloud/awselbv2/      ELBv2's query API (load balancers, target groups, listeners, targets) on the same load balancers as DigitalOcean's
+//	localcloud/awsrds/        RDS's query API (DB instances) and Secrets Manager's GetSecretValue on the same database servers
+//	localcloud/awsauth/       SigV4 verification for the AWS APIs
 //	localcloud/contract/      checks every exchange against DigitalOcean's OpenAPI spec
-//	localcloud/contract/awsmodel/ checks every EC2 and ELBv2 exchange against AWS's service models
+//	localcloud/contract/awsmodel/ checks every EC2, ELBv2 and RDS exchange against AWS's service models
 //	localcloud/netns/         real hosts: network namespaces, each running dockerd
 //	localcloud/netnsbackend/  a HostBackend (and Restorer) over netns
 //	localcloud/registry/      the image registry on the hosts' bridge

@@ -23,9 +23,8 @@ const DefaultAddr = "127.0.0.1:9082"
 
 // InstanceResolver maps EC2 instance ids to the core's hosts and back: an
 // ELBv2 instance target "i-..." is the host the EC2 API launched. The EC2
-// API (package localcloud/aws) is to implement it; until then
-// EC2HandlerResolver serves. Its methods are called without the server's
-// lock held (they may take it).
+// API (package localcloud/aws) implements it. Its methods are called
+// without the server's lock held (they may take it).
 type InstanceResolver interface {
 	// HostOfInstance is the host of instance id; ok false when there is no
 	// such instance (or it is terminated).
@@ -96,9 +95,6 @@ func (a *API) Mount(s *localcloud.Server) {
 		panic("awselbv2: API mounted twice")
 	}
 	a.s = s
-	if b, ok := a.cfg.Instances.(interface{ bind(*localcloud.Server) }); ok {
-		b.bind(s)
-	}
 }
 
 // Authenticate implements localcloud.Authenticator: a valid SigV4

@@ -59,7 +59,7 @@ func startRaw(t *testing.T, dir string) *rawEnv {
 	run, err := localcloud.Start(context.Background(), localcloud.Config{
 		StateDir: dir,
 		Now:      clk.now,
-		APIs:     []localcloud.API{ec2API, awselbv2.New(awselbv2.Config{Instances: awselbv2.EC2HandlerResolver(ec2API)})},
+		APIs:     []localcloud.API{ec2API, awselbv2.New(awselbv2.Config{Instances: ec2API})},
 		APIAddrs: map[string]string{lcaws.Name: "127.0.0.1:0", awselbv2.Name: "127.0.0.1:0"},
 		Middleware: func(h http.Handler) http.Handler {
 			return v.OnlyService("elasticloadbalancing", h)

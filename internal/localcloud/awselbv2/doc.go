@@ -8,7 +8,7 @@
 // every exchange against it (awsmodel.NewELBv2).
 //
 //	ec2 := aws.New(aws.Config{})
-//	elb := awselbv2.New(awselbv2.Config{Instances: awselbv2.EC2HandlerResolver(ec2)})
+//	elb := awselbv2.New(awselbv2.Config{Instances: ec2})
 //	run, err := localcloud.Start(ctx, localcloud.Config{
 //		APIs:     []localcloud.API{ec2, elb},
 //		APIAddrs: map[string]string{aws.Name: "127.0.0.1:9081", awselbv2.Name: "127.0.0.1:9082"},
@@ -56,8 +56,8 @@
 // instances' private addresses (Server.TargetAddr of their hosts). Every
 // change (listeners, health check, attributes, targets) is applied before
 // the answer. Instance ids are mapped to the core's hosts by
-// Config.Instances (InstanceResolver), which the EC2 API is to implement;
-// EC2HandlerResolver does it meanwhile through the EC2 API's handler.
+// Config.Instances (InstanceResolver): the EC2 API (package localcloud/aws)
+// implements it.
 // DeleteLoadBalancer of an unknown ARN, and DeleteTargetGroup of an
 // unknown group, succeed, as on AWS.
 //
