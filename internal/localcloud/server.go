@@ -169,7 +169,7 @@ func (s *Server) Close() error {
 // endpoints or the API whose prefix the path starts with; an API's requests
 // are counted and may meet an injected fault first.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("X-Request-Id", newUUID())
+	w.Header().Set("X-Request-Id", NewUUID())
 	api := s.apiFor(r.URL.Path)
 	if api != nil {
 		s.serveAPI(api, r.URL.Path, w, r)
@@ -241,7 +241,7 @@ func (s *Server) APIHandler(name string) http.Handler {
 		panic("localcloud: no API " + name + " is mounted")
 	}
 	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Request-Id", newUUID())
+		w.Header().Set("X-Request-Id", NewUUID())
 		s.serveAPI(api, api.Prefix()+strings.TrimPrefix(r.URL.Path, "/"), w, r)
 	})
 	if s.cfg.Middleware != nil {
@@ -474,7 +474,9 @@ func checkLoopback(addr string) error {
 	return nil
 }
 
-func newUUID() string {
+// NewUUID is a random (version 4) UUID: request ids, and the ids vendor
+// APIs give their records.
+func NewUUID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40

@@ -296,12 +296,12 @@ func (a *API) createDB(w http.ResponseWriter, r *http.Request) {
 			version = "15"
 		}
 		db = &dbCluster{
-			ID: newLBID(), Name: req.Name, Engine: "pg", Version: version, Size: req.Size, Region: reg.Slug, NumNodes: req.NumNodes,
+			ID: localcloud.NewUUID(), Name: req.Name, Engine: "pg", Version: version, Size: req.Size, Region: reg.Slug, NumNodes: req.NumNodes,
 			StorageMiB: req.StorageSizeMiB, Tags: slices.Clone(req.Tags), Status: "creating", CreatedAt: now, Port: localcloudPGPort,
 			Users: []dbUser{{Name: DefaultDBAdmin, Password: newPassword()}}, DBs: []string{DefaultDBName},
 		}
 		for _, rule := range req.Rules {
-			db.Rules = append(db.Rules, dbRule{UUID: newLBID(), Type: rule.Type, Value: rule.Value, CreatedAt: now})
+			db.Rules = append(db.Rules, dbRule{UUID: localcloud.NewUUID(), Type: rule.Type, Value: rule.Value, CreatedAt: now})
 		}
 		if _, _, err := a.dbCA(); err != nil {
 			msg = "making the database CA: " + err.Error()
@@ -533,7 +533,7 @@ func (a *API) putDBFirewall(w http.ResponseWriter, r *http.Request) {
 	a.changeDB(w, r, func(db *dbCluster, now time.Time) string {
 		db.Rules = nil
 		for _, rule := range req.Rules {
-			db.Rules = append(db.Rules, dbRule{UUID: newLBID(), Type: rule.Type, Value: rule.Value, CreatedAt: now})
+			db.Rules = append(db.Rules, dbRule{UUID: localcloud.NewUUID(), Type: rule.Type, Value: rule.Value, CreatedAt: now})
 		}
 		return ""
 	}, func(*dbCluster) { noContent(w, true) })

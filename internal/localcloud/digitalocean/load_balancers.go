@@ -2,7 +2,6 @@ package digitalocean
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -382,14 +381,6 @@ func (a *API) backendConfig(lb *loadBalancer, now time.Time) localcloud.LoadBala
 	return cfg
 }
 
-func newLBID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
-
 func (a *API) createLB(w http.ResponseWriter, r *http.Request) {
 	var req lbRequest
 	if !decodeBody(w, r, &req) {
@@ -403,7 +394,7 @@ func (a *API) createLB(w http.ResponseWriter, r *http.Request) {
 		msg = fmt.Sprintf("You have reached your load balancer limit of %d.", LoadBalancerLimit)
 	}
 	if msg == "" {
-		lb.ID, lb.Status, lb.CreatedAt = newLBID(), "new", now
+		lb.ID, lb.Status, lb.CreatedAt = localcloud.NewUUID(), "new", now
 		a.st.lbs[lb.ID] = lb
 	}
 	out := a.renderLB(lb, now)
