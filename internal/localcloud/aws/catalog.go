@@ -158,3 +158,10 @@ func subnetZone(region, id string) (zone string, ok bool) {
 	}
 	return "", false
 }
+
+// VPCID is the id of region's default VPC, and SubnetID that of a zone's
+// default subnet: the other AWS APIs (ELBv2, RDS) name the same network.
+func VPCID(region string) string { return vpcID(region) }
+
+// SubnetID: see VPCID.
+func SubnetID(zone string) string { return subnetID(zone) }

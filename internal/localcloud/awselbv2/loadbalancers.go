@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
+	lcaws "github.com/haddockhq/terraform-provider-haddock/internal/localcloud/aws"
 )
 
 // checkName applies ELBv2's naming rules, which load balancers and target
@@ -129,7 +130,7 @@ func (a *API) createLoadBalancer(c *call) {
 		id := a.st.newID()
 		lb = &loadBalancer{
 			ARN: a.arn(c.region, "loadbalancer/"+lbTypeShort(typ)+"/"+name+"/"+id), ID: id, Name: name, Region: c.region,
-			Type: typ, Scheme: scheme, IPAddressType: ipType, VpcID: vpcID(c.region), Subnets: subnets, SecurityGroups: groups,
+			Type: typ, Scheme: scheme, IPAddressType: ipType, VpcID: lcaws.VPCID(c.region), Subnets: subnets, SecurityGroups: groups,
 			Tags: tags, State: "provisioning", CreatedAt: c.now,
 		}
 		a.st.LoadBalancer[lb.ARN] = lb

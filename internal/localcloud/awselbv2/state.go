@@ -1,11 +1,8 @@
 package awselbv2
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net/netip"
-	"strings"
 	"time"
 
 	lcaws "github.com/haddockhq/terraform-provider-haddock/internal/localcloud/aws"
@@ -128,17 +125,6 @@ type redirect struct {
 	StatusCode string `json:"status_code"`
 }
 
-// The default VPC and subnets of a region, as the EC2 API derives their
-// ids (package localcloud/aws, catalog.go).
-func hashID(parts ...string) string {
-	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
-	return "0" + hex.EncodeToString(sum[:8])
-}
-
-func vpcID(region string) string { return "vpc-" + hashID("vpc", region) }
-
-func subnetID(zone string) string { return "subnet-" + hashID("subnet", zone) }
-
 // findRegion reports whether the EC2 API serves region.
 func findRegion(name string) (lcaws.Region, bool) {
 	for _, r := range lcaws.Regions {
@@ -156,7 +142,7 @@ func subnetZone(region, id string) (string, bool) {
 		return "", false
 	}
 	for _, c := range r.Zones {
-		if z := region + string(c); subnetID(z) == id {
+		if z := region + string(c); lcaws.SubnetID(z) == id {
 			return z, true
 		}
 	}

@@ -2,6 +2,7 @@ package awselbv2
 
 import (
 	"cmp"
+	lcaws "github.com/haddockhq/terraform-provider-haddock/internal/localcloud/aws"
 	"maps"
 	"slices"
 	"strconv"
@@ -103,8 +104,8 @@ func (a *API) createTargetGroup(c *call) {
 		err = validation("A protocol, a port and a VPC ID must be specified for target type 'instance'")
 	case proto != "HTTP" && proto != "HTTPS" && proto != "TCP":
 		err = errf(400, "UnsupportedProtocol", "localcloud target groups forward HTTP, HTTPS or TCP, not '%s' (its load balancers carry no UDP, TLS or GENEVE)", proto)
-	case p.get("VpcId") != vpcID(c.region):
-		err = validation("The VPC ID '%s' is not found (localcloud has the default VPC %s only)", p.get("VpcId"), vpcID(c.region))
+	case p.get("VpcId") != lcaws.VPCID(c.region):
+		err = validation("The VPC ID '%s' is not found (localcloud has the default VPC %s only)", p.get("VpcId"), lcaws.VPCID(c.region))
 	case p.get("ProtocolVersion") != "" && p.get("ProtocolVersion") != "HTTP1":
 		err = validation("localcloud target groups speak HTTP1 only")
 	}
@@ -136,7 +137,7 @@ func (a *API) createTargetGroup(c *call) {
 	if tg == nil {
 		tg = &targetGroup{
 			ARN: a.arn(c.region, "targetgroup/"+name+"/"+a.st.newID()), Name: name, Region: c.region, Protocol: proto, Port: port,
-			VpcID: vpcID(c.region), TargetType: tt, Check: hc, Attrs: attrs, Tags: tags,
+			VpcID: lcaws.VPCID(c.region), TargetType: tt, Check: hc, Attrs: attrs, Tags: tags,
 		}
 		a.st.TargetGroups[tg.ARN] = tg
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
+	lcaws "github.com/haddockhq/terraform-provider-haddock/internal/localcloud/aws"
 	"github.com/haddockhq/terraform-provider-haddock/internal/pki"
 )
 
@@ -477,11 +478,11 @@ func (a *API) writeInstance(x *xw, db *instance) {
 	x.open("DBSubnetGroup")
 	x.leaf("DBSubnetGroupName", "default")
 	x.leaf("DBSubnetGroupDescription", "default")
-	x.leaf("VpcId", vpcID(db.Region))
+	x.leaf("VpcId", lcaws.VPCID(db.Region))
 	x.leaf("SubnetGroupStatus", "Complete")
 	reg, _ := findRegion(db.Region)
 	items(x, "Subnets", "Subnet", []byte(reg.Zones), func(z byte) {
-		x.leaf("SubnetIdentifier", subnetID(db.Region+string(z)))
+		x.leaf("SubnetIdentifier", lcaws.SubnetID(db.Region+string(z)))
 		x.open("SubnetAvailabilityZone")
 		x.leaf("Name", db.Region+string(z))
 		x.close("SubnetAvailabilityZone")

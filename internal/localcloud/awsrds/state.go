@@ -103,17 +103,6 @@ func findRegion(name string) (lcaws.Region, bool) {
 	return lcaws.Region{}, false
 }
 
-// The default VPC of a region, as the EC2 API derives its id (package
-// localcloud/aws, catalog.go).
-func hashID(parts ...string) string {
-	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
-	return "0" + hex.EncodeToString(sum[:8])
-}
-
-func vpcID(region string) string { return "vpc-" + hashID("vpc", region) }
-
-func subnetID(zone string) string { return "subnet-" + hashID("subnet", zone) }
-
 // randomString is n random characters of alphabet.
 func randomString(n int, alphabet string) string {
 	b := make([]byte, n)
@@ -134,4 +123,10 @@ func newPassword() string {
 	var b [24]byte
 	_, _ = rand.Read(b[:])
 	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// hashID is a stable hex id for parts (secret ARN suffixes).
+func hashID(parts ...string) string {
+	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	return "0" + hex.EncodeToString(sum[:8])
 }
