@@ -124,6 +124,7 @@ func (b *Backend) DeleteDatabase(ctx context.Context, id string) error {
 type pgServer struct {
 	dir, data, sock      string
 	initdb_, pgctl, psql string
+	isready              string
 	uid, gid             int
 	netnsPath            string
 }
@@ -141,7 +142,7 @@ func (b *Backend) pgServer(h netns.Host) (*pgServer, error) {
 	for _, t := range []struct {
 		dst  *string
 		name string
-	}{{&s.initdb_, "initdb"}, {&s.pgctl, "pg_ctl"}, {&s.psql, "psql"}} {
+	}{{&s.initdb_, "initdb"}, {&s.pgctl, "pg_ctl"}, {&s.psql, "psql"}, {&s.isready, "pg_isready"}} {
 		if *t.dst, err = pgTool(t.name); err != nil {
 			return nil, err
 		}
@@ -183,7 +184,7 @@ func (s *pgServer) asPostgres(ctx context.Context, stdin string, name string, ar
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("%s: %v: %s", filepath.Base(name), err, strings.TrimSpace(errb.String()))
+		return nil, fmt.Errorf("%s: %w: %s", filepath.Base(name), err, strings.TrimSpace(errb.String()))
 	}
 	return out.Bytes(), nil
 }
@@ -259,10 +260,19 @@ func pgHBA(trusted []netip.Prefix) string {
 	return b.String()
 }
 
-// running reports whether the server answers on its socket.
+// running reports whether the server answers on its socket. pg_ctl
+// status alone is not enough: it trusts the PID in postmaster.pid, and
+// after Stop killed the server that PID may already be another process's
+// (pid_max is 32768 on many machines), which left a restored database
+// unstarted. pg_isready asks the server itself: exit 0 accepting, 1
+// starting up or shutting down (running either way), 2 no answer.
 func (s *pgServer) running(ctx context.Context) bool {
-	_, err := s.asPostgres(ctx, "", s.pgctl, "-D", s.data, "status")
-	return err == nil
+	if _, err := s.asPostgres(ctx, "", s.pgctl, "-D", s.data, "status"); err != nil {
+		return false
+	}
+	_, err := s.asPostgres(ctx, "", s.isready, "-q", "-t", "5")
+	var exit *exec.ExitError
+	return err == nil || errors.As(err, &exit) && exit.ExitCode() == 1
 }
 
 // start starts the server in the appliance's namespace unless it runs.

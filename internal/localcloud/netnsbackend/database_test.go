@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -122,6 +124,9 @@ func TestRealDatabase(t *testing.T) {
 	if err := b.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// The killed server's PID is another live process's by now, as after
+	// a PID wrap (a CI run once left the database unstarted that way).
+	reuseStalePID(t, db.ID)
 	t0 := time.Now()
 	b, _, c = start(t)
 	db = waitOnline(ctx, t, c, db.ID)
@@ -175,4 +180,36 @@ func send(ctx context.Context, c *godo.Client, method, path string, body, out an
 		err = json.Unmarshal(raw, out)
 	}
 	return err
+}
+
+// reuseStalePID points the stopped server's postmaster.pid at a live
+// process of the postgres user that is not this server (another
+// database's backend, in CI), which pg_ctl status takes for it.
+func reuseStalePID(t *testing.T, dbID string) {
+	t.Helper()
+	pidFiles, _ := filepath.Glob(filepath.Join(testReal.StateDir, "pg", "*", "data", "postmaster.pid"))
+	if len(pidFiles) != 1 {
+		t.Fatalf("postmaster.pid of database %s: found %v", dbID, pidFiles)
+	}
+	pg, err := user.Lookup("postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, _ := strconv.Atoi(pg.Uid)
+	gid, _ := strconv.Atoi(pg.Gid)
+	other := exec.Command("sleep", "300")
+	other.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = other.Process.Kill(); _ = other.Wait() })
+	b, err := os.ReadFile(pidFiles[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitN(string(b), "\n", 2)
+	lines[0] = strconv.Itoa(other.Process.Pid)
+	if err := os.WriteFile(pidFiles[0], []byte(strings.Join(lines, "\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
