@@ -141,6 +141,8 @@ type MemoryBackend struct {
 	assigned map[netip.Addr]int // reserved ip -> host
 	reserved map[netip.Addr]bool
 	lbs      map[string]netip.Addr // load balancer id -> address
+	// firewalls are the rules last set per host (SetHostFirewall).
+	firewalls map[int][]FirewallRule
 }
 
 // NewMemoryBackend returns an empty in-memory backend.
