@@ -8,7 +8,7 @@
 // # Layout
 //
 //	localcloud/               the core (this package)
-//	localcloud/digitalocean/  DigitalOcean's v2 API (droplets, actions, reserved IPs, load balancers, databases, catalog) as an API
+//	localcloud/digitalocean/  DigitalOcean's v2 API (droplets, actions, reserved IPs, load balancers, databases, firewalls, catalog) as an API
 //	localcloud/aws/           EC2's query API (instances, Elastic IPs, key pairs, security groups, catalog) as an API
 //	localcloud/awselbv2/      ELBv2's query API (load balancers, target groups, listeners, targets) on the same load balancers as DigitalOcean's
 //	localcloud/awsrds/        RDS's query API (DB instances) and Secrets Manager's GetSecretValue on the same database servers
@@ -117,6 +117,17 @@
 // Serialize; Server.Background runs what an API does after answering (a
 // load balancer or database being provisioned: "new" / "creating" until
 // then). MemoryBackend gives both an address only.
+//
+// A backend may also filter what reaches its hosts from the network
+// (FirewallBackend: Server.SetHostFirewall hands a host its effective
+// inbound rules, each a protocol, a port range and source prefixes; nil
+// removes the filter). The vendor APIs keep their firewalls and compute
+// the rules: DigitalOcean's /v2/firewalls gives each droplet the union of
+// the inbound rules of the firewalls naming it or its tags, sources
+// resolved to addresses, and pushes again the rules that droplets, tags
+// or load balancers coming and going change. Only inbound rules are
+// enforced: outbound rules are stored and shown, not enforced (a host
+// sends anywhere). MemoryBackend records the rules (HostFirewall).
 //
 // HostRequest carries the host id, name, the vendor's region, size and
 // image, resources, resolved SSH public keys, tags and user data. A backend
@@ -269,4 +280,15 @@
 // dockerd answers. reboot is shutdown then power_on, power_cycle power_off
 // then power_on. Each action stays in-progress until the host is done. A
 // host that is off stays off when localcloud restarts.
+//
+// # Firewalls on real hosts
+//
+// netnsbackend enforces each host's effective rules (FirewallBackend)
+// with a packet filter in the host's namespace, on its link to the
+// bridge, before anything on the host sees the packet: what no rule
+// admits is dropped (a connection times out, as behind a vendor's
+// firewall), ports Docker publishes and reserved IPs included, while
+// replies to the host's own connections (to the API and registry on the
+// gateway, to other hosts) pass. Traffic between a host's own containers
+// is not filtered. The rules outlive power cycles and restarts.
 package localcloud

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -62,6 +63,7 @@ func sshPublicKey(t *testing.T, comment string) string {
 type fixture struct {
 	c, bad  *godo.Client
 	srv     *localcloud.Server
+	be      *localcloud.MemoryBackend
 	key     *godo.Key
 	droplet *godo.Droplet
 	batch   []godo.Droplet
@@ -71,6 +73,7 @@ type fixture struct {
 	ipAct   *godo.Action
 	lb      *godo.LoadBalancer
 	db      *godo.Database
+	fw      *godo.Firewall
 }
 
 // step is one API call. want is the HTTP status it must get; badRequest
@@ -94,7 +97,8 @@ func TestContract(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run, err := localcloud.Start(t.Context(), localcloud.Config{Token: token, Middleware: v.Middleware, APIs: []localcloud.API{lcdo.New(lcdo.Config{})}})
+	be := localcloud.NewMemoryBackend()
+	run, err := localcloud.Start(t.Context(), localcloud.Config{Token: token, Middleware: v.Middleware, Backend: be, APIs: []localcloud.API{lcdo.New(lcdo.Config{})}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +108,7 @@ func TestContract(t *testing.T) {
 		}
 	}()
 
-	f := &fixture{c: newClient(t, run.URL, token), bad: newClient(t, run.URL, "wrong-token"), srv: run.Server}
+	f := &fixture{c: newClient(t, run.URL, token), bad: newClient(t, run.URL, "wrong-token"), srv: run.Server, be: be}
 	ctx := t.Context()
 
 	for _, s := range steps() {
@@ -797,6 +801,96 @@ func steps() []step {
 			_, resp, err := f.c.Databases.Get(ctx, f.db.ID)
 			return wantErr(resp, err)
 		}},
+		// cloud firewalls (in-memory backend: the rules are recorded)
+		{name: "firewall create", want: 202, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			fw, resp, err := f.c.Firewalls.Create(ctx, fwRequest(f.droplet.ID))
+			if err == nil {
+				f.fw = fw
+				if fw.Status != "succeeded" || fw.ID == "" || len(fw.DropletIDs) != 1 || len(fw.InboundRules) != 2 {
+					t.Errorf("created = %+v", fw)
+				}
+				if _, ok := f.be.HostFirewall(f.droplet.ID); !ok {
+					t.Errorf("droplet %d has no filter", f.droplet.ID)
+				}
+			}
+			return resp, err
+		}},
+		{name: "firewall get", want: 200, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			_, resp, err := f.c.Firewalls.Get(ctx, f.fw.ID)
+			return resp, err
+		}},
+		{name: "firewalls list", want: 200, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			fws, resp, err := f.c.Firewalls.List(ctx, &godo.ListOptions{PerPage: 200})
+			if err == nil && len(fws) != 1 {
+				t.Errorf("%d firewalls", len(fws))
+			}
+			return resp, err
+		}},
+		{name: "droplet firewalls list", want: 200, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			fws, resp, err := f.c.Firewalls.ListByDroplet(ctx, f.droplet.ID, nil)
+			if err == nil && len(fws) != 1 {
+				t.Errorf("%d firewalls", len(fws))
+			}
+			return resp, err
+		}},
+		{name: "firewall update", want: 200, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			req := fwRequest(f.droplet.ID)
+			req.Name, req.Tags = "web-fw-2", []string{"frontend"}
+			fw, resp, err := f.c.Firewalls.Update(ctx, f.fw.ID, req)
+			if err == nil && (fw.Name != "web-fw-2" || len(fw.Tags) != 1) {
+				t.Errorf("updated = %+v", fw)
+			}
+			return resp, err
+		}},
+		{name: "firewall remove droplets", want: 204, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			return f.c.Firewalls.RemoveDroplets(ctx, f.fw.ID, f.droplet.ID)
+		}},
+		{name: "firewall add droplets", want: 204, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			return f.c.Firewalls.AddDroplets(ctx, f.fw.ID, f.droplet.ID)
+		}},
+		{name: "firewall add unknown droplet 422", want: 422, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			return wantErr(f.c.Firewalls.AddDroplets(ctx, f.fw.ID, 1))
+		}},
+		{name: "firewall add tags", want: 204, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			return f.c.Firewalls.AddTags(ctx, f.fw.ID, "batch")
+		}},
+		{name: "firewall remove tags", want: 204, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			return f.c.Firewalls.RemoveTags(ctx, f.fw.ID, "batch")
+		}},
+		{name: "firewall add rules", want: 204, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			return f.c.Firewalls.AddRules(ctx, f.fw.ID, fwExtraRules())
+		}},
+		{name: "firewall remove rules", want: 204, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			return f.c.Firewalls.RemoveRules(ctx, f.fw.ID, fwExtraRules())
+		}},
+		{name: "firewall bad ports 422", want: 422, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			req := fwRequest(f.droplet.ID)
+			req.InboundRules[0].PortRange = "70000"
+			_, resp, err := f.c.Firewalls.Create(ctx, req)
+			return wantErr(resp, err)
+		}},
+		{name: "firewall unknown protocol 422", want: 422, badRequest: true, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			req := fwRequest(f.droplet.ID)
+			req.InboundRules[0].Protocol = "sctp"
+			_, resp, err := f.c.Firewalls.Create(ctx, req)
+			return wantErr(resp, err)
+		}},
+		{name: "firewall without name 422", want: 422, badRequest: true, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			req := fwRequest(f.droplet.ID)
+			req.Name = ""
+			_, resp, err := f.c.Firewalls.Create(ctx, req)
+			return wantErr(resp, err)
+		}},
+		{name: "firewall update invalid JSON 400", want: 400, badRequest: true, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			return raw(ctx, f.c, http.MethodPut, "v2/firewalls/"+f.fw.ID, json.RawMessage(`{"name": 1}`))
+		}},
+		{name: "firewall delete", want: 204, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			return f.c.Firewalls.Delete(ctx, f.fw.ID)
+		}},
+		{name: "firewall 404", want: 404, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			_, resp, err := f.c.Firewalls.Get(ctx, f.fw.ID)
+			return wantErr(resp, err)
+		}},
 		{name: "droplet delete", want: 204, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
 			return f.c.Droplets.Delete(ctx, f.droplet.ID)
 		}},
@@ -844,6 +938,30 @@ func lbRequest(id int) *godo.LoadBalancerRequest {
 		HealthCheck:     &godo.HealthCheck{Protocol: "http", Port: 8080, Path: "/", CheckIntervalSeconds: 3, ResponseTimeoutSeconds: 3, HealthyThreshold: 2, UnhealthyThreshold: 2},
 		StickySessions:  &godo.StickySessions{Type: "cookies", CookieName: "LB", CookieTtlSeconds: 300},
 		DropletIDs:      []int{id},
+	}
+}
+
+// fwRequest is a firewall for droplet id and the web tag: HTTPS from
+// anywhere, SSH from the droplet itself and a range, everything out.
+func fwRequest(id int) *godo.FirewallRequest {
+	return &godo.FirewallRequest{
+		Name: "web-fw",
+		InboundRules: []godo.InboundRule{
+			{Protocol: "tcp", PortRange: "443", Sources: &godo.Sources{Addresses: []string{"0.0.0.0/0", "::/0"}}},
+			{Protocol: "tcp", PortRange: "22", Sources: &godo.Sources{DropletIDs: []int{id}, Addresses: []string{"203.0.113.0/24"}, Tags: []string{"frontend"}}},
+		},
+		OutboundRules: []godo.OutboundRule{{Protocol: "tcp", PortRange: "all", Destinations: &godo.Destinations{Addresses: []string{"0.0.0.0/0", "::/0"}}}},
+		DropletIDs:    []int{id},
+		Tags:          []string{},
+	}
+}
+
+// fwExtraRules adds ICMP and a UDP range. godo leaves out empty ports,
+// which the spec requires even for icmp: "0" is what the API shows.
+func fwExtraRules() *godo.FirewallRulesRequest {
+	return &godo.FirewallRulesRequest{
+		InboundRules:  []godo.InboundRule{{Protocol: "icmp", PortRange: "0", Sources: &godo.Sources{Tags: []string{"frontend"}}}},
+		OutboundRules: []godo.OutboundRule{{Protocol: "udp", PortRange: "8000-9000", Destinations: &godo.Destinations{Addresses: []string{"192.0.2.1"}}}},
 	}
 }
 

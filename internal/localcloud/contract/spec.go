@@ -36,6 +36,7 @@ var SpecPaths = []string{
 	"/v2/actions",
 	"/v2/databases",
 	"/v2/droplets",
+	"/v2/firewalls",
 	"/v2/images",
 	"/v2/load_balancers",
 	"/v2/regions",

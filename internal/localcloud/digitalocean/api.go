@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -38,6 +39,9 @@ type API struct {
 	mux  *http.ServeMux
 	st   state      // guarded by s.Lock
 	rate rateWindow // guarded by s.Lock
+	// fwMu serializes the pushes of firewall rules (syncFirewalls).
+	// Taken before s.Lock.
+	fwMu sync.Mutex
 }
 
 var _ localcloud.API = (*API)(nil)
@@ -184,6 +188,7 @@ func (a *API) routes() *http.ServeMux {
 
 	a.lbRoutes(m)
 	a.dbRoutes(m)
+	a.firewallRoutes(m)
 
 	// Anything else under /v2, including a known path with the wrong
 	// method, is a JSON 404 as on DigitalOcean.
@@ -490,6 +495,7 @@ func (a *API) deleteTag(w http.ResponseWriter, r *http.Request) {
 		ew(w).notFound()
 		return
 	}
+	a.firewallsChanged() // the droplets lost the tag
 	noContent(w, false)
 }
 
@@ -503,11 +509,13 @@ type tagResourcesReq struct {
 func (a *API) tagResources(w http.ResponseWriter, r *http.Request) {
 	a.retag(w, r, true)
 	a.dropletsChanged()
+	a.firewallsChanged()
 }
 
 func (a *API) untagResources(w http.ResponseWriter, r *http.Request) {
 	a.retag(w, r, false)
 	a.dropletsChanged()
+	a.firewallsChanged()
 }
 
 func (a *API) retag(w http.ResponseWriter, r *http.Request, add bool) {

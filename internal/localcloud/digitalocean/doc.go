@@ -37,6 +37,13 @@
 //	GET    /v2/reserved_ips/{ip}         DELETE
 //	GET    /v2/reserved_ips/{ip}/actions POST: assign (droplet_id), unassign
 //	GET    /v2/reserved_ips/{ip}/actions/{action_id}
+//	GET    /v2/firewalls                 POST (answers 202)
+//	GET    /v2/firewalls/{id}            PUT (replaces it all), DELETE
+//	POST   /v2/firewalls/{id}/droplets   DELETE; the same for /tags and /rules
+//	GET    /v2/droplets/{id}/firewalls
+//
+// Load balancers and databases are described in load_balancers.go and
+// databases.go.
 //
 // Every request needs "Authorization: Bearer <token>" (the core checks
 // it; Refuse answers 401 {"id":"Unauthorized","message":"Unable to
@@ -99,11 +106,35 @@
 // its disk, so it can be resized back down to a size whose disk still
 // fits. The host itself is not changed.
 //
+// # Firewalls
+//
+// A cloud firewall applies to the droplets it names (droplet_ids) and to
+// those carrying one of its tags (which need not exist yet). Each
+// droplet's effective inbound rules, the union of its firewalls' inbound
+// rules with every source resolved to addresses (an address or CIDR as
+// it is; droplets and tagged droplets by their public and private IPv4
+// and IPv6; load balancers by their address), go to the backend
+// (localcloud.FirewallBackend), again for the droplets whose rules change
+// whenever firewalls, droplets, tags or load balancers do; a droplet in
+// no firewall is not filtered, and a rule whose sources match nothing
+// admits nothing. Outbound rules are kept and shown, never enforced. A
+// new droplet's rules reach the backend before it is provisioned and
+// again once it is; until then it stays "new". Changes through
+// /v2/firewalls apply before the answer: a firewall is always
+// "succeeded", pending_changes empty. Refusals are 422 naming the field:
+// name (2 to 255 letters, digits, '.' and '-', as the spec's pattern),
+// at least one rule, protocol tcp, udp or icmp, ports "all"/"0", "N" or
+// "N-M" within 1-65535 (icmp none; shown "0", as "all" is), at least one
+// source or destination, addresses, tag names, droplets and load
+// balancers that exist (Kubernetes clusters never do), allow rules only.
+//
 // # State
 //
 // DigitalOcean's part of the state file ("apis": {"digitalocean": ...})
 // holds the id counters of actions and keys, each droplet's flags, disk
-// after a resize and create action, the SSH keys, tags and actions. A power
+// after a resize and create action, the SSH keys, tags, actions, load
+// balancers, databases and firewalls; every droplet's firewall rules are
+// handed to the backend again once it is back. A power
 // action still in progress when localcloud stopped has errored when it
 // comes back. Its field names are those
 // of the version 1 file, written when localcloud served DigitalOcean only,

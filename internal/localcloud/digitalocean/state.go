@@ -24,8 +24,17 @@ type state struct {
 	actions  map[int]*action
 	lbs      map[string]*loadBalancer
 	dbs      map[string]*dbCluster
+	fws      map[string]*firewall
 	// The databases' CA, made on first use (dbCA).
 	dbCACert, dbCAKey string
+
+	// Not saved: the effective firewall rules the backend last got, by
+	// droplet id (absent: none, the droplet is unfiltered), droplets to
+	// push again whatever they last got, and whether every droplet's
+	// rules are to be pushed again (after a load). See syncFirewalls.
+	fwPushed map[int][]localcloud.FirewallRule
+	fwRepush map[int]bool
+	fwResync bool
 }
 
 func (st *state) init() {
@@ -37,6 +46,9 @@ func (st *state) init() {
 	st.actions = map[int]*action{}
 	st.lbs = map[string]*loadBalancer{}
 	st.dbs = map[string]*dbCluster{}
+	st.fws = map[string]*firewall{}
+	st.fwPushed = map[int][]localcloud.FirewallRule{}
+	st.fwRepush = map[int]bool{}
 }
 
 // droplet is a core host as DigitalOcean shows it: the neutral record and
@@ -54,6 +66,9 @@ type dropletInfo struct {
 	createAction int
 	// disk is the disk's size in GB after a resize; 0 means the size's.
 	disk int
+	// fwPending: provisioned, and a firewall names it, but the backend
+	// has not got its rules yet; it shows "new" until then. Not saved.
+	fwPending bool
 }
 
 func (d droplet) region() region {
@@ -152,6 +167,9 @@ func (a *API) dropletStatus(d droplet, now time.Time) string {
 	case localcloud.HostOff:
 		return "off"
 	}
+	if d.fwPending {
+		return "new"
+	}
 	return "active"
 }
 
@@ -218,6 +236,7 @@ func (a *API) HostProvisioned(h *localcloud.Host, err error, now time.Time) {
 	}
 	// Databases whose firewall names this droplet or its tags let it in.
 	a.s.Background(func(context.Context) { a.dropletsChanged() })
+	a.firewallProvisioned(h, info)
 	ac.completedAt = now
 	if boot := a.s.ReadyAt(h); boot.After(now) {
 		ac.completedAt = boot
@@ -228,16 +247,17 @@ func (a *API) HostProvisioned(h *localcloud.Host, err error, now time.Time) {
 // file. Its field names are those of the version 1 state file, which was
 // all DigitalOcean's, so the core hands that file over as it is.
 type savedState struct {
-	NextAction int            `json:"next_action"`
-	NextKey    int            `json:"next_key"`
-	Droplets   []savedDroplet `json:"droplets"`
-	Keys       []savedKey     `json:"ssh_keys"`
-	Tags       []savedTag     `json:"tags"`
-	Actions    []savedAction  `json:"actions"`
-	LBs        []savedLB      `json:"load_balancers,omitempty"`
-	DBs        []savedDB      `json:"databases,omitempty"`
-	DBCACert   string         `json:"databases_ca_cert,omitempty"`
-	DBCAKey    string         `json:"databases_ca_key,omitempty"`
+	NextAction int             `json:"next_action"`
+	NextKey    int             `json:"next_key"`
+	Droplets   []savedDroplet  `json:"droplets"`
+	Keys       []savedKey      `json:"ssh_keys"`
+	Tags       []savedTag      `json:"tags"`
+	Actions    []savedAction   `json:"actions"`
+	LBs        []savedLB       `json:"load_balancers,omitempty"`
+	DBs        []savedDB       `json:"databases,omitempty"`
+	Firewalls  []savedFirewall `json:"firewalls,omitempty"`
+	DBCACert   string          `json:"databases_ca_cert,omitempty"`
+	DBCAKey    string          `json:"databases_ca_key,omitempty"`
 }
 
 type savedDroplet struct {
@@ -273,9 +293,16 @@ type savedAction struct {
 	Errored      bool       `json:"errored,omitempty"`
 }
 
-// SaveState implements localcloud.API.
+// SaveState implements localcloud.API. The first save after a load
+// also pushes every droplet's firewall rules again: the core loads the
+// state (LoadState), then has the backend restore its hosts, then saves,
+// so only then can the backend take them.
 func (a *API) SaveState() any {
 	st := &a.st
+	if st.fwResync {
+		st.fwResync = false
+		a.s.Background(func(context.Context) { a.syncFirewalls(true) })
+	}
 	out := savedState{
 		NextAction: st.nextAction, NextKey: st.nextKey,
 		Droplets: []savedDroplet{}, Keys: []savedKey{}, Tags: []savedTag{}, Actions: []savedAction{},
@@ -301,6 +328,7 @@ func (a *API) SaveState() any {
 	slices.SortFunc(out.Actions, func(a, b savedAction) int { return a.ID - b.ID })
 	out.LBs = a.saveLBs()
 	out.DBs, out.DBCACert, out.DBCAKey = a.saveDBs(), st.dbCACert, st.dbCAKey
+	out.Firewalls = a.saveFirewalls()
 	return out
 }
 
@@ -369,5 +397,8 @@ func (a *API) LoadState(raw json.RawMessage) error {
 	}
 	st.dbCACert, st.dbCAKey = in.DBCACert, in.DBCAKey
 	a.loadDBs(in.DBs)
-	return a.loadLBs(in.LBs)
+	if err := a.loadLBs(in.LBs); err != nil {
+		return err
+	}
+	return a.loadFirewalls(in.Firewalls)
 }

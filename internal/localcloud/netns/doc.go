@@ -123,6 +123,28 @@
 // FORWARD). Heal, Destroy and Down delete them; Restore puts back those of
 // hosts the state records partitioned.
 //
+// # Firewalls
+//
+// SetFirewall filters what reaches a host from the network, as a cloud
+// firewall outside the machine does: in the host's namespace, the mangle
+// table's PREROUTING jumps from eth0 to the chain LOCALCLOUD-FW, which
+// returns replies to the host's own connections (conntrack ESTABLISHED,
+// RELATED), then one rule per admitted protocol, port range and source,
+// and drops the rest. mangle PREROUTING comes before Docker's DNAT (nat
+// PREROUTING), so published ports are filtered as they arrive, and a
+// reserved IP arrives on eth0 like the host's own address; what the
+// host's containers send each other never crosses eth0. IPv6 gets the
+// same chain with the IPv6 sources (eth0 has a link-local address the
+// other hosts reach), neighbour discovery admitted. Like a vendor's
+// stateful firewall, a change leaves connections already established
+// alone. Each change is one iptables-restore --noflush transaction per
+// family, with the iptables flavour the manager uses, so the host is
+// never open or closed wrongly in between. The state keeps the rules:
+// PowerOn applies them after it resets the namespace's tables and before
+// the link comes up, Restore and Provision before dockerd starts; rules
+// set for an ID no host has yet wait in memory for its Provision.
+// Destroy forgets them.
+//
 // # State
 //
 // The manager's state is StateDir/netns-state.json. Stop stops the daemons

@@ -38,6 +38,8 @@ type Manager struct {
 	st         *state
 	daemons    map[string]*daemon
 	netnsNoted bool
+	// earlyFirewalls are rules set for IDs no host had yet (SetFirewall).
+	earlyFirewalls map[string][]FirewallRule
 }
 
 // Host is a provisioned host.
@@ -165,6 +167,7 @@ func (m *Manager) Provision(ctx context.Context, spec HostSpec) (Host, error) {
 		Created:   time.Now().UTC(),
 		Appliance: spec.Appliance,
 	}
+	m.takeEarlyFirewall(hs)
 	m.st.Hosts[spec.ID] = hs
 	err = m.st.save(m.cfg.StateDir)
 	m.mu.Unlock()
@@ -198,6 +201,10 @@ func (m *Manager) provision(ctx context.Context, hs *hostState, spec HostSpec) e
 		err = m.setupHostNetLocked(ctx, hs)
 	}
 	m.netMu.Unlock()
+	if err == nil {
+		// Before anything listens in the host.
+		err = m.applyFirewall(ctx, hs)
+	}
 	if err != nil || hs.Appliance {
 		return err
 	}
@@ -325,6 +332,7 @@ func (m *Manager) teardownHost(ctx context.Context, hs *hostState) error {
 	}
 	return m.updateState(func(st *state) {
 		delete(st.Hosts, hs.ID)
+		delete(m.earlyFirewalls, hs.ID)
 		for _, ip := range reserved {
 			delete(st.Reserved, ip)
 		}
@@ -446,6 +454,11 @@ func (m *Manager) restoreHost(ctx context.Context, hs *hostState) error {
 		}
 	}
 	m.netMu.Unlock()
+	if err == nil {
+		// A namespace that survived still has it; a new one gets it
+		// before the host's dockerd starts.
+		err = m.applyFirewall(ctx, hs)
+	}
 	if err != nil {
 		return err
 	}
@@ -517,6 +530,7 @@ func (m *Manager) Down(ctx context.Context) error {
 	m.mu.Lock()
 	m.st = newState(m.cfg)
 	m.netnsNoted = false
+	m.earlyFirewalls = nil
 	m.mu.Unlock()
 	var errs []error
 	for _, p := range []string{filepath.Join(m.cfg.StateDir, stateFile), filepath.Join(m.cfg.StateDir, hostsDir)} {

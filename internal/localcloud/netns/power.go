@@ -79,6 +79,11 @@ func (m *Manager) PowerOn(ctx context.Context, id string) error {
 		if err := m.resetKernelState(ctx, hs); err != nil {
 			return fmt.Errorf("powering on host %s: %w", id, err)
 		}
+		// The cloud's firewall is not the host's: it filters again
+		// before the link comes up.
+		if err := m.applyFirewall(ctx, hs); err != nil {
+			return fmt.Errorf("powering on host %s: %w", id, err)
+		}
 		m.netMu.Lock()
 		err := m.setupHostNetLocked(ctx, hs)
 		m.netMu.Unlock()

@@ -63,6 +63,8 @@ type hostState struct {
 	Partitioned bool `json:"partitioned,omitempty"`
 	// Appliance: no dockerd (HostSpec.Appliance).
 	Appliance bool `json:"appliance,omitempty"`
+	// Firewall is the host's filter (SetFirewall); nil: none.
+	Firewall *hostFirewall `json:"firewall,omitempty"`
 }
 
 func newState(c Config) *state {

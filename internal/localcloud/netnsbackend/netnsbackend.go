@@ -53,6 +53,12 @@
 //     see, Partition drops what the bridge forwards between the host and
 //     the other hosts (netns.Manager.Partition).
 //
+//   - SetHostFirewall (localcloud.FirewallBackend) puts a packet filter
+//     on the host's link (netns.Manager.SetFirewall): what arrives from
+//     the network is dropped unless a rule admits it or it answers the
+//     host's own connections, published ports and reserved IPs included;
+//     it survives power cycles and restarts.
+//
 // SSH keys are not installed: hosts run dockerd only, no sshd.
 package netnsbackend
 
