@@ -3,7 +3,9 @@ package acctest
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -345,4 +347,47 @@ func (rc *RealCloud) HostNetns(vendorID string) (string, error) {
 		return "", err
 	}
 	return h.NetnsPath, nil
+}
+
+// Gateway is the machine's address as the hosts see it: where Terraform's
+// connections to them come from.
+func (rc *RealCloud) Gateway() string {
+	h, _, _ := strings.Cut(rc.Registry, ":")
+	return h
+}
+
+// Firewalls counts the cloud firewalls localcloud's DigitalOcean API holds.
+func (rc *RealCloud) Firewalls() (int, error) {
+	req, err := http.NewRequest(http.MethodGet, strings.TrimSuffix(rc.URL, "/")+"/v2/firewalls?per_page=200", nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	var out struct {
+		Firewalls []json.RawMessage `json:"firewalls"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return 0, fmt.Errorf("GET /v2/firewalls: %s: %w", resp.Status, err)
+	}
+	return len(out.Firewalls), nil
+}
+
+// Dial reports whether a TCP connection from inside host hostID (vendor
+// id) to addr:port is accepted within 3 s; a port a firewall drops times
+// out.
+func (rc *RealCloud) Dial(hostID, addr string, port int) error {
+	netns, err := rc.HostNetns(hostID)
+	if err != nil {
+		return err
+	}
+	out, err := exec.Command("nsenter", "--net="+netns, "timeout", "3", "bash", "-c", fmt.Sprintf("exec 3<>/dev/tcp/%s/%d", addr, port)).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("from host %s to %s:%d: %v %s", hostID, addr, port, err, strings.TrimSpace(string(out)))
+	}
+	return nil
 }

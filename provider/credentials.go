@@ -23,21 +23,30 @@ type clusterCredentials struct {
 	// Advertise is "public" when the nodes advertise public addresses
 	// (omitted for private, the default), so that a change reaches the node
 	// groups' plans: their nodes are then replaced too.
-	Advertise     string `json:"advertise,omitempty"`
-	UID           string `json:"uid"`
-	SwarmID       string `json:"swarm_id"`
-	CACertPEM     string `json:"ca_cert"`
-	CAKeyPEM      string `json:"ca_key,omitempty"` // not in client credentials
-	ClientCertPEM string `json:"client_cert"`
-	ClientKeyPEM  string `json:"client_key"`
+	Advertise string `json:"advertise,omitempty"`
+	// Firewall is the cluster's firewall policy, which node groups keep
+	// at their vendor and stacks open their ports through; omitted in
+	// credentials from before firewalls (the firewalls are left alone).
+	Firewall      *credFirewall `json:"firewall,omitempty"`
+	UID           string        `json:"uid"`
+	SwarmID       string        `json:"swarm_id"`
+	CACertPEM     string        `json:"ca_cert"`
+	CAKeyPEM      string        `json:"ca_key,omitempty"` // not in client credentials
+	ClientCertPEM string        `json:"client_cert"`
+	ClientKeyPEM  string        `json:"client_key"`
 }
 
 func encodeCredentials(st cluster.State, cloudName, region, advertise string) string {
+	return encodeCredentialsWith(st, cloudName, region, advertise, nil)
+}
+
+// encodeCredentialsWith is encodeCredentials carrying the firewall policy.
+func encodeCredentialsWith(st cluster.State, cloudName, region, advertise string, fw *credFirewall) string {
 	if advertise != string(cluster.AddressPublic) {
 		advertise = ""
 	}
 	b, _ := json.Marshal(clusterCredentials{
-		Cloud: cloudName, Region: region, Advertise: advertise,
+		Cloud: cloudName, Region: region, Advertise: advertise, Firewall: fw,
 		UID: st.UID, SwarmID: st.SwarmID,
 		CACertPEM: st.Credentials.CACertPEM, CAKeyPEM: st.Credentials.CAKeyPEM,
 		ClientCertPEM: st.Credentials.ClientCertPEM, ClientKeyPEM: st.Credentials.ClientKeyPEM,
@@ -48,9 +57,9 @@ func encodeCredentials(st cluster.State, cloudName, region, advertise string) st
 // encodeClientCredentials is encodeCredentials without the CA key: what
 // haddock_swarm_cluster's client_credentials carries for stacks and
 // following floating IPs, which reach the engines but create no host.
-func encodeClientCredentials(st cluster.State, cloudName, region, advertise string) string {
+func encodeClientCredentials(st cluster.State, cloudName, region, advertise string, fw *credFirewall) string {
 	st.Credentials.CAKeyPEM = ""
-	return encodeCredentials(st, cloudName, region, advertise)
+	return encodeCredentialsWith(st, cloudName, region, advertise, fw)
 }
 
 func decodeCredentials(s string) (cluster.State, error) {
@@ -117,5 +126,5 @@ func importCredentials(id string) (string, clusterCredentials, error) {
 	if got := clusterID(st); got != id {
 		return "", cc, fmt.Errorf("%s holds the credentials of cluster %s, not of %s: import with the id of the cluster the credentials belong to, or pass that cluster's credentials", importCredentialsEnv, got, id)
 	}
-	return encodeCredentials(st, cc.Cloud, cc.Region, cc.Advertise), cc, nil
+	return encodeCredentialsWith(st, cc.Cloud, cc.Region, cc.Advertise, cc.Firewall), cc, nil
 }

@@ -344,6 +344,9 @@ func (r *nodeGroupResource) apply(ctx context.Context, plan *nodeGroupModel, for
 	}
 	spec := plan.spec(ctx, diags)
 	spec.FormerLoadBalancers = formerLBs(ctx, priorLBs, plan.LoadBalancerIDs, diags)
+	if _, cc, err := decodeClusterCredentials(plan.ClusterCredentials.ValueString()); err == nil {
+		spec.Firewall = cc.Firewall.policy()
+	}
 	if diags.HasError() {
 		return nil
 	}

@@ -266,7 +266,28 @@ func (r *stackResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 	defer closeFn()
 	if err := stack.Remove(ctx, e, state.Name.ValueString()); err != nil {
 		resp.Diagnostics.AddError("Error removing stack", err.Error())
+		return
 	}
+	if err := r.syncFirewall(ctx, &state); err != nil {
+		resp.Diagnostics.AddError("Error closing the stack's ports", err.Error())
+	}
+}
+
+// syncFirewall has the cluster's firewall admit exactly what the swarm's
+// services publish, now that the stack's are deployed or removed.
+func (r *stackResource) syncFirewall(ctx context.Context, m *stackModel) error {
+	_, cc, err := decodeClusterCredentials(m.ClusterCredentials.ValueString())
+	if err != nil || cc.Firewall == nil {
+		return nil //nolint:nilerr // the credentials were checked by engine; none from before firewalls
+	}
+	c, _, d := r.data.openCluster(m.ClusterCredentials.ValueString(), "", "")
+	if d.HasError() {
+		return fmt.Errorf("%s", d.Errors()[0].Detail())
+	}
+	if err := c.SyncFirewall(ctx, cc.Firewall.policy()); err != nil {
+		return fmt.Errorf("opening the stack's published ports in the cluster's firewall: %w", err)
+	}
+	return nil
 }
 
 func (r *stackResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
@@ -358,6 +379,9 @@ func (r *stackResource) deploy(ctx context.Context, plan *stackModel, state inte
 		}
 	}
 	plan.ID = types.StringValue(plan.ClusterID.ValueString() + "/" + plan.Name.ValueString())
+	if err == nil {
+		err = r.syncFirewall(ctx, plan)
+	}
 	if err != nil {
 		plan.Services = types.ListNull(types.ObjectType{AttrTypes: serviceAttrTypes})
 		diags.Append(state.Set(ctx, plan)...)

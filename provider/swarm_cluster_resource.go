@@ -168,6 +168,7 @@ func (r *swarmClusterResource) Schema(ctx context.Context, _ resource.SchemaRequ
 				MarkdownDescription: "The vendor tag every host of the cluster carries, managers and node groups alike (`haddock-cluster:<uid>`): give it to a " +
 					"`haddock_database`'s `trusted_sources` to let the whole cluster in.",
 			},
+			"firewall": firewallSchema(),
 			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
 		},
 	}
@@ -188,6 +189,7 @@ func (r *swarmClusterResource) ModifyPlan(ctx context.Context, req resource.Modi
 	}
 	at := path.Root("managers")
 	checkLBClouds(ctx, plan.Managers.Cloud, plan.Managers.LoadBalancerIDs, at.AtName("load_balancer_ids"), &resp.Diagnostics)
+	firewallDiagnostics(ctx, plan.Firewall, plan.Managers.Cloud.ValueString(), path.Root("firewall"), &resp.Diagnostics)
 	cat, diags := r.data.catalog(plan.Managers.Cloud.ValueString(), at.AtName("cloud"))
 	resp.Diagnostics.Append(diags...)
 	if diags.HasError() {
@@ -253,9 +255,9 @@ func (r *swarmClusterResource) ModifyPlan(ctx context.Context, req resource.Modi
 			// they advertise the other kind of address: replaced.
 			plan.Rollout, rolls = types.ListUnknown(types.ObjectType{AttrTypes: rolloutAttrTypes}), true
 		}
-		if res.region != state.VendorRegion.ValueString() || !plan.Managers.Cloud.Equal(state.Managers.Cloud) || advChanged {
-			// The credentials name the managers' vendor and region, and
-			// what the nodes advertise.
+		if res.region != state.VendorRegion.ValueString() || !plan.Managers.Cloud.Equal(state.Managers.Cloud) || advChanged || !plan.Firewall.Equal(state.Firewall) {
+			// The credentials name the managers' vendor and region, what
+			// the nodes advertise, and the firewall.
 			plan.Credentials, plan.ClientCredentials = types.StringUnknown(), types.StringUnknown()
 		}
 		if rolls || !plan.Managers.Count.Equal(state.Managers.Count) || !plan.Managers.Labels.Equal(state.Managers.Labels) ||
@@ -591,6 +593,7 @@ type swarmClusterModel struct {
 	Credentials             types.String   `tfsdk:"credentials"`
 	ClientCredentials       types.String   `tfsdk:"client_credentials"`
 	HostTag                 types.String   `tfsdk:"host_tag"`
+	Firewall                types.Object   `tfsdk:"firewall"`
 	Timeouts                timeouts.Value `tfsdk:"timeouts"`
 }
 
@@ -601,6 +604,7 @@ func (m *swarmClusterModel) resolvedValues() resolved {
 func (m *swarmClusterModel) spec(ctx context.Context, diags *diag.Diagnostics) cluster.ClusterSpec {
 	pool := stringList(ctx, m.DefaultAddressPool, diags)
 	return cluster.ClusterSpec{
+		Firewall:      firewallPolicy(ctx, m.Firewall, diags),
 		Name:          m.Name.ValueString(),
 		Managers:      m.Managers.hostsSpec(ctx, m.resolvedValues(), diags),
 		RollingUpdate: rollingUpdate(ctx, m.Managers.RollingUpdate, diags),
@@ -619,8 +623,10 @@ func (m *swarmClusterModel) spec(ctx context.Context, diags *diag.Diagnostics) c
 // setView records what was observed.
 func (m *swarmClusterModel) setView(c *cluster.Cluster, v *cluster.ClusterView) {
 	st := c.State()
-	m.Credentials = types.StringValue(encodeCredentials(st, m.Managers.Cloud.ValueString(), m.VendorRegion.ValueString(), m.AdvertiseAddress.ValueString()))
-	m.ClientCredentials = types.StringValue(encodeClientCredentials(st, m.Managers.Cloud.ValueString(), m.VendorRegion.ValueString(), m.AdvertiseAddress.ValueString()))
+	var diags diag.Diagnostics
+	fw := encodeFirewall(firewallPolicy(context.Background(), m.Firewall, &diags))
+	m.Credentials = types.StringValue(encodeCredentialsWith(st, m.Managers.Cloud.ValueString(), m.VendorRegion.ValueString(), m.AdvertiseAddress.ValueString(), fw))
+	m.ClientCredentials = types.StringValue(encodeClientCredentials(st, m.Managers.Cloud.ValueString(), m.VendorRegion.ValueString(), m.AdvertiseAddress.ValueString(), fw))
 	m.HostTag = types.StringValue(cluster.ClusterTag(st.UID))
 	if st.SwarmID != "" {
 		m.ID = types.StringValue(st.SwarmID)

@@ -145,6 +145,14 @@ up)
     done
   fi
   if [ "$(tf output -raw managers_cloud)" = digitalocean ]; then
+    manager=$(tf output -json nodes | jq -r '.[0] | split(" ")[-2]')
+    say "the cluster's firewall, a packet filter on each local host: what it admits"
+    curl -fsS -H "Authorization: Bearer $token" "$url/v2/firewalls" |
+      jq -r '.firewalls[] | "  \(.name) on tag \(.tags | join(",")):", (.inbound_rules[] | "    \(.protocol) \(.ports) from \([.sources.addresses[]?, (.sources.tags[]? | "the cluster")] | join(" "))")'
+    for port in 2376 2377; do
+      if timeout 3 bash -c "exec 3<>/dev/tcp/$manager/$port" 2>/dev/null; then state=admitted; else state="dropped (no answer in 3 s)"; fi
+      printf '  this machine -> %s:%s: %s\n' "$manager" "$port" "$state"
+    done
     read -r _ holder_name <<<"$(holder "$(tf output -raw ip_address)")"
     printf '\nThe floating IP is on %s. Fail that manager as hardware fails and watch the IP move to another one, requests counted: make demo-failover\n' "$holder_name"
   fi

@@ -72,6 +72,12 @@ variable "manager_size" {
   default     = "small"
 }
 
+variable "operator_cidrs" {
+  description = "Where Terraform and your operators reach the hosts' Docker API from: the cluster's firewall admits no one else there. On the local cloud, the machine itself (the hosts' gateway)."
+  type        = list(string)
+  default     = ["10.213.0.1/32"]
+}
+
 variable "workers" {
   description = "How many workers. Change it and apply again to scale."
   type        = number
@@ -88,6 +94,14 @@ resource "haddock_swarm_cluster" "demo" {
   # vendors while it moves between them: private addresses do not route from
   # one vendor to another.
   advertise_address = "public"
+  # Locked down: the hosts admit Swarm's ports from the cluster's own hosts,
+  # the Docker API from operator_cidrs, the ports the stack publishes from
+  # anywhere, and nothing else (a packet filter on each local host; a cloud
+  # firewall or security group at the vendors).
+  firewall = {
+    docker_api_allowed_cidrs = var.operator_cidrs
+    ssh_allowed_cidrs        = var.operator_cidrs
+  }
   managers = {
     count  = 3
     cloud  = var.managers_cloud

@@ -242,7 +242,7 @@ func (c *Cluster) Apply(ctx context.Context, spec ClusterSpec) (*ClusterView, er
 	if drain <= 0 {
 		drain = c.opts.DrainTimeout
 	}
-	d := desired{HostsSpec: spec.Managers, prefix: spec.Name + "-" + ManagersGroup, settings: &settings, drainTimeout: drain, rolling: spec.RollingUpdate}
+	d := desired{HostsSpec: spec.Managers, prefix: spec.Name + "-" + ManagersGroup, settings: &settings, drainTimeout: drain, rolling: spec.RollingUpdate, firewall: spec.Firewall}
 	if r.adv == AddressPrivate && slices.ContainsFunc(r.g.former, func(p place) bool { return p.driver.Cloud() != c.driver.Cloud() }) {
 		return &ClusterView{View: *r.view()}, fmt.Errorf("applying the managers of cluster %s: they are moving to %s, but the swarm advertises private addresses, which do not route between vendors: "+
 			"nothing was changed. Set advertise_address = \"public\" on the cluster and apply first (the nodes are replaced advertising their public addresses), or join the vendors' private networks, before moving the managers", c.UID(), c.driver.Cloud())
@@ -261,6 +261,9 @@ func (c *Cluster) Apply(ctx context.Context, spec ClusterSpec) (*ClusterView, er
 
 func (c *Cluster) applyManagers(ctx context.Context, r *groupRun, d desired) error {
 	if c.swarmID() == "" {
+		if err := r.keepFirewall(ctx, d); err != nil {
+			return err
+		}
 		if err := c.bootstrap(ctx, r, d); err != nil {
 			return errors.Join(append(r.later, err)...)
 		}
@@ -346,6 +349,7 @@ func (c *Cluster) Destroy(ctx context.Context, opts DestroyOptions) error {
 	defer s.close()
 	var del []cloud.Host
 	groups := map[string][]string{}
+	regions := map[cloud.Driver]string{} // where each place's hosts were
 	g := &groupRef{name: ManagersGroup, at: map[string]place{}}
 	for i, d := range append([]cloud.Driver{c.driver}, c.former...) {
 		p := place{driver: d, watcher: cloud.NewHostWatcher(d, ClusterTag(c.UID()), c.opts.PollInterval)}
@@ -357,6 +361,7 @@ func (c *Cluster) Destroy(ctx context.Context, opts DestroyOptions) error {
 			return fmt.Errorf("destroying cluster %s: listing its hosts at %s: %w", c.UID(), d.Cloud(), err)
 		}
 		for _, h := range all {
+			regions[d] = h.Region
 			if grp := HostGroup(h, c.UID()); grp != ManagersGroup {
 				groups[grp] = append(groups[grp], h.Name)
 				if !opts.DeleteNodeGroups {
@@ -381,6 +386,15 @@ func (c *Cluster) Destroy(ctx context.Context, opts DestroyOptions) error {
 	logInfo(ctx, "destroying cluster", map[string]any{"cluster": c.UID(), "hosts": len(del)})
 	if err := opError("destroying cluster "+c.UID(), s.deleteHosts(ctx, g, del)); err != nil {
 		return err
+	}
+	var errs []error
+	for _, d := range append([]cloud.Driver{c.driver}, c.former...) {
+		if _, err := deleteFirewallIfEmpty(ctx, d, c.UID(), regions[d]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("destroying cluster %s: %w", c.UID(), err)
 	}
 	return nil
 }

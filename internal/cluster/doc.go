@@ -185,4 +185,16 @@
 // .LoadBalancers). After every apply the load balancers' targets among the
 // group's hosts are its ready hosts; FormerLoadBalancers lose the group's
 // hosts; other targets are left alone.
+//
+// # Firewall
+//
+// ClusterSpec.Firewall and GroupSpec.Firewall (a FirewallPolicy; nil
+// leaves the firewalls alone) keep one vendor firewall per place the
+// cluster has hosts, named FirewallName and applying to the cluster tag
+// (firewall.go): Swarm's ports from the cluster's hosts, the Docker API and
+// SSH from the policy's sources, what the services publish from anywhere.
+// A run keeps it before it creates hosts, before hosts of another vendor
+// join (booted first, so their addresses are known), and as it settles;
+// Cluster.SyncFirewall is what a stack calls after a deploy. The last host
+// at a place takes the place's firewall with it (Destroy).
 package cluster

@@ -28,6 +28,7 @@ type Engine interface {
 	RemoveNode(ctx context.Context, nodeID string, force bool) error
 	DrainNodes(ctx context.Context, nodeIDs []string, timeout time.Duration) error
 	WaitNodeSettled(ctx context.Context, nodeID string, stable, timeout time.Duration) error
+	PublishedPorts(ctx context.Context) ([]swarm.PublishedPort, error)
 	Close() error
 }
 

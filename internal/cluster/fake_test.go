@@ -148,6 +148,7 @@ type fakeDriver struct {
 	clock       time.Time
 	calls       map[string]int
 	createSizes []int
+	firewalls   map[string]cloud.FirewallSpec // by name; see fakeFirewallDriver
 }
 
 type fakeHost struct {
@@ -372,6 +373,7 @@ type fakeSwarm struct {
 	failJoin    map[string]error // by hostname
 	unreachable map[string]bool  // engines that do not answer, by hostname
 	drainErr    error
+	ports       []swarm.PublishedPort // what the services publish
 	tokenReads  int
 	selfDemotes int // demotions through the demoted node's own engine
 }
@@ -869,6 +871,12 @@ func (e *fakeEngine) WaitNodeSettled(_ context.Context, id string, _, _ time.Dur
 	return nil
 }
 
+func (e *fakeEngine) PublishedPorts(context.Context) ([]swarm.PublishedPort, error) {
+	e.s.mu.Lock()
+	defer e.s.mu.Unlock()
+	return slices.Clone(e.s.ports), nil
+}
+
 func (e *fakeEngine) Close() error { return nil }
 
 // harness is a cluster on fake drivers and a fake swarm.
@@ -934,4 +942,39 @@ func (h *harness) group(c *Cluster, d cloud.Driver, n int) *NodeGroup {
 		h.t.Fatalf("creating node group web of %d: %v", n, err)
 	}
 	return g
+}
+
+// fakeFirewallDriver is a fakeDriver with firewalls.
+type fakeFirewallDriver struct{ *fakeDriver }
+
+var _ cloud.Firewalls = fakeFirewallDriver{}
+
+func (d fakeFirewallDriver) EnsureFirewall(_ context.Context, spec cloud.FirewallSpec) (*cloud.Firewall, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.firewalls == nil {
+		d.firewalls = map[string]cloud.FirewallSpec{}
+	}
+	if cur, ok := d.firewalls[spec.Name]; !ok || fmt.Sprint(cur) != fmt.Sprint(spec) {
+		d.rec.add("%s: firewall %s", d.name, spec.Name)
+	}
+	d.firewalls[spec.Name] = spec
+	return &cloud.Firewall{ID: "fw-" + spec.Name, Name: spec.Name, Region: spec.Region, TargetTag: spec.TargetTag, Inbound: spec.Inbound}, nil
+}
+
+func (d fakeFirewallDriver) DeleteFirewall(_ context.Context, _, name string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.firewalls[name]; ok {
+		d.rec.add("%s: delete firewall %s", d.name, name)
+		delete(d.firewalls, name)
+	}
+	return nil
+}
+
+func (d *fakeDriver) firewall(name string) (cloud.FirewallSpec, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	fw, ok := d.firewalls[name]
+	return fw, ok
 }

@@ -41,6 +41,8 @@ type groupRun struct {
 	failed    map[string]bool   // uids of hosts that failed to boot in this run
 	later     []error           // errors reported at the end (the run went on)
 	wantCount int               // the count being applied
+	fw        *FirewallPolicy   // the cluster's firewall, kept by the run
+	fwRegion  string            // the group's region, where it is kept
 }
 
 // desired is what a group should be, whatever its role.
@@ -51,6 +53,7 @@ type desired struct {
 	drainTimeout time.Duration
 	rolling      RollingUpdate
 	settings     *Settings // the swarm's settings (managers only)
+	firewall     *FirewallPolicy
 }
 
 // newGroupRun starts an operation on group name (driver d) of cluster c
@@ -169,6 +172,10 @@ func (r *groupRun) apply(ctx context.Context, d desired) error {
 	r.wantCount = d.Count
 	if r.adv == "" {
 		r.adv = r.advertise()
+	}
+	// The firewall first: hosts created next are filtered from their boot.
+	if err := r.keepFirewall(ctx, d); err != nil {
+		return err
 	}
 	if err := r.cleanup(ctx); err != nil {
 		if r.manager() {
@@ -497,6 +504,9 @@ func (r *groupRun) settle(ctx context.Context, d desired) error {
 		}
 	}
 	if err := r.syncLoadBalancers(ctx, d); err != nil {
+		errs = append(errs, err)
+	}
+	if err := r.syncFirewall(ctx, r.fw, r.fwRegion, nil); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -118,7 +118,7 @@ func (g *NodeGroup) Apply(ctx context.Context, spec GroupSpec) (*View, error) {
 		}
 		logWarn(ctx, "this node group is on another vendor than the managers, which advertise private addresses: its hosts must reach the managers' private network (VPN, peering)", map[string]any{"group": g.name, "cloud": string(g.driver.Cloud()), "managers_cloud": string(g.c.driver.Cloud())})
 	}
-	err = r.apply(ctx, desired{HostsSpec: spec.HostsSpec, prefix: spec.HostNamePrefix, availability: spec.Availability, drainTimeout: spec.DrainTimeout, rolling: spec.RollingUpdate})
+	err = r.apply(ctx, desired{HostsSpec: spec.HostsSpec, prefix: spec.HostNamePrefix, availability: spec.Availability, drainTimeout: spec.DrainTimeout, rolling: spec.RollingUpdate, firewall: spec.Firewall})
 	if err != nil {
 		return r.view(), fmt.Errorf("%s: %w", what, err)
 	}
@@ -195,5 +195,20 @@ func (g *NodeGroup) Destroy(ctx context.Context, opts ...GroupDestroyOptions) er
 	if err != nil {
 		return fmt.Errorf("destroying node group %s: %w", g.name, err)
 	}
-	return opError(fmt.Sprintf("destroying node group %s of cluster %s", g.name, s.clusterUID), r.destroy(ctx, drain, lbs))
+	what := fmt.Sprintf("destroying node group %s of cluster %s", g.name, s.clusterUID)
+	region := ""
+	for _, h := range r.hosts {
+		region = h.Region
+	}
+	if err := opError(what, r.destroy(ctx, drain, lbs)); err != nil {
+		return err
+	}
+	if g.driver != g.c.driver {
+		// The cluster's firewall at a place only this group used goes
+		// with it; the managers' place keeps its own until the cluster goes.
+		if _, err := deleteFirewallIfEmpty(ctx, g.driver, s.clusterUID, region); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+	}
+	return nil
 }

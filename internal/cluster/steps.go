@@ -86,6 +86,22 @@ func (r *groupRun) joinHosts(ctx context.Context, hosts []cloud.Host) error {
 	if err != nil {
 		return err
 	}
+	if r.fw != nil && !r.fw.Off && len(r.firewallPlaces(r.fwRegion)) > 1 {
+		// Swarm nodes at another place than these hosts (the managers on
+		// another vendor, or a migration's former place): boot them all
+		// first, since their addresses are known once they run, and have
+		// the firewalls there admit them before they join.
+		r.bootHosts(ctx, hosts)
+		var ready []cloud.Host
+		for _, h := range hosts {
+			if r.booted[HostUID(h)] != nil {
+				ready = append(ready, *r.hostByUID(HostUID(h)))
+			}
+		}
+		if err := r.syncFirewall(ctx, r.fw, r.fwRegion, ready); err != nil {
+			return err
+		}
+	}
 	remotes := remoteAddrs(r.nodes, r.swarmAddr())
 	if r.manager() {
 		r.bootHosts(ctx, hosts)
@@ -111,7 +127,17 @@ func (r *groupRun) joinHosts(ctx context.Context, hosts []cloud.Host) error {
 	joined := map[string]cloud.Host{}
 	booted := make([]cloud.Host, len(hosts))
 	parallel(len(hosts), r.s.opts.Concurrency, func(i int) {
-		h, eng, err := r.s.boot(ctx, r.g, hosts[i])
+		uid := HostUID(hosts[i])
+		h, eng, err := hosts[i], r.booted[uid], error(nil)
+		switch {
+		case eng != nil: // booted above
+			h = *r.hostByUID(uid)
+		case r.failed[uid]:
+			booted[i] = h
+			return // reported by bootHosts
+		default:
+			h, eng, err = r.s.boot(ctx, r.g, hosts[i])
+		}
 		booted[i] = h
 		if err == nil {
 			err = r.join(ctx, h, eng, token, remotes)

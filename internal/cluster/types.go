@@ -150,6 +150,9 @@ type ClusterSpec struct {
 	// DrainTimeout bounds the drain of a manager being replaced; default
 	// Options.DrainTimeout.
 	DrainTimeout time.Duration
+	// Firewall is the cluster's firewall (firewall.go); nil leaves the
+	// firewalls as they are.
+	Firewall *FirewallPolicy
 }
 
 // GroupSpec is the desired state of a node group of workers.
@@ -167,6 +170,9 @@ type GroupSpec struct {
 	DrainTimeout time.Duration
 	// RollingUpdate tunes the replacement of out-of-date hosts.
 	RollingUpdate RollingUpdate
+	// Firewall is the cluster's firewall policy, which the group keeps at
+	// its place and the managers' (firewall.go); nil leaves it alone.
+	Firewall *FirewallPolicy
 }
 
 // RollingUpdate tunes how hosts whose spec (region, size, image, SSH keys,

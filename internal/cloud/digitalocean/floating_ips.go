@@ -71,23 +71,9 @@ func (d *Driver) ListFloatingIPs(ctx context.Context) ([]cloud.FloatingIP, error
 
 // allReservedIPs lists every reserved IP of the account, all pages.
 func (d *Driver) allReservedIPs(ctx context.Context) ([]godo.ReservedIP, error) {
-	var out []godo.ReservedIP
-	opt := &godo.ListOptions{PerPage: 200}
-	for {
-		ips, resp, err := d.client.ReservedIPs.List(ctx, opt)
-		if err != nil {
-			return nil, apiError(err)
-		}
-		out = append(out, ips...)
-		if resp == nil || resp.Links == nil || resp.Links.IsLastPage() {
-			return out, nil
-		}
-		page, err := resp.Links.CurrentPage()
-		if err != nil {
-			return nil, err
-		}
-		opt.Page = page + 1
-	}
+	return allPages(func(opt *godo.ListOptions) ([]godo.ReservedIP, *godo.Response, error) {
+		return d.client.ReservedIPs.List(ctx, opt)
+	})
 }
 
 // GetFloatingIP finds a reserved IP by address.

@@ -322,25 +322,17 @@ func dropletID(id string) (int, error) {
 
 // ListHosts lists every droplet carrying tag, 200 to a page.
 func (d *Driver) ListHosts(ctx context.Context, tag string) ([]cloud.Host, error) {
-	var out []cloud.Host
-	opt := &godo.ListOptions{Page: 1, PerPage: listPageSize}
-	for {
-		drs, resp, err := d.client.Droplets.ListByTag(ctx, tag, opt)
-		if err != nil {
-			return nil, apiError(err)
-		}
-		for i := range drs {
-			out = append(out, toHost(&drs[i]))
-		}
-		if resp.Links == nil || resp.Links.IsLastPage() {
-			return out, nil
-		}
-		page, err := resp.Links.CurrentPage()
-		if err != nil {
-			return nil, fmt.Errorf("reading the droplet list's page links: %w", err)
-		}
-		opt.Page = page + 1
+	drs, err := allPages(func(opt *godo.ListOptions) ([]godo.Droplet, *godo.Response, error) {
+		return d.client.Droplets.ListByTag(ctx, tag, opt)
+	})
+	if err != nil {
+		return nil, err
 	}
+	out := make([]cloud.Host, len(drs))
+	for i := range drs {
+		out[i] = toHost(&drs[i])
+	}
+	return out, nil
 }
 
 // RenameHost renames a droplet and waits for the action.
@@ -523,6 +515,28 @@ func (d *Driver) Offerings(ctx context.Context) (*cloud.Offerings, error) {
 	}
 	d.offers.off = off
 	return off, nil
+}
+
+// allPages lists every item of a paginated list, listPageSize to a page,
+// following the response's links.
+func allPages[T any](list func(opt *godo.ListOptions) ([]T, *godo.Response, error)) ([]T, error) {
+	var out []T
+	opt := &godo.ListOptions{Page: 1, PerPage: listPageSize}
+	for {
+		items, resp, err := list(opt)
+		if err != nil {
+			return nil, apiError(err)
+		}
+		out = append(out, items...)
+		if resp == nil || resp.Links == nil || resp.Links.IsLastPage() {
+			return out, nil
+		}
+		page, err := resp.Links.CurrentPage()
+		if err != nil {
+			return nil, fmt.Errorf("reading a list's page links: %w", err)
+		}
+		opt.Page = page + 1
+	}
 }
 
 func eachPage(opt *godo.ListOptions, page func() (*godo.Response, error)) error {

@@ -114,25 +114,17 @@ func (d *Driver) GetLoadBalancer(ctx context.Context, id string) (*cloud.LoadBal
 
 // ListLoadBalancers lists every load balancer of the account, all pages.
 func (d *Driver) ListLoadBalancers(ctx context.Context) ([]cloud.LoadBalancer, error) {
-	var out []cloud.LoadBalancer
-	opt := &godo.ListOptions{PerPage: 200}
-	for {
-		lbs, resp, err := d.client.LoadBalancers.List(ctx, opt)
-		if err != nil {
-			return nil, apiError(err)
-		}
-		for i := range lbs {
-			out = append(out, *toLoadBalancer(&lbs[i]))
-		}
-		if resp == nil || resp.Links == nil || resp.Links.IsLastPage() {
-			return out, nil
-		}
-		page, err := resp.Links.CurrentPage()
-		if err != nil {
-			return nil, err
-		}
-		opt.Page = page + 1
+	lbs, err := allPages(func(opt *godo.ListOptions) ([]godo.LoadBalancer, *godo.Response, error) {
+		return d.client.LoadBalancers.List(ctx, opt)
+	})
+	if err != nil {
+		return nil, err
 	}
+	out := make([]cloud.LoadBalancer, len(lbs))
+	for i := range lbs {
+		out[i] = *toLoadBalancer(&lbs[i])
+	}
+	return out, nil
 }
 
 // UpdateLoadBalancer replaces the load balancer's settings (PUT takes the
