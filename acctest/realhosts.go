@@ -358,23 +358,58 @@ func (rc *RealCloud) Gateway() string {
 
 // Firewalls counts the cloud firewalls localcloud's DigitalOcean API holds.
 func (rc *RealCloud) Firewalls() (int, error) {
-	req, err := http.NewRequest(http.MethodGet, strings.TrimSuffix(rc.URL, "/")+"/v2/firewalls?per_page=200", nil)
+	ids, err := rc.firewallIDs()
+	return len(ids), err
+}
+
+// DeleteFirewalls deletes every cloud firewall, as someone might by hand.
+func (rc *RealCloud) DeleteFirewalls() error {
+	ids, err := rc.firewallIDs()
 	if err != nil {
-		return 0, err
+		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+Token)
-	resp, err := http.DefaultClient.Do(req)
+	for _, id := range ids {
+		resp, err := rc.api(http.MethodDelete, "/v2/firewalls/"+id)
+		if err != nil {
+			return err
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent {
+			return fmt.Errorf("DELETE /v2/firewalls/%s: %s", id, resp.Status)
+		}
+	}
+	return nil
+}
+
+func (rc *RealCloud) firewallIDs() ([]string, error) {
+	resp, err := rc.api(http.MethodGet, "/v2/firewalls?per_page=200")
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer func() { _ = resp.Body.Close() }()
 	var out struct {
-		Firewalls []json.RawMessage `json:"firewalls"`
+		Firewalls []struct {
+			ID string `json:"id"`
+		} `json:"firewalls"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		return 0, fmt.Errorf("GET /v2/firewalls: %s: %w", resp.Status, err)
+		return nil, fmt.Errorf("GET /v2/firewalls: %s: %w", resp.Status, err)
 	}
-	return len(out.Firewalls), nil
+	ids := make([]string, len(out.Firewalls))
+	for i, f := range out.Firewalls {
+		ids[i] = f.ID
+	}
+	return ids, nil
+}
+
+// api sends a request without a body to localcloud's DigitalOcean API.
+func (rc *RealCloud) api(method, path string) (*http.Response, error) {
+	req, err := http.NewRequest(method, strings.TrimSuffix(rc.URL, "/")+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+Token)
+	return http.DefaultClient.Do(req)
 }
 
 // Dial reports whether a TCP connection from inside host hostID (vendor

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfversion"
 
@@ -18,7 +19,8 @@ import (
 // outside the cluster cannot reach Swarm's ports or the Docker API, which
 // admits only docker_api_allowed_cidrs (here the machine Terraform runs
 // on), while the port the stack publishes is open to it and the cluster's
-// own hosts reach each other. Widening the allowed CIDRs lets the outsider
+// own hosts reach each other. A firewall deleted by hand shows in the plan
+// and comes back. Widening the allowed CIDRs lets the outsider
 // in, in place; disabling the firewall removes it; nothing is left after
 // destroy.
 func TestAccFirewall_locksDownTheCluster(t *testing.T) {
@@ -88,6 +90,24 @@ func TestAccFirewall_locksDownTheCluster(t *testing.T) {
 						return err
 					},
 				),
+			},
+			{
+				// Deleted by hand: the refresh sees it, the plan puts it
+				// back, and the outsider is kept out again.
+				PreConfig: func() {
+					if err := rc.DeleteFirewalls(); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: firewallConfig(rc, img, fmt.Sprintf(`docker_api_allowed_cidrs = [%q]
+    ssh_allowed_cidrs        = []`, gw+"/32")),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(managers, plancheck.ResourceActionUpdate)}},
+				Check: func(s *terraform.State) error {
+					if n, err := rc.Firewalls(); err != nil || n != 1 {
+						return fmt.Errorf("after the apply localcloud holds %d firewalls (%v), want the cluster's", n, err)
+					}
+					return refused(s, outsiderID, ip(s, managers), 2377)
+				},
 			},
 			{
 				// The outsider is allowed in: the change is in place and

@@ -344,7 +344,26 @@ func (r *swarmClusterResource) Read(ctx context.Context, req resource.ReadReques
 	}
 	viewProblems("Swarm cluster "+state.Name.ValueString(), &view.View, &resp.Diagnostics)
 	state.setView(c, view)
+	r.readFirewall(ctx, c, &state, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+// readFirewall is the firewall's drift check: one deleted outside
+// Haddock leaves `firewall` null in the state, so the plan shows it added
+// back and the apply does so.
+func (r *swarmClusterResource) readFirewall(ctx context.Context, c *cluster.Cluster, state *swarmClusterModel, diags *diag.Diagnostics) {
+	if p := firewallPolicy(ctx, state.Firewall, diags); p == nil || p.Off {
+		return
+	}
+	exists, known, err := c.FirewallExists(ctx)
+	if err != nil {
+		diags.AddWarning("Cluster firewall unread", fmt.Sprintf("Reading the firewall of cluster %s failed, so its drift is not checked in this refresh: %s", state.Name.ValueString(), err))
+		return
+	}
+	if known && !exists {
+		tflog.Warn(ctx, "the cluster's firewall is missing: the plan adds it back", map[string]any{"cluster": state.Name.ValueString(), "firewall": cluster.FirewallName(c.UID())})
+		state.Firewall = types.ObjectNull(firewallAttrTypes)
+	}
 }
 
 func (r *swarmClusterResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {

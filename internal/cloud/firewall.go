@@ -21,6 +21,9 @@ type Firewalls interface {
 	// spec.TargetTag. Outbound traffic is left open. Calling it again with
 	// the same spec changes nothing.
 	EnsureFirewall(ctx context.Context, spec FirewallSpec) (*Firewall, error)
+	// GetFirewall reads the firewall name in region; an error wrapping
+	// ErrNotFound when there is none.
+	GetFirewall(ctx context.Context, region, name string) (*Firewall, error)
 	// DeleteFirewall deletes the firewall name in region, so that its
 	// hosts no longer get its rules; one already gone is not an error.
 	DeleteFirewall(ctx context.Context, region, name string) error

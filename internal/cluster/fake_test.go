@@ -962,6 +962,14 @@ func (d fakeFirewallDriver) EnsureFirewall(_ context.Context, spec cloud.Firewal
 	return &cloud.Firewall{ID: "fw-" + spec.Name, Name: spec.Name, Region: spec.Region, TargetTag: spec.TargetTag, Inbound: spec.Inbound}, nil
 }
 
+func (d fakeFirewallDriver) GetFirewall(_ context.Context, region, name string) (*cloud.Firewall, error) {
+	spec, ok := d.firewall(name)
+	if !ok {
+		return nil, cloud.NotFoundError(d.name, "firewall", name)
+	}
+	return &cloud.Firewall{ID: "fw-" + name, Name: name, Region: region, TargetTag: spec.TargetTag, Inbound: spec.Inbound}, nil
+}
+
 func (d fakeFirewallDriver) DeleteFirewall(_ context.Context, _, name string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -280,3 +280,22 @@ func (c *Cluster) SyncFirewall(ctx context.Context, p *FirewallPolicy) error {
 	}
 	return r.syncFirewall(ctx, p, region, nil)
 }
+
+// FirewallExists reports whether the cluster's firewall is at the
+// managers' place (a refresh's drift check: one removed by hand shows in
+// the plan and the next apply puts it back); known is false when their
+// vendor's driver keeps no firewalls.
+func (c *Cluster) FirewallExists(ctx context.Context) (exists, known bool, err error) {
+	fws, ok := c.driver.(cloud.Firewalls)
+	if !ok {
+		return false, false, nil
+	}
+	_, err = fws.GetFirewall(logCtx(ctx), "", FirewallName(c.UID()))
+	switch {
+	case cloud.IsNotFound(err):
+		return false, true, nil
+	case err != nil:
+		return false, false, fmt.Errorf("reading the cluster's firewall: %w", err)
+	}
+	return true, true, nil
+}

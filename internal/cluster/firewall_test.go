@@ -155,6 +155,9 @@ func TestClusterFirewallOffAndUnsupported(t *testing.T) {
 		t.Fatal(err)
 	}
 	name := FirewallName(c.UID())
+	if exists, known, err := c.FirewallExists(t.Context()); !exists || !known || err != nil {
+		t.Errorf("FirewallExists = %v, %v, %v after create", exists, known, err)
+	}
 	spec.Firewall = nil
 	if _, err := c.Apply(t.Context(), spec); err != nil {
 		t.Fatal(err)
@@ -169,10 +172,17 @@ func TestClusterFirewallOffAndUnsupported(t *testing.T) {
 	if _, ok := h.drv.firewall(name); ok {
 		t.Error("Off kept the firewall")
 	}
+	if exists, known, err := c.FirewallExists(t.Context()); exists || !known || err != nil {
+		t.Errorf("FirewallExists = %v, %v, %v after Off", exists, known, err)
+	}
 
 	h2 := newHarness(t)
 	spec.Firewall = testPolicy
-	if _, _, err := Create(t.Context(), h2.drv, spec, h2.opts); err != nil {
-		t.Errorf("a driver without firewalls: %v", err)
+	c2, _, err := Create(t.Context(), h2.drv, spec, h2.opts)
+	if err != nil {
+		t.Fatalf("a driver without firewalls: %v", err)
+	}
+	if _, known, err := c2.FirewallExists(t.Context()); known || err != nil {
+		t.Errorf("a driver without firewalls: known %v, %v", known, err)
 	}
 }

@@ -250,6 +250,27 @@ func (d *Driver) EnsureFirewall(ctx context.Context, spec cloud.FirewallSpec) (*
 	return d.firewallFrom(got), nil
 }
 
+// GetFirewall reads the firewall's security group; an error wrapping
+// cloud.ErrNotFound when there is none (nor a default VPC).
+func (d *Driver) GetFirewall(ctx context.Context, region, name string) (*cloud.Firewall, error) {
+	if err := d.checkRegion(region); err != nil {
+		return nil, err
+	}
+	fw, err := d.firewallAPI()
+	if err != nil {
+		return nil, err
+	}
+	vpc, err := findDefaultVPC(ctx, d.ec2)
+	if err != nil {
+		return nil, err
+	}
+	sg, err := findSecurityGroupByName(ctx, fw, awssdk.ToString(vpc.VpcId), fwSecurityGroupName(name))
+	if err != nil {
+		return nil, err
+	}
+	return d.firewallFrom(sg), nil
+}
+
 // DeleteFirewall detaches the firewall's security group from its
 // instances and deletes it; one already gone is not an error.
 func (d *Driver) DeleteFirewall(ctx context.Context, region, name string) error {

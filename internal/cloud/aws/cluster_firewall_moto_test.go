@@ -105,6 +105,9 @@ func (s fwScenario) run(t *testing.T) {
 	if fw.Name != spec.Name || fw.Region != s.region || fw.TargetTag != target || !reflect.DeepEqual(fw.Inbound, wantRules) {
 		t.Errorf("EnsureFirewall =\n%+v\nwant %s in %s targeting %s with\n%+v", fw, spec.Name, s.region, target, wantRules)
 	}
+	if got, err := d.GetFirewall(ctx, "", spec.Name); err != nil || !reflect.DeepEqual(got, fw) {
+		t.Errorf("GetFirewall = %+v, %v; want %+v", got, err, fw)
+	}
 	sg, err := findSecurityGroupByID(ctx, s.raw, fw.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -187,6 +190,9 @@ func (s fwScenario) run(t *testing.T) {
 	}
 	if err := d.DeleteFirewall(ctx, s.region, spec.Name); err != nil {
 		t.Errorf("DeleteFirewall again = %v, want nil", err)
+	}
+	if _, err := d.GetFirewall(ctx, s.region, spec.Name); !cloud.IsNotFound(err) {
+		t.Errorf("GetFirewall after DeleteFirewall = %v, want not found", err)
 	}
 }
 

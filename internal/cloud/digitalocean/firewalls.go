@@ -87,6 +87,18 @@ func (d *Driver) EnsureFirewall(ctx context.Context, spec cloud.FirewallSpec) (*
 	}
 }
 
+// GetFirewall finds the firewall by name.
+func (d *Driver) GetFirewall(ctx context.Context, _ string, name string) (*cloud.Firewall, error) {
+	fw, err := d.findFirewall(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if fw == nil {
+		return nil, cloud.NotFoundError(cloud.DigitalOcean, "firewall", name)
+	}
+	return toFirewall(fw), nil
+}
+
 // DeleteFirewall deletes every firewall of that name.
 func (d *Driver) DeleteFirewall(ctx context.Context, _ string, name string) error {
 	fws, err := d.listFirewalls(ctx)
