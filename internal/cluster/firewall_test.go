@@ -186,3 +186,44 @@ func TestClusterFirewallOffAndUnsupported(t *testing.T) {
 		t.Errorf("a driver without firewalls: known %v, %v", known, err)
 	}
 }
+
+// Managers moving to another vendor: the old place's firewall admits each
+// new manager before it joins through the old ones, and goes with the
+// last old manager; the new place has its own.
+func TestMigrateManagersWithFirewall(t *testing.T) {
+	h := newHarness(t)
+	do := fakeFirewallDriver{h.drv}
+	spec := clusterSpec(3)
+	spec.Settings.Advertise = AddressPublic
+	spec.Firewall = testPolicy
+	old, _, err := Create(t.Context(), do, spec, h.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aws := fakeFirewallDriver{h.otherDriver()}
+	c, err := Open(aws, old.State(), h.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.MovingFrom(do)
+	spec.Managers = awsSpec(spec.Managers)
+	h.rec.reset()
+	if _, err := c.Apply(t.Context(), spec); err != nil {
+		t.Fatalf("migrating the managers with a firewall: %v", err)
+	}
+	name := FirewallName(c.UID())
+	events := h.rec.all()
+	for _, m := range aws.names() {
+		joined := slices.Index(events, "join manager "+m)
+		admitted := slices.Index(events, "digitalocean: firewall "+name)
+		if joined < 0 || admitted < 0 || admitted > joined {
+			t.Errorf("%s joined (event %d) before the old managers' firewall admitted it (event %d): %q", m, joined, admitted, events)
+		}
+	}
+	if _, ok := h.drv.firewall(name); ok {
+		t.Error("the firewall stayed where no manager is left")
+	}
+	if _, ok := aws.firewall(name); !ok {
+		t.Error("no firewall where the managers are now")
+	}
+}

@@ -39,8 +39,13 @@ func (r *groupRun) bootHosts(ctx context.Context, hosts []cloud.Host) {
 	}
 	res := make([]result, len(hosts))
 	parallel(len(hosts), r.s.opts.Concurrency, func(i int) {
-		if r.booted[HostUID(hosts[i])] != nil || r.failed[HostUID(hosts[i])] {
+		if uid := HostUID(hosts[i]); r.booted[uid] != nil || r.failed[uid] {
+			// Booted (or failed) earlier in the run: keep the host as it
+			// was seen then, not the caller's copy from its creation.
 			res[i] = result{h: hosts[i]}
+			if cur := r.hostByUID(uid); cur != nil {
+				res[i].h = *cur
+			}
 			return
 		}
 		h, e, err := r.s.boot(ctx, r.g, hosts[i])
