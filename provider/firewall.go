@@ -55,6 +55,28 @@ func anywhereList() types.List {
 	return types.ListValueMust(types.StringType, []attr.Value{types.StringValue("0.0.0.0/0"), types.StringValue("::/0")})
 }
 
+// firewallObject is a `firewall` value with p's sources and no inbound
+// rules of the owner's.
+func firewallObject(enabled bool, p cluster.FirewallPolicy) types.Object {
+	list := func(ps []netip.Prefix) types.List {
+		vs := make([]attr.Value, len(ps))
+		for i, x := range ps {
+			vs[i] = types.StringValue(x.String())
+		}
+		return types.ListValueMust(types.StringType, vs)
+	}
+	docker, ssh := list(p.DockerAPI), list(p.SSH)
+	if !enabled {
+		docker, ssh = anywhereList(), anywhereList()
+	}
+	return types.ObjectValueMust(firewallAttrTypes, map[string]attr.Value{
+		"enabled":                  types.BoolValue(enabled),
+		"docker_api_allowed_cidrs": docker,
+		"ssh_allowed_cidrs":        ssh,
+		"inbound_rules":            types.ListValueMust(types.ObjectType{AttrTypes: firewallRuleAttrTypes}, nil),
+	})
+}
+
 func defaultFirewall() types.Object {
 	return types.ObjectValueMust(firewallAttrTypes, map[string]attr.Value{
 		"enabled":                  types.BoolValue(true),

@@ -40,7 +40,7 @@ func TestParseCIDR(t *testing.T) {
 	}
 }
 
-func firewallObject(t *testing.T, enabled bool, docker []string, rules ...map[string]attr.Value) types.Object {
+func testFirewallObject(t *testing.T, enabled bool, docker []string, rules ...map[string]attr.Value) types.Object {
 	t.Helper()
 	var dl []attr.Value
 	for _, d := range docker {
@@ -63,7 +63,7 @@ func firewallObject(t *testing.T, enabled bool, docker []string, rules ...map[st
 func TestFirewallPolicyThroughCredentials(t *testing.T) {
 	ctx := context.Background()
 	var diags diag.Diagnostics
-	o := firewallObject(t, true, []string{"203.0.113.0/24", "198.51.100.7"}, map[string]attr.Value{
+	o := testFirewallObject(t, true, []string{"203.0.113.0/24", "198.51.100.7"}, map[string]attr.Value{
 		"protocol": types.StringValue("tcp"), "ports": types.StringValue("8000-8100"),
 		"sources": types.ListValueMust(types.StringType, []attr.Value{types.StringValue("10.0.0.0/8")}),
 	})
@@ -82,7 +82,7 @@ func TestFirewallPolicyThroughCredentials(t *testing.T) {
 	if got := back.policy(); !reflect.DeepEqual(got, p) {
 		t.Errorf("through the credentials:\n%+v\nwant\n%+v", got, p)
 	}
-	if off := firewallPolicy(ctx, firewallObject(t, false, nil), &diags); off == nil || !off.Off {
+	if off := firewallPolicy(ctx, testFirewallObject(t, false, nil), &diags); off == nil || !off.Off {
 		t.Errorf("disabled: %+v", off)
 	}
 	if none := firewallPolicy(ctx, types.ObjectNull(firewallAttrTypes), &diags); none != nil {
@@ -103,9 +103,9 @@ func TestFirewallDiagnostics(t *testing.T) {
 		warning string
 	}{
 		{"the default: anywhere", defaultFirewall(), "digitalocean", "Docker API open to the whole internet"},
-		{"narrowed", firewallObject(t, true, []string{"203.0.113.0/24"}), "digitalocean", ""},
-		{"narrowed on AWS", firewallObject(t, true, []string{"203.0.113.0/24"}), "aws", "Docker API not narrowed on AWS"},
-		{"disabled", firewallObject(t, false, []string{"0.0.0.0/0"}), "digitalocean", ""},
+		{"narrowed", testFirewallObject(t, true, []string{"203.0.113.0/24"}), "digitalocean", ""},
+		{"narrowed on AWS", testFirewallObject(t, true, []string{"203.0.113.0/24"}), "aws", "Docker API not narrowed on AWS"},
+		{"disabled", testFirewallObject(t, false, []string{"0.0.0.0/0"}), "digitalocean", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -343,26 +343,37 @@ func (r *swarmClusterResource) Read(ctx context.Context, req resource.ReadReques
 		}
 	}
 	viewProblems("Swarm cluster "+state.Name.ValueString(), &view.View, &resp.Diagnostics)
-	state.setView(c, view)
 	r.readFirewall(ctx, c, &state, &resp.Diagnostics)
+	state.setView(c, view)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
-// readFirewall is the firewall's drift check: one deleted outside
-// Haddock leaves `firewall` null in the state, so the plan shows it added
-// back and the apply does so.
+// readFirewall reads the cluster's firewall at the managers' vendor. Just
+// imported (firewall null), the state gets what it finds: the Docker API's
+// and SSH's sources, or enabled = false when there is none. Otherwise it
+// is the drift check: a firewall deleted outside Haddock shows as
+// enabled = false, so the plan puts it back. (Rules edited by hand are
+// not compared; the next apply sets them whole.)
 func (r *swarmClusterResource) readFirewall(ctx context.Context, c *cluster.Cluster, state *swarmClusterModel, diags *diag.Diagnostics) {
-	if p := firewallPolicy(ctx, state.Firewall, diags); p == nil || p.Off {
+	imported := state.Firewall.IsNull()
+	if p := firewallPolicy(ctx, state.Firewall, diags); !imported && p.Off {
 		return
 	}
-	exists, known, err := c.FirewallExists(ctx)
+	fw, known, err := c.ManagersFirewall(ctx)
 	if err != nil {
 		diags.AddWarning("Cluster firewall unread", fmt.Sprintf("Reading the firewall of cluster %s failed, so its drift is not checked in this refresh: %s", state.Name.ValueString(), err))
 		return
 	}
-	if known && !exists {
-		tflog.Warn(ctx, "the cluster's firewall is missing: the plan adds it back", map[string]any{"cluster": state.Name.ValueString(), "firewall": cluster.FirewallName(c.UID())})
-		state.Firewall = types.ObjectNull(firewallAttrTypes)
+	switch {
+	case !known:
+		return
+	case fw == nil:
+		if !imported {
+			tflog.Warn(ctx, "the cluster's firewall is missing: the plan adds it back", map[string]any{"cluster": state.Name.ValueString(), "firewall": cluster.FirewallName(c.UID())})
+		}
+		state.Firewall = firewallObject(false, cluster.FirewallPolicy{})
+	case imported:
+		state.Firewall = firewallObject(true, cluster.PolicyOf(fw))
 	}
 }
 

@@ -281,21 +281,40 @@ func (c *Cluster) SyncFirewall(ctx context.Context, p *FirewallPolicy) error {
 	return r.syncFirewall(ctx, p, region, nil)
 }
 
-// FirewallExists reports whether the cluster's firewall is at the
-// managers' place (a refresh's drift check: one removed by hand shows in
-// the plan and the next apply puts it back); known is false when their
-// vendor's driver keeps no firewalls.
-func (c *Cluster) FirewallExists(ctx context.Context) (exists, known bool, err error) {
+// ManagersFirewall reads the cluster's firewall at the managers' place
+// (a refresh's drift check, an import's read): nil when there is none;
+// known is false when their vendor's driver keeps no firewalls.
+func (c *Cluster) ManagersFirewall(ctx context.Context) (fw *cloud.Firewall, known bool, err error) {
 	fws, ok := c.driver.(cloud.Firewalls)
 	if !ok {
-		return false, false, nil
+		return nil, false, nil
 	}
-	_, err = fws.GetFirewall(logCtx(ctx), "", FirewallName(c.UID()))
+	fw, err = fws.GetFirewall(logCtx(ctx), "", FirewallName(c.UID()))
 	switch {
 	case cloud.IsNotFound(err):
-		return false, true, nil
+		return nil, true, nil
 	case err != nil:
-		return false, false, fmt.Errorf("reading the cluster's firewall: %w", err)
+		return nil, false, fmt.Errorf("reading the cluster's firewall: %w", err)
 	}
-	return true, true, nil
+	return fw, true, nil
+}
+
+// PolicyOf reads back the policy a firewall was kept with: the Docker
+// API's and SSH's sources. Rules of the owner's own cannot be told from
+// the published ports' and are not read.
+func PolicyOf(fw *cloud.Firewall) FirewallPolicy {
+	p := FirewallPolicy{DockerAPI: []netip.Prefix{}, SSH: []netip.Prefix{}}
+	for _, r := range fw.Inbound {
+		if r.Protocol != cloud.ProtocolTCP || r.FromTargets {
+			continue
+		}
+		switch r.Ports {
+		case cloud.Port(portDockerAPI):
+			p.DockerAPI = append(p.DockerAPI, r.CIDRs...)
+		case cloud.Port(portSSH):
+			p.SSH = append(p.SSH, r.CIDRs...)
+		}
+	}
+	p.DockerAPI, p.SSH = sortedPrefixes(p.DockerAPI), sortedPrefixes(p.SSH)
+	return p
 }

@@ -155,8 +155,10 @@ func TestClusterFirewallOffAndUnsupported(t *testing.T) {
 		t.Fatal(err)
 	}
 	name := FirewallName(c.UID())
-	if exists, known, err := c.FirewallExists(t.Context()); !exists || !known || err != nil {
-		t.Errorf("FirewallExists = %v, %v, %v after create", exists, known, err)
+	if fw, known, err := c.ManagersFirewall(t.Context()); fw == nil || !known || err != nil {
+		t.Errorf("ManagersFirewall = %v, %v, %v after create", fw, known, err)
+	} else if got := PolicyOf(fw); fmt.Sprint(got.DockerAPI, got.SSH) != fmt.Sprint(testPolicy.DockerAPI, testPolicy.SSH) {
+		t.Errorf("read back %+v, want %+v", got, testPolicy)
 	}
 	spec.Firewall = nil
 	if _, err := c.Apply(t.Context(), spec); err != nil {
@@ -172,8 +174,8 @@ func TestClusterFirewallOffAndUnsupported(t *testing.T) {
 	if _, ok := h.drv.firewall(name); ok {
 		t.Error("Off kept the firewall")
 	}
-	if exists, known, err := c.FirewallExists(t.Context()); exists || !known || err != nil {
-		t.Errorf("FirewallExists = %v, %v, %v after Off", exists, known, err)
+	if fw, known, err := c.ManagersFirewall(t.Context()); fw != nil || !known || err != nil {
+		t.Errorf("ManagersFirewall = %v, %v, %v after Off", fw, known, err)
 	}
 
 	h2 := newHarness(t)
@@ -182,7 +184,7 @@ func TestClusterFirewallOffAndUnsupported(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a driver without firewalls: %v", err)
 	}
-	if _, known, err := c2.FirewallExists(t.Context()); known || err != nil {
+	if _, known, err := c2.ManagersFirewall(t.Context()); known || err != nil {
 		t.Errorf("a driver without firewalls: known %v, %v", known, err)
 	}
 }
