@@ -35,8 +35,8 @@ var scaleOptions = localcloudtest.Options{
 // 1-worker node group and a 50-worker one on real hosts, and prints each
 // apply's wall time and requests per host, their ratio (the goal: within
 // 2x), and the resident memory of each idle host's processes (dockerd,
-// containerd). Run it alone: go test -run '^$' -bench BenchmarkRealNodeGroup50
-// -benchtime 1x -timeout 30m ./internal/cluster/
+// containerd). Run it alone (-benchtime 1x -timeout 30m): go test -run
+// '^$' -bench BenchmarkRealNodeGroup50 ./internal/cluster/.
 func BenchmarkRealNodeGroup50(b *testing.B) {
 	localcloudtest.RequireRealHosts(b)
 	lc := localcloudtest.StartReal(b, scaleOptions)
