@@ -123,10 +123,11 @@ func (r *hostResource) Schema(ctx context.Context, _ resource.SchemaRequest, res
 				ElementType: types.StringType,
 				Optional:    true,
 				MarkdownDescription: "Tags: letters, digits, `:`, `-` and `_`, up to 255 characters. Updated in place. " +
-					"The tag `" + cloud.ManagedTag + "` is reserved: Haddock puts it on every host it manages.",
+					"The tags `" + cloud.ManagedTag + "` and `" + cloud.UnsavedTag + "` are reserved: Haddock puts the first on every host it manages, " +
+					"the second on a host until its Create has saved it in the state (a host still carrying it in a later apply was left by a killed apply, and is deleted when its resource creates it again).",
 				Validators: []validator.Set{setvalidator.ValueStringsAre(
 					stringvalidator.RegexMatches(tagRE, "must be 1 to 255 letters, digits, ':', '-' or '_'"),
-					stringvalidator.NoneOf(cloud.ManagedTag),
+					stringvalidator.NoneOf(cloud.ManagedTag, cloud.UnsavedTag),
 				)},
 			},
 			"user_data": schema.StringAttribute{
@@ -319,12 +320,31 @@ func (r *hostResource) Create(ctx context.Context, req resource.CreateRequest, r
 		Size:     plan.VendorSize.ValueString(),
 		Image:    plan.VendorImage.ValueString(),
 		SSHKeys:  stringList(ctx, plan.SSHKeys, &resp.Diagnostics),
-		Tags:     stringSet(ctx, plan.Tags, &resp.Diagnostics),
+		Tags:     append(stringSet(ctx, plan.Tags, &resp.Diagnostics), cloud.UnsavedTag),
 		UserData: userData,
 	}
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	// A host of this name an apply killed mid-create left is deleted: it
+	// never reached a state and nothing can reach it.
+	left, err := r.data.leftovers.claim(ctx, drv, spec.Region, func(h cloud.Host) bool {
+		return h.Name == spec.Name && h.Region == spec.Region && h.Size == spec.Size && h.Image == spec.Image
+	})
+	if err != nil {
+		resp.Diagnostics.AddError("Error creating host", fmt.Sprintf("creating host %q on %s: %s. Nothing was created; apply again.", spec.Name, drv.Cloud(), err))
+		return
+	}
+	var removed []string
+	for _, l := range left {
+		tflog.Warn(ctx, "deleting a host an interrupted apply left", map[string]any{"name": l.Name, "id": l.ID})
+		if err := drv.DeleteHost(ctx, l.ID); err != nil {
+			resp.Diagnostics.AddError("Error creating host", fmt.Sprintf("deleting host %s (%s), which an interrupted apply left, before creating %q again: %s. Nothing was created; apply again.", l.Name, l.ID, spec.Name, err))
+			return
+		}
+		removed = append(removed, fmt.Sprintf("%s (%s)", l.Name, l.ID))
+	}
+	reportRemoved(&resp.Diagnostics, "host "+spec.Name, removed)
 	tflog.Info(ctx, "creating host", map[string]any{"cloud": drv.Cloud(), "name": spec.Name, "region": spec.Region, "size": spec.Size, "image": spec.Image})
 	hosts, err := drv.CreateHosts(ctx, []cloud.HostSpec{spec})
 	if err != nil {
@@ -343,6 +363,16 @@ func (r *hostResource) Create(ctx context.Context, req resource.CreateRequest, r
 	// Record the host before waiting: if the wait fails, Terraform keeps it
 	// (tainted) and the next apply replaces it instead of leaking it.
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	// The state is saved as Create returns, however it returns: only then
+	// does the host stop being a leftover for a later Create. A failure is
+	// repaired by the next refresh (Read).
+	defer func() {
+		sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), savedTimeout)
+		defer scancel()
+		if err := drv.TagHost(sctx, h.ID, nil, []string{cloud.UnsavedTag}); err != nil {
+			resp.Diagnostics.AddWarning("Host still marked unsaved", fmt.Sprintf("Host %s (%s) is saved, but removing its tag %s failed: %s. The next refresh removes it.", spec.Name, h.ID, cloud.UnsavedTag, err))
+		}
+	}()
 
 	// Active, then (unless wait_for_docker is false) the engine answering
 	// over mutual TLS, verified by the host's CA and identity: the wait
@@ -397,6 +427,12 @@ func (r *hostResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 	if err != nil {
 		resp.Diagnostics.AddError("Error reading host", fmt.Sprintf("reading host %s: %s", state.ID.ValueString(), err))
 		return
+	}
+	if cloud.Unsaved(*h) {
+		// Its Create could not mark it saved; it is in the state now.
+		if err := drv.TagHost(ctx, h.ID, nil, []string{cloud.UnsavedTag}); err != nil {
+			tflog.Warn(ctx, "removing the unsaved mark of a saved host", map[string]any{"id": h.ID, "error": err.Error()})
+		}
 	}
 	state.Name = types.StringValue(h.Name)
 	state.Tags = userTags(h.Tags, state.Tags)
@@ -569,7 +605,7 @@ func (activeOnly) WaitReady(context.Context, time.Duration) error { return nil }
 func userTags(vendor []string, prior types.Set) types.Set {
 	var tags []string
 	for _, t := range vendor {
-		if t != cloud.ManagedTag {
+		if t != cloud.ManagedTag && t != cloud.UnsavedTag {
 			tags = append(tags, t)
 		}
 	}

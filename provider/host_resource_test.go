@@ -200,7 +200,9 @@ resource "haddock_host" "test" {
 		{name: "bad tag", config: host(`region = "nyc3"` + "\n" + `size = "small"` + "\n" + `image = "debian-12"` + "\n" + `tags = ["has space"]`),
 			err: []string{"Invalid Attribute Value Match", "tags", "must be 1 to 255 letters, digits"}},
 		{name: "reserved tag", config: host(`region = "nyc3"` + "\n" + `size = "small"` + "\n" + `image = "debian-12"` + "\n" + `tags = ["haddock"]`),
-			err: []string{"Invalid Attribute Value Match", "tags", `value must be none of: ["haddock"]`}},
+			err: []string{"Invalid Attribute Value Match", "tags", `value must be none of: ["haddock" "haddock-unsaved"]`}},
+		{name: "reserved unsaved tag", config: host(`region = "nyc3"` + "\n" + `size = "small"` + "\n" + `image = "debian-12"` + "\n" + `tags = ["haddock-unsaved"]`),
+			err: []string{"Invalid Attribute Value Match", "tags", `value must be none of: ["haddock" "haddock-unsaved"]`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -32,6 +32,8 @@ type providerData struct {
 	// snapshots serve the Reads of a refresh from one list per vendor,
 	// region and kind; writes invalidate them.
 	snapshots *cloud.Snapshots
+	// leftovers are hosts of applies killed mid-create (see unsaved.go).
+	leftovers leftovers
 
 	mu       sync.Mutex
 	watchers map[string]*cloud.HostWatcher

@@ -296,6 +296,15 @@ func (r *swarmClusterResource) Create(ctx context.Context, req resource.CreateRe
 		}
 		finishUnknowns(&plan)
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+		reportRemoved(&resp.Diagnostics, "cluster "+plan.Name.ValueString(), c.Removed())
+		// The managers go into the state as Create returns: they stop being
+		// leftovers for a later Create. Also when the apply was cancelled.
+		sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), savedTimeout)
+		if serr := c.Saved(sctx); serr != nil {
+			resp.Diagnostics.AddWarning("Managers still marked unsaved", fmt.Sprintf("The cluster is saved, but removing the tag %s from its managers failed: %s. "+
+				"The next apply of the cluster removes it; until then a new cluster of the same name would take them for leftovers of an interrupted apply.", cloud.UnsavedTag, serr))
+		}
+		scancel()
 	}
 	if err == nil {
 		return

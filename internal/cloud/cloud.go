@@ -6,6 +6,7 @@ package cloud
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -23,6 +24,18 @@ var Names = []Name{DigitalOcean, AWS}
 // ManagedTag is put on every host Haddock creates, on every vendor. Drivers
 // list by it to wait for many hosts with one call.
 const ManagedTag = "haddock"
+
+// UnsavedTag marks a host whose creator has not yet handed it to Terraform's
+// state: hosts are created with it and lose it once the resource's Create
+// returns with them in its state. A host still carrying it in a later run
+// was left by an apply killed mid-create (its TLS material died with that
+// process), so the resource that creates it again deletes it first instead
+// of leaving it behind. One fixed tag, so no run litters the account with
+// tags of its own.
+const UnsavedTag = "haddock-unsaved"
+
+// Unsaved reports whether h carries UnsavedTag.
+func Unsaved(h Host) bool { return slices.Contains(h.Tags, UnsavedTag) }
 
 // HostStatus is the portable lifecycle state of a host.
 type HostStatus string

@@ -27,6 +27,11 @@ type Cluster struct {
 
 	mu    sync.Mutex
 	state State
+	// unsaved: the cluster's Create has not returned, so its caller has not
+	// saved the state; managers created meanwhile carry cloud.UnsavedTag
+	// until Saved.
+	unsaved bool
+	removed []string // hosts of an interrupted earlier Create, deleted by this one
 }
 
 // Open returns a handle on the cluster st describes (as persisted),
@@ -66,7 +71,8 @@ func Create(ctx context.Context, driver cloud.Driver, spec ClusterSpec, opts Opt
 	if err := validateClusterSpec(spec); err != nil {
 		return nil, nil, err
 	}
-	if err := checkUnsavedHosts(ctx, driver, spec.Name); err != nil {
+	removed, err := checkUnsavedHosts(ctx, driver, spec.Name)
+	if err != nil {
 		return nil, nil, err
 	}
 	uid, err := hostboot.NewUID()
@@ -81,8 +87,49 @@ func Create(ctx context.Context, driver cloud.Driver, spec ClusterSpec, opts Opt
 	if err != nil {
 		return nil, nil, err
 	}
+	c.unsaved, c.removed = true, removed
 	v, err := c.Apply(ctx, spec)
 	return c, v, err
+}
+
+// Removed lists the hosts ("name (id)") of an earlier, interrupted Create
+// of a cluster of this name that Create deleted before it began.
+func (c *Cluster) Removed() []string { return slices.Clone(c.removed) }
+
+// Saved tells a cluster from Create that its caller has saved its state:
+// its managers lose cloud.UnsavedTag, so no later Create takes them for
+// leftovers. Call it as soon as the state is saved (also after a partial
+// failure). Hosts it misses are cleared by the next Apply.
+func (c *Cluster) Saved(ctx context.Context) error {
+	ctx = logCtx(ctx)
+	c.mu.Lock()
+	c.unsaved = false
+	c.mu.Unlock()
+	hosts, err := c.driver.ListHosts(ctx, ClusterTag(c.UID()))
+	if err != nil {
+		return fmt.Errorf("listing the managers of cluster %s to mark them saved: %w", c.UID(), err)
+	}
+	return clearUnsaved(ctx, c.driver, hosts)
+}
+
+// clearUnsaved removes cloud.UnsavedTag from the hosts carrying it.
+func clearUnsaved(ctx context.Context, d cloud.Driver, hosts []cloud.Host) error {
+	var errs []error
+	for _, h := range hosts {
+		if !cloud.Unsaved(h) || h.Status == cloud.HostDeleting {
+			continue
+		}
+		if err := d.TagHost(ctx, h.ID, nil, []string{cloud.UnsavedTag}); err != nil && !errors.Is(err, cloud.ErrNotFound) {
+			errs = append(errs, fmt.Errorf("removing tag %s from host %s (%s): %w", cloud.UnsavedTag, h.Name, h.ID, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Cluster) isUnsaved() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.unsaved
 }
 
 // State returns what the caller persists. SwarmID is set once the swarm
@@ -117,7 +164,11 @@ func (c *Cluster) setSwarmID(id string) {
 	c.state.SwarmID = id
 }
 
-func (c *Cluster) session() *session { return newSession(c.State(), c.ca, c.opts) }
+func (c *Cluster) session() *session {
+	s := newSession(c.State(), c.ca, c.opts)
+	s.unsaved = c.isUnsaved()
+	return s
+}
 
 func validateClusterSpec(spec ClusterSpec) error {
 	if err := validateName("cluster name", spec.Name); err != nil {
@@ -232,6 +283,12 @@ func (c *Cluster) Apply(ctx context.Context, spec ClusterSpec) (*ClusterView, er
 	r, err := c.newGroupRun(ctx, s, ManagersGroup, c.driver, c.former...)
 	if err != nil {
 		return nil, fmt.Errorf("applying the managers of cluster %s (%d wanted): %w", c.UID(), spec.Managers.Count, err)
+	}
+	if !s.unsaved {
+		// Saved failed after the cluster's Create: finish it now.
+		if err := clearUnsaved(ctx, c.driver, r.hosts); err != nil {
+			logWarn(ctx, "the managers keep the tag of an unsaved create", map[string]any{"error": err.Error()})
+		}
 	}
 	r.adv = spec.Settings.Advertise
 	if r.adv == "" {
@@ -420,20 +477,23 @@ func (c *Cluster) UnlockKey(ctx context.Context) (string, error) {
 	return key, nil
 }
 
-// checkUnsavedHosts refuses to create cluster name while managers of
-// another Haddock cluster of that name exist: an earlier Create killed
-// before its caller saved the state left them (their uid and CA are lost
-// with it, so they can be neither adopted nor reached), or another
-// configuration runs a cluster of the same name. Either way creating
-// another would leave them unaccounted for, or collide with their names.
-func checkUnsavedHosts(ctx context.Context, driver cloud.Driver, name string) error {
+// checkUnsavedHosts looks, before cluster name is created, for managers
+// of another Haddock cluster of that name. Those that all still carry
+// cloud.UnsavedTag were left by an earlier Create killed before its caller
+// saved the state: their uid and CA died with it, so they can be neither
+// adopted nor reached, and they are deleted (with that cluster's firewall)
+// and listed. Any other is refused: another configuration may run a
+// cluster of that name, and creating another would collide with it.
+func checkUnsavedHosts(ctx context.Context, driver cloud.Driver, name string) ([]string, error) {
 	hosts, err := driver.ListHosts(ctx, cloud.ManagedTag)
 	if err != nil {
-		return fmt.Errorf("looking for hosts of an earlier cluster named %s: %w", name, err)
+		return nil, fmt.Errorf("looking for hosts of an earlier cluster named %s: %w", name, err)
 	}
 	prefix := name + "-" + ManagersGroup + "-"
 	var left []string
+	var found []cloud.Host
 	uids := map[string]bool{}
+	saved := false
 	for _, h := range hosts {
 		if !strings.HasPrefix(h.Name, prefix) || h.Status == cloud.HostDeleting {
 			continue
@@ -441,21 +501,45 @@ func checkUnsavedHosts(ctx context.Context, driver cloud.Driver, name string) er
 		for _, t := range h.Tags {
 			if uid, ok := strings.CutPrefix(t, TagClusterPrefix); ok {
 				left = append(left, fmt.Sprintf("%s (%s)", h.Name, h.ID))
+				found = append(found, h)
 				uids[uid] = true
+				saved = saved || !cloud.Unsaved(h)
 				break
 			}
 		}
 	}
 	if len(left) == 0 {
-		return nil
+		return nil, nil
 	}
 	var tags []string
 	for uid := range uids {
 		tags = append(tags, ClusterTag(uid))
 	}
 	slices.Sort(tags)
-	return fmt.Errorf("%w: %d host(s) named %s* of another Haddock cluster exist: %s. "+
-		"If an earlier apply creating this cluster was interrupted before it saved its state, its CA was never saved and they cannot be adopted: "+
-		"delete them (they carry the tag %s), then apply again. If another configuration runs a cluster named %q, give this one another name",
-		ErrUnsavedHosts, len(left), prefix, strings.Join(left, ", "), strings.Join(tags, ", "), name)
+	if saved {
+		return nil, fmt.Errorf("%w: %d host(s) named %s* of another Haddock cluster exist: %s. "+
+			"If another configuration runs a cluster named %q, give this one another name. "+
+			"If they belong to a cluster whose state was lost, delete them (they carry the tag %s), then apply again",
+			ErrUnsavedHosts, len(left), prefix, strings.Join(left, ", "), name, strings.Join(tags, ", "))
+	}
+	logWarn(ctx, "deleting the managers of an interrupted earlier create of this cluster", map[string]any{"hosts": left})
+	var errs []error
+	for _, h := range found {
+		if err := driver.DeleteHost(ctx, h.ID); err != nil {
+			errs = append(errs, fmt.Errorf("deleting host %s (%s) left by an interrupted create: %w", h.Name, h.ID, err))
+		}
+	}
+	if len(errs) == 0 {
+		for uid := range uids {
+			if fws, ok := driver.(cloud.Firewalls); ok {
+				if err := fws.DeleteFirewall(ctx, found[0].Region, FirewallName(uid)); err != nil {
+					errs = append(errs, fmt.Errorf("deleting the firewall %s of an interrupted create: %w", FirewallName(uid), err))
+				}
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("removing what an interrupted earlier create of cluster %s left (%s): %w. Apply again", name, strings.Join(left, ", "), err)
+	}
+	return left, nil
 }

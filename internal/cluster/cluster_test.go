@@ -618,25 +618,77 @@ func TestSettingsUpdate(t *testing.T) {
 }
 
 // A Create killed before its state was saved leaves managers whose uid and
-// CA are lost: the next Create of that name finds them and says what to do
-// instead of making a second set beside them.
+// CA are lost; they still carry cloud.UnsavedTag. The next Create of that
+// name deletes them (and their firewall) before it begins, instead of
+// leaving them or making a second set beside them. Managers of a saved
+// cluster of that name are never touched: that Create is refused and says
+// what to do.
 func TestCreateFindsUnsavedHosts(t *testing.T) {
 	h := newHarness(t)
-	if _, _, err := Create(t.Context(), h.drv, clusterSpec(3), h.opts); err != nil {
+	fw := fakeFirewallDriver{h.drv}
+	spec := clusterSpec(3)
+	spec.Firewall = &FirewallPolicy{}
+	killed, _, err := Create(t.Context(), fw, spec, h.opts)
+	if err != nil {
 		t.Fatal(err)
 	}
-	created := h.drv.count("CreateHosts")
-	_, _, err := Create(t.Context(), h.drv, clusterSpec(3), h.opts)
-	if !errors.Is(err, ErrUnsavedHosts) || !strings.Contains(err.Error(), "3 host(s) named prod-manager-*") || !strings.Contains(err.Error(), "delete them") {
-		t.Fatalf("second Create of the same name: %v", err)
+	for _, m := range mustList(t, h.drv, ClusterTag(killed.UID())) {
+		if !cloud.Unsaved(m) {
+			t.Fatalf("manager %s of an unsaved create lacks %s: %v", m.Name, cloud.UnsavedTag, m.Tags)
+		}
 	}
-	if h.drv.count("CreateHosts") != created {
-		t.Error("the second Create made hosts")
+	// The process dies here: Saved is never called. The next Create of the
+	// name removes what it left, then creates the cluster.
+	if _, ok := fw.firewall(FirewallName(killed.UID())); !ok {
+		t.Fatal("the interrupted create made no firewall: the test tests nothing of it")
+	}
+	// (The fake runs one swarm per test: the next cluster gets another.)
+	opts := h.opts
+	opts.Dial = newFakeSwarm(h.rec, h.boot).dial
+	c, _, err := Create(t.Context(), fw, spec, opts)
+	if err != nil {
+		t.Fatalf("Create after an interrupted one: %v", err)
+	}
+	if got := c.Removed(); len(got) != 3 || !strings.HasPrefix(got[0], "prod-manager-") {
+		t.Errorf("Removed() = %q, want the 3 managers left", got)
+	}
+	if left := mustList(t, h.drv, ClusterTag(killed.UID())); len(live(left)) != 0 {
+		t.Errorf("%d managers of the interrupted create are left", len(live(left)))
+	}
+	if _, ok := fw.firewall(FirewallName(killed.UID())); ok {
+		t.Error("the interrupted create's firewall is left")
+	}
+	if err := c.Saved(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range mustList(t, h.drv, ClusterTag(c.UID())) {
+		if cloud.Unsaved(m) {
+			t.Errorf("manager %s keeps %s after Saved", m.Name, cloud.UnsavedTag)
+		}
+	}
+	// A saved cluster of the name is another configuration's (or one whose
+	// state was lost): refused, nothing made, nothing deleted.
+	created, deletes := h.drv.count("CreateHosts"), len(h.rec.matching("delete"))
+	_, _, err = Create(t.Context(), fw, spec, opts)
+	if !errors.Is(err, ErrUnsavedHosts) || !strings.Contains(err.Error(), "3 host(s) named prod-manager-*") || !strings.Contains(err.Error(), "another name") {
+		t.Fatalf("Create beside a saved cluster of the same name: %v", err)
+	}
+	if h.drv.count("CreateHosts") != created || len(h.rec.matching("delete")) != deletes {
+		t.Error("the refused Create made or deleted hosts")
 	}
 	other := clusterSpec(1)
 	other.Name = "other"
 	// (The fake runs one swarm per test: only the check is of interest.)
-	if _, _, err := Create(t.Context(), h.drv, other, h.opts); errors.Is(err, ErrUnsavedHosts) {
+	if _, _, err := Create(t.Context(), fw, other, h.opts); errors.Is(err, ErrUnsavedHosts) {
 		t.Errorf("another name: %v", err)
 	}
+}
+
+func mustList(t *testing.T, d cloud.Driver, tag string) []cloud.Host {
+	t.Helper()
+	hosts, err := d.ListHosts(t.Context(), tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hosts
 }

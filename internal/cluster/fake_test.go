@@ -299,7 +299,23 @@ func (d *fakeDriver) ListHosts(_ context.Context, tag string) ([]cloud.Host, err
 
 func (d *fakeDriver) RenameHost(context.Context, string, string) error { return nil }
 
-func (d *fakeDriver) TagHost(context.Context, string, []string, []string) error { return nil }
+func (d *fakeDriver) TagHost(_ context.Context, id string, add, remove []string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.calls["TagHost"]++
+	fh, ok := d.hosts[id]
+	if !ok {
+		return cloud.NotFoundError(d.name, "host", id)
+	}
+	tags := slices.DeleteFunc(slices.Clone(fh.h.Tags), func(t string) bool { return slices.Contains(remove, t) })
+	for _, t := range add {
+		if !slices.Contains(tags, t) {
+			tags = append(tags, t)
+		}
+	}
+	fh.h.Tags = tags
+	return nil
+}
 
 func (d *fakeDriver) DeleteHost(_ context.Context, id string) error {
 	d.mu.Lock()

@@ -37,6 +37,7 @@ type session struct {
 	clusterUID string
 	creds      Credentials
 	ca         *pki.CA
+	unsaved    bool // managers created now carry cloud.UnsavedTag (Cluster.unsaved)
 
 	mu      sync.Mutex
 	engines map[string]Engine // by host uid
@@ -493,10 +494,14 @@ func (s *session) hostSpecs(group, role string, spec HostsSpec, names []string) 
 		if err != nil {
 			return nil, err
 		}
+		extra := []string{SpecTag(SpecHash(spec))}
+		if s.unsaved && group == ManagersGroup {
+			extra = append(extra, cloud.UnsavedTag)
+		}
 		out = append(out, cloud.HostSpec{
 			Name: name, Region: spec.Region, Size: spec.Size, Image: spec.Image,
 			SSHKeys:  slices.Clone(spec.SSHKeys),
-			Tags:     HostTags(s.clusterUID, group, role, uid, append([]string{SpecTag(SpecHash(spec))}, spec.Tags...)),
+			Tags:     HostTags(s.clusterUID, group, role, uid, append(extra, spec.Tags...)),
 			UserData: ud,
 		})
 	}
