@@ -2,6 +2,7 @@ package provider_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -33,6 +34,9 @@ const (
 // throughout, retrying a failed request once against another manager, as
 // a client with several addresses does; both the raw and the retried
 // failures are counted and printed, and the retried ones must be 0.
+// Beside the load, during each migrating apply, a sampler polls the
+// stack's tasks through a current manager every 500ms: each service must
+// keep at least its desired count − 1 tasks running in every sample.
 func TestAccMigration_digitaloceanToAWSUnderLoad(t *testing.T) {
 	rc := acctest.RealHostsWith(t, acctest.RealOptions{AWS: true})
 	img := rc.PushCounter(t, "mig")
@@ -42,7 +46,11 @@ func TestAccMigration_digitaloceanToAWSUnderLoad(t *testing.T) {
 	}
 	var managers *testload.Follower
 	var load *testload.Load
+	var sampler *acctest.TaskSampler
 	t.Cleanup(func() {
+		if sampler != nil {
+			sampler.Stop()
+		}
 		if managers != nil {
 			managers.Stop()
 		}
@@ -50,16 +58,47 @@ func TestAccMigration_digitaloceanToAWSUnderLoad(t *testing.T) {
 			load.Stop()
 		}
 	})
+	desired := map[string]int{"counter_web": 4, "counter_front": 3}
+	var docker acctest.DockerAttr // the cluster's CA and client certificate
+	// sample starts the task sampler before a migrating apply; tasks
+	// stops it after and checks what it saw.
+	sample := func() {
+		sampler = &acctest.TaskSampler{
+			Managers:  acctest.CurrentManagers(docker, []cloud.Driver{rc.Driver, rc.AWSDriver}, "mig-manager-"),
+			Namespace: "counter",
+			Desired:   desired,
+		}
+		sampler.Start()
+	}
+	tasks := func(what string) resource.TestCheckFunc {
+		return func(*terraform.State) error {
+			if sampler == nil {
+				return fmt.Errorf("no task sampler ran while %s", what)
+			}
+			res := sampler.Stop()
+			sampler = nil
+			for _, l := range res.Lines(desired) {
+				t.Logf("migration: %s: %s", what, l)
+				fmt.Printf("migration: %s: %s\n", what, l)
+			}
+			if err := res.Check(desired, 10); err != nil {
+				return fmt.Errorf("while %s: %w", what, err)
+			}
+			return nil
+		}
+	}
 	before := map[string]string{}
 	var started time.Time
 	step := func(what string) resource.TestCheckFunc {
 		return func(*terraform.State) error {
 			res := load.Snapshot()
 			fmt.Printf("migration: %s in %s; load so far: %s\n", what, time.Since(started).Round(time.Second), res)
+			var err error
 			if res.Failed != 0 || res.OK == 0 {
-				return fmt.Errorf("%d of %d requests failed even after a retry against another manager:\n%s", res.Failed, res.Requests, strings.Join(res.Failures, "\n"))
+				err = fmt.Errorf("%d of %d requests failed even after a retry against another manager:\n%s", res.Failed, res.Requests, strings.Join(res.Failures, "\n"))
 			}
-			return nil
+			// The tasks' figures are printed and checked whatever the load's.
+			return errors.Join(err, tasks(what)(nil))
 		}
 	}
 	resource.Test(t, resource.TestCase{
@@ -101,7 +140,11 @@ func TestAccMigration_digitaloceanToAWSUnderLoad(t *testing.T) {
 				Check: resource.ComposeTestCheckFunc(
 					checkSameIDs(before, migCluster, migGroup, migStack),
 					resource.TestCheckResourceAttr(migCluster, "advertise_address", "public"),
-					func(*terraform.State) error {
+					func(s *terraform.State) error {
+						var err error
+						if docker, err = acctest.HostDocker(s, migCluster); err != nil {
+							return err
+						}
 						managers = testload.Follow(managerURLs([]cloud.Driver{rc.Driver, rc.AWSDriver}, "mig-manager-"), 0)
 						load = &testload.Load{Targets: managers.URLs, RetryOther: true}
 						load.Start()
@@ -112,7 +155,8 @@ func TestAccMigration_digitaloceanToAWSUnderLoad(t *testing.T) {
 			},
 			{
 				// The workers move: only the group changes.
-				Config: migConfig(rc, img, compose, "digitalocean", "aws"),
+				PreConfig: sample,
+				Config:    migConfig(rc, img, compose, "digitalocean", "aws"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(migCluster, plancheck.ResourceActionNoop),
 					plancheck.ExpectResourceAction(migGroup, plancheck.ResourceActionUpdate),
@@ -129,7 +173,8 @@ func TestAccMigration_digitaloceanToAWSUnderLoad(t *testing.T) {
 			},
 			{
 				// Then the managers, one at a time, quorum kept.
-				Config: migConfig(rc, img, compose, "aws", "aws"),
+				PreConfig: sample,
+				Config:    migConfig(rc, img, compose, "aws", "aws"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(migCluster, plancheck.ResourceActionUpdate),
 				}},
