@@ -117,7 +117,10 @@
 // Options.Concurrency hosts (default 64: 50 hosts boot in one wave), one
 // CreateHosts call per wave, all of a wave waited for together, each
 // joined as a worker as soon as its engine answers, with a worker token
-// read once from a manager. It shrinks by choosing nodes with
+// read once from a manager — at most 8 joins at once, fewer after joins
+// fail for a passing reason (a timeout, no route), and such a join retried
+// only once the host's engine and the managers say its node did not join
+// after all (joinwave.go). It shrinks by choosing nodes with
 // swarm.ChooseWorkersToRemove (not ready first, then newest), draining
 // them together (swarm.DrainNodes, bounded by GroupSpec.DrainTimeout: when
 // their tasks cannot be placed elsewhere nothing is removed, the nodes are

@@ -6,12 +6,15 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,6 +24,7 @@ import (
 	lcdo "github.com/haddockhq/terraform-provider-haddock/internal/localcloud/digitalocean"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/localcloudtest"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netnsbackend"
+	"github.com/haddockhq/terraform-provider-haddock/internal/swarm"
 )
 
 // scaleOptions is the benchmark's own network.
@@ -35,14 +39,22 @@ var scaleOptions = localcloudtest.Options{
 // 1-worker node group and a 50-worker one on real hosts, and prints each
 // apply's wall time and requests per host, their ratio (the goal: within
 // 2x), and the resident memory of each idle host's processes (dockerd,
-// containerd). Run it alone (-benchtime 1x -timeout 30m): go test -run
-// '^$' -bench BenchmarkRealNodeGroup50 ./internal/cluster/.
+// containerd), and where each apply's time went (engines answering,
+// joins). It raises the kernel's neighbour table limits while it runs
+// (scaleNeighbours). Run it alone (-benchtime 1x -timeout 30m): go test
+// -run '^$' -bench BenchmarkRealNodeGroup50 ./internal/cluster/.
 func BenchmarkRealNodeGroup50(b *testing.B) {
 	localcloudtest.RequireRealHosts(b)
+	// Before StartReal, so that the old limits come back after the hosts
+	// are gone (cleanups run last first).
+	raiseNeighbourLimits(b, scaleNeighbours)
 	lc := localcloudtest.StartReal(b, scaleOptions)
 	drv := dotest.Driver(b, lc.URL, lc.Token, 500*time.Millisecond)
+	jt := &joinTimes{}
+	jt.reset()
 	opts := Options{PollInterval: 500 * time.Millisecond, EnginePollInterval: 500 * time.Millisecond,
-		BootTimeout: 10 * time.Minute, JoinTimeout: 10 * time.Minute, LeaveTimeout: 30 * time.Second}
+		BootTimeout: 10 * time.Minute, JoinTimeout: 10 * time.Minute, LeaveTimeout: 30 * time.Second,
+		Dial: jt.dial}
 	ctx := context.Background()
 	for b.Loop() {
 		c, _, err := Create(ctx, drv, ClusterSpec{Name: "scale", Managers: HostsSpec{Count: 1, Region: "fra1", Size: "s-1vcpu-1gb", Image: "debian-12-x64"}}, opts)
@@ -55,9 +67,11 @@ func BenchmarkRealNodeGroup50(b *testing.B) {
 				b.Fatal(err)
 			}
 			lc.Running.Server.ResetRequests()
+			jt.reset()
 			t0 := time.Now()
 			v, err := g.Apply(ctx, GroupSpec{Name: name, HostsSpec: HostsSpec{Count: n, Region: "fra1", Size: "s-1vcpu-1gb", Image: "debian-12-x64"}})
 			took := time.Since(t0)
+			b.Logf("%d-worker group, where the time went: %s", n, jt.summary(t0, took))
 			if err != nil {
 				b.Fatalf("node group of %d: %v", n, err)
 			}
@@ -145,4 +159,160 @@ func inode(fi os.FileInfo) uint64 {
 		return st.Ino
 	}
 	return 0
+}
+
+// scaleNeighbours is the kernel neighbour (ARP) table the benchmark needs.
+// That table is one for the whole machine, shared by every network
+// namespace, and its default hard limit (gc_thresh3) is 1024 entries:
+// 52 hosts whose nodes all gossip with each other (Swarm's 7946) hold
+// about 52² = 2704. Past the limit the kernel logs "neighbour: arp_cache:
+// neighbor table overflow!", resolution fails and connections fail with
+// "no route to host" — the joins' "Timeout was reached before node
+// joined" and "dial tcp <manager>:2377: connect: no route to host". Real
+// hosts each have their own table; localcloud's netns backend should
+// raise these limits itself when it runs many hosts (see the report).
+var scaleNeighbours = map[string]int{"gc_thresh3": 16384, "gc_thresh2": 8192}
+
+// raiseNeighbourLimits raises the IPv4 neighbour table limits to at least
+// want for the benchmark's duration and puts the former values back after.
+func raiseNeighbourLimits(tb testing.TB, want map[string]int) {
+	tb.Helper()
+	for _, k := range []string{"gc_thresh3", "gc_thresh2", "gc_thresh1"} {
+		v, ok := want[k]
+		if !ok {
+			continue
+		}
+		p := "/proc/sys/net/ipv4/neigh/default/" + k
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			tb.Fatalf("reading the neighbour table limit: %v", err)
+		}
+		old, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+		if err != nil {
+			tb.Fatalf("%s: %v", p, err)
+		}
+		if old >= v {
+			continue
+		}
+		if err := os.WriteFile(p, []byte(strconv.Itoa(v)), 0o644); err != nil {
+			tb.Fatalf("raising the neighbour table limit %s from %d to %d: %v", k, old, v, err)
+		}
+		tb.Logf("neighbour table: %s raised from %d to %d for the benchmark", k, old, v)
+		tb.Cleanup(func() {
+			if err := os.WriteFile(p, []byte(strconv.Itoa(old)), 0o644); err != nil {
+				tb.Errorf("putting the neighbour table limit %s back to %d: %v", k, old, err)
+			}
+		})
+	}
+}
+
+// joinTimes records, per engine, when it first answered (WaitReady), when
+// its first join began and its last ended, and how many join calls it
+// took: where an apply's time goes.
+type joinTimes struct {
+	mu                     sync.Mutex
+	ready, joinStart, done map[string]time.Time
+	calls, failed          map[string]int
+	inFlight, peak         int
+}
+
+func (j *joinTimes) reset() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.ready, j.joinStart, j.done = map[string]time.Time{}, map[string]time.Time{}, map[string]time.Time{}
+	j.calls, j.failed = map[string]int{}, map[string]int{}
+	j.inFlight, j.peak = 0, 0
+}
+
+func (j *joinTimes) dial(ctx context.Context, ep swarm.Endpoint) (Engine, error) {
+	e, err := DialEngine(ctx, ep)
+	if err != nil {
+		return nil, err
+	}
+	return &timedEngine{Engine: e, id: ep.Identity, j: j}, nil
+}
+
+type timedEngine struct {
+	Engine
+	id string
+	j  *joinTimes
+}
+
+func (e *timedEngine) WaitReady(ctx context.Context, interval time.Duration) error {
+	err := e.Engine.WaitReady(ctx, interval)
+	if err == nil {
+		e.j.mu.Lock()
+		if _, ok := e.j.ready[e.id]; !ok && e.j.ready != nil {
+			e.j.ready[e.id] = time.Now()
+		}
+		e.j.mu.Unlock()
+	}
+	return err
+}
+
+func (e *timedEngine) Join(ctx context.Context, opts swarm.JoinOptions) error {
+	j := e.j
+	j.mu.Lock()
+	if _, ok := j.joinStart[e.id]; !ok {
+		j.joinStart[e.id] = time.Now()
+	}
+	j.inFlight++
+	j.peak = max(j.peak, j.inFlight)
+	j.mu.Unlock()
+	err := e.Engine.Join(ctx, opts)
+	j.mu.Lock()
+	j.inFlight--
+	j.calls[e.id]++
+	if err != nil {
+		j.failed[e.id]++
+	}
+	j.done[e.id] = time.Now()
+	j.mu.Unlock()
+	return err
+}
+
+// Info passes the engine's own swarm state through (the engine checks it
+// after a join failed).
+func (e *timedEngine) Info(ctx context.Context) (*swarm.Info, error) {
+	if li, ok := e.Engine.(localSwarmState); ok {
+		return li.Info(ctx)
+	}
+	return nil, errors.New("the engine does not report its swarm state")
+}
+
+// summary says, relative to t0, when the joined engines answered, when
+// their joins ran and how long they took, and how many calls failed.
+func (j *joinTimes) summary(t0 time.Time, took time.Duration) string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	var ready, queued, join []time.Duration
+	var lastDone time.Duration
+	calls, failed, retried := 0, 0, 0
+	for id, start := range j.joinStart {
+		if r, ok := j.ready[id]; ok {
+			ready = append(ready, r.Sub(t0))
+			queued = append(queued, start.Sub(r))
+		}
+		join = append(join, j.done[id].Sub(start))
+		lastDone = max(lastDone, j.done[id].Sub(t0))
+		calls += j.calls[id]
+		failed += j.failed[id]
+		if j.calls[id] > 1 {
+			retried++
+		}
+	}
+	if len(join) == 0 {
+		return "no joins"
+	}
+	q := func(ds []time.Duration) string {
+		if len(ds) == 0 {
+			return "-"
+		}
+		slices.Sort(ds)
+		r := func(d time.Duration) string { return d.Round(100 * time.Millisecond).String() }
+		return fmt.Sprintf("first %s, median %s, last %s", r(ds[0]), r(ds[len(ds)/2]), r(ds[len(ds)-1]))
+	}
+	return fmt.Sprintf("engines answered after: %s; waited for a place among the joins: %s; each join (first call to last return): %s; "+
+		"last join done at %s, nodes ready and the apply done at %s; %d hosts joined with %d join calls (%d failed, %d hosts retried), at most %d joins at once",
+		q(ready), q(queued), q(join), lastDone.Round(100*time.Millisecond), took.Round(100*time.Millisecond), len(join), calls, failed, retried, j.peak)
 }

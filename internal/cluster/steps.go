@@ -80,9 +80,12 @@ func (r *groupRun) token(ctx context.Context, manager bool) (string, error) {
 // joinHosts boots hosts and joins them with the group's role, then waits
 // until their nodes are ready. Managers join one at a time, each ready and
 // reachable in Raft before the next, and the first failure stops them
-// (Raft membership changes go one by one). Workers boot and join in
-// parallel (Options.Concurrency at a time), each as soon as its engine
-// answers, and are waited for together with one node list per poll.
+// (Raft membership changes go one by one). Workers boot in parallel
+// (Options.Concurrency at a time) and join as soon as their engine answers,
+// but at most joinWaveMax at once, in a wave that shrinks when joins fail
+// for a passing reason (joinwave.go); such a join is retried once the
+// engine and the managers say the node did not join after all. They are
+// waited for together with one node list per poll.
 func (r *groupRun) joinHosts(ctx context.Context, hosts []cloud.Host) error {
 	if len(hosts) == 0 {
 		return nil
@@ -118,7 +121,7 @@ func (r *groupRun) joinHosts(ctx context.Context, hosts []cloud.Host) error {
 			}
 			h := *r.hostByUID(uid)
 			remotes = remoteAddrs(r.nodes, r.swarmAddr())
-			if err := r.join(ctx, h, eng, token, remotes); err != nil {
+			if err := r.join(ctx, nil, h, eng, token, remotes); err != nil {
 				return err
 			}
 			if errs := r.waitReady(ctx, map[string]cloud.Host{uid: h}); len(errs) > 0 {
@@ -130,6 +133,7 @@ func (r *groupRun) joinHosts(ctx context.Context, hosts []cloud.Host) error {
 	var mu sync.Mutex
 	var errs []error
 	joined := map[string]cloud.Host{}
+	wave := newJoinWave(joinWaveMin, joinWaveMax)
 	booted := make([]cloud.Host, len(hosts))
 	parallel(len(hosts), r.s.opts.Concurrency, func(i int) {
 		uid := HostUID(hosts[i])
@@ -145,7 +149,7 @@ func (r *groupRun) joinHosts(ctx context.Context, hosts []cloud.Host) error {
 		}
 		booted[i] = h
 		if err == nil {
-			err = r.join(ctx, h, eng, token, remotes)
+			err = r.join(ctx, wave, h, eng, token, remotes)
 		}
 		mu.Lock()
 		defer mu.Unlock()
@@ -158,15 +162,27 @@ func (r *groupRun) joinHosts(ctx context.Context, hosts []cloud.Host) error {
 	for _, h := range booted {
 		r.setHost(h)
 	}
+	if limit, peak := wave.size(); len(hosts) > 1 {
+		logInfo(ctx, "workers joined", map[string]any{"group": r.g.name, "hosts": len(hosts), "joined": len(joined), "most_joins_at_once": peak, "joins_at_once_at_end": limit})
+	}
 	errs = append(errs, r.waitReady(ctx, joined)...)
 	return errors.Join(errs...)
 }
 
 // join joins host h, whose engine answers, to the swarm with the group's
-// role.
-func (r *groupRun) join(ctx context.Context, h cloud.Host, eng Engine, token string, remotes []string) error {
+// role. A worker joins within wave and is retried when its join fails for
+// a passing reason and it did not join after all (joinWorker). A manager
+// joins once (wave is nil): its join changes Raft membership, and a
+// manager whose join failed half-way may be a Raft member already, so
+// joining it again could add a second member; it is reported, and apply
+// run again joins it once the operator has looked.
+func (r *groupRun) join(ctx context.Context, wave *joinWave, h cloud.Host, eng Engine, token string, remotes []string) error {
 	logInfo(ctx, "joining the swarm", map[string]any{"group": r.g.name, "role": r.role, "host": h.Name, "remotes": strings.Join(remotes, ",")})
-	if err := eng.Join(ctx, swarm.JoinOptions{RemoteAddrs: remotes, Token: token, AdvertiseAddr: r.adv.of(h, AddressPrivate)}); err != nil {
+	opts := swarm.JoinOptions{RemoteAddrs: remotes, Token: token, AdvertiseAddr: r.adv.of(h, AddressPrivate)}
+	if wave != nil && !r.manager() {
+		return r.joinWorker(ctx, wave, h, eng, opts)
+	}
+	if err := eng.Join(ctx, opts); err != nil {
 		return r.g.fail(h, "joining the swarm as a "+r.role, err, fixSwarmPorts)
 	}
 	return nil
