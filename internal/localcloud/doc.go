@@ -9,7 +9,7 @@
 //
 //	localcloud/               the core (this package)
 //	localcloud/digitalocean/  DigitalOcean's v2 API (droplets, actions, reserved IPs, load balancers, databases, firewalls, catalog) as an API
-//	localcloud/aws/           EC2's query API (instances, Elastic IPs, key pairs, security groups, catalog) as an API
+//	localcloud/aws/           EC2's query API (instances, Elastic IPs, key pairs, security groups enforced, catalog) as an API
 //	localcloud/awselbv2/      ELBv2's query API (load balancers, target groups, listeners, targets) on the same load balancers as DigitalOcean's
 //	localcloud/awsrds/        RDS's query API (DB instances) and Secrets Manager's GetSecretValue on the same database servers
 //	localcloud/awsauth/       SigV4 verification for the AWS APIs
@@ -125,7 +125,15 @@
 // the rules: DigitalOcean's /v2/firewalls gives each droplet the union of
 // the inbound rules of the firewalls naming it or its tags, sources
 // resolved to addresses, and pushes again the rules that droplets, tags
-// or load balancers coming and going change. Only inbound rules are
+// or load balancers coming and going change; EC2's security groups give
+// each instance the union of its groups' ingress rules (the VPC's
+// default group when it names none), a group source resolved to its
+// members' addresses. Each host's rules come from the API that created
+// it (Host.API). An API whose other resources sit in another API's
+// groups (ELBv2's load balancers in EC2's security groups) reports them
+// (FirewallMemberReporter) and calls Server.FirewallMembersChanged when
+// they change; the API keeping the groups (FirewallGroupKeeper) pushes
+// its hosts' rules again. Only inbound rules are
 // enforced: outbound rules are stored and shown, not enforced (a host
 // sends anywhere). MemoryBackend records the rules (HostFirewall).
 //

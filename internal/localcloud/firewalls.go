@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 )
 
 // FirewallBackend is implemented by a HostBackend that filters the
@@ -34,6 +35,97 @@ type FirewallRule struct {
 	// Sources are the address ranges allowed; an empty list allows none
 	// (a rule whose tags match no droplet).
 	Sources []netip.Prefix
+}
+
+// CanonicalFirewallRules sorts rules and their sources and drops
+// duplicates, so that two sets of rules compare equal whatever their
+// order (SameFirewallRules); nil stays nil (no filter) and an empty set
+// stays empty (admit nothing).
+func CanonicalFirewallRules(rules []FirewallRule) []FirewallRule {
+	if rules == nil {
+		return nil
+	}
+	out := make([]FirewallRule, 0, len(rules))
+	for _, r := range rules {
+		r.Sources = slices.Clone(r.Sources)
+		slices.SortFunc(r.Sources, compareFirewallPrefix)
+		r.Sources = slices.Compact(r.Sources)
+		out = append(out, r)
+	}
+	slices.SortFunc(out, compareFirewallRule)
+	return slices.CompactFunc(out, func(x, y FirewallRule) bool { return compareFirewallRule(x, y) == 0 })
+}
+
+// SameFirewallRules reports whether two canonical rule sets
+// (CanonicalFirewallRules) are the same, nil (no filter) differing from
+// empty (admit nothing).
+func SameFirewallRules(x, y []FirewallRule) bool {
+	return (x == nil) == (y == nil) && slices.EqualFunc(x, y, func(p, q FirewallRule) bool { return compareFirewallRule(p, q) == 0 })
+}
+
+func compareFirewallPrefix(x, y netip.Prefix) int {
+	if c := x.Addr().Compare(y.Addr()); c != 0 {
+		return c
+	}
+	return x.Bits() - y.Bits()
+}
+
+func compareFirewallRule(x, y FirewallRule) int {
+	if c := strings.Compare(x.Protocol, y.Protocol); c != 0 {
+		return c
+	}
+	if c := x.FromPort - y.FromPort; c != 0 {
+		return c
+	}
+	if c := x.ToPort - y.ToPort; c != 0 {
+		return c
+	}
+	return slices.CompareFunc(x.Sources, y.Sources, compareFirewallPrefix)
+}
+
+// FirewallMemberReporter is implemented by an API whose resources other
+// than hosts belong to the firewall groups another API keeps (ELBv2's
+// load balancers are in EC2's security groups): a rule of that API that
+// admits a group admits what the group's members send from, these
+// resources' addresses included. The reporting API calls
+// Server.FirewallMembersChanged when they change (a load balancer got its
+// address, changed groups, went).
+type FirewallMemberReporter interface {
+	// FirewallMembers adds to members, by group id, the addresses its
+	// resources in each group send from. Called with the lock held.
+	FirewallMembers(members map[string][]netip.Addr)
+}
+
+// FirewallGroupKeeper is implemented by an API that keeps firewall groups
+// whose members other APIs may report (EC2): FirewallMembersChanged has it
+// push its hosts' rules again, and returns once the backend has them.
+// Called without the lock.
+type FirewallGroupKeeper interface {
+	FirewallMembersChanged()
+}
+
+// FirewallMembers is what every FirewallMemberReporter API reports: the
+// addresses of their resources, by firewall group id. Call with the lock
+// held.
+func (s *Server) FirewallMembers() map[string][]netip.Addr {
+	out := map[string][]netip.Addr{}
+	for _, a := range s.apis {
+		if r, ok := a.(FirewallMemberReporter); ok {
+			r.FirewallMembers(out)
+		}
+	}
+	return out
+}
+
+// FirewallMembersChanged tells every FirewallGroupKeeper API that the
+// members a FirewallMemberReporter reports changed, and returns once
+// they have pushed their hosts' rules again. Call without the lock.
+func (s *Server) FirewallMembersChanged() {
+	for _, a := range s.apis {
+		if k, ok := a.(FirewallGroupKeeper); ok {
+			k.FirewallMembersChanged()
+		}
+	}
 }
 
 // SetHostFirewall hands host hostID's effective rules to the backend.

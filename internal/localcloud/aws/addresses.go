@@ -156,6 +156,7 @@ func (a *API) associateAddress(c *call) {
 	}
 	if err := a.s.MoveAddress(netip.MustParseAddr(e.IP), hostID); err != nil {
 		a.s.Logf("localcloud: aws: associating %s with %s: %v", e.IP, in.ID, err)
+		a.firewallsChanged() // a previous address may have moved
 		c.fail(errf(500, "InternalError", "An internal error has occurred"))
 		return
 	}
@@ -166,6 +167,7 @@ func (a *API) associateAddress(c *call) {
 	e.AssociationID, e.InstanceID = a.st.newID("eipassoc"), in.ID
 	assoc := e.AssociationID
 	a.s.Unlock()
+	a.syncFirewalls(false) // the instance's public address changed
 	c.ok(func(x *xw) { x.leaf("associationId", assoc) })
 }
 
@@ -196,6 +198,7 @@ func (a *API) disassociateAddress(c *call) {
 	a.s.Lock()
 	e.AssociationID, e.InstanceID = "", ""
 	a.s.Unlock()
+	a.syncFirewalls(false) // the instance's public address changed
 	c.ok(nil)
 }
 

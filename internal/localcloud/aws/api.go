@@ -1,11 +1,13 @@
 package aws
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
@@ -49,6 +51,8 @@ type API struct {
 	cfg Config
 	s   *localcloud.Server
 	st  state // guarded by s.Lock
+	// fwMu serializes the pushes of security group rules (syncFirewalls).
+	fwMu sync.Mutex
 }
 
 var (
@@ -246,10 +250,15 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // HostProvisioned implements localcloud.API: an instance whose host could
-// not be provisioned is terminated, with EC2's state reason.
+// not be provisioned is terminated, with EC2's state reason; one that was
+// gets its security groups' rules (firewallProvisioned).
 func (a *API) HostProvisioned(h *localcloud.Host, err error, now time.Time) {
 	in := a.st.byHost[h.ID]
-	if in == nil || err == nil {
+	if in == nil {
+		return
+	}
+	if err == nil {
+		a.firewallProvisioned(in)
 		return
 	}
 	in.TerminatedAt = now
@@ -260,8 +269,17 @@ func (a *API) HostProvisioned(h *localcloud.Host, err error, now time.Time) {
 	}
 }
 
-// SaveState implements localcloud.API.
-func (a *API) SaveState() any { return &a.st }
+// SaveState implements localcloud.API. The first save after a load also
+// pushes every instance's security group rules again: the core loads the
+// state (LoadState), then has the backend restore its hosts, then saves,
+// so only then can the backend take them.
+func (a *API) SaveState() any {
+	if a.st.fwResync {
+		a.st.fwResync = false
+		a.s.Background(func(context.Context) { a.syncFirewalls(true) })
+	}
+	return &a.st
+}
 
 // LoadState implements localcloud.API.
 func (a *API) LoadState(raw json.RawMessage) error {
@@ -273,5 +291,6 @@ func (a *API) LoadState(raw json.RawMessage) error {
 		return err
 	}
 	a.st.index()
+	a.st.fwResync = true
 	return nil
 }

@@ -108,9 +108,29 @@
 // first; without AllowReassociation an address associated elsewhere is
 // refused. The instance must be running or stopped.
 //
-// Security groups are recorded and checked (names, duplicates, rules,
-// dependencies), not enforced: every host still reaches every other on
-// any port. Enforcing them on real hosts (iptables on the bridge) is a
-// later step. Key pairs are passed to the backend as the host's SSH key;
-// hosts run no sshd.
+// Security groups are recorded and checked (names, duplicates, rules and
+// their CIDRs, dependencies) and enforced as DigitalOcean's cloud
+// firewalls are, through the same seam (localcloud.FirewallBackend;
+// netnsbackend filters on the host's link): an instance admits from the
+// network only what the ingress rules of its groups admit, plus replies
+// to its own connections. An instance launched without a group is in the
+// VPC's default group, which admits everything from the group's members
+// only, as on EC2. Sources: IpRanges and Ipv6Ranges by CIDR,
+// UserIdGroupPairs by the private and public addresses (Elastic IP
+// included) of the group's instances that are not terminated, and by the
+// addresses other APIs report in the group (localcloud.FirewallMemberReporter:
+// a load balancer in its security groups). Protocols tcp and udp (ports
+// 0-65535: all), icmp (IPv4 sources) and icmpv6/58 (IPv6 sources), of
+// every type, and -1 (tcp, udp, icmp and icmpv6, every port); others, such
+// as ESP (50), cannot be expressed to the backend and admit nothing.
+// Egress rules are EC2's default (everything) and not enforced. Rules are
+// pushed before an instance's host is provisioned and again once it is
+// (the instance shows pending until its own and its groups' members'
+// rules reached the backend), and again when instances are terminated,
+// stopped or started, groups modified, ingress authorized or revoked,
+// groups deleted, Elastic IPs associated or disassociated, another API's
+// members change, and after a restart. Hosts of DigitalOcean's API in
+// the same localcloud keep their own filter (DigitalOcean's firewalls):
+// each host's rules come from the API that created it. Key pairs are
+// passed to the backend as the host's SSH key; hosts run no sshd.
 package aws

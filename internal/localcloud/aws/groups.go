@@ -4,6 +4,7 @@ import (
 	"crypto/md5"
 	"encoding/base64"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,7 +13,7 @@ import (
 )
 
 // Key pairs and security groups. Security groups are recorded and checked
-// as EC2 checks them; localcloud does not enforce them on hosts yet.
+// as EC2 checks them, and enforced on the instances' hosts (firewalls.go).
 
 // keyByName is the region's key pair called name, nil when none. Call with
 // the lock held.
@@ -268,11 +269,17 @@ func (a *API) permissions(c *call) ([]rule, *apiError) {
 		c.p.each(e+".IpRanges", func(r string) {
 			x := base
 			x.CIDR, x.Description = c.p.get(r+".CidrIp"), c.p.get(r+".Description")
+			if p, err := netip.ParsePrefix(x.CIDR); (err != nil || !p.Addr().Is4()) && bad == nil {
+				bad = errf(400, "InvalidParameterValue", "CIDR block %s is malformed", x.CIDR)
+			}
 			out, n = append(out, x), n+1
 		})
 		c.p.each(e+".Ipv6Ranges", func(r string) {
 			x := base
 			x.CIDRv6, x.Description = c.p.get(r+".CidrIpv6"), c.p.get(r+".Description")
+			if p, err := netip.ParsePrefix(x.CIDRv6); (err != nil || !p.Addr().Is6() || p.Addr().Is4In6()) && bad == nil {
+				bad = errf(400, "InvalidParameterValue", "CIDR block %s is malformed", x.CIDRv6)
+			}
 			out, n = append(out, x), n+1
 		})
 		c.p.each(e+".Groups", func(r string) {
@@ -294,7 +301,8 @@ func (a *API) authorizeIngress(c *call) { a.changeIngress(c, true) }
 
 func (a *API) revokeIngress(c *call) { a.changeIngress(c, false) }
 
-// changeIngress adds or removes ingress rules, all or none.
+// changeIngress adds or removes ingress rules, all or none, and has the
+// backend apply the instances' new rules before it answers.
 func (a *API) changeIngress(c *call, add bool) {
 	rules, err := a.permissions(c)
 	if err != nil {
@@ -302,39 +310,13 @@ func (a *API) changeIngress(c *call, add bool) {
 		return
 	}
 	a.s.Lock()
-	defer a.s.Unlock()
-	g, err := a.group(c)
+	g, done, err := a.applyIngress(c, rules, add)
+	a.s.Unlock()
 	if err != nil {
 		c.fail(err)
 		return
 	}
-	for _, r := range rules {
-		if r.GroupID != "" && a.st.Groups[r.GroupID] == nil {
-			c.fail(errf(400, "InvalidGroup.NotFound", "The security group '%s' does not exist", r.GroupID))
-			return
-		}
-		has := slices.ContainsFunc(g.Ingress, r.same)
-		if add && has {
-			c.fail(errf(400, "InvalidPermission.Duplicate", "the specified rule \"peer: %s, %s, %s\" already exists", r.source(), strings.ToUpper(r.Proto), r.ports()))
-			return
-		}
-		if !add && !has {
-			c.fail(errf(400, "InvalidPermission.NotFound", "The specified rule does not exist in this security group."))
-			return
-		}
-	}
-	var done []rule
-	for _, r := range rules {
-		if add {
-			r.ID = a.st.newID("sgr")
-			g.Ingress = append(g.Ingress, r)
-			done = append(done, r)
-		} else {
-			i := slices.IndexFunc(g.Ingress, r.same)
-			done = append(done, g.Ingress[i])
-			g.Ingress = slices.Delete(g.Ingress, i, i+1)
-		}
-	}
+	a.syncFirewalls(false)
 	c.ok(func(x *xw) {
 		x.boolean("return", true)
 		if !add {
@@ -365,6 +347,41 @@ func (a *API) changeIngress(c *call, add bool) {
 			x.leaf("securityGroupRuleArn", "arn:aws:ec2:"+g.Region+":"+AccountID+":security-group-rule/"+r.ID)
 		})
 	})
+}
+
+// applyIngress adds or removes rules on the request's group, all or
+// none, and returns the group and the rules added or removed. Call with
+// the lock held.
+func (a *API) applyIngress(c *call, rules []rule, add bool) (*securityGroup, []rule, *apiError) {
+	g, err := a.group(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, r := range rules {
+		if r.GroupID != "" && a.st.Groups[r.GroupID] == nil {
+			return nil, nil, errf(400, "InvalidGroup.NotFound", "The security group '%s' does not exist", r.GroupID)
+		}
+		has := slices.ContainsFunc(g.Ingress, r.same)
+		if add && has {
+			return nil, nil, errf(400, "InvalidPermission.Duplicate", "the specified rule \"peer: %s, %s, %s\" already exists", r.source(), strings.ToUpper(r.Proto), r.ports())
+		}
+		if !add && !has {
+			return nil, nil, errf(400, "InvalidPermission.NotFound", "The specified rule does not exist in this security group.")
+		}
+	}
+	var done []rule
+	for _, r := range rules {
+		if add {
+			r.ID = a.st.newID("sgr")
+			g.Ingress = append(g.Ingress, r)
+			done = append(done, r)
+		} else {
+			i := slices.IndexFunc(g.Ingress, r.same)
+			done = append(done, g.Ingress[i])
+			g.Ingress = slices.Delete(g.Ingress, i, i+1)
+		}
+	}
+	return g, done, nil
 }
 
 func (r rule) source() string {
@@ -437,6 +454,30 @@ func (a *API) describeSecurityGroups(c *call) {
 	})
 }
 
+// removeGroup deletes the request's group unless something depends on
+// it. Call with the lock held.
+func (a *API) removeGroup(c *call) (*securityGroup, *apiError) {
+	g, err := a.group(c)
+	if err != nil {
+		return nil, err
+	}
+	if g.Default {
+		return nil, errf(400, "CannotDelete", "the specified group: \"%s\" name: \"default\" cannot be deleted by a user", g.ID)
+	}
+	for _, in := range a.instances(c.region.Name, c.now) {
+		if _, st := a.instanceState(in, c.now); st != "terminated" && slices.Contains(in.Groups, g.ID) {
+			return nil, errf(400, "DependencyViolation", "resource %s has a dependent object", g.ID)
+		}
+	}
+	for _, o := range a.st.Groups {
+		if o != g && slices.ContainsFunc(o.Ingress, func(r rule) bool { return r.GroupID == g.ID }) {
+			return nil, errf(400, "DependencyViolation", "resource %s has a dependent object", g.ID)
+		}
+	}
+	delete(a.st.Groups, g.ID)
+	return g, nil
+}
+
 // writePermissions groups rules by protocol and ports, as EC2 lists them.
 func writePermissions(x *xw, name string, rules []rule) {
 	type perm struct {
@@ -490,29 +531,16 @@ func writePermissions(x *xw, name string, rules []rule) {
 
 func (a *API) deleteSecurityGroup(c *call) {
 	a.s.Lock()
-	defer a.s.Unlock()
-	g, err := a.group(c)
+	g, err := a.removeGroup(c)
+	a.s.Unlock()
 	if err != nil {
 		c.fail(err)
 		return
 	}
-	if g.Default {
-		c.fail(errf(400, "CannotDelete", "the specified group: \"%s\" name: \"default\" cannot be deleted by a user", g.ID))
-		return
-	}
-	for _, in := range a.instances(c.region.Name, c.now) {
-		if _, st := a.instanceState(in, c.now); st != "terminated" && slices.Contains(in.Groups, g.ID) {
-			c.fail(errf(400, "DependencyViolation", "resource %s has a dependent object", g.ID))
-			return
-		}
-	}
-	for _, o := range a.st.Groups {
-		if o != g && slices.ContainsFunc(o.Ingress, func(r rule) bool { return r.GroupID == g.ID }) {
-			c.fail(errf(400, "DependencyViolation", "resource %s has a dependent object", g.ID))
-			return
-		}
-	}
-	delete(a.st.Groups, g.ID)
+	// No live instance is in it, and no other group admits it: the rules
+	// stay as they are, unless a terminated instance that was in it is
+	// still being destroyed.
+	a.syncFirewalls(false)
 	c.ok(func(x *xw) {
 		x.boolean("return", true)
 		x.leaf("groupId", g.ID)

@@ -35,6 +35,9 @@ func (a *API) instanceState(in *instance, now time.Time) (*localcloud.Host, stri
 	}
 	switch a.s.HostStatus(h, now) {
 	case localcloud.HostRunning:
+		if in.fwPending {
+			return h, "pending" // its security groups' rules are on their way
+		}
 		return h, "running"
 	case localcloud.HostOff:
 		return h, "stopped"
@@ -240,6 +243,10 @@ func (a *API) runInstances(c *call) {
 	}
 	out := a.renderReservation(rid, insts, c.now)
 	a.s.Unlock()
+	// The instances' rules get to the backend before they are provisioned,
+	// for a backend that keeps rules for hosts it is still creating; they
+	// are pushed again once they are.
+	a.syncFirewalls(false)
 	for i, h := range created {
 		a.s.Provision(h, reqs[i])
 	}
@@ -586,6 +593,7 @@ func (a *API) terminateInstances(c *call) {
 	}
 	a.s.Unlock()
 	if len(doomed) > 0 {
+		defer a.firewallsChanged() // the others no longer admit its addresses
 		a.s.DestroyHosts(func(now time.Time) []*localcloud.Host {
 			var hs []*localcloud.Host
 			for id := range doomed {
@@ -662,6 +670,12 @@ func (a *API) power(c *call, what string) {
 			if err != nil {
 				in.StateReason, in.StateMessage = "Server.InternalError", "Server.InternalError: "+err.Error()
 			}
+			// A stopped instance has no public address; a started one has
+			// it back, and shows pending until the rules admit it again.
+			if err == nil && what == "start" {
+				in.fwPending = true
+			}
+			a.firewallsChanged()
 		})
 	}
 	c.ok(renderChanges(changes))
@@ -684,21 +698,32 @@ func (a *API) modifyInstanceAttribute(c *call) {
 		return
 	}
 	a.s.Lock()
-	defer a.s.Unlock()
-	in, err := a.instanceByID(c.region.Name, id)
+	err := a.modifyInstance(c, id, typ, groups)
+	a.s.Unlock()
 	if err != nil {
 		c.fail(err)
 		return
 	}
+	if len(groups) > 0 {
+		a.syncFirewalls(false) // its rules, and those of groups admitting its new groups
+	}
+	c.ok(nil)
+}
+
+// modifyInstance changes instance id's type and groups, all or nothing.
+// Call with the lock held.
+func (a *API) modifyInstance(c *call, id, typ string, groups []string) *apiError {
+	in, err := a.instanceByID(c.region.Name, id)
+	if err != nil {
+		return err
+	}
 	h, st := a.instanceState(in, c.now)
 	if st == "terminated" || st == "shutting-down" {
-		c.fail(errf(400, "IncorrectInstanceState", "The instance '%s' is not in a state from which it can be modified.", id))
-		return
+		return errf(400, "IncorrectInstanceState", "The instance '%s' is not in a state from which it can be modified.", id)
 	}
 	for _, g := range groups {
 		if sg := a.st.Groups[g]; sg == nil || sg.VpcID != vpcID(in.Region) {
-			c.fail(errf(400, "InvalidGroup.NotFound", "The security group '%s' does not exist", g))
-			return
+			return errf(400, "InvalidGroup.NotFound", "The security group '%s' does not exist", g)
 		}
 	}
 	if typ != "" {
@@ -706,21 +731,18 @@ func (a *API) modifyInstanceAttribute(c *call) {
 		im, _ := findImage(in.Region, in.ImageID)
 		switch {
 		case st != "stopped":
-			c.fail(errf(400, "IncorrectInstanceState", "The instance '%s' is not in the 'stopped' state.", id))
-			return
+			return errf(400, "IncorrectInstanceState", "The instance '%s' is not in the 'stopped' state.", id)
 		case !ok:
-			c.fail(errf(400, "InvalidParameterValue", "Invalid value '%s' for InstanceType.", typ))
-			return
+			return errf(400, "InvalidParameterValue", "Invalid value '%s' for InstanceType.", typ)
 		case it.Arch != im.Arch:
-			c.fail(errf(400, "InvalidParameterValue", "The instance type '%s' does not support the architecture '%s' of the instance's AMI.", typ, im.Arch))
-			return
+			return errf(400, "InvalidParameterValue", "The instance type '%s' does not support the architecture '%s' of the instance's AMI.", typ, im.Arch)
 		}
 		in.Type, h.Size = typ, typ
 	}
 	if len(groups) > 0 {
 		in.Groups = slices.Compact(groups)
 	}
-	c.ok(nil)
+	return nil
 }
 
 // taggable finds a resource's tags by id, or the EC2 error. Call with the

@@ -56,11 +56,18 @@ func TestRealHosts(t *testing.T) {
 
 	imgs := must(c.DescribeImages(ctx, &ec2.DescribeImagesInput{Owners: []string{lcaws.DebianOwner},
 		Filters: []types.Filter{{Name: awssdk.String("name"), Values: []string{"debian-12-amd64-*"}}}}))
+	// Security groups are enforced: the engines need a rule admitting the
+	// machine, as the driver's hosts' group admits 2376 from anywhere.
+	engine := must(c.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: awssdk.String("engine"), Description: awssdk.String("Docker API")}))
+	must(c.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{GroupId: engine.GroupId,
+		IpPermissions: []types.IpPermission{{IpProtocol: awssdk.String("tcp"), FromPort: awssdk.Int32(2376), ToPort: awssdk.Int32(2376),
+			IpRanges: []types.IpRange{{CidrIp: awssdk.String("0.0.0.0/0")}}}}}))
 	names := []string{"ec2-a", "ec2-b"}
 	ids := map[string]string{}
 	for _, name := range names {
 		out := must(c.RunInstances(ctx, &ec2.RunInstancesInput{
 			ImageId: imgs.Images[0].ImageId, InstanceType: types.InstanceTypeT3Small, MinCount: awssdk.Int32(1), MaxCount: awssdk.Int32(1),
+			SecurityGroupIds:  []string{awssdk.ToString(engine.GroupId)},
 			UserData:          awssdk.String(base64.StdEncoding.EncodeToString([]byte(tm.UserData(t, name, "")))),
 			TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeInstance, Tags: []types.Tag{{Key: awssdk.String("Name"), Value: awssdk.String(name)}}}},
 		}))

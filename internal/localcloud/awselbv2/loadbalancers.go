@@ -3,6 +3,7 @@ package awselbv2
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -139,7 +140,10 @@ func (a *API) createLoadBalancer(c *call) {
 	a.s.Unlock()
 	if fresh {
 		arn := lb.ARN
-		a.s.Background(func(context.Context) { _ = a.applyLB(arn, true) }) // a failure fails the load balancer
+		a.s.Background(func(context.Context) {
+			_ = a.applyLB(arn, true)     // a failure fails the load balancer
+			a.s.FirewallMembersChanged() // its address, in its security groups
+		})
 	}
 	c.ok(func(x *xw) { members(x, "LoadBalancers", []func(*xw){out}, func(f func(*xw)) { f(x) }) })
 }
@@ -242,6 +246,7 @@ func (a *API) deleteLoadBalancer(c *call) {
 		if err := a.s.DeleteLoadBalancer(lb.backendID()); err != nil {
 			a.s.Logf("localcloud: elbv2: deleting load balancer %s: %v", arn, err)
 		}
+		a.s.FirewallMembersChanged()
 	}
 	c.ok(nil)
 }
@@ -269,6 +274,7 @@ func (a *API) setSecurityGroups(c *call) {
 	if !c.valid(err) {
 		return
 	}
+	a.s.FirewallMembersChanged()
 	c.ok(func(x *xw) { x.strs("SecurityGroupIds", groups) })
 }
 
@@ -391,3 +397,20 @@ func (a *API) forwardTarget(l *listener) *targetGroup {
 	}
 	return nil
 }
+
+// FirewallMembers implements localcloud.FirewallMemberReporter: an active
+// load balancer sends from its address (HAProxy proxies: health checks and
+// traffic reach the targets from it), so the EC2 security group rules
+// that name one of its groups admit it. Called with the lock held.
+func (a *API) FirewallMembers(out map[string][]netip.Addr) {
+	for _, lb := range a.st.LoadBalancer {
+		if lb.State != "active" || !lb.IP.IsValid() {
+			continue
+		}
+		for _, g := range lb.SecurityGroups {
+			out[g] = append(out[g], lb.IP)
+		}
+	}
+}
+
+var _ localcloud.FirewallMemberReporter = (*API)(nil)

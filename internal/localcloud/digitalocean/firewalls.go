@@ -618,7 +618,7 @@ func (a *API) effectiveRules(now time.Time) map[int][]localcloud.FirewallRule {
 				rules = append(rules, localcloud.FirewallRule{Protocol: r.Protocol, FromPort: from, ToPort: to, Sources: a.resolveSources(r.Sources, live)})
 			}
 		}
-		out[d.ID] = canonicalRules(rules)
+		out[d.ID] = localcloud.CanonicalFirewallRules(rules)
 	}
 	return out
 }
@@ -661,50 +661,6 @@ func dropletPrefixes(h *localcloud.Host) []netip.Prefix {
 	return out
 }
 
-func comparePrefix(x, y netip.Prefix) int {
-	if c := x.Addr().Compare(y.Addr()); c != 0 {
-		return c
-	}
-	return x.Bits() - y.Bits()
-}
-
-func compareRule(x, y localcloud.FirewallRule) int {
-	if c := strings.Compare(x.Protocol, y.Protocol); c != 0 {
-		return c
-	}
-	if c := x.FromPort - y.FromPort; c != 0 {
-		return c
-	}
-	if c := x.ToPort - y.ToPort; c != 0 {
-		return c
-	}
-	return slices.CompareFunc(x.Sources, y.Sources, comparePrefix)
-}
-
-// canonicalRules sorts rules and their sources and drops duplicates, so
-// that two sets of rules compare equal whatever their order; nil stays nil
-// (no filter) and an empty set stays empty (admit nothing).
-func canonicalRules(rules []localcloud.FirewallRule) []localcloud.FirewallRule {
-	if rules == nil {
-		return nil
-	}
-	out := make([]localcloud.FirewallRule, 0, len(rules))
-	for _, r := range rules {
-		r.Sources = slices.Clone(r.Sources)
-		slices.SortFunc(r.Sources, comparePrefix)
-		r.Sources = slices.Compact(r.Sources)
-		out = append(out, r)
-	}
-	slices.SortFunc(out, compareRule)
-	return slices.CompactFunc(out, func(x, y localcloud.FirewallRule) bool { return compareRule(x, y) == 0 })
-}
-
-// sameRules reports whether two canonical rule sets are the same, nil (no
-// filter) differing from empty (admit nothing).
-func sameRules(x, y []localcloud.FirewallRule) bool {
-	return (x == nil) == (y == nil) && slices.EqualFunc(x, y, func(p, q localcloud.FirewallRule) bool { return compareRule(p, q) == 0 })
-}
-
 // syncFirewalls hands the backend the effective rules of every droplet
 // whose rules differ from those it last got (all: every droplet's, after
 // a load: the backend may have restarted). A droplet never pushed counts
@@ -725,7 +681,7 @@ func (a *API) syncFirewalls(all bool) {
 	want := a.effectiveRules(now)
 	var todo []push
 	for id, rules := range want {
-		if all || a.st.fwRepush[id] || !sameRules(a.st.fwPushed[id], rules) {
+		if all || a.st.fwRepush[id] || !localcloud.SameFirewallRules(a.st.fwPushed[id], rules) {
 			h := a.s.Host(id, now)
 			todo = append(todo, push{id, rules, h != nil && h.Provisioned})
 			delete(a.st.fwRepush, id)

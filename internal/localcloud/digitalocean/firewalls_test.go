@@ -70,7 +70,7 @@ func cat(ps ...[]netip.Prefix) []netip.Prefix { return slices.Concat(ps...) }
 // filter), compared order-insensitively.
 func waitFirewall(t *testing.T, be *MemoryBackend, id int, want []rule) {
 	t.Helper()
-	want = canonicalRules(want)
+	want = localcloud.CanonicalFirewallRules(want)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		got, set := be.HostFirewall(id)
@@ -79,8 +79,8 @@ func waitFirewall(t *testing.T, be *MemoryBackend, id int, want []rule) {
 		} else if got == nil {
 			got = []rule{}
 		}
-		got = canonicalRules(got)
-		if sameRules(got, want) {
+		got = localcloud.CanonicalFirewallRules(got)
+		if localcloud.SameFirewallRules(got, want) {
 			return
 		}
 		if time.Now().After(deadline) {

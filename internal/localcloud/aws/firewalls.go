@@ -1,0 +1,277 @@
+package aws
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
+)
+
+// Security groups are enforced as DigitalOcean's cloud firewalls are: the
+// API hands the backend each instance's effective inbound rules
+// (localcloud.FirewallBackend, Server.SetHostFirewall), and netnsbackend
+// filters what reaches the host with them. An instance's effective rules
+// are the union of the ingress rules of its security groups (the region's
+// default group when it names none), every source resolved to addresses
+// as of now:
+//
+//   - IpRanges and Ipv6Ranges: their CIDRs;
+//   - UserIdGroupPairs: the private and public addresses (its Elastic IP
+//     while one is associated) of the instances in the referenced group
+//     that are not terminated, and the addresses other APIs report for
+//     their members of it (localcloud.FirewallMemberReporter: ELBv2's load
+//     balancers in their security groups).
+//
+// Protocols: tcp and udp on the rule's ports (0-65535 is every port),
+// icmp from IPv4 sources and icmpv6 (58) from IPv6 ones, of every type
+// (the rule's type and code are not narrowed), and -1 as tcp, udp, icmp
+// and icmpv6 on every port. Other protocols (ESP, 50; GRE, 47) cannot be
+// expressed to the backend, whose filter takes tcp, udp and icmp only:
+// they admit nothing. What no rule admits is dropped; replies to the
+// host's own connections pass. Egress is not enforced (a host sends
+// anywhere), as EC2's default egress rule says.
+//
+// Rules are pushed again whenever they may change: instances launched
+// (before their hosts are provisioned, and again once they are: an
+// instance shows pending until the backend has its rules and the other
+// instances' rules admit its addresses), terminated, stopped or started
+// (a stopped instance has no public address), an instance's groups
+// modified, ingress authorized or revoked, a group deleted, an Elastic IP
+// associated or disassociated, another API's members changed
+// (FirewallMembersChanged), and after a restart (every instance's,
+// whatever the backend last got).
+
+var (
+	_ localcloud.FirewallGroupKeeper = (*API)(nil)
+)
+
+// ruleSources is what a rule's source resolves to: its CIDR, or the
+// addresses of its group's members (members).
+func ruleSources(r rule, members []netip.Prefix) []netip.Prefix {
+	switch {
+	case r.GroupID != "":
+		return members
+	case r.CIDR != "":
+		if p, err := netip.ParsePrefix(r.CIDR); err == nil && p.Addr().Is4() {
+			return []netip.Prefix{p.Masked()}
+		}
+	case r.CIDRv6 != "":
+		if p, err := netip.ParsePrefix(r.CIDRv6); err == nil && p.Addr().Is6() && !p.Addr().Is4In6() {
+			return []netip.Prefix{p.Masked()}
+		}
+	}
+	return nil
+}
+
+// portSpan is a tcp or udp rule's port range as the backend takes it: 0
+// and 0 for every port (0-65535, or no ports given); ok false when it
+// admits no port (0-0).
+func portSpan(from, to *int) (lo, hi int, ok bool) {
+	if from == nil || to == nil || *from < 0 || *to < 0 {
+		return 0, 0, true
+	}
+	lo, hi = max(*from, 1), min(*to, 65535)
+	switch {
+	case lo > hi:
+		return 0, 0, false
+	case lo == 1 && hi == 65535:
+		return 0, 0, true
+	}
+	return lo, hi, true
+}
+
+// admits is what one ingress rule admits, in the backend's terms, its
+// group source resolved to members; nil when it admits nothing the
+// backend can express.
+func admits(r rule, members []netip.Prefix) []localcloud.FirewallRule {
+	srcs := ruleSources(r, members)
+	var v4, v6 []netip.Prefix
+	for _, p := range srcs {
+		if p.Addr().Is4() {
+			v4 = append(v4, p)
+		} else {
+			v6 = append(v6, p)
+		}
+	}
+	var out []localcloud.FirewallRule
+	add := func(proto string, from, to int, srcs []netip.Prefix) {
+		if len(srcs) > 0 {
+			out = append(out, localcloud.FirewallRule{Protocol: proto, FromPort: from, ToPort: to, Sources: slices.Clone(srcs)})
+		}
+	}
+	switch r.Proto {
+	case "tcp", "udp":
+		if from, to, ok := portSpan(r.From, r.To); ok {
+			add(r.Proto, from, to, srcs)
+		}
+	case "icmp":
+		add("icmp", 0, 0, v4) // an icmp rule admits no ICMPv6
+	case "icmpv6", "58":
+		add("icmp", 0, 0, v6) // the backend's icmp is ICMPv6 from IPv6 sources
+	case "-1":
+		add("tcp", 0, 0, srcs)
+		add("udp", 0, 0, srcs)
+		add("icmp", 0, 0, srcs)
+	}
+	return out
+}
+
+// groupsOf are in's security groups: the region's default group when it
+// names none. Call with the lock held.
+func (a *API) groupsOf(in *instance) []string {
+	if len(in.Groups) == 0 {
+		return []string{a.defaultGroup(in.Region).ID}
+	}
+	return in.Groups
+}
+
+// groupMembers are the addresses each security group's members send
+// from, by group id: the instances' that are not terminated (private and
+// public), and those other APIs report. Call with the lock held.
+func (a *API) groupMembers(now time.Time) map[string][]netip.Prefix {
+	out := map[string][]netip.Prefix{}
+	for _, in := range a.st.Instances {
+		if !in.TerminatedAt.IsZero() {
+			continue
+		}
+		pub, priv := a.addresses(in, now)
+		var ps []netip.Prefix
+		for _, s := range []string{priv, pub} {
+			if ip, err := netip.ParseAddr(s); err == nil {
+				ps = append(ps, netip.PrefixFrom(ip, ip.BitLen()))
+			}
+		}
+		if len(ps) == 0 {
+			continue
+		}
+		for _, g := range a.groupsOf(in) {
+			out[g] = append(out[g], ps...)
+		}
+	}
+	for g, ips := range a.s.FirewallMembers() {
+		for _, ip := range ips {
+			if ip.IsValid() {
+				ip = ip.Unmap()
+				out[g] = append(out[g], netip.PrefixFrom(ip, ip.BitLen()))
+			}
+		}
+	}
+	return out
+}
+
+// effectiveRules is every live instance's effective inbound rules as of
+// now, by host id: the union of its groups' ingress rules, canonical
+// (localcloud.CanonicalFirewallRules). Never nil for an instance: every
+// instance is in a group, and a group without rules admits nothing. Call
+// with the lock held.
+func (a *API) effectiveRules(now time.Time) map[int][]localcloud.FirewallRule {
+	members := a.groupMembers(now)
+	out := map[int][]localcloud.FirewallRule{}
+	for _, in := range a.st.Instances {
+		if !in.TerminatedAt.IsZero() {
+			continue
+		}
+		h := a.s.Host(in.HostID, now)
+		if h == nil || !h.DeletedAt.IsZero() {
+			continue
+		}
+		rules := []localcloud.FirewallRule{}
+		for _, id := range a.groupsOf(in) {
+			g := a.st.Groups[id]
+			if g == nil {
+				continue
+			}
+			for _, r := range g.Ingress {
+				rules = append(rules, admits(r, members[r.GroupID])...)
+			}
+		}
+		out[h.ID] = localcloud.CanonicalFirewallRules(rules)
+	}
+	return out
+}
+
+// syncFirewalls hands the backend the effective rules of every instance
+// whose rules differ from those it last got (all: every instance's, after
+// a load: the backend may have restarted), as DigitalOcean's API does for
+// its droplets. Pushes are serialized, each computed from the state as it
+// is when it starts, so the last one leaves the backend as the state
+// says. Errors are logged; the instance is pushed again at the next
+// change. Instances waiting for their rules (fwPending) when it starts
+// stop waiting once it is done. Call without the lock.
+func (a *API) syncFirewalls(all bool) {
+	a.fwMu.Lock()
+	defer a.fwMu.Unlock()
+	type push struct {
+		id    int
+		rules []localcloud.FirewallRule
+	}
+	now := a.s.Now()
+	a.s.Lock()
+	want := a.effectiveRules(now)
+	var todo []push
+	for id, rules := range want {
+		if all || a.st.fwRepush[id] || !localcloud.SameFirewallRules(a.st.fwPushed[id], rules) {
+			todo = append(todo, push{id, rules})
+			delete(a.st.fwRepush, id)
+		}
+	}
+	for id := range a.st.fwPushed {
+		if _, ok := want[id]; !ok {
+			delete(a.st.fwPushed, id) // terminated: the backend destroys it
+		}
+	}
+	for id := range a.st.fwRepush {
+		if _, ok := want[id]; !ok {
+			delete(a.st.fwRepush, id)
+		}
+	}
+	var waiting []*instance
+	for _, in := range a.st.Instances {
+		if in.fwPending {
+			waiting = append(waiting, in)
+		}
+	}
+	a.s.Unlock()
+	slices.SortFunc(todo, func(x, y push) int { return x.id - y.id })
+	for _, p := range todo {
+		err := a.s.SetHostFirewall(p.id, p.rules)
+		if err != nil {
+			a.s.Logf("localcloud: aws: %v", err)
+		}
+		a.s.Lock()
+		if err == nil {
+			a.st.fwPushed[p.id] = p.rules
+		}
+		a.s.Unlock()
+	}
+	a.s.Lock()
+	for _, in := range waiting {
+		in.fwPending = false
+	}
+	a.s.Unlock()
+}
+
+// firewallsChanged pushes, in the background, the rules a change of
+// instances or addresses altered. It may be called with the lock held.
+func (a *API) firewallsChanged() {
+	a.s.Background(func(context.Context) { a.syncFirewalls(false) })
+}
+
+// firewallProvisioned hears that in's host was provisioned: its rules are
+// pushed again (a backend may have ignored those it got, or is getting,
+// for a host it was still creating), the other instances' rules now admit
+// its addresses, and it shows pending until all that reached the backend,
+// so it never shows running unfiltered or unreachable from its groups'
+// members. Call with the lock held.
+func (a *API) firewallProvisioned(in *instance) {
+	in.fwPending = true
+	a.st.fwRepush[in.HostID] = true
+	a.firewallsChanged()
+}
+
+// FirewallMembersChanged implements localcloud.FirewallGroupKeeper: the
+// members another API reports changed (a load balancer got its address,
+// changed groups, went); the instances' rules are pushed again.
+func (a *API) FirewallMembersChanged() { a.syncFirewalls(false) }
