@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -71,17 +70,13 @@ func (l *leftovers) claim(ctx context.Context, drv cloud.Driver, region string, 
 	defer l.mu.Unlock()
 	var out []cloud.Host
 	for _, h := range p.hosts {
-		if p.claimed[h.ID] || h.Status == cloud.HostDeleting || isClusterHost(h) || !match(h) {
+		if p.claimed[h.ID] || h.Status == cloud.HostDeleting || cluster.HostCluster(h) != "" || !match(h) {
 			continue
 		}
 		p.claimed[h.ID] = true
 		out = append(out, h)
 	}
 	return out, nil
-}
-
-func isClusterHost(h cloud.Host) bool {
-	return slices.ContainsFunc(h.Tags, func(t string) bool { return strings.HasPrefix(t, cluster.TagClusterPrefix) })
 }
 
 // reportRemoved warns about the hosts of an interrupted apply a Create

@@ -498,14 +498,11 @@ func checkUnsavedHosts(ctx context.Context, driver cloud.Driver, name string) ([
 		if !strings.HasPrefix(h.Name, prefix) || h.Status == cloud.HostDeleting {
 			continue
 		}
-		for _, t := range h.Tags {
-			if uid, ok := strings.CutPrefix(t, TagClusterPrefix); ok {
-				left = append(left, fmt.Sprintf("%s (%s)", h.Name, h.ID))
-				found = append(found, h)
-				uids[uid] = true
-				saved = saved || !cloud.Unsaved(h)
-				break
-			}
+		if uid := HostCluster(h); uid != "" {
+			left = append(left, fmt.Sprintf("%s (%s)", h.Name, h.ID))
+			found = append(found, h)
+			uids[uid] = true
+			saved = saved || !cloud.Unsaved(h)
 		}
 	}
 	if len(left) == 0 {

@@ -88,6 +88,17 @@ func HostUID(h cloud.Host) string {
 	return ""
 }
 
+// HostCluster returns the uid of the cluster a host's tags name, "" when
+// the host is no cluster's.
+func HostCluster(h cloud.Host) string {
+	for _, t := range h.Tags {
+		if uid, ok := strings.CutPrefix(t, TagClusterPrefix); ok {
+			return uid
+		}
+	}
+	return ""
+}
+
 // HostRole returns the role recorded in a host's tags, "" when there is
 // none.
 func HostRole(h cloud.Host) string {
