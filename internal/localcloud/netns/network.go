@@ -148,6 +148,9 @@ func (m *Manager) ensureNetworkLocked(ctx context.Context) error {
 	if err := run(ctx, m.tools.ip, "route", "replace", "unreachable", m.cfg.ReservedPrefix.String()); err != nil {
 		return fmt.Errorf("routing reserved IPs: %w", err)
 	}
+	if err := run(ctx, m.tools.ip, "route", "replace", "unreachable", m.cfg.PrivatePrefix.String()); err != nil {
+		return fmt.Errorf("routing private addresses: %w", err)
+	}
 	if err := m.ensureForwardRules(ctx); err != nil {
 		return err
 	}
@@ -182,16 +185,16 @@ func (m *Manager) checkRoutes(ctx context.Context) error {
 			}
 			p = netip.PrefixFrom(a, 32)
 		}
-		if r.Type == "unreachable" && p == m.cfg.ReservedPrefix {
+		if r.Type == "unreachable" && (p == m.cfg.ReservedPrefix || p == m.cfg.PrivatePrefix) {
 			continue
 		}
 		if r.Type == "local" || r.Type == "broadcast" {
-			if m.cfg.Subnet.Contains(p.Addr()) || m.cfg.ReservedPrefix.Contains(p.Addr()) {
+			if m.cfg.Subnet.Contains(p.Addr()) || m.cfg.ReservedPrefix.Contains(p.Addr()) || m.cfg.PrivatePrefix.Contains(p.Addr()) {
 				return fmt.Errorf("address %s of %s is already on this machine (dev %s): choose another localcloud subnet", p.Addr(), m.cfg.Subnet, r.Dev)
 			}
 			continue
 		}
-		for _, ours := range []netip.Prefix{m.cfg.Subnet, m.cfg.ReservedPrefix} {
+		for _, ours := range []netip.Prefix{m.cfg.Subnet, m.cfg.ReservedPrefix, m.cfg.PrivatePrefix} {
 			if p.Overlaps(ours) {
 				return fmt.Errorf("localcloud range %s overlaps route %s dev %s on this machine: configure another range", ours, p, r.Dev)
 			}
@@ -404,6 +407,9 @@ func (m *Manager) setupHostNetLocked(ctx context.Context, hs *hostState) error {
 			return fmt.Errorf("configuring host network: %w", err)
 		}
 	}
+	if err := m.setupPrivateNet(ctx, hs); err != nil {
+		return fmt.Errorf("configuring host network: %w", err)
+	}
 	// A reserved IP moves between hosts; a redirect cached by a host would
 	// keep sending its traffic to the former owner.
 	return inNetns(path, func() error {
@@ -521,10 +527,12 @@ func (m *Manager) teardownNetworkLocked(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	out, _ := output(ctx, m.tools.ip, "-4", "route", "show", "exact", m.cfg.ReservedPrefix.String(), "type", "unreachable")
-	if len(bytes.TrimSpace(out)) > 0 {
-		if err := run(ctx, m.tools.ip, "route", "del", "unreachable", m.cfg.ReservedPrefix.String()); err != nil {
-			errs = append(errs, fmt.Errorf("deleting reserved IP route: %w", err))
+	for _, p := range []netip.Prefix{m.cfg.ReservedPrefix, m.cfg.PrivatePrefix} {
+		out, _ := output(ctx, m.tools.ip, "-4", "route", "show", "exact", p.String(), "type", "unreachable")
+		if len(bytes.TrimSpace(out)) > 0 {
+			if err := run(ctx, m.tools.ip, "route", "del", "unreachable", p.String()); err != nil {
+				errs = append(errs, fmt.Errorf("deleting route of %s: %w", p, err))
+			}
 		}
 	}
 	// Host routes of reserved IPs go with the bridge's link.
