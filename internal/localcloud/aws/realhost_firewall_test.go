@@ -59,7 +59,9 @@ func TestRealSecurityGroups(t *testing.T) {
 	}
 	members, others := group("members"), group("others")
 	names := map[string]string{"sg-a": members, "sg-b": members, "sg-c": others}
-	ids, hosts, addrs := map[string]string{}, map[string]int{}, map[string]string{}
+	// addrs are public: the machine reaches only those. privs are the
+	// VPC's, reached from the other instances only.
+	ids, hosts, addrs, privs := map[string]string{}, map[string]int{}, map[string]string{}, map[string]string{}
 	for _, name := range []string{"sg-a", "sg-b", "sg-c"} {
 		out := must(c.RunInstances(ctx, &ec2.RunInstancesInput{
 			ImageId: imgs.Images[0].ImageId, InstanceType: types.InstanceTypeT3Small, MinCount: awssdk.Int32(1), MaxCount: awssdk.Int32(1),
@@ -70,7 +72,10 @@ func TestRealSecurityGroups(t *testing.T) {
 	}
 	for name, id := range ids {
 		inst := waitState(ctx, t, c, id, types.InstanceStateNameRunning)
-		addrs[name] = awssdk.ToString(inst.PrivateIpAddress)
+		addrs[name], privs[name] = awssdk.ToString(inst.PublicIpAddress), awssdk.ToString(inst.PrivateIpAddress)
+		if addrs[name] == "" || privs[name] == "" || addrs[name] == privs[name] {
+			t.Fatalf("%s: public address %q, private %q: want two distinct addresses", name, addrs[name], privs[name])
+		}
 		h, ok := api.HostOfInstance(id)
 		if !ok {
 			t.Fatalf("%s has no host", name)
@@ -106,12 +111,17 @@ func TestRealSecurityGroups(t *testing.T) {
 			}
 		}()
 	}
+	var expectAt func(when, from, ip string, port int, admitted bool)
 	// expect connects from a host (or the machine) to sg-a's port and
 	// checks it is admitted (the greeting comes back) or dropped (the
 	// connection times out: a security group drops, it does not refuse).
 	expect := func(when, from string, port int, admitted bool) {
 		t.Helper()
-		addr := net.JoinHostPort(addrs["sg-a"], strconv.Itoa(port))
+		expectAt(when, from, addrs["sg-a"], port, admitted)
+	}
+	expectAt = func(when, from, ip string, port int, admitted bool) {
+		t.Helper()
+		addr := net.JoinHostPort(ip, strconv.Itoa(port))
 		var got string
 		err := inHost(from, func() error {
 			conn, err := net.DialTimeout("tcp", addr, time.Second)
@@ -171,6 +181,9 @@ func TestRealSecurityGroups(t *testing.T) {
 	expect("members", "sg-b", sgMembersPort, true)
 	expect("members", "sg-c", sgMembersPort, false)
 	expect("members", "machine", sgMembersPort, false)
+	// Within the VPC, members send from their private addresses.
+	expectAt("members, private address", "sg-b", privs["sg-a"], sgMembersPort, true)
+	expectAt("members, private address", "sg-c", privs["sg-a"], sgMembersPort, false)
 
 	// sg-c joins the group: admitted as a member.
 	must(c.ModifyInstanceAttribute(ctx, &ec2.ModifyInstanceAttributeInput{InstanceId: awssdk.String(ids["sg-c"]), Groups: []string{others, members}}))
