@@ -17,9 +17,10 @@ import (
 // inbound rules admit
 //
 //   - Swarm's ports (2377/tcp, 7946/tcp+udp, 4789/udp) from the cluster's
-//     own hosts: by tag at the place, and by address for nodes elsewhere
-//     (the swarm's node addresses, and hosts about to join from another
-//     vendor, added before they join);
+//     own hosts: by tag at the place, and by address (the swarm's node
+//     addresses, and hosts about to join, added before they join when
+//     they are on another vendor or the cluster advertises public
+//     addresses: an AWS group reference admits private addresses only);
 //   - the Docker API (2376/tcp) from FirewallPolicy.DockerAPI only;
 //   - SSH (22/tcp) from FirewallPolicy.SSH only;
 //   - every port the swarm's services publish, from anywhere;
@@ -28,7 +29,7 @@ import (
 //
 // It is kept at the start of every apply (so a new host is filtered from
 // its first boot on vendors that apply firewalls by tag), before hosts of
-// another vendor join, and after the apply settles (the services' ports,
+// another vendor, or advertising public addresses, join, and after the apply settles (the services' ports,
 // the node list); stacks call SyncFirewall after a deploy. A place's
 // firewall is deleted when the cluster has no host left there.
 
@@ -160,7 +161,7 @@ func (r *groupRun) firewallPlaces(region string) []fwPlace {
 
 // syncFirewall keeps the cluster's firewall at the run's places (see the
 // top of the file); joining are hosts about to join, whose addresses the
-// firewalls at other vendors' places must admit first. A nil policy
+// firewalls must admit first. A nil policy
 // leaves the firewalls alone.
 func (r *groupRun) syncFirewall(ctx context.Context, p *FirewallPolicy, region string, joining []cloud.Host) error {
 	if p == nil {
@@ -207,7 +208,10 @@ func (r *groupRun) syncFirewallAt(ctx context.Context, fp fwPlace, p FirewallPol
 	}
 	// Peers: every node of the swarm by address (the same list whichever
 	// group's run keeps the firewall, so runs do not undo each other), and
-	// hosts about to join from another place (the tag admits those here).
+	// hosts about to join, by the address they will advertise. The tag
+	// (FromTargets) does not cover those here: an AWS group reference
+	// admits members' private addresses only, not a public one they
+	// advertise.
 	var peers []netip.Prefix
 	for _, n := range r.nodes {
 		if pr, ok := hostPrefix(n.Addr); ok {
@@ -215,9 +219,6 @@ func (r *groupRun) syncFirewallAt(ctx context.Context, fp fwPlace, p FirewallPol
 		}
 	}
 	for _, h := range joining {
-		if r.g.placeOf(h.ID).driver == fp.driver {
-			continue
-		}
 		if pr, ok := hostPrefix(r.adv.of(h, AddressPrivate)); ok {
 			peers = append(peers, pr)
 		}

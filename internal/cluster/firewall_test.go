@@ -229,3 +229,46 @@ func TestMigrateManagersWithFirewall(t *testing.T) {
 		t.Error("no firewall where the managers are now")
 	}
 }
+
+// A cluster advertising public addresses at a single place: its firewall
+// admits a joining host's public address before the host joins, since the
+// tag source may not cover it (an AWS group reference admits private
+// addresses only).
+func TestFirewallAdmitsPublicJoins(t *testing.T) {
+	h := newHarness(t)
+	do := fakeFirewallDriver{h.drv}
+	spec := clusterSpec(1)
+	spec.Settings.Advertise = AddressPublic
+	spec.Firewall = testPolicy
+	c, _, err := Create(t.Context(), do, spec, h.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := c.NodeGroup(do, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := groupSpec(2)
+	gs.Firewall = testPolicy
+	h.rec.reset()
+	if _, err := g.Apply(t.Context(), gs); err != nil {
+		t.Fatal(err)
+	}
+	name := FirewallName(c.UID())
+	fw, _ := h.drv.firewall(name)
+	events := h.rec.all()
+	admitted := slices.Index(events, "digitalocean: firewall "+name)
+	for _, host := range []string{"web-1", "web-2"} {
+		hh := do.hostByName(host)
+		if hh.PublicIPv4 == "" {
+			t.Fatalf("no host %s with a public address: %q", host, do.names())
+		}
+		if first := ruleLines(fw.Inbound)[0]; !strings.Contains(first, ","+hh.PublicIPv4+"/32") {
+			t.Errorf("the firewall does not admit %s's public address %s: %q", host, hh.PublicIPv4, first)
+		}
+		joined := slices.Index(events, "join worker "+host)
+		if joined < 0 || admitted < 0 || admitted > joined {
+			t.Errorf("%s joined (event %d) before the firewall admitted it (event %d): %q", host, joined, admitted, events)
+		}
+	}
+}

@@ -94,11 +94,14 @@ func (r *groupRun) joinHosts(ctx context.Context, hosts []cloud.Host) error {
 	if err != nil {
 		return err
 	}
-	if r.fw != nil && !r.fw.Off && len(r.firewallPlaces(r.fwRegion)) > 1 {
+	if r.fw != nil && !r.fw.Off && (len(r.firewallPlaces(r.fwRegion)) > 1 || r.adv == AddressPublic) {
 		// Swarm nodes at another place than these hosts (the managers on
-		// another vendor, or a migration's former place): boot them all
-		// first, since their addresses are known once they run, and have
-		// the firewalls there admit them before they join.
+		// another vendor, or a migration's former place), or nodes that
+		// talk over public addresses, which a vendor's own-hosts source
+		// may not cover (an AWS group reference admits private ones
+		// only): boot the hosts first, since their addresses are known
+		// once they run, and have the firewalls admit them before they
+		// join.
 		r.bootHosts(ctx, hosts)
 		var ready []cloud.Host
 		for _, h := range hosts {

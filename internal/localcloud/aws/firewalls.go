@@ -18,11 +18,13 @@ import (
 // as of now:
 //
 //   - IpRanges and Ipv6Ranges: their CIDRs;
-//   - UserIdGroupPairs: the private and public addresses (its Elastic IP
-//     while one is associated) of the instances in the referenced group
-//     that are not terminated, and the addresses other APIs report for
-//     their members of it (localcloud.FirewallMemberReporter: ELBv2's load
-//     balancers in their security groups).
+//   - UserIdGroupPairs: the private addresses of the instances in the
+//     referenced group that are not terminated, and the addresses other
+//     APIs report for their members of it (localcloud.FirewallMemberReporter:
+//     ELBv2's load balancers in their security groups). Not their public
+//     addresses nor Elastic IPs: as in AWS, an instance reaching another
+//     at its public address is not admitted by a reference to its group
+//     (it must be admitted by a CIDR).
 //
 // Protocols: tcp and udp on the rule's ports (0-65535 is every port),
 // icmp from IPv4 sources and icmpv6 (58) from IPv6 ones, of every type
@@ -127,27 +129,22 @@ func (a *API) groupsOf(in *instance) []string {
 	return in.Groups
 }
 
-// groupMembers are the addresses each security group's members send
-// from, by group id: the instances' that are not terminated (private and
-// public), and those other APIs report. Call with the lock held.
+// groupMembers are the addresses a reference to each security group
+// admits, by group id: the private addresses of its instances that are
+// not terminated, and those other APIs report. Call with the lock held.
 func (a *API) groupMembers(now time.Time) map[string][]netip.Prefix {
 	out := map[string][]netip.Prefix{}
 	for _, in := range a.st.Instances {
 		if !in.TerminatedAt.IsZero() {
 			continue
 		}
-		pub, priv := a.addresses(in, now)
-		var ps []netip.Prefix
-		for _, s := range []string{priv, pub} {
-			if ip, err := netip.ParseAddr(s); err == nil {
-				ps = append(ps, netip.PrefixFrom(ip, ip.BitLen()))
-			}
-		}
-		if len(ps) == 0 {
+		_, priv := a.addresses(in, now)
+		ip, err := netip.ParseAddr(priv)
+		if err != nil {
 			continue
 		}
 		for _, g := range a.groupsOf(in) {
-			out[g] = append(out[g], ps...)
+			out[g] = append(out[g], netip.PrefixFrom(ip, ip.BitLen()))
 		}
 	}
 	for g, ips := range a.s.FirewallMembers() {

@@ -120,6 +120,13 @@ func (f ec2Fixture) addrs(id string) []netip.Prefix {
 	return hostPfx(awssdk.ToString(in.PublicIpAddress), awssdk.ToString(in.PrivateIpAddress))
 }
 
+// priv is instance id's private address: what a reference to its group
+// admits.
+func (f ec2Fixture) priv(id string) []netip.Prefix {
+	out := must(f.c.DescribeInstances(f.t.Context(), &ec2.DescribeInstancesInput{InstanceIds: []string{id}}))
+	return hostPfx(awssdk.ToString(out.Reservations[0].Instances[0].PrivateIpAddress))
+}
+
 func (f ec2Fixture) host(id string) int {
 	h, ok := f.api.HostOfInstance(id)
 	if !ok {
@@ -153,13 +160,13 @@ func TestSecurityGroupsEnforced(t *testing.T) {
 	webRules := func(members ...string) []fwRule {
 		var srcs []netip.Prefix
 		for _, m := range members {
-			srcs = append(srcs, f.addrs(m)...)
+			srcs = append(srcs, f.priv(m)...)
 		}
 		return []fwRule{tcpFrom(80, cidrs("0.0.0.0/0")), tcpFrom(7946, srcs)}
 	}
 	waitRules(t, be, "a in web", ha, webRules(a, b))
 	waitRules(t, be, "b in web", hb, webRules(a, b))
-	waitRules(t, be, "d in the default group", hd, allFrom(f.addrs(d)))
+	waitRules(t, be, "d in the default group", hd, allFrom(f.priv(d)))
 
 	// A rule naming another group admits its members; revoked, it goes.
 	var dflt string
@@ -168,7 +175,7 @@ func TestSecurityGroupsEnforced(t *testing.T) {
 	}
 	vxlan := perm("udp", 4789, "", dflt)
 	must(c.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{GroupId: &web, IpPermissions: []types.IpPermission{vxlan}}))
-	udp := fwRule{Protocol: "udp", FromPort: 4789, ToPort: 4789, Sources: f.addrs(d)}
+	udp := fwRule{Protocol: "udp", FromPort: 4789, ToPort: 4789, Sources: f.priv(d)}
 	waitRules(t, be, "web admitting the default group", ha, append(webRules(a, b), udp))
 	must(c.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{GroupId: &web, IpPermissions: []types.IpPermission{vxlan, perm("tcp", 80, "0.0.0.0/0", "")}}))
 	waitRules(t, be, "revoked", ha, webRules(a, b)[1:])
@@ -176,9 +183,10 @@ func TestSecurityGroupsEnforced(t *testing.T) {
 	// d joins web too: web's members admit it, and d gets the union.
 	must(c.ModifyInstanceAttribute(ctx, &ec2.ModifyInstanceAttributeInput{InstanceId: &d, Groups: []string{web, dflt}}))
 	waitRules(t, be, "a after d joined web", ha, webRules(a, b, d)[1:])
-	waitRules(t, be, "d in web and default", hd, append(allFrom(f.addrs(d)), webRules(a, b, d)[1:]...))
+	waitRules(t, be, "d in web and default", hd, append(allFrom(f.priv(d)), webRules(a, b, d)[1:]...))
 
-	// An Elastic IP is b's public address: members admit it.
+	// An Elastic IP is b's public address: a group reference does not
+	// admit it (nor b's other public address), so a's rules stay.
 	eip := must(c.AllocateAddress(ctx, &ec2.AllocateAddressInput{Domain: types.DomainTypeVpc}))
 	must(c.AssociateAddress(ctx, &ec2.AssociateAddressInput{AllocationId: eip.AllocationId, InstanceId: &b}))
 	if got := f.addrs(b); !slices.Contains(got, hostPfx(awssdk.ToString(eip.PublicIp))[0]) {
@@ -257,7 +265,7 @@ func TestSecurityGroupsBesideDroplets(t *testing.T) {
 
 	a := f.launch()
 	ha := f.host(a)
-	waitRules(t, be, "instance in the default group", ha, allFrom(f.addrs(a)))
+	waitRules(t, be, "instance in the default group", ha, allFrom(f.priv(a)))
 	// The droplet got no rules from EC2's API.
 	time.Sleep(50 * time.Millisecond)
 	if r, set := be.HostFirewall(dropletID); set {
@@ -272,7 +280,7 @@ func TestSecurityGroupsBesideDroplets(t *testing.T) {
 		"droplet_ids":   []int{dropletID},
 	})
 	waitRules(t, be, "droplet in a DigitalOcean firewall", dropletID, []fwRule{tcpFrom(22, cidrs("0.0.0.0/0"))})
-	waitRules(t, be, "instance beside it", ha, allFrom(f.addrs(a)))
+	waitRules(t, be, "instance beside it", ha, allFrom(f.priv(a)))
 }
 
 // memberAPI is another API reporting members of EC2's security groups,
