@@ -55,7 +55,7 @@ func TestRealPrivateNetwork(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	defer func() { _ = ln.Close() }()
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -72,7 +72,7 @@ func TestRealPrivateNetwork(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			defer c.Close()
+			defer func() { _ = c.Close() }()
 			_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
 			b := make([]byte, 2)
 			_, err = c.Read(b)
