@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 
 	"github.com/digitalocean/godo"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
@@ -32,7 +33,8 @@ const dbEnginePG = "pg"
 // CreateDatabase creates the cluster and waits until it is online. The
 // HTTP client never repeats a create; after a 5xx or a broken connection
 // the clusters are listed and one of that name is the one it made (names
-// are unique on DigitalOcean).
+// are unique on DigitalOcean). A create refused because the name is taken
+// continues with that cluster when it is Haddock's (adoptDatabase).
 func (d *Driver) CreateDatabase(ctx context.Context, spec cloud.DatabaseSpec) (*cloud.Database, error) {
 	engine, err := doEngine(spec.Engine)
 	if err != nil {
@@ -64,6 +66,14 @@ func (d *Driver) CreateDatabase(ctx context.Context, spec cloud.DatabaseSpec) (*
 		if err == nil {
 			return nil, fmt.Errorf("DigitalOcean answered the database create without a database")
 		}
+		if isStatus(err, http.StatusUnprocessableEntity) || isStatus(err, http.StatusConflict) {
+			found, aerr := d.adoptDatabase(ctx, spec, engine, err)
+			if aerr != nil {
+				return nil, aerr
+			}
+			id = found.ID
+			break
+		}
 		if !maybeCreated(ctx, err) || attempt >= d.cfg.HTTPRetryMax {
 			return nil, apiError(err)
 		}
@@ -86,6 +96,31 @@ func (d *Driver) CreateDatabase(ctx context.Context, spec cloud.DatabaseSpec) (*
 		return &cloud.Database{ID: id, Spec: spec, Status: cloud.DatabaseCreating}, err
 	}
 	return db, nil
+}
+
+// adoptDatabase is CreateDatabase's answer to a create refused (createErr)
+// when a cluster of that name may exist already: one carrying the managed
+// tag, of the same engine and not being deleted, is Haddock's, left by an
+// apply that died before saving it (names are unique on DigitalOcean), and
+// the create continues with it, as the AWS driver does. Otherwise the
+// refusal stands, saying what to do when a cluster of that name is there.
+func (d *Driver) adoptDatabase(ctx context.Context, spec cloud.DatabaseSpec, engine string, createErr error) (*cloud.Database, error) {
+	all, err := d.ListDatabases(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w (and listing databases to find one of that name: %v)", apiError(createErr), err)
+	}
+	found := findDatabase(all, spec.Name)
+	if found == nil {
+		return nil, apiError(createErr)
+	}
+	foundEngine, _ := doEngine(found.Spec.Engine)
+	if !slices.Contains(found.Spec.Tags, cloud.ManagedTag) || foundEngine != engine || found.Status == cloud.DatabaseDeleting {
+		return nil, &cloud.APIError{Cloud: cloud.DigitalOcean, Kind: cloud.ErrConflict, Code: "conflict", Message: fmt.Sprintf(
+			"a database cluster named %s exists already (%s, %s, id %s) and is not a Haddock %s database: choose another name, or delete it",
+			spec.Name, found.Spec.Engine, found.Status, found.ID, spec.Engine)}
+	}
+	tflog.SubsystemInfo(ctx, logSubsystem, "continuing with the existing database cluster of that name", map[string]any{"database": found.ID, "name": spec.Name, "status": string(found.Status)})
+	return found, nil
 }
 
 func findDatabase(all []cloud.Database, name string) *cloud.Database {
