@@ -175,19 +175,20 @@ func TestRealSecurityGroups(t *testing.T) {
 		expect("open from anywhere", from, sgMembersPort, false)
 	}
 
-	// Self-referencing: the group's members only.
+	// Self-referencing: the group's members only, at the private address
+	// (they send from theirs); as in AWS, a member reaching the public
+	// address sends from its public one, which the reference does not
+	// admit.
 	self := tcpPerm(sgMembersPort, "", members)
 	authorize(members, self)
-	expect("members", "sg-b", sgMembersPort, true)
-	expect("members", "sg-c", sgMembersPort, false)
+	expectAt("members", "sg-b", privs["sg-a"], sgMembersPort, true)
+	expectAt("members", "sg-c", privs["sg-a"], sgMembersPort, false)
+	expect("members, public address", "sg-b", sgMembersPort, false)
 	expect("members", "machine", sgMembersPort, false)
-	// Within the VPC, members send from their private addresses.
-	expectAt("members, private address", "sg-b", privs["sg-a"], sgMembersPort, true)
-	expectAt("members, private address", "sg-c", privs["sg-a"], sgMembersPort, false)
 
 	// sg-c joins the group: admitted as a member.
 	must(c.ModifyInstanceAttribute(ctx, &ec2.ModifyInstanceAttributeInput{InstanceId: awssdk.String(ids["sg-c"]), Groups: []string{others, members}}))
-	expect("sg-c a member", "sg-c", sgMembersPort, true)
+	expectAt("sg-c a member", "sg-c", privs["sg-a"], sgMembersPort, true)
 	expect("sg-c a member", "machine", sgMembersPort, false)
 
 	// Revoked, closed again.
@@ -197,6 +198,7 @@ func TestRealSecurityGroups(t *testing.T) {
 		expect("revoked", from, sgMembersPort, false)
 		expect("revoked", from, sgOpenPort, false)
 	}
+	expectAt("revoked", "sg-b", privs["sg-a"], sgMembersPort, false)
 
 	must(c.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{ids["sg-a"], ids["sg-b"], ids["sg-c"]}}))
 	for _, id := range ids {
