@@ -13,6 +13,7 @@
 //	localcloud/awselbv2/      ELBv2's query API (load balancers, target groups, listeners, targets) on the same load balancers as DigitalOcean's
 //	localcloud/awsrds/        RDS's query API (DB instances) and Secrets Manager's GetSecretValue on the same database servers
 //	localcloud/awsauth/       SigV4 verification for the AWS APIs
+//	localcloud/awsquery/      the query protocol the AWS APIs share: dispatch, XML answers, errors, paging
 //	localcloud/contract/      checks every exchange against DigitalOcean's OpenAPI spec
 //	localcloud/contract/awsmodel/ checks every EC2, ELBv2 and RDS exchange against AWS's service models
 //	localcloud/netns/         real hosts: network namespaces, each running dockerd
@@ -129,7 +130,8 @@
 // each instance the union of its groups' ingress rules (the VPC's
 // default group when it names none), a group source resolved to its
 // members' addresses. Each host's rules come from the API that created
-// it (Host.API). An API whose other resources sit in another API's
+// it (Host.API), whose FirewallPusher hands the backend those that
+// changed. An API whose other resources sit in another API's
 // groups (ELBv2's load balancers in EC2's security groups) reports them
 // (FirewallMemberReporter) and calls Server.FirewallMembersChanged when
 // they change; the API keeping the groups (FirewallGroupKeeper) pushes

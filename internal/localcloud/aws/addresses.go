@@ -57,20 +57,20 @@ func (a *API) addressByParams(c *call) (*elasticIP, *apiError) {
 
 func (a *API) allocateAddress(c *call) {
 	if d := c.p.get("Domain"); d != "" && d != "vpc" {
-		c.fail(invalidValue(d, "Domain"))
+		c.Fail(invalidValue(d, "Domain"))
 		return
 	}
 	if c.p.get("Address") != "" || c.p.get("PublicIpv4Pool") != "" && c.p.get("PublicIpv4Pool") != "amazon" {
-		c.fail(errf(400, "InvalidParameterValue", "localcloud has no address pools of your own (BYOIP): allocate from Amazon's pool"))
+		c.Fail(errf(400, "InvalidParameterValue", "localcloud has no address pools of your own (BYOIP): allocate from Amazon's pool"))
 		return
 	}
 	if g := c.p.get("NetworkBorderGroup"); g != "" && g != c.region.Name {
-		c.fail(invalidValue(g, "NetworkBorderGroup"))
+		c.Fail(invalidValue(g, "NetworkBorderGroup"))
 		return
 	}
 	specs, err := c.p.tagSpecs("elastic-ip")
 	if err != nil {
-		c.fail(err)
+		c.Fail(err)
 		return
 	}
 	defer a.s.Serialize()()
@@ -83,37 +83,37 @@ func (a *API) allocateAddress(c *call) {
 	}
 	a.s.Unlock()
 	if n >= a.cfg.AddressLimit {
-		c.fail(errf(400, "AddressLimitExceeded", "The maximum number of addresses has been reached."))
+		c.Fail(errf(400, "AddressLimitExceeded", "The maximum number of addresses has been reached."))
 		return
 	}
 	addr, aerr := a.s.AllocateAddress(Name, c.region.Name, 0)
 	if aerr != nil {
 		a.s.Logf("localcloud: aws: allocating an address: %v", aerr)
-		c.fail(errf(500, "InternalError", "An internal error has occurred"))
+		c.Fail(errf(500, "InternalError", "An internal error has occurred"))
 		return
 	}
 	a.s.Lock()
 	e := &elasticIP{AllocationID: a.st.newID("eipalloc"), IP: addr.IP.String(), Region: c.region.Name, Tags: specs["elastic-ip"]}
 	a.st.Addresses[e.AllocationID] = e
 	a.s.Unlock()
-	c.ok(func(x *xw) {
-		x.leaf("publicIp", e.IP)
-		x.leaf("domain", "vpc")
-		x.leaf("allocationId", e.AllocationID)
-		x.leaf("publicIpv4Pool", "amazon")
-		x.leaf("networkBorderGroup", e.Region)
+	c.OK(func(x *xw) {
+		x.Leaf("publicIp", e.IP)
+		x.Leaf("domain", "vpc")
+		x.Leaf("allocationId", e.AllocationID)
+		x.Leaf("publicIpv4Pool", "amazon")
+		x.Leaf("networkBorderGroup", e.Region)
 	})
 }
 
 func (a *API) associateAddress(c *call) {
 	instID := c.p.get("InstanceId")
 	if instID == "" {
-		c.fail(errf(400, "MissingParameter", "Either an instance ID or a network interface ID must be specified (localcloud: an instance ID)"))
+		c.Fail(errf(400, "MissingParameter", "Either an instance ID or a network interface ID must be specified (localcloud: an instance ID)"))
 		return
 	}
 	reassoc, err := c.p.boolean("AllowReassociation")
 	if err != nil {
-		c.fail(err)
+		c.Fail(err)
 		return
 	}
 	defer a.s.Serialize()()
@@ -137,7 +137,7 @@ func (a *API) associateAddress(c *call) {
 	}
 	if err != nil {
 		a.s.Unlock()
-		c.fail(err)
+		c.Fail(err)
 		return
 	}
 	// The instance's primary private address takes one Elastic IP: another
@@ -156,8 +156,8 @@ func (a *API) associateAddress(c *call) {
 	}
 	if err := a.s.MoveAddress(netip.MustParseAddr(e.IP), hostID); err != nil {
 		a.s.Logf("localcloud: aws: associating %s with %s: %v", e.IP, in.ID, err)
-		a.firewallsChanged() // a previous address may have moved
-		c.fail(errf(500, "InternalError", "An internal error has occurred"))
+		a.fw.SyncLater() // a previous address may have moved
+		c.Fail(errf(500, "InternalError", "An internal error has occurred"))
 		return
 	}
 	a.s.Lock()
@@ -167,14 +167,14 @@ func (a *API) associateAddress(c *call) {
 	e.AssociationID, e.InstanceID = a.st.newID("eipassoc"), in.ID
 	assoc := e.AssociationID
 	a.s.Unlock()
-	a.syncFirewalls(false) // the instance's public address changed
-	c.ok(func(x *xw) { x.leaf("associationId", assoc) })
+	a.fw.Sync(false) // the instance's public address changed
+	c.OK(func(x *xw) { x.Leaf("associationId", assoc) })
 }
 
 func (a *API) disassociateAddress(c *call) {
 	assoc, ip := c.p.get("AssociationId"), c.p.get("PublicIp")
 	if assoc == "" && ip == "" {
-		c.fail(missing("AssociationId"))
+		c.Fail(missing("AssociationId"))
 		return
 	}
 	defer a.s.Serialize()()
@@ -187,19 +187,19 @@ func (a *API) disassociateAddress(c *call) {
 	}
 	a.s.Unlock()
 	if e == nil {
-		c.fail(errf(400, "InvalidAssociationID.NotFound", "The association ID '%s' does not exist", assoc+ip))
+		c.Fail(errf(400, "InvalidAssociationID.NotFound", "The association ID '%s' does not exist", assoc+ip))
 		return
 	}
 	if err := a.s.MoveAddress(netip.MustParseAddr(e.IP), 0); err != nil {
 		a.s.Logf("localcloud: aws: disassociating %s: %v", e.IP, err)
-		c.fail(errf(500, "InternalError", "An internal error has occurred"))
+		c.Fail(errf(500, "InternalError", "An internal error has occurred"))
 		return
 	}
 	a.s.Lock()
 	e.AssociationID, e.InstanceID = "", ""
 	a.s.Unlock()
-	a.syncFirewalls(false) // the instance's public address changed
-	c.ok(nil)
+	a.fw.Sync(false) // the instance's public address changed
+	c.OK(nil)
 }
 
 func (a *API) releaseAddress(c *call) {
@@ -214,18 +214,18 @@ func (a *API) releaseAddress(c *call) {
 	}
 	a.s.Unlock()
 	if err != nil {
-		c.fail(err)
+		c.Fail(err)
 		return
 	}
 	a.s.ReleaseAddress(netip.MustParseAddr(e.IP))
-	c.ok(nil)
+	c.OK(nil)
 }
 
 func (a *API) describeAddresses(c *call) {
 	ids, ips := c.p.list("AllocationId"), c.p.list("PublicIp")
 	fs, err := c.p.filters([]string{"allocation-id", "association-id", "domain", "instance-id", "public-ip", "network-border-group", "private-ip-address"}, true)
 	if err != nil {
-		c.fail(err)
+		c.Fail(err)
 		return
 	}
 	type row struct {
@@ -256,31 +256,31 @@ func (a *API) describeAddresses(c *call) {
 	a.s.Unlock()
 	for _, id := range ids {
 		if !slices.ContainsFunc(out, func(r row) bool { return r.e.AllocationID == id }) && len(fs) == 0 {
-			c.fail(errf(400, "InvalidAllocationID.NotFound", "The allocation ID '%s' does not exist", id))
+			c.Fail(errf(400, "InvalidAllocationID.NotFound", "The allocation ID '%s' does not exist", id))
 			return
 		}
 	}
 	for _, ip := range ips {
 		if !slices.ContainsFunc(out, func(r row) bool { return r.e.IP == ip }) && len(fs) == 0 {
-			c.fail(errf(400, "InvalidAddress.NotFound", "Address '%s' not found.", ip))
+			c.Fail(errf(400, "InvalidAddress.NotFound", "Address '%s' not found.", ip))
 			return
 		}
 	}
 	slices.SortFunc(out, func(x, y row) int { return strings.Compare(x.e.AllocationID, y.e.AllocationID) })
-	c.ok(func(x *xw) {
+	c.OK(func(x *xw) {
 		set(x, "addressesSet", out, func(r row) {
-			x.leaf("publicIp", r.e.IP)
-			x.leaf("allocationId", r.e.AllocationID)
-			x.leaf("domain", "vpc")
-			x.opt("instanceId", r.inst)
-			x.opt("associationId", r.assoc)
+			x.Leaf("publicIp", r.e.IP)
+			x.Leaf("allocationId", r.e.AllocationID)
+			x.Leaf("domain", "vpc")
+			x.Opt("instanceId", r.inst)
+			x.Opt("associationId", r.assoc)
 			if r.assoc != "" {
-				x.leaf("networkInterfaceOwnerId", AccountID)
+				x.Leaf("networkInterfaceOwnerId", AccountID)
 			}
-			x.opt("privateIpAddress", r.private)
-			x.tags(r.e.Tags)
-			x.leaf("publicIpv4Pool", "amazon")
-			x.leaf("networkBorderGroup", r.e.Region)
+			x.Opt("privateIpAddress", r.private)
+			tagSet(x, r.e.Tags)
+			x.Leaf("publicIpv4Pool", "amazon")
+			x.Leaf("networkBorderGroup", r.e.Region)
 		})
 	})
 }

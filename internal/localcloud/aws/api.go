@@ -1,22 +1,21 @@
 package aws
 
 import (
-	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
-	"slices"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/awsauth"
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/awsquery"
 )
 
 // Name is the API's name: the API of the hosts and addresses it creates
 // and its key in the state file.
 const Name = "aws"
+
+// sigService is the service EC2 requests are signed for.
+const sigService = "ec2"
 
 // Default credentials and listen address.
 const (
@@ -51,8 +50,8 @@ type API struct {
 	cfg Config
 	s   *localcloud.Server
 	st  state // guarded by s.Lock
-	// fwMu serializes the pushes of security group rules (syncFirewalls).
-	fwMu sync.Mutex
+	// fw pushes the instances' security group rules (effectiveRules).
+	fw *localcloud.FirewallPusher
 }
 
 var (
@@ -100,81 +99,37 @@ func (a *API) Mount(s *localcloud.Server) {
 		panic("aws: API mounted twice")
 	}
 	a.s = s
+	a.fw = localcloud.NewFirewallPusher(s, localcloud.FirewallPushConfig{Rules: a.effectiveRules, LogPrefix: "localcloud: aws: ", WaitForAll: true})
 }
 
 // Authenticate implements localcloud.Authenticator: the request must carry
 // a valid Signature Version 4 signature by the configured access key for
 // service ec2 and a region this API serves.
 func (a *API) Authenticate(r *http.Request) bool {
-	region, err := verifySignature(r, a.cfg.AccessKey, a.cfg.SecretKey, a.cfg.Now())
-	if err == nil {
-		if _, ok := findRegion(region); !ok {
-			err = fmt.Errorf("region %q is not served", region)
-		}
-	}
-	if err != nil {
-		a.s.Logf("localcloud: aws: refusing %s %s: %v", r.Method, r.URL.Path, err)
-		return false
-	}
-	return true
+	return awsquery.Authenticate(a.s.Logf, "aws", r, sigService, a.cfg.AccessKey, a.cfg.SecretKey, a.cfg.Now(), Serves)
 }
 
 // Route implements localcloud.API: "ec2:<Action>".
-func (a *API) Route(r *http.Request) string {
-	_ = r.ParseForm()
-	return "ec2:" + r.Form.Get("Action")
-}
+func (a *API) Route(r *http.Request) string { return "ec2:" + awsquery.Route(r) }
 
 // ReadOnly implements localcloud.ReadOnlyReporter: Describe* actions
 // change nothing, so the core does not save the state after them.
-func (a *API) ReadOnly(r *http.Request) bool {
-	return strings.HasPrefix(r.Form.Get("Action"), "Describe")
-}
+func (a *API) ReadOnly(r *http.Request) bool { return awsquery.ReadOnly(r) }
 
 // Refuse implements localcloud.API: AuthFailure for 401, and for injected
 // faults RequestLimitExceeded (429), InternalError (500), Unavailable
 // (503) or the status's own words.
 func (a *API) Refuse(w http.ResponseWriter, r *http.Request, status int) {
-	switch status {
-	case http.StatusUnauthorized:
-		writeError(w, errf(status, "AuthFailure", "AWS was not able to validate the provided access credentials"))
-	case http.StatusTooManyRequests:
-		writeError(w, errf(status, "RequestLimitExceeded", "Request limit exceeded."))
-	case http.StatusInternalServerError:
-		writeError(w, errf(status, "InternalError", "An internal error has occurred"))
-	case http.StatusServiceUnavailable:
-		writeError(w, errf(status, "Unavailable", "The service is unavailable. Please try again shortly."))
-	default:
-		writeError(w, errf(status, strings.ReplaceAll(http.StatusText(status), " ", ""), "Injected fault: %s", http.StatusText(status)))
-	}
+	dialect.WriteError(w, dialect.Refusal(status))
 }
 
-// call is one request being served.
+// call is one request being served: its answer, parameters, region and
+// time.
 type call struct {
-	w      http.ResponseWriter
-	r      *http.Request
+	awsquery.Reply
 	p      params
-	action string
 	region Region
 	now    time.Time
-}
-
-// ok answers the action's XML.
-func (c *call) ok(body func(x *xw)) { writeXML(c.w, c.action, body) }
-
-// fail answers e.
-func (c *call) fail(e *apiError) { writeError(c.w, e) }
-
-// valid answers the first of errs that is not nil and reports false, or
-// reports true when all are nil.
-func (c *call) valid(errs ...*apiError) bool {
-	for _, e := range errs {
-		if e != nil {
-			c.fail(e)
-			return false
-		}
-	}
-	return true
 }
 
 // handlers serve the actions.
@@ -214,51 +169,28 @@ var handlers = map[string]func(a *API, c *call){
 }
 
 // Actions lists the actions the API serves, sorted.
-func Actions() []string {
-	out := make([]string, 0, len(handlers))
-	for k := range handlers {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
-}
+func Actions() []string { return awsquery.Actions(handlers) }
 
 // ServeHTTP implements localcloud.API.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("X-Amzn-Requestid", w.Header().Get("X-Request-Id"))
-	if err := r.ParseForm(); err != nil {
-		writeError(w, errf(400, "InvalidParameterValue", "The request could not be parsed: %v", err))
+	form, action, ok := dialect.Parse(w, r, func(action string) bool { return handlers[action] != nil })
+	if !ok {
 		return
 	}
 	reg, _ := findRegion(awsauth.Region(r.Header.Get("Authorization"))) // Authenticate checked it
-	c := &call{w: w, r: r, p: params{r.Form}, action: r.Form.Get("Action"), region: reg, now: a.s.Now()}
-	h, ok := handlers[c.action]
-	switch {
-	case r.Method != http.MethodPost && r.Method != http.MethodGet:
-		c.fail(errf(400, "InvalidAction", "The action %s is not valid for this web service.", r.Method))
-	case c.action == "":
-		c.fail(errf(400, "MissingAction", "The request must contain the parameter Action"))
-	case !ok:
-		c.fail(errf(400, "InvalidAction", "The action %s is not valid for this web service.", c.action))
-	case c.p.get("Version") == "":
-		c.fail(missing("Version"))
-	case c.p.get("DryRun") == "true":
-		c.fail(errf(412, "DryRunOperation", "Request would have succeeded, but DryRun flag is set."))
-	default:
-		h(a, c)
-	}
+	handlers[action](a, &call{Reply: dialect.Reply(w, action), p: params{form}, region: reg, now: a.s.Now()})
 }
 
 // HostProvisioned implements localcloud.API: an instance whose host could
 // not be provisioned is terminated, with EC2's state reason; one that was
-// gets its security groups' rules (firewallProvisioned).
+// gets its security groups' rules (localcloud.FirewallPusher.Provisioned).
 func (a *API) HostProvisioned(h *localcloud.Host, err error, now time.Time) {
 	in := a.st.byHost[h.ID]
 	if in == nil {
 		return
 	}
 	if err == nil {
-		a.firewallProvisioned(in)
+		a.fw.Provisioned(in.HostID, true)
 		return
 	}
 	in.TerminatedAt = now
@@ -270,14 +202,10 @@ func (a *API) HostProvisioned(h *localcloud.Host, err error, now time.Time) {
 }
 
 // SaveState implements localcloud.API. The first save after a load also
-// pushes every instance's security group rules again: the core loads the
-// state (LoadState), then has the backend restore its hosts, then saves,
-// so only then can the backend take them.
+// pushes every instance's security group rules again
+// (localcloud.FirewallPusher.Saved).
 func (a *API) SaveState() any {
-	if a.st.fwResync {
-		a.st.fwResync = false
-		a.s.Background(func(context.Context) { a.syncFirewalls(true) })
-	}
+	a.fw.Saved()
 	return &a.st
 }
 
@@ -291,6 +219,6 @@ func (a *API) LoadState(raw json.RawMessage) error {
 		return err
 	}
 	a.st.index()
-	a.st.fwResync = true
+	a.fw.Loaded()
 	return nil
 }

@@ -35,6 +35,12 @@ func findRegion(name string) (Region, bool) {
 	return Regions[i], true
 }
 
+// Serves reports whether region is one the AWS APIs serve (Regions).
+func Serves(region string) bool {
+	_, ok := findRegion(region)
+	return ok
+}
+
 func (r Region) zones() []string {
 	out := make([]string, len(r.Zones))
 	for i, c := range r.Zones {

@@ -13,7 +13,7 @@ func (a *API) describeRegions(c *call) {
 	names := c.p.list("RegionName")
 	fs, err := c.p.filters([]string{"region-name", "endpoint", "opt-in-status"}, false)
 	if err != nil {
-		c.fail(err)
+		c.Fail(err)
 		return
 	}
 	var out []Region
@@ -29,15 +29,15 @@ func (a *API) describeRegions(c *call) {
 	}
 	for _, n := range names {
 		if _, ok := findRegion(n); !ok {
-			c.fail(errf(400, "InvalidParameterValue", "Invalid region: %s", n))
+			c.Fail(errf(400, "InvalidParameterValue", "Invalid region: %s", n))
 			return
 		}
 	}
-	c.ok(func(x *xw) {
+	c.OK(func(x *xw) {
 		set(x, "regionInfo", out, func(r Region) {
-			x.leaf("regionName", r.Name)
-			x.leaf("regionEndpoint", endpoint(r.Name))
-			x.leaf("optInStatus", "opt-in-not-required")
+			x.Leaf("regionName", r.Name)
+			x.Leaf("regionEndpoint", endpoint(r.Name))
+			x.Leaf("optInStatus", "opt-in-not-required")
 		})
 	})
 }
@@ -55,7 +55,7 @@ func (a *API) describeAvailabilityZones(c *call) {
 	ids := c.p.list("ZoneId")
 	fs, err := c.p.filters([]string{"zone-name", "zone-id", "region-name", "state", "zone-type", "group-name", "opt-in-status"}, false)
 	if err != nil {
-		c.fail(err)
+		c.Fail(err)
 		return
 	}
 	var out []string
@@ -72,17 +72,17 @@ func (a *API) describeAvailabilityZones(c *call) {
 			out = append(out, z)
 		}
 	}
-	c.ok(func(x *xw) {
+	c.OK(func(x *xw) {
 		set(x, "availabilityZoneInfo", out, func(z string) {
-			x.leaf("optInStatus", "opt-in-not-required")
-			x.b.WriteString("<messageSet/>")
-			x.leaf("regionName", c.region.Name)
-			x.leaf("zoneName", z)
-			x.leaf("zoneId", zoneID(z))
-			x.leaf("groupName", c.region.Name)
-			x.leaf("networkBorderGroup", c.region.Name)
-			x.leaf("zoneType", "availability-zone")
-			x.leaf("zoneState", "available")
+			x.Leaf("optInStatus", "opt-in-not-required")
+			x.Raw("<messageSet/>")
+			x.Leaf("regionName", c.region.Name)
+			x.Leaf("zoneName", z)
+			x.Leaf("zoneId", zoneID(z))
+			x.Leaf("groupName", c.region.Name)
+			x.Leaf("networkBorderGroup", c.region.Name)
+			x.Leaf("zoneType", "availability-zone")
+			x.Leaf("zoneState", "available")
 		})
 	})
 }
@@ -91,12 +91,12 @@ func (a *API) describeInstanceTypes(c *call) {
 	names := c.p.list("InstanceType")
 	maxR, err := c.p.maxResults(5, 100)
 	fs, ferr := c.p.filters([]string{"instance-type", "processor-info.supported-architecture", "current-generation", "vcpu-info.default-vcpus", "memory-info.size-in-mib", "burstable-performance-supported"}, false)
-	if !c.valid(err, ferr) {
+	if !c.Valid(err, ferr) {
 		return
 	}
 	for _, n := range names {
 		if _, ok := findType(n); !ok {
-			c.fail(errf(400, "InvalidInstanceType", "The following supplied instance types do not exist: [%s]", n))
+			c.Fail(errf(400, "InvalidInstanceType", "The following supplied instance types do not exist: [%s]", n))
 			return
 		}
 	}
@@ -118,47 +118,47 @@ func (a *API) describeInstanceTypes(c *call) {
 	slices.SortFunc(match, func(x, y InstanceType) int { return strings.Compare(x.Name, y.Name) })
 	pg, next, err := page(match, func(t InstanceType) string { return t.Name }, c.p.get("NextToken"), maxR)
 	if err != nil {
-		c.fail(err)
+		c.Fail(err)
 		return
 	}
-	c.ok(func(x *xw) {
+	c.OK(func(x *xw) {
 		set(x, "instanceTypeSet", pg, func(t InstanceType) {
-			x.leaf("instanceType", t.Name)
-			x.boolean("currentGeneration", true)
-			x.boolean("freeTierEligible", t.Name == "t3.micro")
-			set(x, "supportedUsageClasses", []string{"on-demand", "spot"}, func(s string) { x.b.WriteString(s) })
-			set(x, "supportedRootDeviceTypes", []string{"ebs"}, func(s string) { x.b.WriteString(s) })
-			set(x, "supportedVirtualizationTypes", []string{"hvm"}, func(s string) { x.b.WriteString(s) })
-			x.boolean("bareMetal", false)
-			x.leaf("hypervisor", "nitro")
-			x.open("processorInfo")
-			set(x, "supportedArchitectures", []string{t.Arch}, func(s string) { x.b.WriteString(s) })
-			x.close("processorInfo")
-			x.open("vCpuInfo")
-			x.integer("defaultVCpus", t.VCPUs)
-			x.integer("defaultCores", max(1, t.VCPUs/2))
-			x.integer("defaultThreadsPerCore", min(2, t.VCPUs))
-			x.close("vCpuInfo")
-			x.open("memoryInfo")
-			x.integer("sizeInMiB", t.MemoryMB)
-			x.close("memoryInfo")
-			x.boolean("instanceStorageSupported", false)
-			x.open("ebsInfo")
-			x.leaf("ebsOptimizedSupport", "default")
-			x.leaf("encryptionSupport", "supported")
-			x.leaf("nvmeSupport", "required")
-			x.close("ebsInfo")
-			x.open("networkInfo")
-			x.leaf("networkPerformance", "Up to 5 Gigabit")
-			x.integer("maximumNetworkInterfaces", 3)
-			x.integer("ipv4AddressesPerInterface", 6)
-			x.integer("ipv6AddressesPerInterface", 6)
-			x.boolean("ipv6Supported", true)
-			x.leaf("enaSupport", "required")
-			x.close("networkInfo")
-			x.boolean("burstablePerformanceSupported", t.Burstable)
+			x.Leaf("instanceType", t.Name)
+			x.Bool("currentGeneration", true)
+			x.Bool("freeTierEligible", t.Name == "t3.micro")
+			set(x, "supportedUsageClasses", []string{"on-demand", "spot"}, func(s string) { x.Raw(s) })
+			set(x, "supportedRootDeviceTypes", []string{"ebs"}, func(s string) { x.Raw(s) })
+			set(x, "supportedVirtualizationTypes", []string{"hvm"}, func(s string) { x.Raw(s) })
+			x.Bool("bareMetal", false)
+			x.Leaf("hypervisor", "nitro")
+			x.Open("processorInfo")
+			set(x, "supportedArchitectures", []string{t.Arch}, func(s string) { x.Raw(s) })
+			x.Close("processorInfo")
+			x.Open("vCpuInfo")
+			x.Int("defaultVCpus", t.VCPUs)
+			x.Int("defaultCores", max(1, t.VCPUs/2))
+			x.Int("defaultThreadsPerCore", min(2, t.VCPUs))
+			x.Close("vCpuInfo")
+			x.Open("memoryInfo")
+			x.Int("sizeInMiB", t.MemoryMB)
+			x.Close("memoryInfo")
+			x.Bool("instanceStorageSupported", false)
+			x.Open("ebsInfo")
+			x.Leaf("ebsOptimizedSupport", "default")
+			x.Leaf("encryptionSupport", "supported")
+			x.Leaf("nvmeSupport", "required")
+			x.Close("ebsInfo")
+			x.Open("networkInfo")
+			x.Leaf("networkPerformance", "Up to 5 Gigabit")
+			x.Int("maximumNetworkInterfaces", 3)
+			x.Int("ipv4AddressesPerInterface", 6)
+			x.Int("ipv6AddressesPerInterface", 6)
+			x.Bool("ipv6Supported", true)
+			x.Leaf("enaSupport", "required")
+			x.Close("networkInfo")
+			x.Bool("burstablePerformanceSupported", t.Burstable)
 		})
-		x.opt("nextToken", next)
+		x.Opt("nextToken", next)
 	})
 }
 
@@ -176,7 +176,7 @@ func (a *API) describeInstanceTypeOfferings(c *call) {
 		err = invalidValue(lt, "LocationType")
 	}
 	if err != nil {
-		c.fail(err)
+		c.Fail(err)
 		return
 	}
 	locations := []string{c.region.Name}
@@ -203,16 +203,16 @@ func (a *API) describeInstanceTypeOfferings(c *call) {
 	slices.SortFunc(match, func(x, y offering) int { return strings.Compare(key(x), key(y)) })
 	pg, next, err := page(match, key, c.p.get("NextToken"), maxR)
 	if err != nil {
-		c.fail(err)
+		c.Fail(err)
 		return
 	}
-	c.ok(func(x *xw) {
+	c.OK(func(x *xw) {
 		set(x, "instanceTypeOfferingSet", pg, func(o offering) {
-			x.leaf("instanceType", o.typ)
-			x.leaf("locationType", lt)
-			x.leaf("location", o.loc)
+			x.Leaf("instanceType", o.typ)
+			x.Leaf("locationType", lt)
+			x.Leaf("location", o.loc)
 		})
-		x.opt("nextToken", next)
+		x.Opt("nextToken", next)
 	})
 }
 
@@ -228,17 +228,17 @@ func (a *API) describeImages(c *call) {
 		err = errf(400, "InvalidParameterCombination", "The parameter imageIdsSet cannot be used with the parameter maxResults")
 	}
 	if err != nil {
-		c.fail(err)
+		c.Fail(err)
 		return
 	}
 	region := c.region.Name
 	for _, id := range ids {
 		if !validID(id, "ami") {
-			c.fail(errf(400, "InvalidAMIID.Malformed", "Invalid id: \"%s\" (expecting \"ami-...\")", id))
+			c.Fail(errf(400, "InvalidAMIID.Malformed", "Invalid id: \"%s\" (expecting \"ami-...\")", id))
 			return
 		}
 		if _, ok := findImage(region, id); !ok {
-			c.fail(errf(400, "InvalidAMIID.NotFound", "The image id '[%s]' does not exist", id))
+			c.Fail(errf(400, "InvalidAMIID.NotFound", "The image id '[%s]' does not exist", id))
 			return
 		}
 	}
@@ -265,31 +265,31 @@ func (a *API) describeImages(c *call) {
 	slices.SortFunc(match, func(x, y Image) int { return strings.Compare(key(x), key(y)) })
 	pg, next, err := page(match, key, c.p.get("NextToken"), maxR)
 	if err != nil {
-		c.fail(err)
+		c.Fail(err)
 		return
 	}
-	c.ok(func(x *xw) {
+	c.OK(func(x *xw) {
 		set(x, "imagesSet", pg, func(im Image) {
-			x.leaf("imageId", imageID(region, im))
-			x.leaf("imageLocation", im.Owner+"/"+im.Name)
-			x.leaf("imageState", "available")
-			x.leaf("imageOwnerId", im.Owner)
-			x.leaf("creationDate", im.Created.UTC().Format("2006-01-02T15:04:05.000Z"))
-			x.boolean("isPublic", true)
-			x.leaf("architecture", im.Arch)
-			x.leaf("imageType", "machine")
-			x.leaf("name", im.Name)
-			x.leaf("description", im.Description)
-			x.leaf("rootDeviceType", "ebs")
-			x.leaf("rootDeviceName", "/dev/xvda")
-			x.b.WriteString("<blockDeviceMapping/>")
-			x.leaf("virtualizationType", "hvm")
-			x.leaf("hypervisor", "xen")
-			x.boolean("enaSupport", true)
-			x.leaf("platformDetails", "Linux/UNIX")
-			x.leaf("usageOperation", "RunInstances")
+			x.Leaf("imageId", imageID(region, im))
+			x.Leaf("imageLocation", im.Owner+"/"+im.Name)
+			x.Leaf("imageState", "available")
+			x.Leaf("imageOwnerId", im.Owner)
+			x.Leaf("creationDate", im.Created.UTC().Format("2006-01-02T15:04:05.000Z"))
+			x.Bool("isPublic", true)
+			x.Leaf("architecture", im.Arch)
+			x.Leaf("imageType", "machine")
+			x.Leaf("name", im.Name)
+			x.Leaf("description", im.Description)
+			x.Leaf("rootDeviceType", "ebs")
+			x.Leaf("rootDeviceName", "/dev/xvda")
+			x.Raw("<blockDeviceMapping/>")
+			x.Leaf("virtualizationType", "hvm")
+			x.Leaf("hypervisor", "xen")
+			x.Bool("enaSupport", true)
+			x.Leaf("platformDetails", "Linux/UNIX")
+			x.Leaf("usageOperation", "RunInstances")
 		})
-		x.opt("nextToken", next)
+		x.Opt("nextToken", next)
 	})
 }
 
@@ -297,13 +297,13 @@ func (a *API) describeVpcs(c *call) {
 	ids := c.p.list("VpcId")
 	fs, err := c.p.filters([]string{"vpc-id", "isDefault", "is-default", "state", "cidr", "cidr-block-association.cidr-block", "owner-id"}, true)
 	if err != nil {
-		c.fail(err)
+		c.Fail(err)
 		return
 	}
 	id := vpcID(c.region.Name)
 	for _, v := range ids {
 		if v != id {
-			c.fail(errf(400, "InvalidVpcID.NotFound", "The vpc ID '%s' does not exist", v))
+			c.Fail(errf(400, "InvalidVpcID.NotFound", "The vpc ID '%s' does not exist", v))
 			return
 		}
 	}
@@ -316,23 +316,23 @@ func (a *API) describeVpcs(c *call) {
 	}) {
 		out = append(out, id)
 	}
-	c.ok(func(x *xw) {
+	c.OK(func(x *xw) {
 		set(x, "vpcSet", out, func(id string) {
-			x.leaf("vpcId", id)
-			x.leaf("ownerId", AccountID)
-			x.leaf("state", "available")
-			x.leaf("cidrBlock", vpcCIDR)
+			x.Leaf("vpcId", id)
+			x.Leaf("ownerId", AccountID)
+			x.Leaf("state", "available")
+			x.Leaf("cidrBlock", vpcCIDR)
 			set(x, "cidrBlockAssociationSet", []string{vpcCIDR}, func(cidr string) {
-				x.leaf("associationId", "vpc-cidr-assoc-"+hashID("assoc", id))
-				x.leaf("cidrBlock", cidr)
-				x.open("cidrBlockState")
-				x.leaf("state", "associated")
-				x.close("cidrBlockState")
+				x.Leaf("associationId", "vpc-cidr-assoc-"+hashID("assoc", id))
+				x.Leaf("cidrBlock", cidr)
+				x.Open("cidrBlockState")
+				x.Leaf("state", "associated")
+				x.Close("cidrBlockState")
 			})
-			x.leaf("dhcpOptionsId", "dopt-"+hashID("dopt", c.region.Name))
-			x.b.WriteString("<tagSet/>")
-			x.leaf("instanceTenancy", "default")
-			x.boolean("isDefault", true)
+			x.Leaf("dhcpOptionsId", "dopt-"+hashID("dopt", c.region.Name))
+			x.Raw("<tagSet/>")
+			x.Leaf("instanceTenancy", "default")
+			x.Bool("isDefault", true)
 		})
 	})
 }
@@ -341,12 +341,12 @@ func (a *API) describeSubnets(c *call) {
 	ids := c.p.list("SubnetId")
 	fs, err := c.p.filters([]string{"subnet-id", "vpc-id", "availability-zone", "availability-zone-id", "default-for-az", "defaultForAz", "state", "cidr-block", "owner-id"}, true)
 	if err != nil {
-		c.fail(err)
+		c.Fail(err)
 		return
 	}
 	for _, s := range ids {
 		if _, ok := subnetZone(c.region.Name, s); !ok {
-			c.fail(errf(400, "InvalidSubnetID.NotFound", "The subnet ID '%s' does not exist", s))
+			c.Fail(errf(400, "InvalidSubnetID.NotFound", "The subnet ID '%s' does not exist", s))
 			return
 		}
 	}
@@ -369,22 +369,22 @@ func (a *API) describeSubnets(c *call) {
 			out = append(out, subnet{z, i})
 		}
 	}
-	c.ok(func(x *xw) {
+	c.OK(func(x *xw) {
 		set(x, "subnetSet", out, func(s subnet) {
 			id := subnetID(s.zone)
-			x.leaf("subnetId", id)
-			x.leaf("subnetArn", "arn:aws:ec2:"+c.region.Name+":"+AccountID+":subnet/"+id)
-			x.leaf("state", "available")
-			x.leaf("ownerId", AccountID)
-			x.leaf("vpcId", vpcID(c.region.Name))
-			x.leaf("cidrBlock", subnetCIDR(s.i))
-			x.integer("availableIpAddressCount", 4091)
-			x.leaf("availabilityZone", s.zone)
-			x.leaf("availabilityZoneId", zoneID(s.zone))
-			x.boolean("defaultForAz", true)
-			x.boolean("mapPublicIpOnLaunch", true)
-			x.boolean("assignIpv6AddressOnCreation", false)
-			x.b.WriteString("<tagSet/>")
+			x.Leaf("subnetId", id)
+			x.Leaf("subnetArn", "arn:aws:ec2:"+c.region.Name+":"+AccountID+":subnet/"+id)
+			x.Leaf("state", "available")
+			x.Leaf("ownerId", AccountID)
+			x.Leaf("vpcId", vpcID(c.region.Name))
+			x.Leaf("cidrBlock", subnetCIDR(s.i))
+			x.Int("availableIpAddressCount", 4091)
+			x.Leaf("availabilityZone", s.zone)
+			x.Leaf("availabilityZoneId", zoneID(s.zone))
+			x.Bool("defaultForAz", true)
+			x.Bool("mapPublicIpOnLaunch", true)
+			x.Bool("assignIpv6AddressOnCreation", false)
+			x.Raw("<tagSet/>")
 		})
 	})
 }

@@ -1,7 +1,6 @@
 package aws
 
 import (
-	"context"
 	"net/netip"
 	"slices"
 	"time"
@@ -35,12 +34,14 @@ import (
 // host's own connections pass. Egress is not enforced (a host sends
 // anywhere), as EC2's default egress rule says.
 //
-// Rules are pushed again whenever they may change: instances launched
-// (before their hosts are provisioned, and again once they are: an
-// instance shows pending until the backend has its rules and the other
-// instances' rules admit its addresses), terminated, stopped or started
-// (a stopped instance has no public address), an instance's groups
-// modified, ingress authorized or revoked, a group deleted, an Elastic IP
+// The API computes the rules (effectiveRules); a
+// localcloud.FirewallPusher pushes those that changed. Rules are pushed
+// again whenever they may change: instances launched (before their hosts
+// are provisioned, and again once they are: an instance shows pending
+// until the backend has its rules and the other instances' rules admit
+// its addresses, WaitForAll), terminated, stopped or started (a stopped
+// instance has no public address), an instance's groups modified,
+// ingress authorized or revoked, a group deleted, an Elastic IP
 // associated or disassociated, another API's members changed
 // (FirewallMembersChanged), and after a restart (every instance's,
 // whatever the backend last got).
@@ -189,86 +190,7 @@ func (a *API) effectiveRules(now time.Time) map[int][]localcloud.FirewallRule {
 	return out
 }
 
-// syncFirewalls hands the backend the effective rules of every instance
-// whose rules differ from those it last got (all: every instance's, after
-// a load: the backend may have restarted), as DigitalOcean's API does for
-// its droplets. Pushes are serialized, each computed from the state as it
-// is when it starts, so the last one leaves the backend as the state
-// says. Errors are logged; the instance is pushed again at the next
-// change. Instances waiting for their rules (fwPending) when it starts
-// stop waiting once it is done. Call without the lock.
-func (a *API) syncFirewalls(all bool) {
-	a.fwMu.Lock()
-	defer a.fwMu.Unlock()
-	type push struct {
-		id    int
-		rules []localcloud.FirewallRule
-	}
-	now := a.s.Now()
-	a.s.Lock()
-	want := a.effectiveRules(now)
-	var todo []push
-	for id, rules := range want {
-		if all || a.st.fwRepush[id] || !localcloud.SameFirewallRules(a.st.fwPushed[id], rules) {
-			todo = append(todo, push{id, rules})
-			delete(a.st.fwRepush, id)
-		}
-	}
-	for id := range a.st.fwPushed {
-		if _, ok := want[id]; !ok {
-			delete(a.st.fwPushed, id) // terminated: the backend destroys it
-		}
-	}
-	for id := range a.st.fwRepush {
-		if _, ok := want[id]; !ok {
-			delete(a.st.fwRepush, id)
-		}
-	}
-	var waiting []*instance
-	for _, in := range a.st.Instances {
-		if in.fwPending {
-			waiting = append(waiting, in)
-		}
-	}
-	a.s.Unlock()
-	slices.SortFunc(todo, func(x, y push) int { return x.id - y.id })
-	for _, p := range todo {
-		err := a.s.SetHostFirewall(p.id, p.rules)
-		if err != nil {
-			a.s.Logf("localcloud: aws: %v", err)
-		}
-		a.s.Lock()
-		if err == nil {
-			a.st.fwPushed[p.id] = p.rules
-		}
-		a.s.Unlock()
-	}
-	a.s.Lock()
-	for _, in := range waiting {
-		in.fwPending = false
-	}
-	a.s.Unlock()
-}
-
-// firewallsChanged pushes, in the background, the rules a change of
-// instances or addresses altered. It may be called with the lock held.
-func (a *API) firewallsChanged() {
-	a.s.Background(func(context.Context) { a.syncFirewalls(false) })
-}
-
-// firewallProvisioned hears that in's host was provisioned: its rules are
-// pushed again (a backend may have ignored those it got, or is getting,
-// for a host it was still creating), the other instances' rules now admit
-// its addresses, and it shows pending until all that reached the backend,
-// so it never shows running unfiltered or unreachable from its groups'
-// members. Call with the lock held.
-func (a *API) firewallProvisioned(in *instance) {
-	in.fwPending = true
-	a.st.fwRepush[in.HostID] = true
-	a.firewallsChanged()
-}
-
 // FirewallMembersChanged implements localcloud.FirewallGroupKeeper: the
 // members another API reports changed (a load balancer got its address,
 // changed groups, went); the instances' rules are pushed again.
-func (a *API) FirewallMembersChanged() { a.syncFirewalls(false) }
+func (a *API) FirewallMembersChanged() { a.fw.Sync(false) }

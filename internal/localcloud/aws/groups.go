@@ -28,7 +28,7 @@ func (a *API) keyByName(region, name string) *keyPair {
 
 func (a *API) importKeyPair(c *call) {
 	name, material := c.p.get("KeyName"), c.p.get("PublicKeyMaterial")
-	if !c.valid(c.p.required("KeyName", "PublicKeyMaterial")) {
+	if !c.Valid(c.p.required("KeyName", "PublicKeyMaterial")) {
 		return
 	}
 	// The query protocol carries the blob base64-encoded.
@@ -38,17 +38,17 @@ func (a *API) importKeyPair(c *call) {
 	}
 	pub, _, _, _, perr := ssh.ParseAuthorizedKey(raw)
 	if perr != nil {
-		c.fail(errf(400, "InvalidKey.Format", "Key is not in valid OpenSSH public key format"))
+		c.Fail(errf(400, "InvalidKey.Format", "Key is not in valid OpenSSH public key format"))
 		return
 	}
 	typ := map[string]string{ssh.KeyAlgoRSA: "rsa", ssh.KeyAlgoED25519: "ed25519"}[pub.Type()]
 	if typ == "" {
-		c.fail(errf(400, "InvalidKey.Format", "Key type %s is not supported: use rsa or ed25519", pub.Type()))
+		c.Fail(errf(400, "InvalidKey.Format", "Key type %s is not supported: use rsa or ed25519", pub.Type()))
 		return
 	}
 	specs, aerr := c.p.tagSpecs("key-pair")
 	if aerr != nil {
-		c.fail(aerr)
+		c.Fail(aerr)
 		return
 	}
 	sum := md5.Sum(pub.Marshal())
@@ -59,7 +59,7 @@ func (a *API) importKeyPair(c *call) {
 	a.s.Lock()
 	defer a.s.Unlock()
 	if a.keyByName(c.region.Name, name) != nil {
-		c.fail(errf(400, "InvalidKeyPair.Duplicate", "The keypair '%s' already exists.", name))
+		c.Fail(errf(400, "InvalidKeyPair.Duplicate", "The keypair '%s' already exists.", name))
 		return
 	}
 	k := &keyPair{
@@ -67,23 +67,23 @@ func (a *API) importKeyPair(c *call) {
 		PublicKey: strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub))), Type: typ, Tags: specs["key-pair"], Created: c.now,
 	}
 	a.st.KeyPairs[k.ID] = k
-	c.ok(func(x *xw) { writeKeyPair(x, *k) })
+	c.OK(func(x *xw) { writeKeyPair(x, *k) })
 }
 
 // writeKeyPair writes what ImportKeyPair answers and DescribeKeyPairs
 // lists of k.
 func writeKeyPair(x *xw, k keyPair) {
-	x.leaf("keyPairId", k.ID)
-	x.leaf("keyName", k.Name)
-	x.leaf("keyFingerprint", k.Fingerprint)
-	x.tags(k.Tags)
+	x.Leaf("keyPairId", k.ID)
+	x.Leaf("keyName", k.Name)
+	x.Leaf("keyFingerprint", k.Fingerprint)
+	tagSet(x, k.Tags)
 }
 
 func (a *API) describeKeyPairs(c *call) {
 	names, ids := c.p.list("KeyName"), c.p.list("KeyPairId")
 	withPub, err := c.p.boolean("IncludePublicKey")
 	fs, ferr := c.p.filters([]string{"key-name", "key-pair-id", "fingerprint", "key-type"}, true)
-	if !c.valid(err, ferr) {
+	if !c.Valid(err, ferr) {
 		return
 	}
 	a.s.Lock()
@@ -103,25 +103,25 @@ func (a *API) describeKeyPairs(c *call) {
 	a.s.Unlock()
 	for _, n := range names {
 		if !slices.ContainsFunc(out, func(k keyPair) bool { return k.Name == n }) {
-			c.fail(errf(400, "InvalidKeyPair.NotFound", "The key pair '%s' does not exist", n))
+			c.Fail(errf(400, "InvalidKeyPair.NotFound", "The key pair '%s' does not exist", n))
 			return
 		}
 	}
 	for _, id := range ids {
 		if !slices.ContainsFunc(out, func(k keyPair) bool { return k.ID == id }) {
-			c.fail(errf(400, "InvalidKeyPair.NotFound", "The key pair '%s' does not exist", id))
+			c.Fail(errf(400, "InvalidKeyPair.NotFound", "The key pair '%s' does not exist", id))
 			return
 		}
 	}
 	slices.SortFunc(out, func(x, y keyPair) int { return strings.Compare(x.Name, y.Name) })
-	c.ok(func(x *xw) {
+	c.OK(func(x *xw) {
 		set(x, "keySet", out, func(k keyPair) {
 			writeKeyPair(x, k)
-			x.leaf("keyType", k.Type)
+			x.Leaf("keyType", k.Type)
 			if withPub {
-				x.leaf("publicKey", k.PublicKey)
+				x.Leaf("publicKey", k.PublicKey)
 			}
-			x.time("createTime", k.Created)
+			x.Time("createTime", k.Created)
 		})
 	})
 }
@@ -129,7 +129,7 @@ func (a *API) describeKeyPairs(c *call) {
 func (a *API) deleteKeyPair(c *call) {
 	name, id := c.p.get("KeyName"), c.p.get("KeyPairId")
 	if name == "" && id == "" {
-		c.fail(missing("KeyName"))
+		c.Fail(missing("KeyName"))
 		return
 	}
 	a.s.Lock()
@@ -137,7 +137,7 @@ func (a *API) deleteKeyPair(c *call) {
 	if id != "" {
 		if k = a.st.KeyPairs[id]; k == nil || k.Region != c.region.Name {
 			a.s.Unlock()
-			c.fail(errf(400, "InvalidKeyPair.NotFound", "The key pair '%s' does not exist", id))
+			c.Fail(errf(400, "InvalidKeyPair.NotFound", "The key pair '%s' does not exist", id))
 			return
 		}
 	} else {
@@ -147,10 +147,10 @@ func (a *API) deleteKeyPair(c *call) {
 		delete(a.st.KeyPairs, k.ID)
 	}
 	a.s.Unlock()
-	c.ok(func(x *xw) {
-		x.boolean("return", true)
+	c.OK(func(x *xw) {
+		x.Bool("return", true)
 		if k != nil {
-			x.leaf("keyPairId", k.ID)
+			x.Leaf("keyPairId", k.ID)
 		}
 	})
 }
@@ -203,34 +203,34 @@ func (a *API) group(c *call) (*securityGroup, *apiError) {
 
 func (a *API) createSecurityGroup(c *call) {
 	name, desc, vpc := c.p.get("GroupName"), c.p.get("GroupDescription"), c.p.get("VpcId")
-	if !c.valid(c.p.required("GroupName", "GroupDescription")) {
+	if !c.Valid(c.p.required("GroupName", "GroupDescription")) {
 		return
 	}
 	switch {
 	case strings.HasPrefix(name, "sg-"), name == "default":
-		c.fail(errf(400, "InvalidParameterValue", "Value (%s) for parameter GroupName is invalid. Group names may not be in the format sg-* or be 'default'.", name))
+		c.Fail(errf(400, "InvalidParameterValue", "Value (%s) for parameter GroupName is invalid. Group names may not be in the format sg-* or be 'default'.", name))
 		return
 	case vpc != "" && vpc != vpcID(c.region.Name):
-		c.fail(errf(400, "InvalidVpcID.NotFound", "The vpc ID '%s' does not exist", vpc))
+		c.Fail(errf(400, "InvalidVpcID.NotFound", "The vpc ID '%s' does not exist", vpc))
 		return
 	}
 	specs, err := c.p.tagSpecs("security-group")
 	if err != nil {
-		c.fail(err)
+		c.Fail(err)
 		return
 	}
 	a.s.Lock()
 	defer a.s.Unlock()
 	if a.groupByName(c.region.Name, name) != nil {
-		c.fail(errf(400, "InvalidGroup.Duplicate", "The security group '%s' already exists for VPC '%s'", name, vpcID(c.region.Name)))
+		c.Fail(errf(400, "InvalidGroup.Duplicate", "The security group '%s' already exists for VPC '%s'", name, vpcID(c.region.Name)))
 		return
 	}
 	g := &securityGroup{ID: a.st.newID("sg"), Region: c.region.Name, VpcID: vpcID(c.region.Name), Name: name, Description: desc, Tags: specs["security-group"]}
 	a.st.Groups[g.ID] = g
-	c.ok(func(x *xw) {
-		x.leaf("groupId", g.ID)
-		x.tags(g.Tags)
-		x.leaf("securityGroupArn", groupARN(g))
+	c.OK(func(x *xw) {
+		x.Leaf("groupId", g.ID)
+		tagSet(x, g.Tags)
+		x.Leaf("securityGroupArn", groupARN(g))
 	})
 }
 
@@ -306,45 +306,45 @@ func (a *API) revokeIngress(c *call) { a.changeIngress(c, false) }
 func (a *API) changeIngress(c *call, add bool) {
 	rules, err := a.permissions(c)
 	if err != nil {
-		c.fail(err)
+		c.Fail(err)
 		return
 	}
 	a.s.Lock()
 	g, done, err := a.applyIngress(c, rules, add)
 	a.s.Unlock()
 	if err != nil {
-		c.fail(err)
+		c.Fail(err)
 		return
 	}
-	a.syncFirewalls(false)
-	c.ok(func(x *xw) {
-		x.boolean("return", true)
+	a.fw.Sync(false)
+	c.OK(func(x *xw) {
+		x.Bool("return", true)
 		if !add {
 			return
 		}
 		set(x, "securityGroupRuleSet", done, func(r rule) {
-			x.leaf("securityGroupRuleId", r.ID)
-			x.leaf("groupId", g.ID)
-			x.leaf("groupOwnerId", AccountID)
-			x.boolean("isEgress", false)
-			x.leaf("ipProtocol", r.Proto)
+			x.Leaf("securityGroupRuleId", r.ID)
+			x.Leaf("groupId", g.ID)
+			x.Leaf("groupOwnerId", AccountID)
+			x.Bool("isEgress", false)
+			x.Leaf("ipProtocol", r.Proto)
 			if r.From != nil {
-				x.integer("fromPort", *r.From)
-				x.integer("toPort", *r.To)
+				x.Int("fromPort", *r.From)
+				x.Int("toPort", *r.To)
 			} else {
-				x.integer("fromPort", -1)
-				x.integer("toPort", -1)
+				x.Int("fromPort", -1)
+				x.Int("toPort", -1)
 			}
-			x.opt("cidrIpv4", r.CIDR)
-			x.opt("cidrIpv6", r.CIDRv6)
+			x.Opt("cidrIpv4", r.CIDR)
+			x.Opt("cidrIpv6", r.CIDRv6)
 			if r.GroupID != "" {
-				x.open("referencedGroupInfo")
-				x.leaf("groupId", r.GroupID)
-				x.leaf("userId", AccountID)
-				x.close("referencedGroupInfo")
+				x.Open("referencedGroupInfo")
+				x.Leaf("groupId", r.GroupID)
+				x.Leaf("userId", AccountID)
+				x.Close("referencedGroupInfo")
 			}
-			x.opt("description", r.Description)
-			x.leaf("securityGroupRuleArn", "arn:aws:ec2:"+g.Region+":"+AccountID+":security-group-rule/"+r.ID)
+			x.Opt("description", r.Description)
+			x.Leaf("securityGroupRuleArn", "arn:aws:ec2:"+g.Region+":"+AccountID+":security-group-rule/"+r.ID)
 		})
 	})
 }
@@ -399,7 +399,7 @@ func (a *API) describeSecurityGroups(c *call) {
 	ids, names := c.p.list("GroupId"), c.p.list("GroupName")
 	maxR, err := c.p.maxResults(5, 1000)
 	fs, ferr := c.p.filters([]string{"group-id", "group-name", "vpc-id", "description", "owner-id"}, true)
-	if !c.valid(err, ferr) {
+	if !c.Valid(err, ferr) {
 		return
 	}
 	a.s.Lock()
@@ -407,14 +407,14 @@ func (a *API) describeSecurityGroups(c *call) {
 	for _, id := range ids {
 		if g := a.st.Groups[id]; g == nil || g.Region != c.region.Name {
 			a.s.Unlock()
-			c.fail(errf(400, "InvalidGroup.NotFound", "The security group '%s' does not exist", id))
+			c.Fail(errf(400, "InvalidGroup.NotFound", "The security group '%s' does not exist", id))
 			return
 		}
 	}
 	for _, n := range names {
 		if a.groupByName(c.region.Name, n) == nil {
 			a.s.Unlock()
-			c.fail(errf(400, "InvalidGroup.NotFound", "The security group '%s' does not exist in default VPC '%s'", n, vpcID(c.region.Name)))
+			c.Fail(errf(400, "InvalidGroup.NotFound", "The security group '%s' does not exist in default VPC '%s'", n, vpcID(c.region.Name)))
 			return
 		}
 	}
@@ -435,22 +435,22 @@ func (a *API) describeSecurityGroups(c *call) {
 	slices.SortFunc(match, func(x, y securityGroup) int { return strings.Compare(x.ID, y.ID) })
 	pg, next, err := page(match, func(g securityGroup) string { return g.ID }, c.p.get("NextToken"), maxR)
 	if err != nil {
-		c.fail(err)
+		c.Fail(err)
 		return
 	}
-	c.ok(func(x *xw) {
+	c.OK(func(x *xw) {
 		set(x, "securityGroupInfo", pg, func(g securityGroup) {
-			x.leaf("ownerId", AccountID)
-			x.leaf("groupId", g.ID)
-			x.leaf("groupName", g.Name)
-			x.leaf("groupDescription", g.Description)
+			x.Leaf("ownerId", AccountID)
+			x.Leaf("groupId", g.ID)
+			x.Leaf("groupName", g.Name)
+			x.Leaf("groupDescription", g.Description)
 			writePermissions(x, "ipPermissions", g.Ingress)
 			writePermissions(x, "ipPermissionsEgress", []rule{{Proto: "-1", CIDR: "0.0.0.0/0"}})
-			x.leaf("vpcId", g.VpcID)
-			x.leaf("securityGroupArn", groupARN(&g))
-			x.tags(g.Tags)
+			x.Leaf("vpcId", g.VpcID)
+			x.Leaf("securityGroupArn", groupARN(&g))
+			tagSet(x, g.Tags)
 		})
-		x.opt("nextToken", next)
+		x.Opt("nextToken", next)
 	})
 }
 
@@ -498,10 +498,10 @@ func writePermissions(x *xw, name string, rules []rule) {
 		perms[i].rules = append(perms[i].rules, r)
 	}
 	set(x, name, perms, func(p *perm) {
-		x.leaf("ipProtocol", p.head.Proto)
+		x.Leaf("ipProtocol", p.head.Proto)
 		if p.head.From != nil {
-			x.integer("fromPort", *p.head.From)
-			x.integer("toPort", *p.head.To)
+			x.Int("fromPort", *p.head.From)
+			x.Int("toPort", *p.head.To)
 		}
 		sources := func(el string, pick func(rule) bool, f func(rule)) {
 			var rs []rule
@@ -513,19 +513,19 @@ func writePermissions(x *xw, name string, rules []rule) {
 			set(x, el, rs, f)
 		}
 		sources("groups", func(r rule) bool { return r.GroupID != "" }, func(r rule) {
-			x.opt("description", r.Description)
-			x.leaf("userId", AccountID)
-			x.leaf("groupId", r.GroupID)
+			x.Opt("description", r.Description)
+			x.Leaf("userId", AccountID)
+			x.Leaf("groupId", r.GroupID)
 		})
 		sources("ipRanges", func(r rule) bool { return r.CIDR != "" }, func(r rule) {
-			x.opt("description", r.Description)
-			x.leaf("cidrIp", r.CIDR)
+			x.Opt("description", r.Description)
+			x.Leaf("cidrIp", r.CIDR)
 		})
 		sources("ipv6Ranges", func(r rule) bool { return r.CIDRv6 != "" }, func(r rule) {
-			x.opt("description", r.Description)
-			x.leaf("cidrIpv6", r.CIDRv6)
+			x.Opt("description", r.Description)
+			x.Leaf("cidrIpv6", r.CIDRv6)
 		})
-		x.b.WriteString("<prefixListIds/>")
+		x.Raw("<prefixListIds/>")
 	})
 }
 
@@ -534,15 +534,15 @@ func (a *API) deleteSecurityGroup(c *call) {
 	g, err := a.removeGroup(c)
 	a.s.Unlock()
 	if err != nil {
-		c.fail(err)
+		c.Fail(err)
 		return
 	}
 	// No live instance is in it, and no other group admits it: the rules
 	// stay as they are, unless a terminated instance that was in it is
 	// still being destroyed.
-	a.syncFirewalls(false)
-	c.ok(func(x *xw) {
-		x.boolean("return", true)
-		x.leaf("groupId", g.ID)
+	a.fw.Sync(false)
+	c.OK(func(x *xw) {
+		x.Bool("return", true)
+		x.Leaf("groupId", g.ID)
 	})
 }

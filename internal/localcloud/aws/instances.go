@@ -35,7 +35,7 @@ func (a *API) instanceState(in *instance, now time.Time) (*localcloud.Host, stri
 	}
 	switch a.s.HostStatus(h, now) {
 	case localcloud.HostRunning:
-		if in.fwPending {
+		if a.fw.Waiting(in.HostID) {
 			return h, "pending" // its security groups' rules are on their way
 		}
 		return h, "running"
@@ -97,7 +97,7 @@ func (a *API) instancesByIDs(region string, ids []string) ([]*instance, *apiErro
 	for _, id := range ids {
 		in, err := a.instanceByID(region, id)
 		switch {
-		case err != nil && err.code == "InvalidInstanceID.NotFound":
+		case err != nil && err.Code == "InvalidInstanceID.NotFound":
 			gone = append(gone, id)
 		case err != nil:
 			return nil, err
@@ -138,7 +138,7 @@ func (a *API) runInstances(c *call) {
 		err = errf(400, "InvalidParameterValue", "MinCount must be at least 1 and MaxCount at least MinCount (got %d, %d)", minN, maxN)
 	}
 	if err != nil {
-		c.fail(err)
+		c.Fail(err)
 		return
 	}
 	imageID, typ := p.get("ImageId"), p.get("InstanceType")
@@ -149,22 +149,22 @@ func (a *API) runInstances(c *call) {
 	if ud := p.get("UserData"); ud != "" {
 		b, derr := base64.StdEncoding.DecodeString(ud)
 		if derr != nil {
-			c.fail(errf(400, "InvalidParameterValue", "Invalid BASE64 encoding of user data."))
+			c.Fail(errf(400, "InvalidParameterValue", "Invalid BASE64 encoding of user data."))
 			return
 		}
 		if len(b) > maxUserData {
-			c.fail(errf(400, "InvalidParameterValue", "User data is limited to %d bytes", maxUserData))
+			c.Fail(errf(400, "InvalidParameterValue", "User data is limited to %d bytes", maxUserData))
 			return
 		}
 		userData = string(b)
 	}
 	if err := a.s.CheckHostRequest(localcloud.HostRequest{UserData: userData}); err != nil {
-		c.fail(errf(400, "InvalidParameterValue", "User data refused: %v", err))
+		c.Fail(errf(400, "InvalidParameterValue", "User data refused: %v", err))
 		return
 	}
 	specs, err := p.tagSpecs("instance", "volume", "network-interface")
 	if err != nil {
-		c.fail(err)
+		c.Fail(err)
 		return
 	}
 	region := c.region.Name
@@ -180,7 +180,7 @@ func (a *API) runInstances(c *call) {
 		}
 		out := a.renderReservation(rid, insts, c.now)
 		a.s.Unlock()
-		c.ok(out)
+		c.OK(out)
 		return
 	}
 	im, zone, subnet, groups, key, err := a.checkLaunch(c, imageID, typ)
@@ -195,7 +195,7 @@ func (a *API) runInstances(c *call) {
 	}
 	if err != nil {
 		a.s.Unlock()
-		c.fail(err)
+		c.Fail(err)
 		return
 	}
 	n := min(maxN, a.cfg.InstanceLimit-live)
@@ -246,11 +246,11 @@ func (a *API) runInstances(c *call) {
 	// The instances' rules get to the backend before they are provisioned,
 	// for a backend that keeps rules for hosts it is still creating; they
 	// are pushed again once they are.
-	a.syncFirewalls(false)
+	a.fw.Sync(false)
 	for i, h := range created {
 		a.s.Provision(h, reqs[i])
 	}
-	c.ok(out)
+	c.OK(out)
 }
 
 // checkLaunch checks what RunInstances names, as EC2 does. Call with the
@@ -321,7 +321,7 @@ func (a *API) describeInstances(c *call) {
 		err = errf(400, "InvalidParameterCombination", "The parameter instancesSet cannot be used with the parameter maxResults")
 	}
 	fs, ferr := c.p.filters(instanceFilters, true)
-	if !c.valid(err, ferr) {
+	if !c.Valid(err, ferr) {
 		return
 	}
 	a.s.Lock()
@@ -329,7 +329,7 @@ func (a *API) describeInstances(c *call) {
 	if len(ids) > 0 {
 		if all, err = a.instancesByIDs(c.region.Name, ids); err != nil {
 			a.s.Unlock()
-			c.fail(err)
+			c.Fail(err)
 			return
 		}
 	}
@@ -342,7 +342,7 @@ func (a *API) describeInstances(c *call) {
 	pg, next, err := page(match, func(in *instance) string { return in.ID }, c.p.get("NextToken"), maxR)
 	if err != nil {
 		a.s.Unlock()
-		c.fail(err)
+		c.Fail(err)
 		return
 	}
 	// One reservation per launch, its instances in this page.
@@ -359,9 +359,9 @@ func (a *API) describeInstances(c *call) {
 		parts = append(parts, a.renderReservation(rid, byRes[rid], c.now))
 	}
 	a.s.Unlock()
-	c.ok(func(x *xw) {
+	c.OK(func(x *xw) {
 		set(x, "reservationSet", parts, func(f func(x *xw)) { f(x) })
-		x.opt("nextToken", next)
+		x.Opt("nextToken", next)
 	})
 }
 
@@ -441,9 +441,9 @@ func (a *API) renderReservation(rid string, insts []*instance, now time.Time) fu
 		parts = append(parts, a.renderInstance(in, now))
 	}
 	return func(x *xw) {
-		x.leaf("reservationId", rid)
-		x.leaf("ownerId", AccountID)
-		x.b.WriteString("<groupSet/>")
+		x.Leaf("reservationId", rid)
+		x.Leaf("ownerId", AccountID)
+		x.Raw("<groupSet/>")
 		set(x, "instancesSet", parts, func(f func(x *xw)) { f(x) })
 	}
 }
@@ -467,59 +467,59 @@ func (a *API) renderInstance(in *instance, now time.Time) func(x *xw) {
 		code, msg = "", ""
 	}
 	return func(x *xw) {
-		x.leaf("instanceId", in.ID)
-		x.leaf("imageId", in.ImageID)
-		x.open("instanceState")
-		x.integer("code", stateCodes[st])
-		x.leaf("name", st)
-		x.close("instanceState")
-		x.leaf("privateDnsName", privateDNS(priv, in.Region))
-		x.leaf("dnsName", "")
-		x.leaf("reason", reason)
-		x.opt("keyName", in.KeyName)
-		x.integer("amiLaunchIndex", in.LaunchIndex)
-		x.b.WriteString("<productCodes/>")
-		x.leaf("instanceType", in.Type)
-		x.time("launchTime", in.LaunchTime)
-		x.open("placement")
-		x.leaf("availabilityZone", in.Zone)
-		x.leaf("groupName", "")
-		x.leaf("tenancy", "default")
-		x.close("placement")
-		x.open("monitoring")
-		x.leaf("state", "disabled")
-		x.close("monitoring")
+		x.Leaf("instanceId", in.ID)
+		x.Leaf("imageId", in.ImageID)
+		x.Open("instanceState")
+		x.Int("code", stateCodes[st])
+		x.Leaf("name", st)
+		x.Close("instanceState")
+		x.Leaf("privateDnsName", privateDNS(priv, in.Region))
+		x.Leaf("dnsName", "")
+		x.Leaf("reason", reason)
+		x.Opt("keyName", in.KeyName)
+		x.Int("amiLaunchIndex", in.LaunchIndex)
+		x.Raw("<productCodes/>")
+		x.Leaf("instanceType", in.Type)
+		x.Time("launchTime", in.LaunchTime)
+		x.Open("placement")
+		x.Leaf("availabilityZone", in.Zone)
+		x.Leaf("groupName", "")
+		x.Leaf("tenancy", "default")
+		x.Close("placement")
+		x.Open("monitoring")
+		x.Leaf("state", "disabled")
+		x.Close("monitoring")
 		if st != "terminated" {
-			x.leaf("subnetId", in.SubnetID)
-			x.leaf("vpcId", vpcID(in.Region))
+			x.Leaf("subnetId", in.SubnetID)
+			x.Leaf("vpcId", vpcID(in.Region))
 		}
-		x.opt("privateIpAddress", priv)
-		x.opt("ipAddress", pub)
-		x.boolean("sourceDestCheck", true)
-		set(x, "groupSet", groups, func(g grp) { x.leaf("groupId", g.id); x.leaf("groupName", g.name) })
+		x.Opt("privateIpAddress", priv)
+		x.Opt("ipAddress", pub)
+		x.Bool("sourceDestCheck", true)
+		set(x, "groupSet", groups, func(g grp) { x.Leaf("groupId", g.id); x.Leaf("groupName", g.name) })
 		if code != "" {
-			x.open("stateReason")
-			x.leaf("code", code)
-			x.leaf("message", msg)
-			x.close("stateReason")
+			x.Open("stateReason")
+			x.Leaf("code", code)
+			x.Leaf("message", msg)
+			x.Close("stateReason")
 		}
-		x.leaf("architecture", it.Arch)
-		x.leaf("rootDeviceType", "ebs")
-		x.leaf("rootDeviceName", "/dev/xvda")
-		x.b.WriteString("<blockDeviceMapping/>")
-		x.leaf("virtualizationType", "hvm")
-		x.tags(tags)
-		x.leaf("hypervisor", "xen")
-		x.boolean("ebsOptimized", false)
-		x.boolean("enaSupport", true)
-		x.open("metadataOptions")
-		x.leaf("state", "applied")
-		x.leaf("httpTokens", "required")
-		x.integer("httpPutResponseHopLimit", 2)
-		x.leaf("httpEndpoint", "enabled")
-		x.close("metadataOptions")
-		x.leaf("platformDetails", "Linux/UNIX")
-		x.leaf("usageOperation", "RunInstances")
+		x.Leaf("architecture", it.Arch)
+		x.Leaf("rootDeviceType", "ebs")
+		x.Leaf("rootDeviceName", "/dev/xvda")
+		x.Raw("<blockDeviceMapping/>")
+		x.Leaf("virtualizationType", "hvm")
+		tagSet(x, tags)
+		x.Leaf("hypervisor", "xen")
+		x.Bool("ebsOptimized", false)
+		x.Bool("enaSupport", true)
+		x.Open("metadataOptions")
+		x.Leaf("state", "applied")
+		x.Leaf("httpTokens", "required")
+		x.Int("httpPutResponseHopLimit", 2)
+		x.Leaf("httpEndpoint", "enabled")
+		x.Close("metadataOptions")
+		x.Leaf("platformDetails", "Linux/UNIX")
+		x.Leaf("usageOperation", "RunInstances")
 	}
 }
 
@@ -540,12 +540,12 @@ type stateChange struct{ id, prev, cur string }
 func renderChanges(changes []stateChange) func(x *xw) {
 	return func(x *xw) {
 		set(x, "instancesSet", changes, func(ch stateChange) {
-			x.leaf("instanceId", ch.id)
+			x.Leaf("instanceId", ch.id)
 			for _, s := range []struct{ el, name string }{{"currentState", ch.cur}, {"previousState", ch.prev}} {
-				x.open(s.el)
-				x.integer("code", stateCodes[s.name])
-				x.leaf("name", s.name)
-				x.close(s.el)
+				x.Open(s.el)
+				x.Int("code", stateCodes[s.name])
+				x.Leaf("name", s.name)
+				x.Close(s.el)
 			}
 		})
 	}
@@ -557,14 +557,14 @@ func renderChanges(changes []stateChange) func(x *xw) {
 func (a *API) lockInstances(c *call) ([]*instance, bool) {
 	ids := c.p.list("InstanceId")
 	if len(ids) == 0 {
-		c.fail(missing("InstanceId"))
+		c.Fail(missing("InstanceId"))
 		return nil, false
 	}
 	a.s.Lock()
 	insts, err := a.instancesByIDs(c.region.Name, ids)
 	if err != nil {
 		a.s.Unlock()
-		c.fail(err)
+		c.Fail(err)
 		return nil, false
 	}
 	return insts, true
@@ -593,7 +593,7 @@ func (a *API) terminateInstances(c *call) {
 	}
 	a.s.Unlock()
 	if len(doomed) > 0 {
-		defer a.firewallsChanged() // the others no longer admit its addresses
+		defer a.fw.SyncLater() // the others no longer admit its addresses
 		a.s.DestroyHosts(func(now time.Time) []*localcloud.Host {
 			var hs []*localcloud.Host
 			for id := range doomed {
@@ -604,7 +604,7 @@ func (a *API) terminateInstances(c *call) {
 			return hs
 		})
 	}
-	c.ok(renderChanges(changes))
+	c.OK(renderChanges(changes))
 }
 
 func (a *API) stopInstances(c *call) { a.power(c, "stop") }
@@ -616,7 +616,7 @@ func (a *API) startInstances(c *call) { a.power(c, "start") }
 // way stay; others are refused, the whole request with them.
 func (a *API) power(c *call, what string) {
 	force, err := c.p.boolean("Force")
-	if !c.valid(err) {
+	if !c.Valid(err) {
 		return
 	}
 	defer a.s.Serialize()()
@@ -640,7 +640,7 @@ func (a *API) power(c *call, what string) {
 		case what == "start" && (st == "pending" || st == "running"):
 		default:
 			a.s.Unlock()
-			c.fail(errf(400, "IncorrectInstanceState", "The instance '%s' is not in a state from which it can be %s.", in.ID, map[string]string{"stop": "stopped", "start": "started"}[what]))
+			c.Fail(errf(400, "IncorrectInstanceState", "The instance '%s' is not in a state from which it can be %s.", in.ID, map[string]string{"stop": "stopped", "start": "started"}[what]))
 			return
 		}
 		changes = append(changes, ch)
@@ -673,19 +673,19 @@ func (a *API) power(c *call, what string) {
 			// A stopped instance has no public address; a started one has
 			// it back, and shows pending until the rules admit it again.
 			if err == nil && what == "start" {
-				in.fwPending = true
+				a.fw.Wait(in.HostID)
 			}
-			a.firewallsChanged()
+			a.fw.SyncLater()
 		})
 	}
-	c.ok(renderChanges(changes))
+	c.OK(renderChanges(changes))
 }
 
 func (a *API) modifyInstanceAttribute(c *call) {
 	p := c.p
 	id := p.get("InstanceId")
 	if id == "" {
-		c.fail(missing("InstanceId"))
+		c.Fail(missing("InstanceId"))
 		return
 	}
 	typ := p.get("InstanceType.Value")
@@ -694,20 +694,20 @@ func (a *API) modifyInstanceAttribute(c *call) {
 	}
 	groups := p.list("GroupId")
 	if typ == "" && len(groups) == 0 {
-		c.fail(errf(400, "InvalidParameterCombination", "localcloud modifies only the instanceType and groupSet attributes"))
+		c.Fail(errf(400, "InvalidParameterCombination", "localcloud modifies only the instanceType and groupSet attributes"))
 		return
 	}
 	a.s.Lock()
 	err := a.modifyInstance(c, id, typ, groups)
 	a.s.Unlock()
 	if err != nil {
-		c.fail(err)
+		c.Fail(err)
 		return
 	}
 	if len(groups) > 0 {
-		a.syncFirewalls(false) // its rules, and those of groups admitting its new groups
+		a.fw.Sync(false) // its rules, and those of groups admitting its new groups
 	}
-	c.ok(nil)
+	c.OK(nil)
 }
 
 // modifyInstance changes instance id's type and groups, all or nothing.
@@ -793,16 +793,16 @@ func (a *API) retag(c *call, del bool) {
 	ids := c.p.list("ResourceId")
 	tags := c.p.tagList("Tag")
 	if len(ids) == 0 {
-		c.fail(missing("ResourceId"))
+		c.Fail(missing("ResourceId"))
 		return
 	}
 	if !del && len(tags) == 0 {
-		c.fail(missing("Tag"))
+		c.Fail(missing("Tag"))
 		return
 	}
 	if !del {
 		if err := checkTags(tags); err != nil {
-			c.fail(err)
+			c.Fail(err)
 			return
 		}
 	}
@@ -820,14 +820,14 @@ func (a *API) retag(c *call, del bool) {
 	for _, id := range ids {
 		t, after, err := a.taggable(c.region.Name, id, c.now)
 		if err != nil {
-			c.fail(err)
+			c.Fail(err)
 			return
 		}
 		targets = append(targets, target{t, after})
 	}
 	for _, t := range targets {
 		if !del && len(setTags(slices.Clone(*t.tags), tags)) > 50 {
-			c.fail(errf(400, "TagLimitExceeded", "The maximum number of Tags for a resource has been reached."))
+			c.Fail(errf(400, "TagLimitExceeded", "The maximum number of Tags for a resource has been reached."))
 			return
 		}
 	}
@@ -841,5 +841,5 @@ func (a *API) retag(c *call, del bool) {
 			t.after()
 		}
 	}
-	c.ok(nil)
+	c.OK(nil)
 }

@@ -1,16 +1,13 @@
 package aws
 
 import (
-	"encoding/base64"
-	"encoding/xml"
-	"fmt"
-	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
+
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/awsquery"
 )
 
 // The EC2 query protocol: parameters form-encoded (POST) or in the query
@@ -18,10 +15,10 @@ import (
 // answers are XML in the 2016-11-15 namespace, errors
 // <Response><Errors><Error><Code/><Message/></Error></Errors><RequestID/></Response>.
 
-const (
-	apiVersion = "2016-11-15"
-	xmlNS      = "http://ec2.amazonaws.com/doc/2016-11-15/"
-)
+var dialect = awsquery.Dialect{
+	Version: "2016-11-15", XMLNS: "http://ec2.amazonaws.com/doc/2016-11-15/",
+	EC2: true, ParseError: "InvalidParameterValue",
+}
 
 // params are one request's parameters.
 type params struct{ v url.Values }
@@ -42,42 +39,14 @@ func (p params) required(names ...string) *apiError {
 
 // indexes are the list positions N present as prefix.N or prefix.N.*, in
 // numeric order.
-func (p params) indexes(prefix string) []int {
-	seen := map[int]bool{}
-	for k := range p.v {
-		rest, ok := strings.CutPrefix(k, prefix+".")
-		if !ok {
-			continue
-		}
-		n, _, _ := strings.Cut(rest, ".")
-		if i, err := strconv.Atoi(n); err == nil && i > 0 {
-			seen[i] = true
-		}
-	}
-	out := make([]int, 0, len(seen))
-	for i := range seen {
-		out = append(out, i)
-	}
-	slices.Sort(out)
-	return out
-}
+func (p params) indexes(prefix string) []int { return awsquery.Indexes(p.v, prefix) }
 
 // list is the flattened list prefix.1, prefix.2, ...
-func (p params) list(prefix string) []string {
-	var out []string
-	for _, i := range p.indexes(prefix) {
-		out = append(out, p.get(fmt.Sprintf("%s.%d", prefix, i)))
-	}
-	return out
-}
+func (p params) list(prefix string) []string { return awsquery.List(p.v, prefix) }
 
 // each calls f with the prefix of every element of the structure list
 // prefix ("Filter.1", "Filter.2", ...).
-func (p params) each(prefix string, f func(elem string)) {
-	for _, i := range p.indexes(prefix) {
-		f(fmt.Sprintf("%s.%d", prefix, i))
-	}
-}
+func (p params) each(prefix string, f func(elem string)) { awsquery.Each(p.v, prefix, f) }
 
 // boolean reads a Boolean parameter; absent is false.
 func (p params) boolean(name string) (bool, *apiError) {
@@ -276,26 +245,9 @@ func glob(pattern, s string) bool {
 // page cuts items (in a stable order, keyed by key) after the token's key,
 // at most maxResults (0: all); next is the token of the next page.
 func page[T any](items []T, key func(T) string, token string, maxResults int) (out []T, next string, err *apiError) {
-	start := 0
-	if token != "" {
-		b, derr := base64.RawURLEncoding.DecodeString(token)
-		if derr != nil {
-			return nil, "", errf(400, "InvalidParameterValue", "Invalid value '%s' for NextToken", token)
-		}
-		after := string(b)
-		start = len(items)
-		for i, it := range items {
-			if key(it) > after {
-				start = i
-				break
-			}
-		}
-	}
-	items = items[start:]
-	if maxResults > 0 && len(items) > maxResults {
-		return items[:maxResults], base64.RawURLEncoding.EncodeToString([]byte(key(items[maxResults-1]))), nil
-	}
-	return items, "", nil
+	return awsquery.Page(items, key, token, maxResults, func() *apiError {
+		return errf(400, "InvalidParameterValue", "Invalid value '%s' for NextToken", token)
+	})
 }
 
 // maxResults reads MaxResults, between lo and hi; 0 when absent.
@@ -311,15 +263,10 @@ func (p params) maxResults(lo, hi int) (int, *apiError) {
 }
 
 // apiError is an EC2 error answer.
-type apiError struct {
-	status        int
-	code, message string
-}
-
-func (e *apiError) Error() string { return e.code + ": " + e.message }
+type apiError = awsquery.Error
 
 func errf(status int, code, format string, args ...any) *apiError {
-	return &apiError{status: status, code: code, message: fmt.Sprintf(format, args...)}
+	return awsquery.Errf(status, code, format, args...)
 }
 
 func invalidValue(v, name string) *apiError {
@@ -330,84 +277,14 @@ func missing(name string) *apiError {
 	return errf(400, "MissingParameter", "The request must contain the parameter %s", name)
 }
 
-// writeError answers e in EC2's error shape.
-func writeError(w http.ResponseWriter, e *apiError) {
-	rid := w.Header().Get("X-Request-Id")
-	var b strings.Builder
-	b.WriteString(xml.Header)
-	b.WriteString("<Response><Errors><Error><Code>")
-	escape(&b, e.code)
-	b.WriteString("</Code><Message>")
-	escape(&b, e.message)
-	b.WriteString("</Message></Error></Errors><RequestID>")
-	escape(&b, rid)
-	b.WriteString("</RequestID></Response>")
-	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
-	w.WriteHeader(e.status)
-	_, _ = w.Write([]byte(b.String()))
-}
-
-func escape(b *strings.Builder, s string) { _ = xml.EscapeText(b, []byte(s)) }
-
 // xw writes an XML answer.
-type xw struct{ b strings.Builder }
-
-func (x *xw) open(name string)  { x.b.WriteString("<" + name + ">") }
-func (x *xw) close(name string) { x.b.WriteString("</" + name + ">") }
-
-// leaf writes <name>v</name>.
-func (x *xw) leaf(name, v string) {
-	x.open(name)
-	escape(&x.b, v)
-	x.close(name)
-}
-
-// opt writes leaf unless v is empty.
-func (x *xw) opt(name, v string) {
-	if v != "" {
-		x.leaf(name, v)
-	}
-}
-
-func (x *xw) boolean(name string, v bool) { x.leaf(name, strconv.FormatBool(v)) }
-func (x *xw) integer(name string, v int)  { x.leaf(name, strconv.Itoa(v)) }
-func (x *xw) time(name string, t time.Time) {
-	x.leaf(name, t.UTC().Format("2006-01-02T15:04:05.000Z"))
-}
+type xw = awsquery.XML
 
 // set writes <name><item>...</item>...</name> with f writing each item's
 // content; an empty list writes <name/>.
-func set[T any](x *xw, name string, items []T, f func(T)) {
-	if len(items) == 0 {
-		x.b.WriteString("<" + name + "/>")
-		return
-	}
-	x.open(name)
-	for _, it := range items {
-		x.open("item")
-		f(it)
-		x.close("item")
-	}
-	x.close(name)
-}
+func set[T any](x *xw, name string, items []T, f func(T)) { awsquery.Items(x, name, "item", items, f) }
 
-// tags writes a tagSet.
-func (x *xw) tags(tags []tag) {
-	set(x, "tagSet", tags, func(t tag) { x.leaf("key", t.Key); x.leaf("value", t.Value) })
-}
-
-// writeXML answers 200 with <ActionResponse> holding requestId and what
-// body wrote.
-func writeXML(w http.ResponseWriter, action string, body func(x *xw)) {
-	x := &xw{}
-	x.b.WriteString(xml.Header)
-	x.b.WriteString("<" + action + "Response xmlns=\"" + xmlNS + "\">")
-	x.leaf("requestId", w.Header().Get("X-Request-Id"))
-	if body != nil {
-		body(x)
-	}
-	x.close(action + "Response")
-	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write([]byte(x.b.String()))
+// tagSet writes a tagSet.
+func tagSet(x *xw, tags []tag) {
+	set(x, "tagSet", tags, func(t tag) { x.Leaf("key", t.Key); x.Leaf("value", t.Value) })
 }

@@ -3,8 +3,6 @@ package aws
 import (
 	"fmt"
 	"time"
-
-	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
 )
 
 // state is what EC2 alone has, beside the core's hosts and addresses;
@@ -20,14 +18,6 @@ type state struct {
 	ClientToken map[string]string         `json:"client_tokens"` // RunInstances ClientToken -> reservation id
 
 	byHost map[int]*instance
-
-	// Not saved: the effective firewall rules the backend last got, by
-	// host id, hosts to push again whatever they last got, and whether
-	// every instance's rules are to be pushed again (after a load). See
-	// syncFirewalls.
-	fwPushed map[int][]localcloud.FirewallRule
-	fwRepush map[int]bool
-	fwResync bool
 }
 
 func (st *state) init() {
@@ -56,7 +46,6 @@ func (st *state) index() {
 		st.ClientToken = map[string]string{}
 	}
 	st.byHost = map[int]*instance{}
-	st.fwPushed, st.fwRepush = map[int][]localcloud.FirewallRule{}, map[int]bool{}
 	for _, in := range st.Instances {
 		st.byHost[in.HostID] = in
 	}
@@ -96,10 +85,6 @@ type instance struct {
 	StateMessage string `json:"state_message,omitempty"`
 	// Reason is the state transition reason ("User initiated (...)").
 	Reason string `json:"reason,omitempty"`
-	// fwPending: provisioned or started, but the backend has not got the
-	// rules that changed with it yet; it shows pending until then. Not
-	// saved.
-	fwPending bool
 }
 
 type keyPair struct {

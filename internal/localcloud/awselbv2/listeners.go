@@ -122,32 +122,32 @@ func (a *API) checkListener(l *listener, lb *loadBalancer) *apiError {
 func (a *API) renderListener(l *listener) func(x *xw) {
 	lc := *l
 	return func(x *xw) {
-		x.leaf("ListenerArn", lc.ARN)
-		x.leaf("LoadBalancerArn", lc.LBARN)
-		x.integer("Port", lc.Port)
-		x.leaf("Protocol", lc.Protocol)
+		x.Leaf("ListenerArn", lc.ARN)
+		x.Leaf("LoadBalancerArn", lc.LBARN)
+		x.Int("Port", lc.Port)
+		x.Leaf("Protocol", lc.Protocol)
 		members(x, "DefaultActions", lc.Actions, func(ac action) {
-			x.leaf("Type", ac.Type)
+			x.Leaf("Type", ac.Type)
 			if ac.Type == "forward" {
-				x.leaf("TargetGroupArn", ac.TargetGroupARN)
+				x.Leaf("TargetGroupArn", ac.TargetGroupARN)
 			}
 			if ac.Order > 0 {
-				x.integer("Order", ac.Order)
+				x.Int("Order", ac.Order)
 			}
 			if r := ac.Redirect; r != nil {
-				x.open("RedirectConfig")
-				x.leaf("Protocol", r.Protocol)
-				x.leaf("Port", r.Port)
-				x.leaf("Host", r.Host)
-				x.leaf("Path", r.Path)
-				x.leaf("Query", r.Query)
-				x.leaf("StatusCode", r.StatusCode)
-				x.close("RedirectConfig")
+				x.Open("RedirectConfig")
+				x.Leaf("Protocol", r.Protocol)
+				x.Leaf("Port", r.Port)
+				x.Leaf("Host", r.Host)
+				x.Leaf("Path", r.Path)
+				x.Leaf("Query", r.Query)
+				x.Leaf("StatusCode", r.StatusCode)
+				x.Close("RedirectConfig")
 			}
 			if ac.Type == "forward" {
-				x.open("ForwardConfig")
-				members(x, "TargetGroups", []string{ac.TargetGroupARN}, func(arn string) { x.leaf("TargetGroupArn", arn); x.integer("Weight", 1) })
-				x.close("ForwardConfig")
+				x.Open("ForwardConfig")
+				members(x, "TargetGroups", []string{ac.TargetGroupARN}, func(arn string) { x.Leaf("TargetGroupArn", arn); x.Int("Weight", 1) })
+				x.Close("ForwardConfig")
 			}
 		})
 	}
@@ -155,19 +155,19 @@ func (a *API) renderListener(l *listener) func(x *xw) {
 
 func (a *API) createListener(c *call) {
 	p := c.p
-	if !c.valid(p.required("LoadBalancerArn")) {
+	if !c.Valid(p.required("LoadBalancerArn")) {
 		return
 	}
 	port, err := p.integer("Port", 0, 1, 65535)
-	if !c.valid(err) {
+	if !c.Valid(err) {
 		return
 	}
 	acts, err := readActions(p)
-	if !c.valid(err) {
+	if !c.Valid(err) {
 		return
 	}
 	tags, err := p.tags()
-	if !c.valid(err) {
+	if !c.Valid(err) {
 		return
 	}
 	var certs []string
@@ -184,21 +184,21 @@ func (a *API) createListener(c *call) {
 		}
 	}
 	a.s.Unlock()
-	if !c.valid(err) || !a.reapply(c, []string{lb.ARN}) {
+	if !c.Valid(err) || !a.reapply(c, []string{lb.ARN}) {
 		return
 	}
-	c.ok(func(x *xw) { members(x, "Listeners", []func(*xw){out}, func(f func(*xw)) { f(x) }) })
+	c.OK(func(x *xw) { members(x, "Listeners", []func(*xw){out}, func(f func(*xw)) { f(x) }) })
 }
 
 func (a *API) describeListeners(c *call) {
 	p := c.p
 	lbARN, arns := p.get("LoadBalancerArn"), p.list("ListenerArns")
 	size, err := p.integer("PageSize", 0, 1, 400)
-	if !c.valid(err) {
+	if !c.Valid(err) {
 		return
 	}
 	if (lbARN == "") == (len(arns) == 0) {
-		c.fail(validation("Specify either a load balancer ARN or listener ARNs"))
+		c.Fail(validation("Specify either a load balancer ARN or listener ARNs"))
 		return
 	}
 	a.s.Lock()
@@ -228,24 +228,24 @@ func (a *API) describeListeners(c *call) {
 		out[i] = a.renderListener(l)
 	}
 	a.s.Unlock()
-	if !c.valid(err) {
+	if !c.Valid(err) {
 		return
 	}
-	c.ok(func(x *xw) {
+	c.OK(func(x *xw) {
 		members(x, "Listeners", out, func(f func(*xw)) { f(x) })
-		x.opt("NextMarker", next)
+		x.Opt("NextMarker", next)
 	})
 }
 
 func (a *API) modifyListener(c *call) {
 	p := c.p
-	if !c.valid(p.required("ListenerArn")) {
+	if !c.Valid(p.required("ListenerArn")) {
 		return
 	}
 	var acts []action
 	var err *apiError
 	if p.has("DefaultActions.member.1.Type") {
-		if acts, err = readActions(p); !c.valid(err) {
+		if acts, err = readActions(p); !c.Valid(err) {
 			return
 		}
 	}
@@ -275,14 +275,14 @@ func (a *API) modifyListener(c *call) {
 		}
 	}
 	a.s.Unlock()
-	if !c.valid(err) || !a.reapply(c, []string{lbARN}) {
+	if !c.Valid(err) || !a.reapply(c, []string{lbARN}) {
 		return
 	}
-	c.ok(func(x *xw) { members(x, "Listeners", []func(*xw){out}, func(f func(*xw)) { f(x) }) })
+	c.OK(func(x *xw) { members(x, "Listeners", []func(*xw){out}, func(f func(*xw)) { f(x) }) })
 }
 
 func (a *API) deleteListener(c *call) {
-	if !c.valid(c.p.required("ListenerArn")) {
+	if !c.Valid(c.p.required("ListenerArn")) {
 		return
 	}
 	a.s.Lock()
@@ -291,8 +291,8 @@ func (a *API) deleteListener(c *call) {
 		delete(a.st.Listeners, l.ARN)
 	}
 	a.s.Unlock()
-	if !c.valid(err) || !a.reapply(c, []string{l.LBARN}) {
+	if !c.Valid(err) || !a.reapply(c, []string{l.LBARN}) {
 		return
 	}
-	c.ok(nil)
+	c.OK(nil)
 }

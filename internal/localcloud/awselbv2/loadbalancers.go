@@ -53,7 +53,7 @@ func (a *API) lbFor(c *call, arn string) (*loadBalancer, *apiError) {
 
 func (a *API) createLoadBalancer(c *call) {
 	p := c.p
-	if !c.valid(p.required("Name")) {
+	if !c.Valid(p.required("Name")) {
 		return
 	}
 	name := p.get("Name")
@@ -107,7 +107,7 @@ func (a *API) createLoadBalancer(c *call) {
 			err = errf(400, "InvalidSecurityGroup", "Security group '%s' does not exist", g)
 		}
 	}
-	if !c.valid(err) {
+	if !c.Valid(err) {
 		return
 	}
 	slices.Sort(subnets)
@@ -121,7 +121,7 @@ func (a *API) createLoadBalancer(c *call) {
 		// balancer.
 		if o.Type != typ || o.Scheme != scheme || !slices.Equal(o.Subnets, subnets) || !slices.Equal(o.SecurityGroups, groups) {
 			a.s.Unlock()
-			c.fail(errf(400, "DuplicateLoadBalancerName", "A load balancer with the same name '%s' exists, but with different settings", name))
+			c.Fail(errf(400, "DuplicateLoadBalancerName", "A load balancer with the same name '%s' exists, but with different settings", name))
 			return
 		}
 		lb = o
@@ -145,7 +145,7 @@ func (a *API) createLoadBalancer(c *call) {
 			a.s.FirewallMembersChanged() // its address, in its security groups
 		})
 	}
-	c.ok(func(x *xw) { members(x, "LoadBalancers", []func(*xw){out}, func(f func(*xw)) { f(x) }) })
+	c.OK(func(x *xw) { members(x, "LoadBalancers", []func(*xw){out}, func(f func(*xw)) { f(x) }) })
 }
 
 // renderLB renders a LoadBalancer. DNSName is the load balancer's IPv4
@@ -155,26 +155,26 @@ func (a *API) renderLB(lb *loadBalancer) func(x *xw) {
 	l := *lb
 	l.Subnets, l.SecurityGroups = slices.Clone(lb.Subnets), slices.Clone(lb.SecurityGroups)
 	return func(x *xw) {
-		x.leaf("LoadBalancerArn", l.ARN)
+		x.Leaf("LoadBalancerArn", l.ARN)
 		if l.IP.IsValid() {
-			x.leaf("DNSName", l.IP.String())
+			x.Leaf("DNSName", l.IP.String())
 		}
-		x.time("CreatedTime", l.CreatedAt)
-		x.leaf("LoadBalancerName", l.Name)
-		x.leaf("Scheme", l.Scheme)
-		x.leaf("VpcId", l.VpcID)
-		x.open("State")
-		x.leaf("Code", l.State)
-		x.opt("Reason", l.Reason)
-		x.close("State")
-		x.leaf("Type", l.Type)
+		x.Time("CreatedTime", l.CreatedAt)
+		x.Leaf("LoadBalancerName", l.Name)
+		x.Leaf("Scheme", l.Scheme)
+		x.Leaf("VpcId", l.VpcID)
+		x.Open("State")
+		x.Leaf("Code", l.State)
+		x.Opt("Reason", l.Reason)
+		x.Close("State")
+		x.Leaf("Type", l.Type)
 		members(x, "AvailabilityZones", l.Subnets, func(s string) {
 			z, _ := subnetZone(l.Region, s)
-			x.opt("ZoneName", z)
-			x.leaf("SubnetId", s)
+			x.Opt("ZoneName", z)
+			x.Leaf("SubnetId", s)
 		})
-		x.strs("SecurityGroups", l.SecurityGroups)
-		x.leaf("IpAddressType", l.IPAddressType)
+		strs(x, "SecurityGroups", l.SecurityGroups)
+		x.Leaf("IpAddressType", l.IPAddressType)
 	}
 }
 
@@ -182,15 +182,15 @@ func (a *API) describeLoadBalancers(c *call) {
 	p := c.p
 	arns, names := p.list("LoadBalancerArns"), p.list("Names")
 	size, err := p.integer("PageSize", 0, 1, 400)
-	if !c.valid(err) {
+	if !c.Valid(err) {
 		return
 	}
 	if len(arns) > 0 && len(names) > 0 {
-		c.fail(validation("Load balancer names and load balancer ARNs cannot be specified at the same time"))
+		c.Fail(validation("Load balancer names and load balancer ARNs cannot be specified at the same time"))
 		return
 	}
 	if len(arns) > 20 {
-		c.fail(validation("You can specify up to 20 load balancer ARNs"))
+		c.Fail(validation("You can specify up to 20 load balancer ARNs"))
 		return
 	}
 	a.s.Lock()
@@ -203,7 +203,7 @@ func (a *API) describeLoadBalancers(c *call) {
 	if (len(arns) > 0 && len(lbs) < len(slices.Compact(slices.Sorted(slices.Values(arns))))) ||
 		(len(names) > 0 && len(lbs) < len(slices.Compact(slices.Sorted(slices.Values(names))))) {
 		a.s.Unlock()
-		c.fail(errf(400, "LoadBalancerNotFound", "One or more load balancers not found"))
+		c.Fail(errf(400, "LoadBalancerNotFound", "One or more load balancers not found"))
 		return
 	}
 	key := func(lb *loadBalancer) string { return lb.Name + "\x00" + lb.ARN }
@@ -214,19 +214,19 @@ func (a *API) describeLoadBalancers(c *call) {
 		out[i] = a.renderLB(lb)
 	}
 	a.s.Unlock()
-	if !c.valid(err) {
+	if !c.Valid(err) {
 		return
 	}
-	c.ok(func(x *xw) {
+	c.OK(func(x *xw) {
 		members(x, "LoadBalancers", out, func(f func(*xw)) { f(x) })
-		x.opt("NextMarker", next)
+		x.Opt("NextMarker", next)
 	})
 }
 
 // deleteLoadBalancer deletes it and its listeners; an unknown one is not
 // an error, as on AWS.
 func (a *API) deleteLoadBalancer(c *call) {
-	if !c.valid(c.p.required("LoadBalancerArn")) {
+	if !c.Valid(c.p.required("LoadBalancerArn")) {
 		return
 	}
 	arn := c.p.get("LoadBalancerArn")
@@ -248,17 +248,17 @@ func (a *API) deleteLoadBalancer(c *call) {
 		}
 		a.s.FirewallMembersChanged()
 	}
-	c.ok(nil)
+	c.OK(nil)
 }
 
 func (a *API) setSecurityGroups(c *call) {
-	if !c.valid(c.p.required("LoadBalancerArn")) {
+	if !c.Valid(c.p.required("LoadBalancerArn")) {
 		return
 	}
 	groups := c.p.list("SecurityGroups")
 	for _, g := range groups {
 		if !strings.HasPrefix(g, "sg-") {
-			c.fail(errf(400, "InvalidSecurityGroup", "Security group '%s' does not exist", g))
+			c.Fail(errf(400, "InvalidSecurityGroup", "Security group '%s' does not exist", g))
 			return
 		}
 	}
@@ -271,11 +271,11 @@ func (a *API) setSecurityGroups(c *call) {
 		lb.SecurityGroups = groups
 	}
 	a.s.Unlock()
-	if !c.valid(err) {
+	if !c.Valid(err) {
 		return
 	}
 	a.s.FirewallMembersChanged()
-	c.ok(func(x *xw) { x.strs("SecurityGroupIds", groups) })
+	c.OK(func(x *xw) { strs(x, "SecurityGroupIds", groups) })
 }
 
 // applyLB has the backend serve load balancer arn as the records say; a
@@ -314,7 +314,7 @@ func (a *API) applyLB(arn string, first bool) error {
 func (a *API) reapply(c *call, arns []string) bool {
 	for _, arn := range arns {
 		if err := a.applyLB(arn, false); err != nil {
-			c.fail(errf(500, "InternalFailure", "applying the change to load balancer %s: %v", arn, err))
+			c.Fail(errf(500, "InternalFailure", "applying the change to load balancer %s: %v", arn, err))
 			return false
 		}
 	}

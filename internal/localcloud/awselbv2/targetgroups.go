@@ -84,7 +84,7 @@ func readHealthCheck(p params, hc healthCheck, protocol string) (healthCheck, *a
 
 func (a *API) createTargetGroup(c *call) {
 	p := c.p
-	if !c.valid(p.required("Name")) {
+	if !c.Valid(p.required("Name")) {
 		return
 	}
 	name := p.get("Name")
@@ -109,7 +109,7 @@ func (a *API) createTargetGroup(c *call) {
 	case p.get("ProtocolVersion") != "" && p.get("ProtocolVersion") != "HTTP1":
 		err = validation("localcloud target groups speak HTTP1 only")
 	}
-	if !c.valid(err) {
+	if !c.Valid(err) {
 		return
 	}
 	hc := healthCheck{Enabled: true, Protocol: proto, Port: "traffic-port", Interval: 30, Timeout: 5, Healthy: 5, Unhealthy: 2, Matcher: "200"}
@@ -118,7 +118,7 @@ func (a *API) createTargetGroup(c *call) {
 		hc.Timeout, hc.Healthy, hc.Matcher = 10, 5, ""
 		attrs = map[string]string{attrDeregistrationDelay: "300", attrStickyEnabled: "false", attrStickyType: "source_ip"}
 	}
-	if hc, err = readHealthCheck(p, hc, proto); !c.valid(err) {
+	if hc, err = readHealthCheck(p, hc, proto); !c.Valid(err) {
 		return
 	}
 	a.s.Lock()
@@ -129,7 +129,7 @@ func (a *API) createTargetGroup(c *call) {
 		}
 		if o.Protocol != proto || o.Port != port || o.Check != hc {
 			a.s.Unlock()
-			c.fail(errf(400, "DuplicateTargetGroupName", "A target group with the same name '%s' exists, but with different settings", name))
+			c.Fail(errf(400, "DuplicateTargetGroupName", "A target group with the same name '%s' exists, but with different settings", name))
 			return
 		}
 		tg = o
@@ -143,7 +143,7 @@ func (a *API) createTargetGroup(c *call) {
 	}
 	out := a.renderTG(tg)
 	a.s.Unlock()
-	c.ok(func(x *xw) { members(x, "TargetGroups", []func(*xw){out}, func(f func(*xw)) { f(x) }) })
+	c.OK(func(x *xw) { members(x, "TargetGroups", []func(*xw){out}, func(f func(*xw)) { f(x) }) })
 }
 
 // lbsOf are the load balancers whose listeners forward to tg, sorted.
@@ -166,30 +166,30 @@ func (a *API) renderTG(tg *targetGroup) func(x *xw) {
 	t := *tg
 	lbs := a.lbsOf(tg.ARN)
 	return func(x *xw) {
-		x.leaf("TargetGroupArn", t.ARN)
-		x.leaf("TargetGroupName", t.Name)
-		x.leaf("Protocol", t.Protocol)
-		x.integer("Port", t.Port)
-		x.leaf("VpcId", t.VpcID)
-		x.leaf("HealthCheckProtocol", t.Check.Protocol)
-		x.leaf("HealthCheckPort", t.Check.Port)
-		x.boolean("HealthCheckEnabled", t.Check.Enabled)
-		x.integer("HealthCheckIntervalSeconds", t.Check.Interval)
-		x.integer("HealthCheckTimeoutSeconds", t.Check.Timeout)
-		x.integer("HealthyThresholdCount", t.Check.Healthy)
-		x.integer("UnhealthyThresholdCount", t.Check.Unhealthy)
-		x.opt("HealthCheckPath", t.Check.Path)
+		x.Leaf("TargetGroupArn", t.ARN)
+		x.Leaf("TargetGroupName", t.Name)
+		x.Leaf("Protocol", t.Protocol)
+		x.Int("Port", t.Port)
+		x.Leaf("VpcId", t.VpcID)
+		x.Leaf("HealthCheckProtocol", t.Check.Protocol)
+		x.Leaf("HealthCheckPort", t.Check.Port)
+		x.Bool("HealthCheckEnabled", t.Check.Enabled)
+		x.Int("HealthCheckIntervalSeconds", t.Check.Interval)
+		x.Int("HealthCheckTimeoutSeconds", t.Check.Timeout)
+		x.Int("HealthyThresholdCount", t.Check.Healthy)
+		x.Int("UnhealthyThresholdCount", t.Check.Unhealthy)
+		x.Opt("HealthCheckPath", t.Check.Path)
 		if t.Check.Matcher != "" {
-			x.open("Matcher")
-			x.leaf("HttpCode", t.Check.Matcher)
-			x.close("Matcher")
+			x.Open("Matcher")
+			x.Leaf("HttpCode", t.Check.Matcher)
+			x.Close("Matcher")
 		}
-		x.strs("LoadBalancerArns", lbs)
-		x.leaf("TargetType", t.TargetType)
+		strs(x, "LoadBalancerArns", lbs)
+		x.Leaf("TargetType", t.TargetType)
 		if t.Protocol != "TCP" {
-			x.leaf("ProtocolVersion", "HTTP1")
+			x.Leaf("ProtocolVersion", "HTTP1")
 		}
-		x.leaf("IpAddressType", "ipv4")
+		x.Leaf("IpAddressType", "ipv4")
 	}
 }
 
@@ -197,7 +197,7 @@ func (a *API) describeTargetGroups(c *call) {
 	p := c.p
 	lbARN, arns, names := p.get("LoadBalancerArn"), p.list("TargetGroupArns"), p.list("Names")
 	size, err := p.integer("PageSize", 0, 1, 400)
-	if !c.valid(err) {
+	if !c.Valid(err) {
 		return
 	}
 	given := 0
@@ -207,7 +207,7 @@ func (a *API) describeTargetGroups(c *call) {
 		}
 	}
 	if given > 1 {
-		c.fail(validation("Specify a load balancer ARN, target group ARNs or target group names, not several"))
+		c.Fail(validation("Specify a load balancer ARN, target group ARNs or target group names, not several"))
 		return
 	}
 	a.s.Lock()
@@ -243,17 +243,17 @@ func (a *API) describeTargetGroups(c *call) {
 		out[i] = a.renderTG(tg)
 	}
 	a.s.Unlock()
-	if !c.valid(err) {
+	if !c.Valid(err) {
 		return
 	}
-	c.ok(func(x *xw) {
+	c.OK(func(x *xw) {
 		members(x, "TargetGroups", out, func(f func(*xw)) { f(x) })
-		x.opt("NextMarker", next)
+		x.Opt("NextMarker", next)
 	})
 }
 
 func (a *API) modifyTargetGroup(c *call) {
-	if !c.valid(c.p.required("TargetGroupArn")) {
+	if !c.Valid(c.p.required("TargetGroupArn")) {
 		return
 	}
 	a.s.Lock()
@@ -268,19 +268,19 @@ func (a *API) modifyTargetGroup(c *call) {
 		}
 	}
 	a.s.Unlock()
-	if !c.valid(err) || !a.reapply(c, lbs) {
+	if !c.Valid(err) || !a.reapply(c, lbs) {
 		return
 	}
-	c.ok(func(x *xw) { members(x, "TargetGroups", []func(*xw){out}, func(f func(*xw)) { f(x) }) })
+	c.OK(func(x *xw) { members(x, "TargetGroups", []func(*xw){out}, func(f func(*xw)) { f(x) }) })
 }
 
 func renderAttrs(x *xw, attrs map[string]string) {
 	keys := slices.Sorted(maps.Keys(attrs))
-	members(x, "Attributes", keys, func(k string) { x.leaf("Key", k); x.leaf("Value", attrs[k]) })
+	members(x, "Attributes", keys, func(k string) { x.Leaf("Key", k); x.Leaf("Value", attrs[k]) })
 }
 
 func (a *API) describeTargetGroupAttributes(c *call) {
-	if !c.valid(c.p.required("TargetGroupArn")) {
+	if !c.Valid(c.p.required("TargetGroupArn")) {
 		return
 	}
 	a.s.Lock()
@@ -290,10 +290,10 @@ func (a *API) describeTargetGroupAttributes(c *call) {
 		attrs = maps.Clone(tg.Attrs)
 	}
 	a.s.Unlock()
-	if !c.valid(err) {
+	if !c.Valid(err) {
 		return
 	}
-	c.ok(func(x *xw) { renderAttrs(x, attrs) })
+	c.OK(func(x *xw) { renderAttrs(x, attrs) })
 }
 
 // checkAttr checks one attribute for a target group of protocol.
@@ -332,13 +332,13 @@ func checkAttr(k, v, protocol string) *apiError {
 
 func (a *API) modifyTargetGroupAttributes(c *call) {
 	p := c.p
-	if !c.valid(p.required("TargetGroupArn")) {
+	if !c.Valid(p.required("TargetGroupArn")) {
 		return
 	}
 	set := map[string]string{}
 	p.each("Attributes", func(e string) { set[p.get(e+".Key")] = p.get(e + ".Value") })
 	if len(set) == 0 {
-		c.fail(validation("At least one attribute must be specified"))
+		c.Fail(validation("At least one attribute must be specified"))
 		return
 	}
 	a.s.Lock()
@@ -355,15 +355,15 @@ func (a *API) modifyTargetGroupAttributes(c *call) {
 		attrs, lbs = maps.Clone(tg.Attrs), a.lbsOf(tg.ARN)
 	}
 	a.s.Unlock()
-	if !c.valid(err) || !a.reapply(c, lbs) {
+	if !c.Valid(err) || !a.reapply(c, lbs) {
 		return
 	}
-	c.ok(func(x *xw) { renderAttrs(x, attrs) })
+	c.OK(func(x *xw) { renderAttrs(x, attrs) })
 }
 
 // deleteTargetGroup deletes a target group no listener forwards to.
 func (a *API) deleteTargetGroup(c *call) {
-	if !c.valid(c.p.required("TargetGroupArn")) {
+	if !c.Valid(c.p.required("TargetGroupArn")) {
 		return
 	}
 	arn := c.p.get("TargetGroupArn")
@@ -376,11 +376,11 @@ func (a *API) deleteTargetGroup(c *call) {
 		delete(a.st.TargetGroups, arn)
 	}
 	a.s.Unlock()
-	if err != nil && err.code == "TargetGroupNotFound" {
+	if err != nil && err.Code == "TargetGroupNotFound" {
 		err = nil // as on AWS, deleting a group that is gone succeeds
 	}
-	if !c.valid(err) {
+	if !c.Valid(err) {
 		return
 	}
-	c.ok(nil)
+	c.OK(nil)
 }

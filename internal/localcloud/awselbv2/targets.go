@@ -53,14 +53,14 @@ func invalidTargets(msg string, ids []string) *apiError {
 // the EC2 API whose host has its address (running).
 func (a *API) registerTargets(c *call) {
 	p := c.p
-	if !c.valid(p.required("TargetGroupArn")) {
+	if !c.Valid(p.required("TargetGroupArn")) {
 		return
 	}
 	refs, err := readTargets(p)
 	if err == nil && len(refs) == 0 {
 		err = p.required("Targets")
 	}
-	if !c.valid(err) {
+	if !c.Valid(err) {
 		return
 	}
 	// Resolved before the lock: the resolver takes it.
@@ -76,7 +76,7 @@ func (a *API) registerTargets(c *call) {
 		}
 	}
 	if len(bad) > 0 {
-		c.fail(invalidTargets("The following targets are not valid (or not in a running state)", bad))
+		c.Fail(invalidTargets("The following targets are not valid (or not in a running state)", bad))
 		return
 	}
 	a.s.Lock()
@@ -108,10 +108,10 @@ func (a *API) registerTargets(c *call) {
 		lbs = a.lbsOf(tg.ARN)
 	}
 	a.s.Unlock()
-	if !c.valid(err) || !a.reapply(c, lbs) {
+	if !c.Valid(err) || !a.reapply(c, lbs) {
 		return
 	}
-	c.ok(nil)
+	c.OK(nil)
 }
 
 // deregisterTargets starts draining targets: they leave the load
@@ -120,14 +120,14 @@ func (a *API) registerTargets(c *call) {
 // deregistration delay, then gone.
 func (a *API) deregisterTargets(c *call) {
 	p := c.p
-	if !c.valid(p.required("TargetGroupArn")) {
+	if !c.Valid(p.required("TargetGroupArn")) {
 		return
 	}
 	refs, err := readTargets(p)
 	if err == nil && len(refs) == 0 {
 		err = p.required("Targets")
 	}
-	if !c.valid(err) {
+	if !c.Valid(err) {
 		return
 	}
 	a.s.Lock()
@@ -156,10 +156,10 @@ func (a *API) deregisterTargets(c *call) {
 		lbs = a.lbsOf(tg.ARN)
 	}
 	a.s.Unlock()
-	if !c.valid(err) || !a.reapply(c, lbs) {
+	if !c.Valid(err) || !a.reapply(c, lbs) {
 		return
 	}
-	c.ok(nil)
+	c.OK(nil)
 }
 
 // health is a target's TargetHealth.
@@ -196,11 +196,11 @@ func (a *API) targetHealth(tg *targetGroup, t *target) health {
 
 func (a *API) describeTargetHealth(c *call) {
 	p := c.p
-	if !c.valid(p.required("TargetGroupArn")) {
+	if !c.Valid(p.required("TargetGroupArn")) {
 		return
 	}
 	refs, err := readTargets(p)
-	if !c.valid(err) {
+	if !c.Valid(err) {
 		return
 	}
 	type row struct {
@@ -228,21 +228,21 @@ func (a *API) describeTargetHealth(c *call) {
 		}
 	}
 	a.s.Unlock()
-	if !c.valid(err) {
+	if !c.Valid(err) {
 		return
 	}
-	c.ok(func(x *xw) {
+	c.OK(func(x *xw) {
 		members(x, "TargetHealthDescriptions", rows, func(r row) {
-			x.open("Target")
-			x.leaf("Id", r.id)
-			x.integer("Port", r.port)
-			x.close("Target")
-			x.leaf("HealthCheckPort", r.hcPort)
-			x.open("TargetHealth")
-			x.leaf("State", r.h.state)
-			x.opt("Reason", r.h.reason)
-			x.opt("Description", r.h.desc)
-			x.close("TargetHealth")
+			x.Open("Target")
+			x.Leaf("Id", r.id)
+			x.Int("Port", r.port)
+			x.Close("Target")
+			x.Leaf("HealthCheckPort", r.hcPort)
+			x.Open("TargetHealth")
+			x.Leaf("State", r.h.state)
+			x.Opt("Reason", r.h.reason)
+			x.Opt("Description", r.h.desc)
+			x.Close("TargetHealth")
 		})
 	})
 }
@@ -290,7 +290,7 @@ func (a *API) addTags(c *call) {
 	if err == nil && len(tags) == 0 {
 		err = p.required("Tags")
 	}
-	if !c.valid(err) {
+	if !c.Valid(err) {
 		return
 	}
 	a.s.Lock()
@@ -313,17 +313,17 @@ func (a *API) addTags(c *call) {
 		}
 	}
 	a.s.Unlock()
-	if !c.valid(err) {
+	if !c.Valid(err) {
 		return
 	}
-	c.ok(nil)
+	c.OK(nil)
 }
 
 func (a *API) removeTags(c *call) {
 	p := c.p
 	arns, keys := p.list("ResourceArns"), p.list("TagKeys")
 	if len(arns) == 0 || len(keys) == 0 {
-		c.fail(p.required("ResourceArns", "TagKeys"))
+		c.Fail(p.required("ResourceArns", "TagKeys"))
 		return
 	}
 	a.s.Lock()
@@ -342,20 +342,20 @@ func (a *API) removeTags(c *call) {
 		}
 	}
 	a.s.Unlock()
-	if !c.valid(err) {
+	if !c.Valid(err) {
 		return
 	}
-	c.ok(nil)
+	c.OK(nil)
 }
 
 func (a *API) describeTags(c *call) {
 	arns := c.p.list("ResourceArns")
 	switch {
 	case len(arns) == 0:
-		c.fail(c.p.required("ResourceArns"))
+		c.Fail(c.p.required("ResourceArns"))
 		return
 	case len(arns) > 20:
-		c.fail(validation("You can specify up to 20 resources, not %d", len(arns)))
+		c.Fail(validation("You can specify up to 20 resources, not %d", len(arns)))
 		return
 	}
 	type desc struct {
@@ -374,13 +374,13 @@ func (a *API) describeTags(c *call) {
 		}
 	}
 	a.s.Unlock()
-	if !c.valid(err) {
+	if !c.Valid(err) {
 		return
 	}
-	c.ok(func(x *xw) {
+	c.OK(func(x *xw) {
 		members(x, "TagDescriptions", out, func(d desc) {
-			x.leaf("ResourceArn", d.arn)
-			members(x, "Tags", d.tags, func(t tag) { x.leaf("Key", t.Key); x.leaf("Value", t.Value) })
+			x.Leaf("ResourceArn", d.arn)
+			members(x, "Tags", d.tags, func(t tag) { x.Leaf("Key", t.Key); x.Leaf("Value", t.Value) })
 		})
 	})
 }

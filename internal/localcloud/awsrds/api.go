@@ -3,15 +3,13 @@ package awsrds
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
 	lcaws "github.com/haddockhq/terraform-provider-haddock/internal/localcloud/aws"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/awsauth"
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/awsquery"
 )
 
 // Name is the RDS API's name: its key in the state file and in
@@ -95,17 +93,7 @@ func (a *API) Mount(s *localcloud.Server) {
 // authenticate checks r's SigV4 signature for service and a region the
 // EC2 API serves.
 func authenticate(s *localcloud.Server, cfg Config, r *http.Request, service string) bool {
-	region, err := awsauth.Verify(r, service, cfg.AccessKey, cfg.SecretKey, cfg.Now())
-	if err == nil {
-		if _, ok := findRegion(region); !ok {
-			err = fmt.Errorf("region %q is not served", region)
-		}
-	}
-	if err != nil {
-		s.Logf("localcloud: %s: refusing %s %s: %v", service, r.Method, r.URL.Path, err)
-		return false
-	}
-	return true
+	return awsquery.Authenticate(s.Logf, service, r, service, cfg.AccessKey, cfg.SecretKey, cfg.Now(), lcaws.Serves)
 }
 
 // Authenticate implements localcloud.Authenticator: a valid SigV4
@@ -114,58 +102,24 @@ func authenticate(s *localcloud.Server, cfg Config, r *http.Request, service str
 func (a *API) Authenticate(r *http.Request) bool { return authenticate(a.s, a.cfg, r, sigService) }
 
 // Route implements localcloud.API: "rds:<Action>".
-func (a *API) Route(r *http.Request) string {
-	_ = r.ParseForm()
-	return "rds:" + r.Form.Get("Action")
-}
+func (a *API) Route(r *http.Request) string { return "rds:" + awsquery.Route(r) }
 
 // ReadOnly implements localcloud.ReadOnlyReporter: Describe* actions
 // change nothing.
-func (a *API) ReadOnly(r *http.Request) bool {
-	return strings.HasPrefix(r.Form.Get("Action"), "Describe")
-}
+func (a *API) ReadOnly(r *http.Request) bool { return awsquery.ReadOnly(r) }
 
 // Refuse implements localcloud.API.
 func (a *API) Refuse(w http.ResponseWriter, r *http.Request, status int) {
-	switch status {
-	case http.StatusUnauthorized:
-		writeError(w, errf(403, "InvalidClientTokenId", "The security token included in the request is invalid."))
-	case http.StatusTooManyRequests:
-		writeError(w, errf(400, "Throttling", "Rate exceeded"))
-	case http.StatusInternalServerError:
-		writeError(w, errf(status, "InternalFailure", "The request processing has failed because of an unknown error, exception or failure."))
-	case http.StatusServiceUnavailable:
-		writeError(w, errf(status, "ServiceUnavailable", "The request has failed due to a temporary failure of the server."))
-	default:
-		writeError(w, errf(status, strings.ReplaceAll(http.StatusText(status), " ", ""), "Injected fault: %s", http.StatusText(status)))
-	}
+	dialect.WriteError(w, dialect.Refusal(status))
 }
 
-// call is one request being served.
+// call is one request being served: its answer, parameters, region and
+// time.
 type call struct {
-	w      http.ResponseWriter
-	r      *http.Request
+	awsquery.Reply
 	p      params
-	action string
 	region string
 	now    time.Time
-}
-
-// ok answers the action's result.
-func (c *call) ok(body func(x *xw)) { writeResult(c.w, c.action, body) }
-
-// fail answers e.
-func (c *call) fail(e *apiError) { writeError(c.w, e) }
-
-// valid answers the first of errs that is not nil and reports false.
-func (c *call) valid(errs ...*apiError) bool {
-	for _, e := range errs {
-		if e != nil {
-			c.fail(e)
-			return false
-		}
-	}
-	return true
 }
 
 var handlers = map[string]func(a *API, c *call){
@@ -176,36 +130,16 @@ var handlers = map[string]func(a *API, c *call){
 }
 
 // Actions lists the actions the API serves, sorted.
-func Actions() []string {
-	out := make([]string, 0, len(handlers))
-	for k := range handlers {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
-}
+func Actions() []string { return awsquery.Actions(handlers) }
 
 // ServeHTTP implements localcloud.API.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("X-Amzn-Requestid", w.Header().Get("X-Request-Id"))
-	if err := r.ParseForm(); err != nil {
-		writeError(w, invalidValue("The request could not be parsed: %v", err))
+	form, action, ok := dialect.Parse(w, r, func(action string) bool { return handlers[action] != nil })
+	if !ok {
 		return
 	}
-	c := &call{w: w, r: r, p: params{r.Form}, action: r.Form.Get("Action"), region: awsauth.Region(r.Header.Get("Authorization")), now: a.s.Now()} // Authenticate checked it
-	h, ok := handlers[c.action]
-	switch {
-	case r.Method != http.MethodPost && r.Method != http.MethodGet:
-		c.fail(errf(400, "InvalidAction", "Could not find operation %s for version %s", r.Method, apiVersion))
-	case c.action == "":
-		c.fail(errf(400, "MissingAction", "Missing Action"))
-	case !ok:
-		c.fail(errf(400, "InvalidAction", "Could not find operation %s for version %s", c.action, c.p.get("Version")))
-	case c.p.get("Version") != apiVersion:
-		c.fail(errf(400, "InvalidAction", "Could not find operation %s for version %s", c.action, c.p.get("Version")))
-	default:
-		h(a, c)
-	}
+	region := awsauth.Region(r.Header.Get("Authorization")) // Authenticate checked it
+	handlers[action](a, &call{Reply: dialect.Reply(w, action), p: params{form}, region: region, now: a.s.Now()})
 }
 
 // HostProvisioned implements localcloud.API: RDS has no hosts.

@@ -97,7 +97,7 @@ func secretName(db *instance) string { return "rds!db-" + db.ID }
 
 func (a *API) createDBInstance(c *call) {
 	p := c.p
-	if !c.valid(p.required("DBInstanceIdentifier", "DBInstanceClass", "Engine")) {
+	if !c.Valid(p.required("DBInstanceIdentifier", "DBInstanceClass", "Engine")) {
 		return
 	}
 	id := strings.ToLower(p.get("DBInstanceIdentifier"))
@@ -108,44 +108,44 @@ func (a *API) createDBInstance(c *call) {
 	encrypted, eerr := p.boolean("StorageEncrypted")
 	copyTags, cerr := p.boolean("CopyTagsToSnapshot")
 	tags, terr := p.tags()
-	if !c.valid(checkIdentifier("DBInstanceIdentifier", p.get("DBInstanceIdentifier"), 63), checkEngine(p.get("Engine")), checkClass(p.get("DBInstanceClass")),
+	if !c.Valid(checkIdentifier("DBInstanceIdentifier", p.get("DBInstanceIdentifier"), 63), checkEngine(p.get("Engine")), checkClass(p.get("DBInstanceClass")),
 		serr, merr, gerr, perr, eerr, cerr, terr) {
 		return
 	}
 	if storage == 0 {
-		c.fail(invalidValue("Invalid storage size for engine name postgres and storage type gp2: 0"))
+		c.Fail(invalidValue("Invalid storage size for engine name postgres and storage type gp2: 0"))
 		return
 	}
 	user, pw := p.get("MasterUsername"), p.get("MasterUserPassword")
 	switch {
 	case user == "":
-		c.fail(invalidValue("The parameter MasterUsername must be provided and must not be blank."))
+		c.Fail(invalidValue("The parameter MasterUsername must be provided and must not be blank."))
 		return
 	case !pgNameRe.MatchString(user) || strings.EqualFold(user, "rdsadmin") || strings.HasPrefix(strings.ToLower(user), "pg_"):
-		c.fail(invalidValue("MasterUsername %s cannot be used as it is a reserved word used by the engine, or is not 1 to 63 letters, digits and underscores starting with a letter", user))
+		c.Fail(invalidValue("MasterUsername %s cannot be used as it is a reserved word used by the engine, or is not 1 to 63 letters, digits and underscores starting with a letter", user))
 		return
 	case managed && pw != "":
-		c.fail(invalidCombination("You can't specify MasterUserPassword and ManageMasterUserPassword together."))
+		c.Fail(invalidCombination("You can't specify MasterUserPassword and ManageMasterUserPassword together."))
 		return
 	case !managed && pw == "":
-		c.fail(invalidValue("The parameter MasterUserPassword must be provided and must not be blank."))
+		c.Fail(invalidValue("The parameter MasterUserPassword must be provided and must not be blank."))
 		return
 	case !managed:
-		if !c.valid(checkPassword(pw)) {
+		if !c.Valid(checkPassword(pw)) {
 			return
 		}
 	}
 	dbName := p.get("DBName")
 	if dbName != "" && (!pgNameRe.MatchString(dbName) || dbName == "postgres" || strings.HasPrefix(dbName, "template") || strings.HasPrefix(dbName, "rdsadmin")) {
-		c.fail(invalidValue("DBName %s is not 1 to 63 letters, digits and underscores starting with a letter, or is reserved", dbName))
+		c.Fail(invalidValue("DBName %s is not 1 to 63 letters, digits and underscores starting with a letter, or is reserved", dbName))
 		return
 	}
-	reg, _ := findRegion(c.region)
+	reg := findRegion(c.region)
 	zone := p.get("AvailabilityZone")
 	if zone == "" {
 		zone = c.region + string(reg.Zones[0])
 	} else if z, ok := strings.CutPrefix(zone, c.region); !ok || len(z) != 1 || !strings.Contains(reg.Zones, z) {
-		c.fail(invalidValue("Invalid Availability Zone: %s", zone))
+		c.Fail(invalidValue("Invalid Availability Zone: %s", zone))
 		return
 	}
 	version := p.get("EngineVersion")
@@ -161,7 +161,7 @@ func (a *API) createDBInstance(c *call) {
 	key := c.region + "/" + id
 	if a.st.Instances[key] != nil {
 		a.s.Unlock()
-		c.fail(errf(400, "DBInstanceAlreadyExists", "DB instance already exists"))
+		c.Fail(errf(400, "DBInstanceAlreadyExists", "DB instance already exists"))
 		return
 	}
 	n := 0
@@ -172,12 +172,12 @@ func (a *API) createDBInstance(c *call) {
 	}
 	if n >= InstanceLimit {
 		a.s.Unlock()
-		c.fail(errf(400, "InstanceQuotaExceeded", "DB Instance quota exceeded"))
+		c.Fail(errf(400, "InstanceQuotaExceeded", "DB Instance quota exceeded"))
 		return
 	}
 	if _, _, err := a.caPEM(); err != nil {
 		a.s.Unlock()
-		c.fail(errf(500, "InternalFailure", "making the database CA: %v", err))
+		c.Fail(errf(500, "InternalFailure", "making the database CA: %v", err))
 		return
 	}
 	db := &instance{
@@ -199,10 +199,10 @@ func (a *API) createDBInstance(c *call) {
 func (a *API) answer(c *call, db *instance) {
 	a.s.Lock()
 	defer a.s.Unlock()
-	c.ok(func(x *xw) {
-		x.open("DBInstance")
+	c.OK(func(x *xw) {
+		x.Open("DBInstance")
 		a.writeInstance(x, db)
-		x.close("DBInstance")
+		x.Close("DBInstance")
 	})
 }
 
@@ -277,11 +277,11 @@ func (a *API) lookup(c *call, ident string) *instance {
 func (a *API) describeDBInstances(c *call) {
 	p := c.p
 	size, err := p.integer("MaxRecords", 100, 20, 100, "")
-	if !c.valid(err) {
+	if !c.Valid(err) {
 		return
 	}
 	if p.has("Filters.Filter.1.Name") {
-		c.fail(invalidCombination("localcloud does not serve DescribeDBInstances Filters: list all, or name one DBInstanceIdentifier"))
+		c.Fail(invalidCombination("localcloud does not serve DescribeDBInstances Filters: list all, or name one DBInstanceIdentifier"))
 		return
 	}
 	a.s.Lock()
@@ -290,7 +290,7 @@ func (a *API) describeDBInstances(c *call) {
 	if ident := p.get("DBInstanceIdentifier"); ident != "" {
 		db := a.lookup(c, ident)
 		if db == nil {
-			c.fail(notFound(ident))
+			c.Fail(notFound(ident))
 			return
 		}
 		list = []*instance{db}
@@ -303,18 +303,18 @@ func (a *API) describeDBInstances(c *call) {
 		slices.SortFunc(list, func(x, y *instance) int { return strings.Compare(x.ID, y.ID) })
 	}
 	list, next, perr := page(list, func(db *instance) string { return db.ID }, p.get("Marker"), size)
-	if !c.valid(perr) {
+	if !c.Valid(perr) {
 		return
 	}
-	c.ok(func(x *xw) {
+	c.OK(func(x *xw) {
 		items(x, "DBInstances", "DBInstance", list, func(db *instance) { a.writeInstance(x, db) })
-		x.opt("Marker", next)
+		x.Opt("Marker", next)
 	})
 }
 
 func (a *API) modifyDBInstance(c *call) {
 	p := c.p
-	if !c.valid(p.required("DBInstanceIdentifier")) {
+	if !c.Valid(p.required("DBInstanceIdentifier")) {
 		return
 	}
 	storage, serr := p.integer("AllocatedStorage", 0, 20, 65536, "Invalid storage size for engine name postgres: "+p.get("AllocatedStorage"))
@@ -323,22 +323,22 @@ func (a *API) modifyDBInstance(c *call) {
 	public, perr := p.boolean("PubliclyAccessible")
 	copyTags, cerr := p.boolean("CopyTagsToSnapshot")
 	_, aerr := p.boolean("ApplyImmediately")
-	if !c.valid(serr, merr, gerr, perr, cerr, aerr) {
+	if !c.Valid(serr, merr, gerr, perr, cerr, aerr) {
 		return
 	}
 	pw := p.get("MasterUserPassword")
-	if pw != "" && !c.valid(checkPassword(pw)) {
+	if pw != "" && !c.Valid(checkPassword(pw)) {
 		return
 	}
-	if class := p.get("DBInstanceClass"); class != "" && !c.valid(checkClass(class)) {
+	if class := p.get("DBInstanceClass"); class != "" && !c.Valid(checkClass(class)) {
 		return
 	}
 	if managed && pw != "" {
-		c.fail(invalidCombination("You can't specify MasterUserPassword and ManageMasterUserPassword together."))
+		c.Fail(invalidCombination("You can't specify MasterUserPassword and ManageMasterUserPassword together."))
 		return
 	}
 	if p.get("NewDBInstanceIdentifier") != "" || p.get("EngineVersion") != "" || p.get("DBPortNumber") != "" {
-		c.fail(invalidCombination("localcloud does not rename, upgrade or move DB instances"))
+		c.Fail(invalidCombination("localcloud does not rename, upgrade or move DB instances"))
 		return
 	}
 	a.s.Lock()
@@ -346,23 +346,23 @@ func (a *API) modifyDBInstance(c *call) {
 	switch {
 	case db == nil:
 		a.s.Unlock()
-		c.fail(notFound(p.get("DBInstanceIdentifier")))
+		c.Fail(notFound(p.get("DBInstanceIdentifier")))
 		return
 	case db.Status != statusAvailable:
 		a.s.Unlock()
-		c.fail(errf(400, "InvalidDBInstanceState", "Database instance is not in available state."))
+		c.Fail(errf(400, "InvalidDBInstanceState", "Database instance is not in available state."))
 		return
 	case storage != 0 && storage < db.Storage:
 		a.s.Unlock()
-		c.fail(invalidValue("Invalid storage size for engine name postgres: allocated storage cannot be reduced (%d GiB to %d GiB)", db.Storage, storage))
+		c.Fail(invalidValue("Invalid storage size for engine name postgres: allocated storage cannot be reduced (%d GiB to %d GiB)", db.Storage, storage))
 		return
 	case storage != 0 && storage != db.Storage && storage < (db.Storage*11+9)/10:
 		a.s.Unlock()
-		c.fail(invalidValue("Invalid storage size: the storage must grow by at least 10%% (to %d GiB or more)", (db.Storage*11+9)/10))
+		c.Fail(invalidValue("Invalid storage size: the storage must grow by at least 10%% (to %d GiB or more)", (db.Storage*11+9)/10))
 		return
 	case p.has("ManageMasterUserPassword") && !managed && pw == "" && db.SecretARN != "":
 		a.s.Unlock()
-		c.fail(invalidCombination("To turn off ManageMasterUserPassword, specify MasterUserPassword."))
+		c.Fail(invalidCombination("To turn off ManageMasterUserPassword, specify MasterUserPassword."))
 		return
 	}
 	// Applied at once, ApplyImmediately or not (localcloud has no
@@ -404,23 +404,23 @@ func (a *API) modifyDBInstance(c *call) {
 
 func (a *API) deleteDBInstance(c *call) {
 	p := c.p
-	if !c.valid(p.required("DBInstanceIdentifier")) {
+	if !c.Valid(p.required("DBInstanceIdentifier")) {
 		return
 	}
 	skip, err := p.boolean("SkipFinalSnapshot")
-	if !c.valid(err) {
+	if !c.Valid(err) {
 		return
 	}
 	snap := p.get("FinalDBSnapshotIdentifier")
 	switch {
 	case skip && snap != "":
-		c.fail(invalidCombination("FinalDBSnapshotIdentifier can not be specified when deleting a database instance with SkipFinalSnapshot set to true."))
+		c.Fail(invalidCombination("FinalDBSnapshotIdentifier can not be specified when deleting a database instance with SkipFinalSnapshot set to true."))
 		return
 	case !skip && snap == "":
-		c.fail(invalidCombination("FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified."))
+		c.Fail(invalidCombination("FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified."))
 		return
 	case snap != "":
-		if !c.valid(checkIdentifier("FinalDBSnapshotIdentifier", snap, 255)) {
+		if !c.Valid(checkIdentifier("FinalDBSnapshotIdentifier", snap, 255)) {
 			return
 		}
 	}
@@ -429,15 +429,15 @@ func (a *API) deleteDBInstance(c *call) {
 	switch {
 	case db == nil:
 		a.s.Unlock()
-		c.fail(notFound(p.get("DBInstanceIdentifier")))
+		c.Fail(notFound(p.get("DBInstanceIdentifier")))
 		return
 	case db.Status == statusDeleting:
 		a.s.Unlock()
-		c.fail(errf(400, "InvalidDBInstanceState", "Instance %s is already being deleted.", db.ID))
+		c.Fail(errf(400, "InvalidDBInstanceState", "Instance %s is already being deleted.", db.ID))
 		return
 	case snap != "" && a.st.Snapshots[c.region+"/"+strings.ToLower(snap)] != nil:
 		a.s.Unlock()
-		c.fail(errf(400, "DBSnapshotAlreadyExists", "Cannot create the snapshot because a snapshot with the identifier %s already exists.", snap))
+		c.Fail(errf(400, "DBSnapshotAlreadyExists", "Cannot create the snapshot because a snapshot with the identifier %s already exists.", snap))
 		return
 	}
 	if snap != "" {
@@ -452,76 +452,76 @@ func (a *API) deleteDBInstance(c *call) {
 
 // writeInstance writes db's DBInstance members. Call with the lock held.
 func (a *API) writeInstance(x *xw, db *instance) {
-	x.leaf("DBInstanceIdentifier", db.ID)
-	x.leaf("DBInstanceClass", db.Class)
-	x.leaf("Engine", db.Engine)
-	x.leaf("DBInstanceStatus", db.Status)
-	x.leaf("MasterUsername", db.MasterUsername)
-	x.opt("DBName", db.DBName)
+	x.Leaf("DBInstanceIdentifier", db.ID)
+	x.Leaf("DBInstanceClass", db.Class)
+	x.Leaf("Engine", db.Engine)
+	x.Leaf("DBInstanceStatus", db.Status)
+	x.Leaf("MasterUsername", db.MasterUsername)
+	x.Opt("DBName", db.DBName)
 	if db.Addr.IsValid() && db.Status != statusCreating {
-		x.open("Endpoint")
-		x.leaf("Address", db.Addr.String())
-		x.integer("Port", db.Port)
-		x.leaf("HostedZoneId", hostedZoneID)
-		x.close("Endpoint")
+		x.Open("Endpoint")
+		x.Leaf("Address", db.Addr.String())
+		x.Int("Port", db.Port)
+		x.Leaf("HostedZoneId", hostedZoneID)
+		x.Close("Endpoint")
 	}
-	x.integer("AllocatedStorage", db.Storage)
-	x.time("InstanceCreateTime", db.CreatedAt)
-	x.leaf("PreferredBackupWindow", "03:00-03:30")
-	x.integer("BackupRetentionPeriod", 1)
+	x.Int("AllocatedStorage", db.Storage)
+	x.Time("InstanceCreateTime", db.CreatedAt)
+	x.Leaf("PreferredBackupWindow", "03:00-03:30")
+	x.Int("BackupRetentionPeriod", 1)
 	items(x, "DBSecurityGroups", "DBSecurityGroup", []string(nil), func(string) {})
 	items(x, "VpcSecurityGroups", "VpcSecurityGroupMembership", db.SecurityGroups, func(g string) {
-		x.leaf("VpcSecurityGroupId", g)
-		x.leaf("Status", "active")
+		x.Leaf("VpcSecurityGroupId", g)
+		x.Leaf("Status", "active")
 	})
-	x.leaf("AvailabilityZone", db.Zone)
-	x.open("DBSubnetGroup")
-	x.leaf("DBSubnetGroupName", "default")
-	x.leaf("DBSubnetGroupDescription", "default")
-	x.leaf("VpcId", lcaws.VPCID(db.Region))
-	x.leaf("SubnetGroupStatus", "Complete")
-	reg, _ := findRegion(db.Region)
+	x.Leaf("AvailabilityZone", db.Zone)
+	x.Open("DBSubnetGroup")
+	x.Leaf("DBSubnetGroupName", "default")
+	x.Leaf("DBSubnetGroupDescription", "default")
+	x.Leaf("VpcId", lcaws.VPCID(db.Region))
+	x.Leaf("SubnetGroupStatus", "Complete")
+	reg := findRegion(db.Region)
 	items(x, "Subnets", "Subnet", []byte(reg.Zones), func(z byte) {
-		x.leaf("SubnetIdentifier", lcaws.SubnetID(db.Region+string(z)))
-		x.open("SubnetAvailabilityZone")
-		x.leaf("Name", db.Region+string(z))
-		x.close("SubnetAvailabilityZone")
-		x.leaf("SubnetStatus", "Active")
+		x.Leaf("SubnetIdentifier", lcaws.SubnetID(db.Region+string(z)))
+		x.Open("SubnetAvailabilityZone")
+		x.Leaf("Name", db.Region+string(z))
+		x.Close("SubnetAvailabilityZone")
+		x.Leaf("SubnetStatus", "Active")
 	})
-	x.close("DBSubnetGroup")
-	x.leaf("PreferredMaintenanceWindow", "sun:05:00-sun:05:30")
-	x.boolean("MultiAZ", db.MultiAZ)
-	x.leaf("EngineVersion", db.EngineVersion)
-	x.boolean("AutoMinorVersionUpgrade", true)
-	x.leaf("LicenseModel", "postgresql-license")
+	x.Close("DBSubnetGroup")
+	x.Leaf("PreferredMaintenanceWindow", "sun:05:00-sun:05:30")
+	x.Bool("MultiAZ", db.MultiAZ)
+	x.Leaf("EngineVersion", db.EngineVersion)
+	x.Bool("AutoMinorVersionUpgrade", true)
+	x.Leaf("LicenseModel", "postgresql-license")
 	if db.MultiAZ {
-		reg, _ := findRegion(db.Region)
+		reg := findRegion(db.Region)
 		for _, z := range reg.Zones {
 			if zone := db.Region + string(z); zone != db.Zone {
-				x.leaf("SecondaryAvailabilityZone", zone)
+				x.Leaf("SecondaryAvailabilityZone", zone)
 				break
 			}
 		}
 	}
-	x.boolean("PubliclyAccessible", db.PubliclyAccessible)
-	x.leaf("StorageType", db.StorageType)
-	x.integer("DbInstancePort", 0)
-	x.boolean("StorageEncrypted", db.StorageEncrypted)
-	x.leaf("DbiResourceId", db.ResourceID)
-	x.leaf("CACertificateIdentifier", CAIdentifier)
-	x.boolean("CopyTagsToSnapshot", db.CopyTagsToSnapshot)
-	x.leaf("DBInstanceArn", a.arn(db))
-	x.boolean("IAMDatabaseAuthenticationEnabled", false)
-	x.boolean("DeletionProtection", false)
+	x.Bool("PubliclyAccessible", db.PubliclyAccessible)
+	x.Leaf("StorageType", db.StorageType)
+	x.Int("DbInstancePort", 0)
+	x.Bool("StorageEncrypted", db.StorageEncrypted)
+	x.Leaf("DbiResourceId", db.ResourceID)
+	x.Leaf("CACertificateIdentifier", CAIdentifier)
+	x.Bool("CopyTagsToSnapshot", db.CopyTagsToSnapshot)
+	x.Leaf("DBInstanceArn", a.arn(db))
+	x.Bool("IAMDatabaseAuthenticationEnabled", false)
+	x.Bool("DeletionProtection", false)
 	items(x, "TagList", "Tag", db.Tags, func(t tag) {
-		x.leaf("Key", t.Key)
-		x.leaf("Value", t.Value)
+		x.Leaf("Key", t.Key)
+		x.Leaf("Value", t.Value)
 	})
 	if db.SecretARN != "" {
-		x.open("MasterUserSecret")
-		x.leaf("SecretArn", db.SecretARN)
-		x.leaf("SecretStatus", "active")
-		x.close("MasterUserSecret")
+		x.Open("MasterUserSecret")
+		x.Leaf("SecretArn", db.SecretARN)
+		x.Leaf("SecretStatus", "active")
+		x.Close("MasterUserSecret")
 	}
 }
 

@@ -93,14 +93,15 @@ func (a *API) arn(db *instance) string {
 	return "arn:aws:rds:" + db.Region + ":" + a.cfg.AccountID + ":db:" + db.ID
 }
 
-// findRegion reports whether the EC2 API serves region.
-func findRegion(name string) (lcaws.Region, bool) {
+// findRegion is the EC2 API's region name; the zero Region when it serves
+// none of that name.
+func findRegion(name string) lcaws.Region {
 	for _, r := range lcaws.Regions {
 		if r.Name == name {
-			return r, true
+			return r
 		}
 	}
-	return lcaws.Region{}, false
+	return lcaws.Region{}
 }
 
 // randomString is n random characters of alphabet.

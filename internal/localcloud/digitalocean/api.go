@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -39,9 +38,8 @@ type API struct {
 	mux  *http.ServeMux
 	st   state      // guarded by s.Lock
 	rate rateWindow // guarded by s.Lock
-	// fwMu serializes the pushes of firewall rules (syncFirewalls).
-	// Taken before s.Lock.
-	fwMu sync.Mutex
+	// fw pushes the droplets' firewall rules (effectiveRules).
+	fw *localcloud.FirewallPusher
 }
 
 var _ localcloud.API = (*API)(nil)
@@ -72,6 +70,7 @@ func (a *API) Mount(s *localcloud.Server) {
 		panic("digitalocean: API mounted twice")
 	}
 	a.s = s
+	a.fw = localcloud.NewFirewallPusher(s, localcloud.FirewallPushConfig{Rules: a.effectiveRules, LogPrefix: "localcloud: "})
 }
 
 // ServeHTTP implements localcloud.API.
@@ -495,7 +494,7 @@ func (a *API) deleteTag(w http.ResponseWriter, r *http.Request) {
 		ew(w).notFound()
 		return
 	}
-	a.firewallsChanged() // the droplets lost the tag
+	a.fw.SyncLater() // the droplets lost the tag
 	noContent(w, false)
 }
 
@@ -509,13 +508,13 @@ type tagResourcesReq struct {
 func (a *API) tagResources(w http.ResponseWriter, r *http.Request) {
 	a.retag(w, r, true)
 	a.dropletsChanged()
-	a.firewallsChanged()
+	a.fw.SyncLater()
 }
 
 func (a *API) untagResources(w http.ResponseWriter, r *http.Request) {
 	a.retag(w, r, false)
 	a.dropletsChanged()
-	a.firewallsChanged()
+	a.fw.SyncLater()
 }
 
 func (a *API) retag(w http.ResponseWriter, r *http.Request, add bool) {

@@ -211,7 +211,7 @@ func (a *API) createDroplets(w http.ResponseWriter, r *http.Request) {
 	// A firewall naming the droplets' tags gets to the backend before
 	// they are provisioned, for a backend that keeps rules for hosts it
 	// is still creating; it is pushed again once they are.
-	a.syncFirewalls(false)
+	a.fw.Sync(false)
 	for i, h := range created {
 		a.s.Provision(h, reqs[i])
 	}
@@ -270,7 +270,7 @@ func (a *API) getDropletHandler(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) deleteDroplet(w http.ResponseWriter, r *http.Request) {
-	defer a.firewallsChanged()
+	defer a.fw.SyncLater()
 	defer a.dropletsChanged()
 	id, ok := pathID(r, "id")
 	if !ok {
@@ -290,7 +290,7 @@ func (a *API) deleteDroplet(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) deleteDropletsByTag(w http.ResponseWriter, r *http.Request) {
-	defer a.firewallsChanged()
+	defer a.fw.SyncLater()
 	defer a.dropletsChanged()
 	tagName := r.URL.Query().Get("tag_name")
 	if tagName == "" {

@@ -1,7 +1,6 @@
 package digitalocean
 
 import (
-	"context"
 	"fmt"
 	"maps"
 	"net/http"
@@ -24,7 +23,8 @@ import (
 // in no firewall is not filtered. The rules follow droplets, tags and load
 // balancers as they change. Outbound rules are kept and shown, not
 // enforced. A change applies before the API answers, so a firewall is
-// always "succeeded" with no pending changes.
+// always "succeeded" with no pending changes. The API computes the rules
+// (effectiveRules); a localcloud.FirewallPusher pushes those that changed.
 
 type firewall struct {
 	ID         string
@@ -413,7 +413,7 @@ func (a *API) createFirewall(w http.ResponseWriter, r *http.Request) {
 		ew(w).unprocessable("%s", msg)
 		return
 	}
-	a.syncFirewalls(false)
+	a.fw.Sync(false)
 	a.s.Lock()
 	out := a.renderFirewall(fw, a.s.Now())
 	a.s.Unlock()
@@ -441,7 +441,7 @@ func (a *API) changeFirewall(w http.ResponseWriter, r *http.Request, change func
 		ew(w).unprocessable("%s", msg)
 		return
 	}
-	a.syncFirewalls(false)
+	a.fw.Sync(false)
 	a.s.Lock()
 	defer a.s.Unlock()
 	answer(fw, a.s.Now())
@@ -474,7 +474,7 @@ func (a *API) deleteFirewall(w http.ResponseWriter, r *http.Request) {
 		ew(w).notFound()
 		return
 	}
-	a.syncFirewalls(false)
+	a.fw.Sync(false)
 	noContent(w, false)
 }
 
@@ -661,76 +661,13 @@ func dropletPrefixes(h *localcloud.Host) []netip.Prefix {
 	return out
 }
 
-// syncFirewalls hands the backend the effective rules of every droplet
-// whose rules differ from those it last got (all: every droplet's, after
-// a load: the backend may have restarted). A droplet never pushed counts
-// as unfiltered. Pushes are serialized, each computed from the state as
-// it is when it starts, so the last one leaves the backend as the state
-// says. Errors are logged; the droplet is pushed again at the next
-// change. Call without the lock.
-func (a *API) syncFirewalls(all bool) {
-	a.fwMu.Lock()
-	defer a.fwMu.Unlock()
-	type push struct {
-		id          int
-		rules       []localcloud.FirewallRule
-		provisioned bool
-	}
-	now := a.s.Now()
-	a.s.Lock()
-	want := a.effectiveRules(now)
-	var todo []push
-	for id, rules := range want {
-		if all || a.st.fwRepush[id] || !localcloud.SameFirewallRules(a.st.fwPushed[id], rules) {
-			h := a.s.Host(id, now)
-			todo = append(todo, push{id, rules, h != nil && h.Provisioned})
-			delete(a.st.fwRepush, id)
-		} else if info := a.st.droplets[id]; info != nil {
-			info.fwPending = false
-		}
-	}
-	for id := range a.st.fwPushed {
-		if _, ok := want[id]; !ok {
-			delete(a.st.fwPushed, id) // deleted: the backend destroys it
-		}
-	}
-	a.s.Unlock()
-	slices.SortFunc(todo, func(x, y push) int { return x.id - y.id })
-	for _, p := range todo {
-		err := a.s.SetHostFirewall(p.id, p.rules)
-		if err != nil {
-			a.s.Logf("localcloud: %v", err)
-		}
-		a.s.Lock()
-		if err == nil {
-			a.st.fwPushed[p.id] = p.rules
-		}
-		if info := a.st.droplets[p.id]; info != nil && p.provisioned {
-			info.fwPending = false
-		}
-		a.s.Unlock()
-	}
-}
-
-// firewallsChanged pushes, in the background, the rules a change of
-// droplets, tags or load balancers altered. It may be called with the lock
-// held.
-func (a *API) firewallsChanged() {
-	a.s.Background(func(context.Context) { a.syncFirewalls(false) })
-}
-
-// firewallProvisioned hears that droplet h was provisioned. When a
-// firewall names it, or it got rules before, they are pushed again (a
-// backend may have ignored those it got, or is getting, for a host it
-// was still creating), and a droplet a firewall names stays "new" until
-// they are, so it never shows active unfiltered. Others' rules that name
-// it now resolve to its addresses. Call with the lock held.
-func (a *API) firewallProvisioned(h *localcloud.Host, info *dropletInfo) {
-	info.fwPending = slices.ContainsFunc(slices.Collect(maps.Values(a.st.fws)), func(fw *firewall) bool { return fw.appliesTo(h) })
-	if _, pushed := a.st.fwPushed[h.ID]; pushed || info.fwPending {
-		a.st.fwRepush[h.ID] = true
-	}
-	a.firewallsChanged()
+// firewallProvisioned hears that droplet h was provisioned: its rules are
+// pushed again when a firewall names it, or it got rules before, and a
+// droplet a firewall names stays "new" until they are, so it never shows
+// active unfiltered (localcloud.FirewallPusher.Provisioned). Call with the
+// lock held.
+func (a *API) firewallProvisioned(h *localcloud.Host) {
+	a.fw.Provisioned(h.ID, slices.ContainsFunc(slices.Collect(maps.Values(a.st.fws)), func(fw *firewall) bool { return fw.appliesTo(h) }))
 }
 
 // Persistence
@@ -771,6 +708,6 @@ func (a *API) loadFirewalls(in []savedFirewall) error {
 		}
 		a.st.fws[s.ID] = &firewall{ID: s.ID, Name: s.Name, CreatedAt: s.CreatedAt, Inbound: s.Inbound, Outbound: s.Outbound, DropletIDs: s.DropletIDs, Tags: s.Tags}
 	}
-	a.st.fwResync = true
+	a.fw.Loaded()
 	return nil
 }

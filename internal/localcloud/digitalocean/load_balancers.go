@@ -405,7 +405,7 @@ func (a *API) createLB(w http.ResponseWriter, r *http.Request) {
 	}
 	a.s.Background(func(context.Context) {
 		_ = a.applyLB(lb.ID, true) // a failure errors the load balancer
-		a.syncFirewalls(false)     // rules naming it now admit its address
+		a.fw.Sync(false)           // rules naming it now admit its address
 	})
 	writeJSON(w, http.StatusAccepted, map[string]any{"load_balancer": out})
 }
@@ -548,7 +548,7 @@ func (a *API) deleteLB(w http.ResponseWriter, r *http.Request) {
 	if err := a.s.DeleteLoadBalancer(id); err != nil {
 		a.s.Logf("localcloud: deleting load balancer %s: %v", id, err)
 	}
-	a.firewallsChanged()
+	a.fw.SyncLater()
 	noContent(w, true)
 }
 

@@ -27,14 +27,6 @@ type state struct {
 	fws      map[string]*firewall
 	// The databases' CA, made on first use (dbCA).
 	dbCACert, dbCAKey string
-
-	// Not saved: the effective firewall rules the backend last got, by
-	// droplet id (absent: none, the droplet is unfiltered), droplets to
-	// push again whatever they last got, and whether every droplet's
-	// rules are to be pushed again (after a load). See syncFirewalls.
-	fwPushed map[int][]localcloud.FirewallRule
-	fwRepush map[int]bool
-	fwResync bool
 }
 
 func (st *state) init() {
@@ -47,8 +39,6 @@ func (st *state) init() {
 	st.lbs = map[string]*loadBalancer{}
 	st.dbs = map[string]*dbCluster{}
 	st.fws = map[string]*firewall{}
-	st.fwPushed = map[int][]localcloud.FirewallRule{}
-	st.fwRepush = map[int]bool{}
 }
 
 // droplet is a core host as DigitalOcean shows it: the neutral record and
@@ -66,9 +56,6 @@ type dropletInfo struct {
 	createAction int
 	// disk is the disk's size in GB after a resize; 0 means the size's.
 	disk int
-	// fwPending: provisioned, and a firewall names it, but the backend
-	// has not got its rules yet; it shows "new" until then. Not saved.
-	fwPending bool
 }
 
 func (d droplet) region() region {
@@ -167,8 +154,8 @@ func (a *API) dropletStatus(d droplet, now time.Time) string {
 	case localcloud.HostOff:
 		return "off"
 	}
-	if d.fwPending {
-		return "new"
+	if a.fw.Waiting(d.ID) {
+		return "new" // a firewall names it; its rules are on their way
 	}
 	return "active"
 }
@@ -236,7 +223,7 @@ func (a *API) HostProvisioned(h *localcloud.Host, err error, now time.Time) {
 	}
 	// Databases whose firewall names this droplet or its tags let it in.
 	a.s.Background(func(context.Context) { a.dropletsChanged() })
-	a.firewallProvisioned(h, info)
+	a.firewallProvisioned(h)
 	ac.completedAt = now
 	if boot := a.s.ReadyAt(h); boot.After(now) {
 		ac.completedAt = boot
@@ -294,15 +281,11 @@ type savedAction struct {
 }
 
 // SaveState implements localcloud.API. The first save after a load
-// also pushes every droplet's firewall rules again: the core loads the
-// state (LoadState), then has the backend restore its hosts, then saves,
-// so only then can the backend take them.
+// also pushes every droplet's firewall rules again
+// (localcloud.FirewallPusher.Saved).
 func (a *API) SaveState() any {
 	st := &a.st
-	if st.fwResync {
-		st.fwResync = false
-		a.s.Background(func(context.Context) { a.syncFirewalls(true) })
-	}
+	a.fw.Saved()
 	out := savedState{
 		NextAction: st.nextAction, NextKey: st.nextKey,
 		Droplets: []savedDroplet{}, Keys: []savedKey{}, Tags: []savedTag{}, Actions: []savedAction{},
