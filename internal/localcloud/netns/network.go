@@ -400,8 +400,6 @@ func (m *Manager) setupHostNetLocked(ctx context.Context, hs *hostState) error {
 		{"link", "set", "dev", hs.Veth, "master", m.cfg.Bridge, linkState(hs)},
 		{"-n", name, "link", "set", "dev", "lo", "up"},
 		{"-n", name, "addr", "replace", addr, "dev", "eth0"},
-		{"-n", name, "link", "set", "dev", "eth0", "up"},
-		{"-n", name, "route", "replace", "default", "via", m.gateway().String(), "dev", "eth0"},
 	} {
 		if err := run(ctx, m.tools.ip, args...); err != nil {
 			return fmt.Errorf("configuring host network: %w", err)
@@ -409,6 +407,24 @@ func (m *Manager) setupHostNetLocked(ctx context.Context, hs *hostState) error {
 	}
 	if err := m.setupPrivateNet(ctx, hs); err != nil {
 		return fmt.Errorf("configuring host network: %w", err)
+	}
+	// Addresses are reused: a new host may get one a host destroyed a
+	// moment ago had, and the other hosts' neighbour caches still map it
+	// to the old MAC, so their packets go nowhere until the entry fails
+	// (Swarm's Raft gives up on a joining manager before that). With
+	// arp_notify, eth0 coming up announces its addresses (a gratuitous
+	// ARP each), which updates those entries at once, as a cloud's
+	// network does when an address moves.
+	if err := inNetns(path, func() error { return writeSysctl("/proc/sys/net/ipv4/conf/eth0/arp_notify", "1") }); err != nil {
+		return fmt.Errorf("configuring host network: %w", err)
+	}
+	for _, args := range [][]string{
+		{"-n", name, "link", "set", "dev", "eth0", "up"},
+		{"-n", name, "route", "replace", "default", "via", m.gateway().String(), "dev", "eth0"},
+	} {
+		if err := run(ctx, m.tools.ip, args...); err != nil {
+			return fmt.Errorf("configuring host network: %w", err)
+		}
 	}
 	// A reserved IP moves between hosts; a redirect cached by a host would
 	// keep sending its traffic to the former owner.

@@ -185,7 +185,11 @@ func RenderHAProxy(cfg localcloud.LoadBalancerConfig, addr netip.Addr, dir strin
 	p("    hard-stop-after %ds", int(hardStopAfter.Seconds()))
 	p("")
 	p("defaults")
-	p("    timeout connect 5s")
+	// Targets are on the same bridge: a connect that takes a second
+	// never completes (the target is gone, its address not answering),
+	// and is better tried on another target well within a client's
+	// patience, as a vendor's load balancer does.
+	p("    timeout connect 1s")
 	p("    timeout client 60s")
 	p("    timeout server 60s")
 	p("    timeout check %dms", max(cfg.Check.Timeout.Milliseconds(), 1000))
