@@ -27,7 +27,7 @@ const (
 var (
 	DefaultSubnet         = netip.MustParsePrefix("10.213.0.0/24")
 	DefaultReservedPrefix = netip.MustParsePrefix("10.213.128.0/25")
-	DefaultPrivatePrefix  = netip.MustParsePrefix("10.216.0.0/16")
+	DefaultPrivatePrefix  = netip.MustParsePrefix("10.214.0.0/16")
 )
 
 // ruleComment tags the iptables rules this package adds.
@@ -63,7 +63,7 @@ type Config struct {
 	ReservedPrefix netip.Prefix
 	// PrivatePrefix is where hosts' private (VPC) addresses come from: one
 	// /24 of it per VPC (HostSpec.VPC). It must not overlap Subnet or
-	// ReservedPrefix. Default 10.216.0.0/16.
+	// ReservedPrefix. Default 10.214.0.0/16.
 	PrivatePrefix netip.Prefix
 	// DockerdPath is the dockerd binary. Default: dockerd from PATH, then
 	// /usr/sbin and /usr/bin.

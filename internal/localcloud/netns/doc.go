@@ -92,7 +92,7 @@
 // A host whose HostSpec.VPC names a private network (netnsbackend uses
 // "<api>/<region>": one VPC per vendor API and region) has a second
 // address on eth0, its private address, from the VPC's /24 of
-// Config.PrivatePrefix (default 10.216.0.0/16; the state keeps which /24
+// Config.PrivatePrefix (default 10.214.0.0/16; the state keeps which /24
 // each VPC has). Hosts of the same VPC share that on-link prefix and reach
 // each other's private addresses directly across the bridge; the machine
 // routes the whole private prefix "unreachable", so a host of another VPC
