@@ -139,8 +139,7 @@
 // enforced: outbound rules are stored and shown, not enforced (a host
 // sends anywhere). MemoryBackend records the rules (HostFirewall).
 //
-// HostRequest carries the host id, the API creating it (which, with the
-// region, names its private network), name, the vendor's region, size and
+// HostRequest carries the host id, name, the vendor's region, size and
 // image, resources, resolved SSH public keys, tags and user data. A backend
 // may also implement PowerController (power actions on the machine; it
 // returns once the host is really off or on), FaultInjector (the host
