@@ -87,26 +87,6 @@
 // left alone), and each host ignores ICMP redirects, so a reserved IP that
 // moves is not still redirected to its former host.
 //
-// # Private networks
-//
-// A host whose HostSpec.VPC names a private network (netnsbackend uses
-// "<api>/<region>": one VPC per vendor API and region) has a second
-// address on eth0, its private address, from the VPC's /24 of
-// Config.PrivatePrefix (default 10.214.0.0/16; the state keeps which /24
-// each VPC has). Hosts of the same VPC share that on-link prefix and reach
-// each other's private addresses directly across the bridge; the machine
-// routes the whole private prefix "unreachable", so a host of another VPC
-// (whose default route leads to the machine) does not get there. As that
-// alone would not stop a host that routes the prefix on its link itself,
-// each host's raw table holds, first in PREROUTING, a DROP (comment
-// "localcloud-vpc") of what arrives on eth0 for its private address from
-// outside its VPC's prefix: raw comes before the firewall's mangle chain,
-// conntrack and Docker's DNAT, so it holds whatever the host's firewall
-// admits. Across VPCs (vendors, regions) only public addresses route,
-// exactly as between clouds. Partitions drop the private address too.
-// The address and rule are put back wherever the host's network is set
-// up (Provision, Restore, PowerOn).
-//
 // Two rules tagged with the iptables comment "localcloud" go first in the
 // FORWARD chain: ACCEPT from the bridge to the bridge (traffic between hosts
 // crosses FORWARD even when bridged, because br_netfilter is loaded, and
