@@ -27,7 +27,6 @@ const (
 var (
 	DefaultSubnet         = netip.MustParsePrefix("10.213.0.0/24")
 	DefaultReservedPrefix = netip.MustParsePrefix("10.213.128.0/25")
-	DefaultPrivatePrefix  = netip.MustParsePrefix("10.214.0.0/16")
 )
 
 // ruleComment tags the iptables rules this package adds.
@@ -61,10 +60,6 @@ type Config struct {
 	// ReservedPrefix is where reserved (floating) IPs come from; it must
 	// not overlap Subnet. Default 10.213.128.0/25.
 	ReservedPrefix netip.Prefix
-	// PrivatePrefix is where hosts' private (VPC) addresses come from: one
-	// /24 of it per VPC (HostSpec.VPC). It must not overlap Subnet or
-	// ReservedPrefix. Default 10.214.0.0/16.
-	PrivatePrefix netip.Prefix
 	// DockerdPath is the dockerd binary. Default: dockerd from PATH, then
 	// /usr/sbin and /usr/bin.
 	DockerdPath string
@@ -107,10 +102,6 @@ func (c Config) withDefaults() Config {
 	if !c.ReservedPrefix.IsValid() {
 		c.ReservedPrefix = DefaultReservedPrefix
 	}
-	if !c.PrivatePrefix.IsValid() {
-		c.PrivatePrefix = DefaultPrivatePrefix
-	}
-	c.PrivatePrefix = c.PrivatePrefix.Masked()
 	c.Subnet = c.Subnet.Masked()
 	c.ReservedPrefix = c.ReservedPrefix.Masked()
 	if c.StartTimeout <= 0 {
@@ -143,12 +134,6 @@ func (c Config) validate() error {
 	}
 	if !c.ReservedPrefix.Addr().Is4() || c.ReservedPrefix.Bits() < 8 {
 		return fmt.Errorf("localcloud real hosts: reserved IP prefix %s must be an IPv4 prefix of /8 or longer", c.ReservedPrefix)
-	}
-	if !c.PrivatePrefix.Addr().Is4() || c.PrivatePrefix.Bits() > vpcBits || c.PrivatePrefix.Bits() < 8 {
-		return fmt.Errorf("localcloud real hosts: private prefix %s must be an IPv4 prefix from /8 to /%d", c.PrivatePrefix, vpcBits)
-	}
-	if c.PrivatePrefix.Overlaps(c.Subnet) || c.PrivatePrefix.Overlaps(c.ReservedPrefix) {
-		return fmt.Errorf("localcloud real hosts: private prefix %s overlaps the hosts' subnet %s or the reserved IP prefix %s", c.PrivatePrefix, c.Subnet, c.ReservedPrefix)
 	}
 	if c.Subnet.Overlaps(c.ReservedPrefix) {
 		return fmt.Errorf("localcloud real hosts: reserved IP prefix %s overlaps the hosts' subnet %s", c.ReservedPrefix, c.Subnet)
@@ -252,11 +237,6 @@ type HostSpec struct {
 	// balancer's HAProxy). Files are written; Destroy and Down kill every
 	// process in it, as for any host.
 	Appliance bool
-	// VPC names the private network the host is in (localcloud's
-	// "<api>/<region>"): the host gets a second address on eth0, from
-	// the VPC's /24 of Config.PrivatePrefix, which only hosts of the same
-	// VPC reach. Empty: no private address.
-	VPC string
 }
 
 func (s *HostSpec) normalize() error {

@@ -148,9 +148,6 @@ func (m *Manager) ensureNetworkLocked(ctx context.Context) error {
 	if err := run(ctx, m.tools.ip, "route", "replace", "unreachable", m.cfg.ReservedPrefix.String()); err != nil {
 		return fmt.Errorf("routing reserved IPs: %w", err)
 	}
-	if err := run(ctx, m.tools.ip, "route", "replace", "unreachable", m.cfg.PrivatePrefix.String()); err != nil {
-		return fmt.Errorf("routing private addresses: %w", err)
-	}
 	if err := m.ensureForwardRules(ctx); err != nil {
 		return err
 	}
@@ -185,16 +182,16 @@ func (m *Manager) checkRoutes(ctx context.Context) error {
 			}
 			p = netip.PrefixFrom(a, 32)
 		}
-		if r.Type == "unreachable" && (p == m.cfg.ReservedPrefix || p == m.cfg.PrivatePrefix) {
+		if r.Type == "unreachable" && p == m.cfg.ReservedPrefix {
 			continue
 		}
 		if r.Type == "local" || r.Type == "broadcast" {
-			if m.cfg.Subnet.Contains(p.Addr()) || m.cfg.ReservedPrefix.Contains(p.Addr()) || m.cfg.PrivatePrefix.Contains(p.Addr()) {
+			if m.cfg.Subnet.Contains(p.Addr()) || m.cfg.ReservedPrefix.Contains(p.Addr()) {
 				return fmt.Errorf("address %s of %s is already on this machine (dev %s): choose another localcloud subnet", p.Addr(), m.cfg.Subnet, r.Dev)
 			}
 			continue
 		}
-		for _, ours := range []netip.Prefix{m.cfg.Subnet, m.cfg.ReservedPrefix, m.cfg.PrivatePrefix} {
+		for _, ours := range []netip.Prefix{m.cfg.Subnet, m.cfg.ReservedPrefix} {
 			if p.Overlaps(ours) {
 				return fmt.Errorf("localcloud range %s overlaps route %s dev %s on this machine: configure another range", ours, p, r.Dev)
 			}
@@ -405,9 +402,6 @@ func (m *Manager) setupHostNetLocked(ctx context.Context, hs *hostState) error {
 			return fmt.Errorf("configuring host network: %w", err)
 		}
 	}
-	if err := m.setupPrivateNet(ctx, hs); err != nil {
-		return fmt.Errorf("configuring host network: %w", err)
-	}
 	// Addresses are reused: a new host may get one a host destroyed a
 	// moment ago had, and the other hosts' neighbour caches still map it
 	// to the old MAC, so their packets go nowhere until the entry fails
@@ -543,12 +537,10 @@ func (m *Manager) teardownNetworkLocked(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	for _, p := range []netip.Prefix{m.cfg.ReservedPrefix, m.cfg.PrivatePrefix} {
-		out, _ := output(ctx, m.tools.ip, "-4", "route", "show", "exact", p.String(), "type", "unreachable")
-		if len(bytes.TrimSpace(out)) > 0 {
-			if err := run(ctx, m.tools.ip, "route", "del", "unreachable", p.String()); err != nil {
-				errs = append(errs, fmt.Errorf("deleting route of %s: %w", p, err))
-			}
+	out, _ := output(ctx, m.tools.ip, "-4", "route", "show", "exact", m.cfg.ReservedPrefix.String(), "type", "unreachable")
+	if len(bytes.TrimSpace(out)) > 0 {
+		if err := run(ctx, m.tools.ip, "route", "del", "unreachable", m.cfg.ReservedPrefix.String()); err != nil {
+			errs = append(errs, fmt.Errorf("deleting reserved IP route: %w", err))
 		}
 	}
 	// Host routes of reserved IPs go with the bridge's link.
