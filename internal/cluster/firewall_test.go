@@ -216,11 +216,7 @@ func TestMigrateManagersWithFirewall(t *testing.T) {
 	name := FirewallName(c.UID())
 	events := h.rec.all()
 	for _, m := range aws.names() {
-		joined := slices.Index(events, "join manager "+m)
-		admitted := slices.Index(events, "digitalocean: firewall "+name)
-		if joined < 0 || admitted < 0 || admitted > joined {
-			t.Errorf("%s joined (event %d) before the old managers' firewall admitted it (event %d): %q", m, joined, admitted, events)
-		}
+		checkAdmittedBeforeJoin(t, events, "digitalocean: firewall "+name, "join manager "+m)
 	}
 	if _, ok := h.drv.firewall(name); ok {
 		t.Error("the firewall stayed where no manager is left")
@@ -257,7 +253,6 @@ func TestFirewallAdmitsPublicJoins(t *testing.T) {
 	name := FirewallName(c.UID())
 	fw, _ := h.drv.firewall(name)
 	events := h.rec.all()
-	admitted := slices.Index(events, "digitalocean: firewall "+name)
 	for _, host := range []string{"web-1", "web-2"} {
 		hh := do.hostByName(host)
 		if hh.PublicIPv4 == "" {
@@ -266,9 +261,16 @@ func TestFirewallAdmitsPublicJoins(t *testing.T) {
 		if first := ruleLines(fw.Inbound)[0]; !strings.Contains(first, ","+hh.PublicIPv4+"/32") {
 			t.Errorf("the firewall does not admit %s's public address %s: %q", host, hh.PublicIPv4, first)
 		}
-		joined := slices.Index(events, "join worker "+host)
-		if joined < 0 || admitted < 0 || admitted > joined {
-			t.Errorf("%s joined (event %d) before the firewall admitted it (event %d): %q", host, joined, admitted, events)
-		}
+		checkAdmittedBeforeJoin(t, events, "digitalocean: firewall "+name, "join worker "+host)
+	}
+}
+
+// checkAdmittedBeforeJoin checks that the firewall event came before the
+// join event in the recorded events.
+func checkAdmittedBeforeJoin(t *testing.T, events []string, firewall, join string) {
+	t.Helper()
+	joined, admitted := slices.Index(events, join), slices.Index(events, firewall)
+	if joined < 0 || admitted < 0 || admitted > joined {
+		t.Errorf("%q (event %d) came before the firewall admitted the host (%q, event %d): %q", join, joined, firewall, admitted, events)
 	}
 }
