@@ -120,10 +120,19 @@ func saveMovingFrom(ctx context.Context, p privateStore, places []formerPlace, v
 
 // migrationPlanDiagnostics checks a planned change of a group's vendor:
 // refused when the cluster advertises private addresses (a node on one
-// vendor cannot reach another's private network), and warned about what
-// cannot follow.
-func migrationPlanDiagnostics(what string, from, to string, advertise string, at path.Path, diags *diag.Diagnostics) {
+// vendor cannot reach another's private network) or, to or from AWS,
+// keeps no firewall (noFirewall: AWS hosts then admit Swarm's ports from
+// their own security group only), and warned about what cannot follow.
+func migrationPlanDiagnostics(what string, from, to string, advertise string, noFirewall bool, at path.Path, diags *diag.Diagnostics) {
 	if from == "" || from == to {
+		return
+	}
+	if noFirewall && (from == string(cloud.AWS) || to == string(cloud.AWS)) {
+		diags.AddAttributeError(at, "Migration needs the cluster's firewall",
+			fmt.Sprintf("%s would move from %s to %s, but the cluster's firewall is off. Without it, hosts on AWS admit Swarm's ports (2377/tcp, "+
+				"7946/tcp+udp, 4789/udp) only from their own security group, which the hosts on the other vendor are not in: the new hosts could "+
+				"not join. First set firewall { enabled = true } on the cluster and apply (its rules admit the other vendor's hosts by address), "+
+				"then change cloud.", what, from, to))
 		return
 	}
 	if advertise == string(cluster.AddressPrivate) {

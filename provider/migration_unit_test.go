@@ -80,19 +80,24 @@ func TestSaveMovingFrom(t *testing.T) {
 func TestMigrationPlanDiagnostics(t *testing.T) {
 	at := path.Root("managers").AtName("cloud")
 	var diags diag.Diagnostics
-	migrationPlanDiagnostics("The managers", "digitalocean", "aws", "private", at, &diags)
+	migrationPlanDiagnostics("The managers", "digitalocean", "aws", "private", false, at, &diags)
 	if !diags.HasError() || !strings.Contains(diags.Errors()[0].Detail(), `advertise_address = "public"`) {
 		t.Errorf("private addresses: %v", diags)
 	}
 	diags = nil
-	migrationPlanDiagnostics("The managers", "digitalocean", "aws", "public", at, &diags)
+	migrationPlanDiagnostics("The managers", "digitalocean", "aws", "public", false, at, &diags)
 	if diags.HasError() || diags.WarningsCount() != 1 || !strings.Contains(diags.Warnings()[0].Detail(), "Floating IPs of digitalocean") {
 		t.Errorf("public addresses: %v", diags)
 	}
 	diags = nil
-	migrationPlanDiagnostics("The managers", "aws", "aws", "private", at, &diags)
+	migrationPlanDiagnostics("The managers", "aws", "aws", "private", true, at, &diags)
 	if len(diags) != 0 {
 		t.Errorf("no migration: %v", diags)
+	}
+	diags = nil
+	migrationPlanDiagnostics("Node group web", "digitalocean", "aws", "", true, path.Root("cloud"), &diags)
+	if !diags.HasError() || !strings.Contains(diags.Errors()[0].Detail(), "firewall { enabled = true }") {
+		t.Errorf("firewall off: %v", diags)
 	}
 }
 

@@ -154,7 +154,14 @@ func (r *nodeGroupResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 			prior = &priorResolution{image: state.Image, resolved: resolved{region: state.VendorRegion.ValueString(), size: state.VendorSize.ValueString(), image: state.VendorImage.ValueString()}}
 		} else {
 			// A migration: nothing of the old vendor's resolution applies.
-			migrationPlanDiagnostics("Node group "+plan.Name.ValueString(), state.Cloud.ValueString(), plan.Cloud.ValueString(), "", path.Root("cloud"), &resp.Diagnostics)
+			noFirewall := false
+			if !plan.ClusterCredentials.IsUnknown() {
+				if _, cc, err := decodeClusterCredentials(plan.ClusterCredentials.ValueString()); err == nil {
+					p := cc.Firewall.policy()
+					noFirewall = p == nil || p.Off
+				}
+			}
+			migrationPlanDiagnostics("Node group "+plan.Name.ValueString(), state.Cloud.ValueString(), plan.Cloud.ValueString(), "", noFirewall, path.Root("cloud"), &resp.Diagnostics)
 		}
 	}
 	g := plan.group()

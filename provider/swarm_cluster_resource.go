@@ -209,7 +209,12 @@ func (r *swarmClusterResource) ModifyPlan(ctx context.Context, req resource.Modi
 			if state.AdvertiseAddress.ValueString() == string(cluster.AddressPrivate) {
 				adv = string(cluster.AddressPrivate)
 			}
-			migrationPlanDiagnostics("The managers", state.Managers.Cloud.ValueString(), plan.Managers.Cloud.ValueString(), adv, at.AtName("cloud"), &resp.Diagnostics)
+			noFirewall := false
+			if !plan.Firewall.IsUnknown() {
+				p := firewallPolicy(ctx, plan.Firewall, &resp.Diagnostics)
+				noFirewall = p == nil || p.Off
+			}
+			migrationPlanDiagnostics("The managers", state.Managers.Cloud.ValueString(), plan.Managers.Cloud.ValueString(), adv, noFirewall, at.AtName("cloud"), &resp.Diagnostics)
 			if resp.Diagnostics.HasError() {
 				return
 			}

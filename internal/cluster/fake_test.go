@@ -929,6 +929,8 @@ func clusterSpec(n int) ClusterSpec {
 		Name:     "prod",
 		Managers: HostsSpec{Count: n, Region: "fra1", Size: "s-2vcpu-4gb", Image: "debian-12-x64", SSHKeys: []string{"42"}, Labels: map[string]string{"role": "control"}},
 		Settings: Settings{DefaultAddrPool: []string{"10.240.0.0/16"}, SubnetSize: 24, TaskHistoryLimit: 3},
+		// As the provider always gives: a cluster spanning vendors needs it.
+		Firewall: &FirewallPolicy{},
 	}
 }
 
@@ -936,6 +938,7 @@ func groupSpec(n int) GroupSpec {
 	return GroupSpec{
 		Name:      "web",
 		HostsSpec: HostsSpec{Count: n, Region: "fra1", Size: "s-1vcpu-2gb", Image: "debian-12-x64", Labels: map[string]string{"tier": "web"}},
+		Firewall:  &FirewallPolicy{},
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
 	"github.com/haddockhq/terraform-provider-haddock/internal/swarm"
@@ -248,6 +249,43 @@ func deleteFirewallIfEmpty(ctx context.Context, d cloud.Driver, clusterUID, regi
 		return false, fmt.Errorf("deleting the cluster's firewall on %s: %w", d.Cloud(), err)
 	}
 	return true, nil
+}
+
+// admitsMembersOnly reports whether d's hosts admit Swarm's ports only
+// from their own vendor network when the cluster keeps no firewall: an
+// AWS host's security group (haddock-hosts) admits them from its members,
+// by their private addresses, so a host on another vendor is dropped.
+// DigitalOcean's droplets admit everything without a cloud firewall.
+func admitsMembersOnly(d cloud.Driver) bool { return d.Cloud() == cloud.AWS }
+
+// checkVendorsReach refuses, before anything changes, a run whose hosts
+// span vendors while the cluster keeps no firewall (off, or a state from
+// before firewalls) and one of the vendors admits its members only: the
+// hosts could not reach each other, and a join would time out halfway
+// through a migration. The cluster's firewall admits the other vendor's
+// hosts by address.
+func (r *groupRun) checkVendorsReach(p *FirewallPolicy, region string) error {
+	if p != nil && !p.Off {
+		return nil
+	}
+	var clouds []string
+	closed := ""
+	for _, fp := range r.firewallPlaces(region) {
+		c := string(fp.driver.Cloud())
+		if !slices.Contains(clouds, c) {
+			clouds = append(clouds, c)
+		}
+		if admitsMembersOnly(fp.driver) {
+			closed = c
+		}
+	}
+	if len(clouds) < 2 || closed == "" {
+		return nil
+	}
+	return fmt.Errorf("the cluster's hosts span %s, but the cluster keeps no firewall, and hosts on %s then admit Swarm's ports "+
+		"(2377/tcp, 7946/tcp+udp, 4789/udp) only from their own security group, which hosts on another vendor are not in: they could not join. "+
+		"Nothing was changed. Turn the cluster's firewall on (firewall { enabled = true } on the cluster) and apply, then run this change again: "+
+		"its rules admit the other vendor's hosts by address", strings.Join(clouds, " and "), closed)
 }
 
 // keepFirewall records the run's firewall policy and keeps the firewall

@@ -173,6 +173,9 @@ func (r *groupRun) apply(ctx context.Context, d desired) error {
 	if r.adv == "" {
 		r.adv = r.advertise()
 	}
+	if err := r.checkVendorsReach(d.firewall, d.Region); err != nil {
+		return err
+	}
 	// The firewall first: hosts created next are filtered from their boot.
 	if err := r.keepFirewall(ctx, d); err != nil {
 		return err

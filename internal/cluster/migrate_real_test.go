@@ -31,7 +31,14 @@ func BenchmarkRealMigration(b *testing.B) {
 	o.APIAddrs = map[string]string{lcaws.Name: "127.0.0.1:0"}
 	managers := rollManagers
 	managers.Settings.Advertise = AddressPublic
-	e := startRollWith(b, o, managers, rollWorkers)
+	// The cluster's firewall, as the provider keeps it: without it the AWS
+	// hosts' security group admits Swarm's ports from its members only,
+	// and the engine refuses to span vendors.
+	fw := &FirewallPolicy{DockerAPI: cloud.Anywhere()}
+	managers.Firewall = fw
+	workers := rollWorkers
+	workers.Firewall = fw
+	e := startRollWith(b, o, managers, workers)
 	ctx := b.Context()
 	awsDrv, err := aws.New(ctx, aws.Config{Region: "eu-central-1", AccessKey: lcaws.DevAccessKey, SecretKey: lcaws.DevSecretKey,
 		Endpoints: aws.Endpoints{EC2: e.lc.Running.APIURLs[lcaws.Name]}})
@@ -76,9 +83,9 @@ func BenchmarkRealMigration(b *testing.B) {
 			b.Fatal(err)
 		}
 		g.MovingFrom(e.drv)
-		workers := rollWorkers
-		workers.HostsSpec = onAWS(workers.HostsSpec)
-		if _, err := g.Apply(ctx, workers); err != nil {
+		moving := workers
+		moving.HostsSpec = onAWS(moving.HostsSpec)
+		if _, err := g.Apply(ctx, moving); err != nil {
 			load.Stop()
 			b.Fatalf("moving the workers: %v", err)
 		}

@@ -300,3 +300,57 @@ func TestRollAdvertiseAddress(t *testing.T) {
 		t.Errorf("converged, but the next applies did %q", ev)
 	}
 }
+
+// TestCrossVendorNeedsFirewall: without the cluster's firewall, AWS hosts
+// admit Swarm's ports from their own security group only, so hosts on
+// another vendor could not join them. A run spanning vendors is refused
+// before anything changes; one vendor alone is not.
+func TestCrossVendorNeedsFirewall(t *testing.T) {
+	for name, fw := range map[string]*FirewallPolicy{"off": {Off: true}, "before firewalls": nil} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			c := h.createPublic(1)
+			aws := h.otherDriver()
+			g, err := c.NodeGroup(aws, "web")
+			if err != nil {
+				t.Fatal(err)
+			}
+			spec := groupSpec(2)
+			spec.HostsSpec, spec.Firewall = awsSpec(spec.HostsSpec), fw
+			_, err = g.Apply(t.Context(), spec)
+			if err == nil || !strings.Contains(err.Error(), "span aws and digitalocean") || !strings.Contains(err.Error(), "firewall { enabled = true }") {
+				t.Fatalf("node group on AWS, managers on DigitalOcean: %v", err)
+			}
+			if n := aws.count("CreateHosts"); n != 0 {
+				t.Errorf("%d creates on AWS after the refusal", n)
+			}
+
+			// The managers moving to AWS: refused alike.
+			spec2 := clusterSpec(1)
+			spec2.Settings.Advertise, spec2.Firewall = AddressPublic, fw
+			spec2.Managers = awsSpec(spec2.Managers)
+			moved, err := Open(aws, c.State(), h.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			moved.MovingFrom(h.drv)
+			if _, err := moved.Apply(t.Context(), spec2); err == nil || !strings.Contains(err.Error(), "keeps no firewall") {
+				t.Fatalf("managers moving to AWS: %v", err)
+			}
+			if n := aws.count("CreateHosts"); n != 0 {
+				t.Errorf("%d creates on AWS after the refusal", n)
+			}
+
+			// One vendor: the firewall is the owner's choice.
+			g2 := groupSpec(1)
+			g2.Firewall = fw
+			dg, err := c.NodeGroup(h.drv, "web")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := dg.Apply(t.Context(), g2); err != nil {
+				t.Fatalf("node group on DigitalOcean without a firewall: %v", err)
+			}
+		})
+	}
+}

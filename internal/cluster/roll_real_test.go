@@ -83,6 +83,11 @@ func startRollWith(tb testing.TB, o localcloudtest.Options, managers ClusterSpec
 		tb.Fatalf("creating the workers: %v", err)
 	}
 	e.deploy(tb)
+	// As the stack resource does after a deploy: the cluster's firewall,
+	// if it keeps one, opens what the stack publishes.
+	if err := e.c.SyncFirewall(ctx, managers.Firewall); err != nil {
+		tb.Fatalf("opening the stack's ports: %v", err)
+	}
 	v, err := e.c.Observe(ctx)
 	if err != nil {
 		tb.Fatal(err)

@@ -99,7 +99,11 @@ type HostRequestChecker interface {
 // HostRequest is one host to provision. Region, Size and Image are as the
 // host's API spells them, already validated against its catalog.
 type HostRequest struct {
-	ID       int
+	ID int
+	// API is the name of the API creating the host (Host.API): with
+	// Region, the host's private network (a backend gives hosts of the
+	// same API and region private addresses that reach each other).
+	API      string
 	Name     string
 	Region   string
 	Size     string

@@ -139,7 +139,8 @@
 // enforced: outbound rules are stored and shown, not enforced (a host
 // sends anywhere). MemoryBackend records the rules (HostFirewall).
 //
-// HostRequest carries the host id, name, the vendor's region, size and
+// HostRequest carries the host id, the API creating it (which, with the
+// region, names its private network), name, the vendor's region, size and
 // image, resources, resolved SSH public keys, tags and user data. A backend
 // may also implement PowerController (power actions on the machine; it
 // returns once the host is really off or on), FaultInjector (the host
@@ -253,10 +254,16 @@
 // action errors and the droplet disappears, and so it does when dockerd does
 // not start; the host is removed either way.
 //
-// Addresses: a host has one interface, on the backend's bridge. Its address
-// is the droplet's public IPv4 (networks.v4 type public, the bridge as
-// gateway), and the droplet's private IPv4 is the same address: hosts reach
-// each other on it as droplets do on their VPC. There is no IPv6. Reserved
+// Addresses: a host has one interface, on the backend's bridge, with two
+// addresses. The first is the droplet's public IPv4 (networks.v4 type
+// public, EC2's PublicIpAddress; the bridge as gateway); the second, its
+// private IPv4 (type private, PrivateIpAddress), is in the VPC of the API
+// that created it and its region (HostRequest.API and Region): only hosts
+// of the same vendor and region reach it, whatever their firewalls admit,
+// and across vendors or regions only public addresses route, as between
+// clouds (see netns's "Private networks"). Load balancers and databases
+// are in no VPC: they reach targets, and see clients, at their public
+// addresses. There is no IPv6. Reserved
 // IPs come from the backend's reserved prefix; assigning one puts it on the
 // host and routes it there from the machine, so a connection from the
 // machine to the reserved IP reaches the host that holds it now, and

@@ -159,7 +159,7 @@ func (s *Server) CheckHostRequest(req HostRequest) error {
 // addresses, or is removed when it failed, and h's API hears of it
 // (API.HostProvisioned). Call without the lock.
 func (s *Server) Provision(h *Host, req HostRequest) {
-	req.ID = h.ID
+	req.ID, req.API = h.ID, h.API
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

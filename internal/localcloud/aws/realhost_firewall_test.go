@@ -59,7 +59,9 @@ func TestRealSecurityGroups(t *testing.T) {
 	}
 	members, others := group("members"), group("others")
 	names := map[string]string{"sg-a": members, "sg-b": members, "sg-c": others}
-	ids, hosts, addrs := map[string]string{}, map[string]int{}, map[string]string{}
+	// addrs are public: the machine reaches only those. privs are the
+	// VPC's, reached from the other instances only.
+	ids, hosts, addrs, privs := map[string]string{}, map[string]int{}, map[string]string{}, map[string]string{}
 	for _, name := range []string{"sg-a", "sg-b", "sg-c"} {
 		out := must(c.RunInstances(ctx, &ec2.RunInstancesInput{
 			ImageId: imgs.Images[0].ImageId, InstanceType: types.InstanceTypeT3Small, MinCount: awssdk.Int32(1), MaxCount: awssdk.Int32(1),
@@ -70,7 +72,10 @@ func TestRealSecurityGroups(t *testing.T) {
 	}
 	for name, id := range ids {
 		inst := waitState(ctx, t, c, id, types.InstanceStateNameRunning)
-		addrs[name] = awssdk.ToString(inst.PrivateIpAddress)
+		addrs[name], privs[name] = awssdk.ToString(inst.PublicIpAddress), awssdk.ToString(inst.PrivateIpAddress)
+		if addrs[name] == "" || privs[name] == "" || addrs[name] == privs[name] {
+			t.Fatalf("%s: public address %q, private %q: want two distinct addresses", name, addrs[name], privs[name])
+		}
 		h, ok := api.HostOfInstance(id)
 		if !ok {
 			t.Fatalf("%s has no host", name)
@@ -106,12 +111,17 @@ func TestRealSecurityGroups(t *testing.T) {
 			}
 		}()
 	}
+	var expectAt func(when, from, ip string, port int, admitted bool)
 	// expect connects from a host (or the machine) to sg-a's port and
 	// checks it is admitted (the greeting comes back) or dropped (the
 	// connection times out: a security group drops, it does not refuse).
 	expect := func(when, from string, port int, admitted bool) {
 		t.Helper()
-		addr := net.JoinHostPort(addrs["sg-a"], strconv.Itoa(port))
+		expectAt(when, from, addrs["sg-a"], port, admitted)
+	}
+	expectAt = func(when, from, ip string, port int, admitted bool) {
+		t.Helper()
+		addr := net.JoinHostPort(ip, strconv.Itoa(port))
 		var got string
 		err := inHost(from, func() error {
 			conn, err := net.DialTimeout("tcp", addr, time.Second)
@@ -165,16 +175,20 @@ func TestRealSecurityGroups(t *testing.T) {
 		expect("open from anywhere", from, sgMembersPort, false)
 	}
 
-	// Self-referencing: the group's members only.
+	// Self-referencing: the group's members only, at the private address
+	// (they send from theirs); as in AWS, a member reaching the public
+	// address sends from its public one, which the reference does not
+	// admit.
 	self := tcpPerm(sgMembersPort, "", members)
 	authorize(members, self)
-	expect("members", "sg-b", sgMembersPort, true)
-	expect("members", "sg-c", sgMembersPort, false)
+	expectAt("members", "sg-b", privs["sg-a"], sgMembersPort, true)
+	expectAt("members", "sg-c", privs["sg-a"], sgMembersPort, false)
+	expect("members, public address", "sg-b", sgMembersPort, false)
 	expect("members", "machine", sgMembersPort, false)
 
 	// sg-c joins the group: admitted as a member.
 	must(c.ModifyInstanceAttribute(ctx, &ec2.ModifyInstanceAttributeInput{InstanceId: awssdk.String(ids["sg-c"]), Groups: []string{others, members}}))
-	expect("sg-c a member", "sg-c", sgMembersPort, true)
+	expectAt("sg-c a member", "sg-c", privs["sg-a"], sgMembersPort, true)
 	expect("sg-c a member", "machine", sgMembersPort, false)
 
 	// Revoked, closed again.
@@ -184,6 +198,7 @@ func TestRealSecurityGroups(t *testing.T) {
 		expect("revoked", from, sgMembersPort, false)
 		expect("revoked", from, sgOpenPort, false)
 	}
+	expectAt("revoked", "sg-b", privs["sg-a"], sgMembersPort, false)
 
 	must(c.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{ids["sg-a"], ids["sg-b"], ids["sg-c"]}}))
 	for _, id := range ids {

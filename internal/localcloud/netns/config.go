@@ -27,6 +27,7 @@ const (
 var (
 	DefaultSubnet         = netip.MustParsePrefix("10.213.0.0/24")
 	DefaultReservedPrefix = netip.MustParsePrefix("10.213.128.0/25")
+	DefaultPrivatePrefix  = netip.MustParsePrefix("10.216.0.0/16")
 )
 
 // ruleComment tags the iptables rules this package adds.
@@ -60,6 +61,11 @@ type Config struct {
 	// ReservedPrefix is where reserved (floating) IPs come from; it must
 	// not overlap Subnet. Default 10.213.128.0/25.
 	ReservedPrefix netip.Prefix
+	// PrivatePrefix is where hosts' private (VPC) addresses come from: one
+	// prefix as long as Subnet per VPC (HostSpec.VPC), where a host's
+	// private address has its public address's offset in Subnet. It must
+	// not overlap Subnet or ReservedPrefix. Default 10.216.0.0/16.
+	PrivatePrefix netip.Prefix
 	// DockerdPath is the dockerd binary. Default: dockerd from PATH, then
 	// /usr/sbin and /usr/bin.
 	DockerdPath string
@@ -102,6 +108,10 @@ func (c Config) withDefaults() Config {
 	if !c.ReservedPrefix.IsValid() {
 		c.ReservedPrefix = DefaultReservedPrefix
 	}
+	if !c.PrivatePrefix.IsValid() {
+		c.PrivatePrefix = DefaultPrivatePrefix
+	}
+	c.PrivatePrefix = c.PrivatePrefix.Masked()
 	c.Subnet = c.Subnet.Masked()
 	c.ReservedPrefix = c.ReservedPrefix.Masked()
 	if c.StartTimeout <= 0 {
@@ -134,6 +144,12 @@ func (c Config) validate() error {
 	}
 	if !c.ReservedPrefix.Addr().Is4() || c.ReservedPrefix.Bits() < 8 {
 		return fmt.Errorf("localcloud real hosts: reserved IP prefix %s must be an IPv4 prefix of /8 or longer", c.ReservedPrefix)
+	}
+	if !c.PrivatePrefix.Addr().Is4() || c.PrivatePrefix.Bits() > c.Subnet.Bits() || c.PrivatePrefix.Bits() < 8 {
+		return fmt.Errorf("localcloud real hosts: private prefix %s must be an IPv4 prefix from /8 to the hosts' subnet's length (/%d): each VPC takes a prefix as long as the subnet", c.PrivatePrefix, c.Subnet.Bits())
+	}
+	if c.PrivatePrefix.Overlaps(c.Subnet) || c.PrivatePrefix.Overlaps(c.ReservedPrefix) {
+		return fmt.Errorf("localcloud real hosts: private prefix %s overlaps the hosts' subnet %s or the reserved IP prefix %s", c.PrivatePrefix, c.Subnet, c.ReservedPrefix)
 	}
 	if c.Subnet.Overlaps(c.ReservedPrefix) {
 		return fmt.Errorf("localcloud real hosts: reserved IP prefix %s overlaps the hosts' subnet %s", c.ReservedPrefix, c.Subnet)
@@ -237,6 +253,11 @@ type HostSpec struct {
 	// balancer's HAProxy). Files are written; Destroy and Down kill every
 	// process in it, as for any host.
 	Appliance bool
+	// VPC names the private network the host is in (localcloud's
+	// "<api>/<region>"): the host gets a second address on eth0, from
+	// the VPC's /24 of Config.PrivatePrefix, which only hosts of the same
+	// VPC reach. Empty: no private address.
+	VPC string
 }
 
 func (s *HostSpec) normalize() error {

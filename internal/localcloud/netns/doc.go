@@ -87,6 +87,30 @@
 // left alone), and each host ignores ICMP redirects, so a reserved IP that
 // moves is not still redirected to its former host.
 //
+// # Private networks
+//
+// A host whose HostSpec.VPC names a private network (netnsbackend uses
+// "<api>/<region>": one VPC per vendor API and region) has a second
+// address on eth0, its private address, from the VPC's share of
+// Config.PrivatePrefix (default 10.216.0.0/16; each VPC takes a prefix as
+// long as the subnet, /24 by default, and the state keeps which). The
+// private address has the public one's offset (10.213.0.7 is 10.216.N.7),
+// and eth0's MAC is made of the public address (02:6c:0a:d5:00:07), so an
+// address that localcloud hands out again keeps its MAC and the other
+// hosts' neighbour caches stay right. Hosts of the same VPC share that on-link prefix and reach
+// each other's private addresses directly across the bridge; the machine
+// routes the whole private prefix "unreachable", so a host of another VPC
+// (whose default route leads to the machine) does not get there. As that
+// alone would not stop a host that routes the prefix on its link itself,
+// each host's raw table holds, first in PREROUTING, a DROP (comment
+// "localcloud-vpc") of what arrives on eth0 for its private address from
+// outside its VPC's prefix: raw comes before the firewall's mangle chain,
+// conntrack and Docker's DNAT, so it holds whatever the host's firewall
+// admits. Across VPCs (vendors, regions) only public addresses route,
+// exactly as between clouds. Partitions drop the private address too.
+// The address and rule are put back wherever the host's network is set
+// up (Provision, Restore, PowerOn).
+//
 // Two rules tagged with the iptables comment "localcloud" go first in the
 // FORWARD chain: ACCEPT from the bridge to the bridge (traffic between hosts
 // crosses FORWARD even when bridged, because br_netfilter is loaded, and

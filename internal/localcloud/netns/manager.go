@@ -49,6 +49,9 @@ type Host struct {
 	// IPv4 is the host's address on the bridge; Gateway is the bridge's.
 	IPv4    netip.Addr
 	Gateway netip.Addr
+	// PrivateIPv4 is the host's private (VPC) address, with the VPC's
+	// prefix length; invalid when the host has none (HostSpec.VPC).
+	PrivateIPv4 netip.Prefix
 	// ReservedIPs are the reserved IPs assigned to the host, sorted.
 	ReservedIPs []netip.Addr
 	// Netns names the host's network namespace; NetnsPath is its file.
@@ -167,6 +170,14 @@ func (m *Manager) Provision(ctx context.Context, spec HostSpec) (Host, error) {
 		Created:   time.Now().UTC(),
 		Appliance: spec.Appliance,
 	}
+	if spec.VPC != "" {
+		priv, err := m.privateAddr(spec.VPC, ip)
+		if err != nil {
+			m.mu.Unlock()
+			return Host{}, fmt.Errorf("provisioning host %s: %w", spec.ID, err)
+		}
+		hs.VPC, hs.PrivateIPv4 = spec.VPC, priv
+	}
 	m.takeEarlyFirewall(hs)
 	m.st.Hosts[spec.ID] = hs
 	err = m.st.save(m.cfg.StateDir)
@@ -223,6 +234,9 @@ func (m *Manager) host(hs *hostState) Host {
 		DockerSocket: filepath.Join(m.hostDir(hs.ID), dockerSock),
 		Dir:          m.hostDir(hs.ID),
 		Created:      hs.Created,
+	}
+	if hs.PrivateIPv4.IsValid() {
+		h.PrivateIPv4 = netip.PrefixFrom(hs.PrivateIPv4, m.vpcBits())
 	}
 	m.mu.Lock()
 	h.Off, h.Partitioned, h.Appliance = hs.Off, hs.Partitioned, hs.Appliance

@@ -113,6 +113,18 @@ func bridgeMAC(name string) string {
 	return fmt.Sprintf("02:68:64:%02x:%02x:%02x", byte(s>>16), byte(s>>8), byte(s))
 }
 
+// hostMAC is the MAC of the eth0 of the host whose address is ip: one per
+// address, for good. localcloud reuses addresses, and the other hosts'
+// neighbour caches keep an address's MAC long after its host is gone;
+// with a random MAC per host they would send a reused address's packets
+// to nobody until their entries failed (a load balancer's backend roll
+// lost requests to it, arp_notify's gratuitous ARP notwithstanding). A
+// cloud's network moves an address between MACs itself.
+func hostMAC(ip netip.Addr) string {
+	a := ip.As4()
+	return fmt.Sprintf("02:6c:%02x:%02x:%02x:%02x", a[0], a[1], a[2], a[3])
+}
+
 // ensureNetwork sets up the bridge, its address and forwarding, the
 // unreachable route of the reserved prefix and the FORWARD rules. It is
 // idempotent. The caller holds m.netMu.
@@ -148,6 +160,9 @@ func (m *Manager) ensureNetworkLocked(ctx context.Context) error {
 	if err := run(ctx, m.tools.ip, "route", "replace", "unreachable", m.cfg.ReservedPrefix.String()); err != nil {
 		return fmt.Errorf("routing reserved IPs: %w", err)
 	}
+	if err := run(ctx, m.tools.ip, "route", "replace", "unreachable", m.cfg.PrivatePrefix.String()); err != nil {
+		return fmt.Errorf("routing private addresses: %w", err)
+	}
 	if err := m.ensureForwardRules(ctx); err != nil {
 		return err
 	}
@@ -182,16 +197,16 @@ func (m *Manager) checkRoutes(ctx context.Context) error {
 			}
 			p = netip.PrefixFrom(a, 32)
 		}
-		if r.Type == "unreachable" && p == m.cfg.ReservedPrefix {
+		if r.Type == "unreachable" && (p == m.cfg.ReservedPrefix || p == m.cfg.PrivatePrefix) {
 			continue
 		}
 		if r.Type == "local" || r.Type == "broadcast" {
-			if m.cfg.Subnet.Contains(p.Addr()) || m.cfg.ReservedPrefix.Contains(p.Addr()) {
+			if m.cfg.Subnet.Contains(p.Addr()) || m.cfg.ReservedPrefix.Contains(p.Addr()) || m.cfg.PrivatePrefix.Contains(p.Addr()) {
 				return fmt.Errorf("address %s of %s is already on this machine (dev %s): choose another localcloud subnet", p.Addr(), m.cfg.Subnet, r.Dev)
 			}
 			continue
 		}
-		for _, ours := range []netip.Prefix{m.cfg.Subnet, m.cfg.ReservedPrefix} {
+		for _, ours := range []netip.Prefix{m.cfg.Subnet, m.cfg.ReservedPrefix, m.cfg.PrivatePrefix} {
 			if p.Overlaps(ours) {
 				return fmt.Errorf("localcloud range %s overlaps route %s dev %s on this machine: configure another range", ours, p, r.Dev)
 			}
@@ -387,7 +402,7 @@ func (m *Manager) setupHostNetLocked(ctx context.Context, hs *hostState) error {
 	if !linkExists(hs.Veth) {
 		// Deleting either end of a veth deletes both, so the namespace has
 		// no eth0 left when the machine's end is missing.
-		if err := run(ctx, m.tools.ip, "link", "add", hs.Veth, "type", "veth", "peer", "name", "eth0", "netns", name); err != nil {
+		if err := run(ctx, m.tools.ip, "link", "add", hs.Veth, "type", "veth", "peer", "name", "eth0", "address", hostMAC(hs.IPv4), "netns", name); err != nil {
 			return fmt.Errorf("creating veth: %w", err)
 		}
 	}
@@ -401,6 +416,9 @@ func (m *Manager) setupHostNetLocked(ctx context.Context, hs *hostState) error {
 		if err := run(ctx, m.tools.ip, args...); err != nil {
 			return fmt.Errorf("configuring host network: %w", err)
 		}
+	}
+	if err := m.setupPrivateNet(ctx, hs); err != nil {
+		return fmt.Errorf("configuring host network: %w", err)
 	}
 	// Addresses are reused: a new host may get one a host destroyed a
 	// moment ago had, and the other hosts' neighbour caches still map it
@@ -537,10 +555,12 @@ func (m *Manager) teardownNetworkLocked(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	out, _ := output(ctx, m.tools.ip, "-4", "route", "show", "exact", m.cfg.ReservedPrefix.String(), "type", "unreachable")
-	if len(bytes.TrimSpace(out)) > 0 {
-		if err := run(ctx, m.tools.ip, "route", "del", "unreachable", m.cfg.ReservedPrefix.String()); err != nil {
-			errs = append(errs, fmt.Errorf("deleting reserved IP route: %w", err))
+	for _, p := range []netip.Prefix{m.cfg.ReservedPrefix, m.cfg.PrivatePrefix} {
+		out, _ := output(ctx, m.tools.ip, "-4", "route", "show", "exact", p.String(), "type", "unreachable")
+		if len(bytes.TrimSpace(out)) > 0 {
+			if err := run(ctx, m.tools.ip, "route", "del", "unreachable", p.String()); err != nil {
+				errs = append(errs, fmt.Errorf("deleting route of %s: %w", p, err))
+			}
 		}
 	}
 	// Host routes of reserved IPs go with the bridge's link.

@@ -193,6 +193,9 @@ func (m *Manager) partitionRules() [][]string {
 			continue
 		}
 		addrs = append(addrs, hs.IPv4)
+		if hs.PrivateIPv4.IsValid() {
+			addrs = append(addrs, hs.PrivateIPv4)
+		}
 		for ip, id := range m.st.Reserved {
 			if id == hs.ID {
 				addrs = append(addrs, ip)

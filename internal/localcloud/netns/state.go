@@ -32,6 +32,8 @@ type state struct {
 
 	Hosts    map[string]*hostState `json:"hosts"`
 	Reserved map[netip.Addr]string `json:"reserved"` // reserved IP -> host ID
+	// VPCs are the private networks' prefixes, by VPC name.
+	VPCs map[string]netip.Prefix `json:"vpcs,omitempty"`
 }
 
 type created struct {
@@ -65,6 +67,10 @@ type hostState struct {
 	Appliance bool `json:"appliance,omitempty"`
 	// Firewall is the host's filter (SetFirewall); nil: none.
 	Firewall *hostFirewall `json:"firewall,omitempty"`
+	// VPC and PrivateIPv4: the host's private network and its address
+	// there (HostSpec.VPC); empty for none.
+	VPC         string     `json:"vpc,omitempty"`
+	PrivateIPv4 netip.Addr `json:"private_ipv4,omitzero"`
 }
 
 func newState(c Config) *state {

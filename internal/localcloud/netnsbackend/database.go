@@ -78,6 +78,15 @@ func (b *Backend) ApplyDatabase(ctx context.Context, id string, cfg localcloud.D
 		return localcloud.DatabaseAddrs{}, errors.New("no admin user")
 	}
 	hid := dbHostID(id)
+	// Clients come from their public addresses (see publicOf).
+	pub := b.publicOf()
+	trusted := slices.Clone(cfg.Trusted)
+	for _, t := range cfg.Trusted {
+		if a, ok := pub[t.Addr()]; ok && t.IsSingleIP() {
+			trusted = append(trusted, netip.PrefixFrom(a, 32))
+		}
+	}
+	cfg.Trusted = trusted
 	h, err := b.m.Get(hid)
 	if errors.Is(err, netns.ErrNotFound) {
 		h, err = b.m.Provision(ctx, netns.HostSpec{ID: hid, Hostname: "db", Appliance: true})

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -76,6 +77,13 @@ func (b *Backend) ApplyLoadBalancer(ctx context.Context, id string, cfg localclo
 	}
 	if err != nil {
 		return netip.Addr{}, err
+	}
+	pub := b.publicOf()
+	cfg.Targets = slices.Clone(cfg.Targets)
+	for i, t := range cfg.Targets {
+		if a, ok := pub[t.Addr]; ok {
+			cfg.Targets[i].Addr = a
+		}
 	}
 	text := RenderHAProxy(cfg, h.IPv4, h.Dir)
 	path := filepath.Join(h.Dir, haproxyConfig)

@@ -24,9 +24,12 @@
 //     holding only those.
 //
 //   - The droplet's public IPv4 is the host's address on the bridge
-//     (netns.Config.Subnet), its gateway the bridge's. A host has a single
-//     interface, so its private IPv4 is the same address. There is no IPv6:
-//     a droplet created with ipv6 lists no v6 network.
+//     (netns.Config.Subnet), its gateway the bridge's. Its private IPv4 is
+//     a second address on eth0 in the VPC of its API and region
+//     (netns.HostSpec.VPC): only hosts of the same API and region reach
+//     it. Load balancers and databases, appliances in no VPC, are handed
+//     the targets' and clients' public addresses instead. There is no
+//     IPv6: a droplet created with ipv6 lists no v6 network.
 //
 //   - Reserved IPs are allocated from netns.Config.ReservedPrefix (its
 //     network and broadcast addresses excepted) and routed by the Manager:
@@ -163,6 +166,9 @@ func Spec(req localcloud.HostRequest) (netns.HostSpec, error) {
 		return netns.HostSpec{}, err
 	}
 	spec := netns.HostSpec{ID: HostID(req.ID), Hostname: hostname(doc.Hostname, req.Name)}
+	if req.Region != "" {
+		spec.VPC = netns.VPCName(req.API, req.Region)
+	}
 	// The entries apply in order: a later one for the same path replaces
 	// the file, or adds to it with append; the mode is the last entry's.
 	byPath := map[string]int{}
@@ -256,7 +262,24 @@ func (b *Backend) Provision(ctx context.Context, req localcloud.HostRequest) (lo
 
 func (b *Backend) addrs(h netns.Host) localcloud.HostAddrs {
 	p := netip.PrefixFrom(h.IPv4, b.subnet.Bits())
-	return localcloud.HostAddrs{PublicIPv4: p, PublicGateway: h.Gateway, PrivateIPv4: p}
+	priv := h.PrivateIPv4
+	if !priv.IsValid() {
+		priv = p // a host made before private networks existed
+	}
+	return localcloud.HostAddrs{PublicIPv4: p, PublicGateway: h.Gateway, PrivateIPv4: priv}
+}
+
+// publicOf maps the hosts' private addresses to their public ones. Load
+// balancers and databases are appliances on the bridge, in no VPC: they
+// reach hosts, and see them, at their public addresses.
+func (b *Backend) publicOf() map[netip.Addr]netip.Addr {
+	out := map[netip.Addr]netip.Addr{}
+	for _, h := range b.m.List() {
+		if h.PrivateIPv4.IsValid() {
+			out[h.PrivateIPv4.Addr()] = h.IPv4
+		}
+	}
+	return out
 }
 
 // Destroy implements localcloud.HostBackend.

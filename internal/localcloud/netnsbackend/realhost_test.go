@@ -141,15 +141,17 @@ func TestRealHosts(t *testing.T) {
 	}
 	t.Logf("time to active (2 droplets created together): %s, %s", took[0].Round(time.Millisecond), took[1].Round(time.Millisecond))
 
-	addrs := map[string]string{}
+	addrs, privs := map[string]string{}, map[string]string{}
 	for i, d := range drops {
 		pub, err := d.PublicIPv4()
 		if err != nil || !testReal.Subnet.Contains(netip.MustParseAddr(pub)) {
 			t.Fatalf("%s: public address %q %v, want one in %s", names[i], pub, err, testReal.Subnet)
 		}
-		if priv, _ := d.PrivateIPv4(); priv != pub {
-			t.Errorf("%s: private address %q, want the public one %s", names[i], priv, pub)
+		priv, _ := d.PrivateIPv4()
+		if a, err := netip.ParseAddr(priv); err != nil || priv == pub || !netns.DefaultPrivatePrefix.Contains(a) {
+			t.Errorf("%s: private address %q, want one of %s distinct from the public one %s", names[i], priv, netns.DefaultPrivatePrefix, pub)
 		}
+		privs[names[i]] = priv
 		addrs[names[i]] = pub
 		b, err := tm.engine(t, pub, names[i], "/_ping")
 		if err != nil || string(b) != "OK" {
@@ -269,8 +271,9 @@ func TestRealHosts(t *testing.T) {
 	}
 	for _, d := range list {
 		pub, _ := d.PublicIPv4()
-		if d.Status != "active" || (addrs[d.Name] != "" && addrs[d.Name] != pub) {
-			t.Errorf("after the restart: %s %s %s", d.Name, d.Status, pub)
+		priv, _ := d.PrivateIPv4()
+		if d.Status != "active" || (addrs[d.Name] != "" && (addrs[d.Name] != pub || privs[d.Name] != priv)) {
+			t.Errorf("after the restart: %s %s public %s private %s", d.Name, d.Status, pub, priv)
 		}
 	}
 	for _, name := range names {
