@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/filters"
@@ -41,6 +43,11 @@ type Agent struct {
 	ip     *cloud.FloatingIP
 	hosts  []cloud.Host
 	readAt time.Time
+	// notReady are the nodes that were not Ready last round (leader only).
+	// When they change, the cloud is read afresh: the cached holder may be
+	// stale (the IP moved by hand, or by an agent of a former leader), and
+	// a holder that just went down must not wait for CloudRefresh.
+	notReady string
 	// last is the last line logged, so that a state that lasts logs once.
 	last string
 }
@@ -105,19 +112,21 @@ func (a *Agent) Round(ctx context.Context) Decision {
 	}
 	obs := Observation{Self: a.self, Nodes: nodes}
 	if !Leader(a.self, nodes) {
-		a.ip, a.hosts = nil, nil // read afresh on becoming the leader
+		a.ip, a.hosts, a.notReady = nil, nil, "" // read afresh on becoming the leader
 		d := Decide(obs)
 		a.note(d, "")
 		return d
 	}
 	fresh := false
-	if a.ip == nil || a.now().Sub(a.readAt) >= time.Duration(a.cfg.CloudRefresh) {
+	notReady := notReadyNodes(nodes)
+	if a.ip == nil || notReady != a.notReady || a.now().Sub(a.readAt) >= time.Duration(a.cfg.CloudRefresh) {
 		if err := a.readCloud(ctx); err != nil {
 			a.fail("reading the cloud", err)
 			return Decision{}
 		}
 		fresh = true
 	}
+	a.notReady = notReady
 	obs.IP, obs.Hosts = a.ip, a.hosts
 	d := Decide(obs)
 	if d.Action == Move && !fresh {
@@ -153,6 +162,19 @@ func (a *Agent) Round(ctx context.Context) Decision {
 	a.note(d, a.now().Sub(t0).Round(time.Millisecond).String())
 	a.last = "" // whatever comes next is news
 	return d
+}
+
+// notReadyNodes lists the nodes that are not Ready, sorted: a change of it
+// is what makes a cached holder worth re-reading.
+func notReadyNodes(nodes []swarm.Node) string {
+	var ids []string
+	for _, n := range nodes {
+		if n.Status.State != swarm.NodeStateReady {
+			ids = append(ids, n.ID)
+		}
+	}
+	slices.Sort(ids)
+	return strings.Join(ids, ",")
 }
 
 // serving reads, for each Ready manager, whether it runs a task of every

@@ -327,3 +327,28 @@ func TestAgentRunStopsWithItsContext(t *testing.T) {
 		t.Errorf("log: %v", l)
 	}
 }
+
+// The IP was moved by hand (or by a former leader's agent) since the
+// cloud was last read, and its new holder fails: the agent re-reads the
+// cloud when a node stops being Ready, and moves the IP at once instead
+// of trusting its cached holder until cloud_refresh.
+func TestAgentRereadsWhenANodeGoesDown(t *testing.T) {
+	e := newAgentEnv("n1", []swarm.Node{node("1", leader), node("2"), node("3")}, "h2")
+	e.round(t)
+	e.c.ip.HostID = "h3" // moved out of band; the cache still says h2
+	e.d.nodes = []swarm.Node{node("1", leader), node("2"), node("3", down)}
+	d := e.round(t)
+	if d.Action != Move || d.To != "h2" || len(e.c.assigned) != 1 {
+		t.Fatalf("decided %+v, assigned %v; want a move off h3 to h2 within the round", d, e.c.assigned)
+	}
+	if e.c.gets != 2 {
+		t.Errorf("%d reads of the IP, want 2 (the first round, the node going down)", e.c.gets)
+	}
+	// Nothing changes after: the cache serves again.
+	for range 5 {
+		e.round(t)
+	}
+	if e.c.gets != 2 {
+		t.Errorf("%d reads of the IP after 5 quiet rounds, want still 2", e.c.gets)
+	}
+}

@@ -73,9 +73,12 @@
 // was failing too, the next rounds see it and move the IP again.
 //
 // Cloud calls are few: the leader re-reads the IP and the hosts every
-// Config.CloudRefresh (30 s) while nothing needs doing, and always right
-// before a move (never acting on a cached view): about 240 calls an hour,
-// well under DigitalOcean's 5,000. The node list comes from the local
+// Config.CloudRefresh (30 s) while nothing needs doing, whenever the set of
+// nodes that are not Ready changes (the IP may have been moved by hand
+// since the last read, onto the node that just went down: trusting the
+// cache would keep it there until the refresh), and always right before a
+// move (never acting on a cached view): about 240 calls an hour, well
+// under DigitalOcean's 5,000. The node list comes from the local
 // engine and costs nothing. A failed call is logged and retried on the
 // next round; a round's calls are bounded by max(10 s, 5 polls).
 //
