@@ -125,6 +125,9 @@ func TestRealLoadBalancer(t *testing.T) {
 	if _, err := c.LoadBalancers.RemoveDroplets(ctx, lb.ID, ids[0]); err != nil {
 		t.Fatal(err)
 	}
+	// A request in flight when HAProxy reloaded is finished by the old
+	// process, on the old backend: not counted.
+	time.Sleep(300 * time.Millisecond)
 	snapshot()
 	time.Sleep(2 * time.Second)
 	if s := snapshot(); s["web-0"] != 0 || s["web-1"] == 0 {
