@@ -127,7 +127,7 @@ func migrationPlanDiagnostics(what string, from, to string, advertise string, no
 	if from == "" || from == to {
 		return
 	}
-	if noFirewall && (from == string(cloud.AWS) || to == string(cloud.AWS)) {
+	if noFirewall && (cluster.AdmitsMembersOnly(cloud.Name(from)) || cluster.AdmitsMembersOnly(cloud.Name(to))) {
 		diags.AddAttributeError(at, "Migration needs the cluster's firewall",
 			fmt.Sprintf("%s would move from %s to %s, but the cluster's firewall is off. Without it, hosts on AWS admit Swarm's ports (2377/tcp, "+
 				"7946/tcp+udp, 4789/udp) only from their own security group, which the hosts on the other vendor are not in: the new hosts could "+

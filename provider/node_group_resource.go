@@ -157,8 +157,7 @@ func (r *nodeGroupResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 			noFirewall := false
 			if !plan.ClusterCredentials.IsUnknown() {
 				if _, cc, err := decodeClusterCredentials(plan.ClusterCredentials.ValueString()); err == nil {
-					p := cc.Firewall.policy()
-					noFirewall = p == nil || p.Off
+					noFirewall = !cc.Firewall.policy().Kept()
 				}
 			}
 			migrationPlanDiagnostics("Node group "+plan.Name.ValueString(), state.Cloud.ValueString(), plan.Cloud.ValueString(), "", noFirewall, path.Root("cloud"), &resp.Diagnostics)

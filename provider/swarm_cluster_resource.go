@@ -211,8 +211,7 @@ func (r *swarmClusterResource) ModifyPlan(ctx context.Context, req resource.Modi
 			}
 			noFirewall := false
 			if !plan.Firewall.IsUnknown() {
-				p := firewallPolicy(ctx, plan.Firewall, &resp.Diagnostics)
-				noFirewall = p == nil || p.Off
+				noFirewall = !firewallPolicy(ctx, plan.Firewall, &resp.Diagnostics).Kept()
 			}
 			migrationPlanDiagnostics("The managers", state.Managers.Cloud.ValueString(), plan.Managers.Cloud.ValueString(), adv, noFirewall, at.AtName("cloud"), &resp.Diagnostics)
 			if resp.Diagnostics.HasError() {

@@ -251,12 +251,17 @@ func deleteFirewallIfEmpty(ctx context.Context, d cloud.Driver, clusterUID, regi
 	return true, nil
 }
 
-// admitsMembersOnly reports whether d's hosts admit Swarm's ports only
-// from their own vendor network when the cluster keeps no firewall: an
-// AWS host's security group (haddock-hosts) admits them from its members,
-// by their private addresses, so a host on another vendor is dropped.
-// DigitalOcean's droplets admit everything without a cloud firewall.
-func admitsMembersOnly(d cloud.Driver) bool { return d.Cloud() == cloud.AWS }
+// AdmitsMembersOnly reports whether hosts on vendor c admit Swarm's ports
+// only from their own vendor network when the cluster keeps no firewall:
+// an AWS host's security group (haddock-hosts) admits them from its
+// members, by their private addresses, so a host on another vendor is
+// dropped. DigitalOcean's droplets admit everything without a cloud
+// firewall. The provider's plan checks ask the same.
+func AdmitsMembersOnly(c cloud.Name) bool { return c == cloud.AWS }
+
+// Kept reports whether p keeps the cluster's firewall: not off, and not a
+// state from before firewalls (nil).
+func (p *FirewallPolicy) Kept() bool { return p != nil && !p.Off }
 
 // checkVendorsReach refuses, before anything changes, a run whose hosts
 // span vendors while the cluster keeps no firewall (off, or a state from
@@ -265,7 +270,7 @@ func admitsMembersOnly(d cloud.Driver) bool { return d.Cloud() == cloud.AWS }
 // through a migration. The cluster's firewall admits the other vendor's
 // hosts by address.
 func (r *groupRun) checkVendorsReach(p *FirewallPolicy, region string) error {
-	if p != nil && !p.Off {
+	if p.Kept() {
 		return nil
 	}
 	var clouds []string
@@ -275,7 +280,7 @@ func (r *groupRun) checkVendorsReach(p *FirewallPolicy, region string) error {
 		if !slices.Contains(clouds, c) {
 			clouds = append(clouds, c)
 		}
-		if admitsMembersOnly(fp.driver) {
+		if AdmitsMembersOnly(fp.driver.Cloud()) {
 			closed = c
 		}
 	}

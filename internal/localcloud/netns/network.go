@@ -420,13 +420,10 @@ func (m *Manager) setupHostNetLocked(ctx context.Context, hs *hostState) error {
 	if err := m.setupPrivateNet(ctx, hs); err != nil {
 		return fmt.Errorf("configuring host network: %w", err)
 	}
-	// Addresses are reused: a new host may get one a host destroyed a
-	// moment ago had, and the other hosts' neighbour caches still map it
-	// to the old MAC, so their packets go nowhere until the entry fails
-	// (Swarm's Raft gives up on a joining manager before that). With
-	// arp_notify, eth0 coming up announces its addresses (a gratuitous
-	// ARP each), which updates those entries at once, as a cloud's
-	// network does when an address moves.
+	// With arp_notify, eth0 coming up announces its addresses (a
+	// gratuitous ARP each), as a cloud's network does when an address
+	// moves. A reused address keeps its MAC anyway (hostMAC); this covers
+	// a namespace left from before that, whose eth0 has a random one.
 	if err := inNetns(path, func() error { return writeSysctl("/proc/sys/net/ipv4/conf/eth0/arp_notify", "1") }); err != nil {
 		return fmt.Errorf("configuring host network: %w", err)
 	}
