@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -116,6 +117,40 @@ func saveMovingFrom(ctx context.Context, p privateStore, places []formerPlace, v
 		tflog.Info(ctx, "hosts remain where the group is moving from; the next apply continues the migration", map[string]any{"places": string(b)})
 	}
 	diags.Append(p.SetKey(ctx, privateMovingKey, b)...)
+}
+
+// spanPlanDiagnostics refuses, at plan, hosts that would span places (a
+// vendor and region: where the group or the managers will be, and where
+// they are) while the cluster keeps no firewall, when one place is on AWS:
+// its hosts admit Swarm's ports only from their own security group, which
+// holds no host of another vendor or region. migrationPlanDiagnostics says
+// it for a change of vendor; this covers a change of region and a group
+// apart from the managers. Places with an unknown part are left out.
+func spanPlanDiagnostics(what string, places []formerPlace, noFirewall bool, at path.Path, diags *diag.Diagnostics) {
+	if !noFirewall || diags.HasError() {
+		return
+	}
+	var known []formerPlace
+	closed := false
+	for _, p := range places {
+		if p.Cloud == "" || p.Region == "" || slices.Contains(known, p) {
+			continue
+		}
+		known = append(known, p)
+		closed = closed || cluster.AdmitsMembersOnly(cloud.Name(p.Cloud))
+	}
+	if len(known) < 2 || !closed {
+		return
+	}
+	names := make([]string, len(known))
+	for i, p := range known {
+		names[i] = p.Cloud + " " + p.Region
+	}
+	diags.AddAttributeError(at, "Hosts apart need the cluster's firewall",
+		fmt.Sprintf("%s would have hosts in %s, but the cluster's firewall is off. Without it, hosts on AWS admit Swarm's ports (2377/tcp, "+
+			"7946/tcp+udp, 4789/udp) only from their own security group, which holds no host of another vendor or region: the hosts could not "+
+			"join. First set firewall { enabled = true } on the cluster and apply (its rules admit the other places' hosts by address), then "+
+			"make this change.", what, strings.Join(names, " and ")))
 }
 
 // migrationPlanDiagnostics checks a planned change of a group's vendor:

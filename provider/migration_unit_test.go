@@ -101,6 +101,35 @@ func TestMigrationPlanDiagnostics(t *testing.T) {
 	}
 }
 
+func TestSpanPlanDiagnostics(t *testing.T) {
+	do, east, west := formerPlace{"digitalocean", "fra1"}, formerPlace{"aws", "us-east-1"}, formerPlace{"aws", "eu-west-1"}
+	for _, tc := range []struct {
+		name       string
+		places     []formerPlace
+		noFirewall bool
+		want       string // in the error; "" for none
+	}{
+		{"AWS regions apart, firewall off", []formerPlace{west, east}, true, "aws eu-west-1 and aws us-east-1"},
+		{"AWS beside DigitalOcean, firewall off", []formerPlace{east, do, east}, true, "aws us-east-1 and digitalocean fra1"},
+		{"AWS regions apart, firewall kept", []formerPlace{west, east}, false, ""},
+		{"one AWS place", []formerPlace{east, east}, true, ""},
+		{"DigitalOcean regions apart", []formerPlace{do, {"digitalocean", "nyc3"}}, true, ""},
+		{"a region not known yet", []formerPlace{east, {"aws", ""}}, true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var diags diag.Diagnostics
+			spanPlanDiagnostics("Node group web", tc.places, tc.noFirewall, path.Root("region"), &diags)
+			switch {
+			case tc.want == "" && diags.HasError():
+				t.Errorf("refused: %v", diags)
+			case tc.want != "" && (!diags.HasError() || !strings.Contains(diags.Errors()[0].Detail(), tc.want) ||
+				!strings.Contains(diags.Errors()[0].Detail(), "firewall { enabled = true }")):
+				t.Errorf("want an error naming %q and the firewall, got %v", tc.want, diags)
+			}
+		})
+	}
+}
+
 func TestAdvertiseChanges(t *testing.T) {
 	st := cluster.State{UID: "0123456789abcdef", Credentials: cluster.Credentials{ClientKeyPEM: "k"}}
 	private := types.StringValue(encodeCredentials(st, "digitalocean", "fra1", "private"))

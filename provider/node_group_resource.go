@@ -170,6 +170,18 @@ func (r *nodeGroupResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 		return
 	}
 	plan.VendorRegion, plan.VendorSize, plan.VendorImage = types.StringValue(res.region), types.StringValue(res.size), types.StringValue(res.image)
+	if !plan.ClusterCredentials.IsUnknown() {
+		if _, cc, err := decodeClusterCredentials(plan.ClusterCredentials.ValueString()); err == nil {
+			places := []formerPlace{{plan.Cloud.ValueString(), res.region}, {cc.Cloud, cc.Region}}
+			if state != nil {
+				places = append(places, formerPlace{state.Cloud.ValueString(), state.VendorRegion.ValueString()})
+			}
+			spanPlanDiagnostics("Node group "+plan.Name.ValueString(), places, !cc.Firewall.policy().Kept(), path.Root("region"), &resp.Diagnostics)
+			if resp.Diagnostics.HasError() {
+				return
+			}
+		}
+	}
 	if !plan.ClusterID.IsUnknown() && !plan.Name.IsUnknown() {
 		plan.ID = types.StringValue(plan.ClusterID.ValueString() + "/" + plan.Name.ValueString())
 	}

@@ -225,6 +225,13 @@ func (r *swarmClusterResource) ModifyPlan(ctx context.Context, req resource.Modi
 		return
 	}
 	plan.VendorRegion, plan.VendorSize, plan.VendorImage = types.StringValue(res.region), types.StringValue(res.size), types.StringValue(res.image)
+	if state != nil && !plan.Firewall.IsUnknown() {
+		places := []formerPlace{{plan.Managers.Cloud.ValueString(), res.region}, {state.Managers.Cloud.ValueString(), state.VendorRegion.ValueString()}}
+		spanPlanDiagnostics("The managers", places, !firewallPolicy(ctx, plan.Firewall, &resp.Diagnostics).Kept(), at.AtName("region"), &resp.Diagnostics)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+	}
 	ru := path.Root("managers").AtName("rolling_update")
 	if u := rollingUpdate(ctx, plan.Managers.RollingUpdate, &resp.Diagnostics); u.MaxSurge > 1 {
 		resp.Diagnostics.AddAttributeError(ru.AtName("max_surge"), "Invalid max_surge for managers",

@@ -264,33 +264,56 @@ func AdmitsMembersOnly(c cloud.Name) bool { return c == cloud.AWS }
 func (p *FirewallPolicy) Kept() bool { return p != nil && !p.Off }
 
 // checkVendorsReach refuses, before anything changes, a run whose hosts
-// span vendors while the cluster keeps no firewall (off, or a state from
-// before firewalls) and one of the vendors admits its members only: the
-// hosts could not reach each other, and a join would time out halfway
-// through a migration. The cluster's firewall admits the other vendor's
-// hosts by address.
+// span places (a vendor's region) while the cluster keeps no firewall (off,
+// or a state from before firewalls) and one of the places admits its
+// members only: hosts elsewhere could not reach the hosts there, and a join
+// would time out halfway through a migration. That is another vendor, and
+// as much another region of AWS: a security group admits members of its
+// own region only. The cluster's firewall admits the other places' hosts
+// by address.
 func (r *groupRun) checkVendorsReach(p *FirewallPolicy, region string) error {
 	if p.Kept() {
 		return nil
 	}
-	var clouds []string
+	places := r.firewallPlaces(region)
 	closed := ""
-	for _, fp := range r.firewallPlaces(region) {
-		c := string(fp.driver.Cloud())
-		if !slices.Contains(clouds, c) {
-			clouds = append(clouds, c)
-		}
+	for _, fp := range places {
 		if AdmitsMembersOnly(fp.driver.Cloud()) {
-			closed = c
+			closed = string(fp.driver.Cloud())
 		}
 	}
-	if len(clouds) < 2 || closed == "" {
+	if len(places) < 2 || closed == "" {
 		return nil
 	}
 	return fmt.Errorf("the cluster's hosts span %s, but the cluster keeps no firewall, and hosts on %s then admit Swarm's ports "+
-		"(2377/tcp, 7946/tcp+udp, 4789/udp) only from their own security group, which hosts on another vendor are not in: they could not join. "+
+		"(2377/tcp, 7946/tcp+udp, 4789/udp) only from their own security group, which hosts on another vendor or in another region are not in: they could not join. "+
 		"Nothing was changed. Turn the cluster's firewall on (firewall { enabled = true } on the cluster) and apply, then run this change again: "+
-		"its rules admit the other vendor's hosts by address", strings.Join(clouds, " and "), closed)
+		"its rules admit the other places' hosts by address", placeNames(places), closed)
+}
+
+// placeNames names places for a message: by vendor ("aws and
+// digitalocean"), and by region too where a vendor has several.
+func placeNames(places []fwPlace) string {
+	per := map[cloud.Name]int{}
+	for _, fp := range places {
+		per[fp.driver.Cloud()]++
+	}
+	var names []string
+	for _, fp := range places {
+		n := string(fp.driver.Cloud())
+		if per[fp.driver.Cloud()] > 1 {
+			reg := fp.region
+			if reg == "" {
+				reg = "another region"
+			}
+			n += " " + reg
+		}
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	return strings.Join(names, " and ")
 }
 
 // keepFirewall records the run's firewall policy and keeps the firewall

@@ -341,6 +341,41 @@ func TestCrossVendorNeedsFirewall(t *testing.T) {
 				t.Errorf("%d creates on AWS after the refusal", n)
 			}
 
+			// Two regions of AWS: a security group admits members of its
+			// own region only, so refused alike (a swarm of its own).
+			h2 := newHarness(t)
+			east := newFakeDriver(cloud.AWS, 3, h2.rec, h2.boot)
+			east.onDelete = h2.sw.hostDeleted
+			mspec := clusterSpec(1)
+			mspec.Managers, mspec.Settings.Advertise, mspec.Firewall = awsSpec(mspec.Managers), AddressPublic, fw
+			ac, _, err := Create(t.Context(), east, mspec, h2.opts)
+			if err != nil {
+				t.Fatalf("managers on AWS without a firewall: %v", err)
+			}
+			west := newFakeDriver(cloud.AWS, 4, h2.rec, h2.boot)
+			wg, err := ac.NodeGroup(west, "web")
+			if err != nil {
+				t.Fatal(err)
+			}
+			wspec := groupSpec(1)
+			wspec.HostsSpec, wspec.Firewall = awsSpec(wspec.HostsSpec), fw
+			wspec.Region = "eu-west-1"
+			if _, err := wg.Apply(t.Context(), wspec); err == nil || !strings.Contains(err.Error(), "span aws eu-west-1 and aws us-east-1") {
+				t.Fatalf("node group in eu-west-1, managers in us-east-1: %v", err)
+			}
+			if n := west.count("CreateHosts"); n != 0 {
+				t.Errorf("%d creates in eu-west-1 after the refusal", n)
+			}
+			// The managers' own region: nothing to cross.
+			eg, err := ac.NodeGroup(east, "web")
+			if err != nil {
+				t.Fatal(err)
+			}
+			wspec.Region = "us-east-1"
+			if _, err := eg.Apply(t.Context(), wspec); err != nil {
+				t.Fatalf("node group beside the managers on AWS without a firewall: %v", err)
+			}
+
 			// One vendor: the firewall is the owner's choice.
 			g2 := groupSpec(1)
 			g2.Firewall = fw
