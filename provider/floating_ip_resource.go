@@ -296,8 +296,14 @@ func (r *floatingIPResource) Create(ctx context.Context, req resource.CreateRequ
 		defer fc.close()
 		host = fc.readyManager(ctx)
 	}
-	tflog.Info(ctx, "creating floating IP", map[string]any{"cloud": c, "region": plan.VendorRegion.ValueString(), "host": host})
-	f, err := fips.CreateFloatingIP(ctx, plan.VendorRegion.ValueString(), host)
+	f, saved, err := r.create(ctx, fips, c, plan.VendorRegion.ValueString(), host, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	// The state holds the address as Create returns, however it returns
+	// (one that exists with an error is recorded too): only then does it
+	// stop being a leftover.
+	defer saved(&resp.Diagnostics)
 	if err != nil {
 		if f != nil {
 			// The address exists (its assignment could not be confirmed):
@@ -325,6 +331,42 @@ func (r *floatingIPResource) Create(ctx context.Context, req resource.CreateRequ
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
+// create makes the address. Where addresses take tags it is marked
+// unsaved, and saved (the mark removed) by the function it returns, which
+// Create defers; the addresses interrupted applies left marked are released
+// first (see cloud.UnsavedFloatingIPs). diags gets only what stops the
+// create before anything is made, and warnings.
+func (r *floatingIPResource) create(ctx context.Context, fips cloud.FloatingIPs, c cloud.Name, region, host string, diags *diag.Diagnostics) (*cloud.FloatingIP, func(*diag.Diagnostics), error) {
+	nothing := func(*diag.Diagnostics) {}
+	u, marks := fips.(cloud.UnsavedFloatingIPs)
+	if !marks {
+		tflog.Info(ctx, "creating floating IP", map[string]any{"cloud": c, "region": region, "host": host})
+		f, err := fips.CreateFloatingIP(ctx, region, host)
+		return f, nothing, err
+	}
+	released, err := r.data.leftovers.releaseFloatingIPs(ctx, fips, c, region, time.Now())
+	reportReleased(diags, released)
+	if err != nil {
+		diags.AddError("Error creating floating IP", fmt.Sprintf("creating a floating IP in %s on %s: %s. Nothing was created; apply again.", region, c, err))
+		return nil, nothing, nil
+	}
+	until := unsavedUntil(ctx)
+	tflog.Info(ctx, "creating floating IP", map[string]any{"cloud": c, "region": region, "host": host, "unsaved_until": until})
+	f, err := u.CreateUnsavedFloatingIP(ctx, region, host, until)
+	if f == nil {
+		return nil, nothing, err
+	}
+	// A failure to save is repaired by the next refresh (Read).
+	saved := func(diags *diag.Diagnostics) {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), savedTimeout)
+		defer cancel()
+		if err := u.MarkFloatingIPSaved(sctx, f.ID); err != nil {
+			diags.AddWarning("Floating IP still marked unsaved", fmt.Sprintf("Floating IP %s (%s) is saved, but removing its tag %s failed: %s. The next refresh removes it.", f.Address, f.ID, cloud.UnsavedTag, err))
+		}
+	}
+	return f, saved, err
+}
+
 func (r *floatingIPResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	var state floatingIPModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
@@ -345,6 +387,12 @@ func (r *floatingIPResource) Read(ctx context.Context, req resource.ReadRequest,
 	if err != nil {
 		resp.Diagnostics.AddError("Error reading floating IP", fmt.Sprintf("reading floating IP %s: %s", state.ID.ValueString(), err))
 		return
+	}
+	if u, ok := fips.(cloud.UnsavedFloatingIPs); ok && !f.UnsavedUntil.IsZero() {
+		// Its Create could not mark it saved; it is in the state now.
+		if err := u.MarkFloatingIPSaved(ctx, f.ID); err != nil {
+			tflog.Warn(ctx, "removing the unsaved mark of a saved floating IP", map[string]any{"id": f.ID, "error": err.Error()})
+		}
 	}
 	// Keep the configuration's spelling of the host id (it may carry an
 	// AWS region) while it names the same host.

@@ -29,6 +29,8 @@ const savedTimeout = 30 * time.Second
 type leftovers struct {
 	mu     sync.Mutex
 	places map[string]*leftoverPlace
+	// ipsTaken are the floating IPs a Create of this run took to release.
+	ipsTaken map[string]bool
 }
 
 type leftoverPlace struct {
@@ -88,4 +90,65 @@ func reportRemoved(diags *diag.Diagnostics, what string, removed []string) {
 	diags.AddWarning("Removed what an interrupted apply left",
 		fmt.Sprintf("An earlier apply creating %s was killed before it saved its state, leaving %d host(s) nothing could reach any more (their TLS credentials were lost with it): %s. "+
 			"They carried the tag %s and were deleted before %s was created again.", what, len(removed), strings.Join(removed, ", "), cloud.UnsavedTag, what))
+}
+
+// unsavedGrace is how long past its creator's deadline an unsaved floating
+// IP may still be on its way into a state: the creator marks it saved on a
+// context of its own (savedTimeout), and Terraform writes the state after.
+const unsavedGrace = savedTimeout + time.Minute
+
+// unsavedUntil is the mark a Create puts on the floating IP it makes: its
+// own deadline and the grace. An address still marked after that was left
+// by an apply killed before its state was saved.
+func unsavedUntil(ctx context.Context) time.Time {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(floatingIPTimeout)
+	}
+	return deadline.Add(unsavedGrace)
+}
+
+// releaseFloatingIPs releases the floating IPs at the place (one list
+// call) that are marked unsaved past their creator's deadline: they never
+// reached a state. Each is taken by one Create of this run only. It
+// returns the addresses released ("address (id)").
+func (l *leftovers) releaseFloatingIPs(ctx context.Context, fips cloud.FloatingIPs, c cloud.Name, region string, now time.Time) ([]string, error) {
+	all, err := fips.ListFloatingIPs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("looking for floating IPs an interrupted apply left (tag %s): %w", cloud.UnsavedTag, err)
+	}
+	var mine []cloud.FloatingIP
+	l.mu.Lock()
+	if l.ipsTaken == nil {
+		l.ipsTaken = map[string]bool{}
+	}
+	for _, f := range all {
+		key := string(c) + "/" + f.ID
+		if f.UnsavedUntil.IsZero() || !now.After(f.UnsavedUntil) || (region != "" && f.Region != region) || l.ipsTaken[key] {
+			continue
+		}
+		l.ipsTaken[key] = true
+		mine = append(mine, f)
+	}
+	l.mu.Unlock()
+	var released []string
+	for _, f := range mine {
+		tflog.Warn(ctx, "releasing a floating IP an interrupted apply left", map[string]any{"cloud": c, "address": f.Address, "id": f.ID, "unsaved_until": f.UnsavedUntil})
+		if err := fips.DeleteFloatingIP(ctx, f.ID); err != nil {
+			return released, fmt.Errorf("releasing floating IP %s (%s), which an interrupted apply left: %w", f.Address, f.ID, err)
+		}
+		released = append(released, fmt.Sprintf("%s (%s)", f.Address, f.ID))
+	}
+	return released, nil
+}
+
+// reportReleased warns about the floating IPs of interrupted applies a
+// Create released.
+func reportReleased(diags *diag.Diagnostics, released []string) {
+	if len(released) == 0 {
+		return
+	}
+	diags.AddWarning("Released what an interrupted apply left",
+		fmt.Sprintf("Earlier applies creating floating IPs were killed before they saved their state, leaving %d address(es) no state held: %s. "+
+			"They carried the tag %s past their apply's deadline and were released.", len(released), strings.Join(released, ", "), cloud.UnsavedTag))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/compare"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -121,6 +122,74 @@ func TestAccVendors_floatingIP(t *testing.T) {
 						},
 					},
 				},
+			})
+		})
+	}
+}
+
+// TestAccVendors_floatingIPLeftover: an Elastic IP an apply killed before
+// its state was saved (marked unsaved, its deadline past) is released by
+// the next floating IP Create at its place; one still within its deadline
+// (another workspace's create in flight) and one never marked are kept,
+// and the address made is saved. On the vendors whose addresses take tags.
+func TestAccVendors_floatingIPLeftover(t *testing.T) {
+	for _, v := range acctest.Vendors(t) {
+		u, ok := v.FloatingIPs().(cloud.UnsavedFloatingIPs)
+		if !ok {
+			continue // DigitalOcean: reserved IPs take no tags (documented)
+		}
+		t.Run(v.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			fips := v.FloatingIPs()
+			var left, inFlight, plain *cloud.FloatingIP
+			seed := func() {
+				var err error
+				if left, err = u.CreateUnsavedFloatingIP(ctx, v.Region, "", time.Now().Add(-time.Minute)); err != nil {
+					t.Fatal(err)
+				}
+				if inFlight, err = u.CreateUnsavedFloatingIP(ctx, v.Region, "", time.Now().Add(time.Hour)); err != nil {
+					t.Fatal(err)
+				}
+				if plain, err = fips.CreateFloatingIP(ctx, v.Region, ""); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() {
+					for _, f := range []*cloud.FloatingIP{left, inFlight, plain} {
+						_ = fips.DeleteFloatingIP(context.Background(), f.ID)
+					}
+				})
+			}
+			resource.Test(t, resource.TestCase{
+				PreCheck:                 func() { acctest.PreCheck(t) },
+				ProtoV6ProviderFactories: acctest.ProviderFactories,
+				CheckDestroy:             checkHostsGone(v),
+				Steps: []resource.TestStep{{
+					PreConfig: seed,
+					Config:    vendorFloatingIPConfig(v, acctest.RandomName(), "null"),
+					Check: func(s *terraform.State) error {
+						if _, err := fips.GetFloatingIP(ctx, left.ID); !cloud.IsNotFound(err) {
+							return fmt.Errorf("the leftover %s (%s): %v, want it released", left.Address, left.ID, err)
+						}
+						for _, f := range []*cloud.FloatingIP{inFlight, plain} {
+							got, err := fips.GetFloatingIP(ctx, f.ID)
+							if err != nil {
+								return fmt.Errorf("%s (%s) must be kept: %w", f.Address, f.ID, err)
+							}
+							if !got.UnsavedUntil.Equal(f.UnsavedUntil) {
+								return fmt.Errorf("%s (%s): unsaved until %v, want %v", f.Address, f.ID, got.UnsavedUntil, f.UnsavedUntil)
+							}
+						}
+						made, err := fips.GetFloatingIP(ctx, s.RootModule().Resources[fipAddr].Primary.Attributes["vendor_id"])
+						if err != nil {
+							return err
+						}
+						if !made.UnsavedUntil.IsZero() {
+							return fmt.Errorf("the address made, %s, is still marked unsaved (until %v)", made.Address, made.UnsavedUntil)
+						}
+						return nil
+					},
+				}},
 			})
 		})
 	}

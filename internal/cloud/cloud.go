@@ -110,6 +110,26 @@ type FloatingIP struct {
 	Address string
 	Region  string // vendor-native
 	HostID  string // vendor host id it is assigned to, "" when unassigned
+	// UnsavedUntil is zero unless the address carries UnsavedTag (see
+	// UnsavedFloatingIPs): then it is when its creator's apply ends at the
+	// latest, after which an address still unsaved was left by an apply
+	// killed before its state was saved.
+	UnsavedUntil time.Time
+}
+
+// UnsavedFloatingIPs is implemented by drivers whose floating IPs carry
+// tags (AWS's Elastic IPs; DigitalOcean's reserved IPs take none). A
+// creator marks the address unsaved until its state holds it, so that an
+// apply killed in between leaves an address a later run can tell from
+// every other and release, instead of one that leaks: the host pattern
+// (UnsavedTag), with a deadline instead of a name, since an address has
+// none and another workspace may be creating one right now.
+type UnsavedFloatingIPs interface {
+	// CreateUnsavedFloatingIP is CreateFloatingIP with the address marked
+	// UnsavedTag until the time given (its UnsavedUntil).
+	CreateUnsavedFloatingIP(ctx context.Context, region, hostID string, until time.Time) (*FloatingIP, error)
+	// MarkFloatingIPSaved removes the mark; none is not an error.
+	MarkFloatingIPSaved(ctx context.Context, id string) error
 }
 
 // FloatingIPs is what a vendor driver does with floating addresses. Drivers

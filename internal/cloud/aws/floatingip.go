@@ -3,6 +3,7 @@ package aws
 import (
 	"context"
 	"fmt"
+	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -21,25 +22,44 @@ import (
 // have ended), so a failed call leaves nothing behind; if even the release
 // fails, the address comes back with the error, for the caller to record.
 func (d *Driver) CreateFloatingIP(ctx context.Context, region, hostID string) (*cloud.FloatingIP, error) {
+	return d.createFloatingIP(ctx, region, hostID, time.Time{})
+}
+
+var _ cloud.UnsavedFloatingIPs = (*Driver)(nil)
+
+// CreateUnsavedFloatingIP is CreateFloatingIP with the Elastic IP also
+// tagged haddock:tag:haddock-unsaved, its value until (RFC 3339): set in
+// the allocation itself, so no address exists unmarked.
+func (d *Driver) CreateUnsavedFloatingIP(ctx context.Context, region, hostID string, until time.Time) (*cloud.FloatingIP, error) {
+	return d.createFloatingIP(ctx, region, hostID, until)
+}
+
+// MarkFloatingIPSaved deletes the unsaved tag (whatever its value).
+func (d *Driver) MarkFloatingIPSaved(ctx context.Context, id string) error {
+	_, err := d.ec2.DeleteTags(logContext(ctx), &ec2.DeleteTagsInput{Resources: []string{id}, Tags: []types.Tag{{Key: awssdk.String(tagKey(cloud.UnsavedTag))}}})
+	if err != nil {
+		return fmt.Errorf("marking Elastic IP (%s) saved: %w", id, mapError(err))
+	}
+	return nil
+}
+
+func (d *Driver) createFloatingIP(ctx context.Context, region, hostID string, unsavedUntil time.Time) (*cloud.FloatingIP, error) {
 	ctx = logContext(ctx)
 	if err := d.checkRegion(region); err != nil {
 		return nil, fmt.Errorf("creating Elastic IP: %w", err)
 	}
+	tags := []types.Tag{ec2Tag(cloud.ManagedTag)}
+	if !unsavedUntil.IsZero() {
+		tags = append(tags, types.Tag{Key: awssdk.String(tagKey(cloud.UnsavedTag)), Value: awssdk.String(unsavedUntil.UTC().Format(time.RFC3339))})
+	}
 	out, err := d.ec2.AllocateAddress(ctx, &ec2.AllocateAddressInput{
-		Domain: types.DomainTypeVpc,
-		TagSpecifications: []types.TagSpecification{{
-			ResourceType: types.ResourceTypeElasticIp,
-			Tags:         []types.Tag{ec2Tag(cloud.ManagedTag)},
-		}},
+		Domain:            types.DomainTypeVpc,
+		TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeElasticIp, Tags: tags}},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating Elastic IP: %w", mapError(err))
 	}
-	ip := &cloud.FloatingIP{
-		ID:      awssdk.ToString(out.AllocationId),
-		Address: awssdk.ToString(out.PublicIp),
-		Region:  d.region,
-	}
+	ip := d.floatingIPOf(types.Address{AllocationId: out.AllocationId, PublicIp: out.PublicIp, Tags: tags})
 	if hostID == "" {
 		return ip, nil
 	}
@@ -59,6 +79,25 @@ func (d *Driver) CreateFloatingIP(ctx context.Context, region, hostID string) (*
 	return ip, nil
 }
 
+// floatingIPOf is the neutral view of an Elastic IP. An unsaved tag whose
+// value is not a time (set by hand) is ignored: releasing an address
+// loses it for good, so only a mark Haddock wrote makes one a leftover.
+func (d *Driver) floatingIPOf(a types.Address) *cloud.FloatingIP {
+	f := &cloud.FloatingIP{
+		ID: awssdk.ToString(a.AllocationId), Address: awssdk.ToString(a.PublicIp),
+		Region: d.region, HostID: awssdk.ToString(a.InstanceId),
+	}
+	for _, t := range a.Tags {
+		if awssdk.ToString(t.Key) != tagKey(cloud.UnsavedTag) {
+			continue
+		}
+		if until, err := time.Parse(time.RFC3339, awssdk.ToString(t.Value)); err == nil {
+			f.UnsavedUntil = until
+		}
+	}
+	return f
+}
+
 // ListFloatingIPs describes every Elastic IP of the region (EC2 answers
 // DescribeAddresses in one page).
 func (d *Driver) ListFloatingIPs(ctx context.Context) ([]cloud.FloatingIP, error) {
@@ -68,10 +107,7 @@ func (d *Driver) ListFloatingIPs(ctx context.Context) ([]cloud.FloatingIP, error
 	}
 	ips := make([]cloud.FloatingIP, 0, len(out.Addresses))
 	for _, a := range out.Addresses {
-		ips = append(ips, cloud.FloatingIP{
-			ID: awssdk.ToString(a.AllocationId), Address: awssdk.ToString(a.PublicIp),
-			Region: d.region, HostID: awssdk.ToString(a.InstanceId),
-		})
+		ips = append(ips, *d.floatingIPOf(a))
 	}
 	return ips, nil
 }
@@ -82,12 +118,7 @@ func (d *Driver) GetFloatingIP(ctx context.Context, id string) (*cloud.FloatingI
 	if err != nil {
 		return nil, fmt.Errorf("reading Elastic IP (%s): %w", id, err)
 	}
-	return &cloud.FloatingIP{
-		ID:      awssdk.ToString(a.AllocationId),
-		Address: awssdk.ToString(a.PublicIp),
-		Region:  d.region,
-		HostID:  awssdk.ToString(a.InstanceId),
-	}, nil
+	return d.floatingIPOf(*a), nil
 }
 
 // AssignFloatingIP associates the Elastic IP with hostID, moving it from

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -372,5 +373,61 @@ func TestLocalcloudEndpointFromEnvironment(t *testing.T) {
 	}
 	if got := e.run.Server.Requests().Requests["ec2:DescribeInstances"]; got != 1 {
 		t.Errorf("localcloud served %d DescribeInstances", got)
+	}
+}
+
+// TestLocalcloudUnsavedFloatingIP: an Elastic IP created unsaved carries
+// its deadline from its allocation on, in every read (list and get), and
+// loses it once saved; a plain create carries none.
+func TestLocalcloudUnsavedFloatingIP(t *testing.T) {
+	e := newLocalcloudEnv(t)
+	ctx := t.Context()
+	until := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	ip, err := e.d.CreateUnsavedFloatingIP(ctx, lcRegion, "", until)
+	if err != nil {
+		t.Fatalf("CreateUnsavedFloatingIP: %v", err)
+	}
+	t.Cleanup(func() { _ = e.d.DeleteFloatingIP(context.Background(), ip.ID) })
+	plain, err := e.d.CreateFloatingIP(ctx, lcRegion, "")
+	if err != nil {
+		t.Fatalf("CreateFloatingIP: %v", err)
+	}
+	t.Cleanup(func() { _ = e.d.DeleteFloatingIP(context.Background(), plain.ID) })
+	if !ip.UnsavedUntil.Equal(until) || !plain.UnsavedUntil.IsZero() {
+		t.Errorf("created: unsaved until %v and %v, want %v and none", ip.UnsavedUntil, plain.UnsavedUntil, until)
+	}
+	marks := func() map[string]time.Time {
+		t.Helper()
+		all, err := e.d.ListFloatingIPs(ctx)
+		if err != nil {
+			t.Fatalf("ListFloatingIPs: %v", err)
+		}
+		out := map[string]time.Time{}
+		for _, f := range all {
+			out[f.ID] = f.UnsavedUntil
+		}
+		return out
+	}
+	if m := marks(); !m[ip.ID].Equal(until) || !m[plain.ID].IsZero() {
+		t.Errorf("listed: %v", m)
+	}
+	if got, err := e.d.GetFloatingIP(ctx, ip.ID); err != nil || !got.UnsavedUntil.Equal(until) {
+		t.Errorf("GetFloatingIP = %+v, %v", got, err)
+	}
+	if err := e.d.MarkFloatingIPSaved(ctx, ip.ID); err != nil {
+		t.Fatalf("MarkFloatingIPSaved: %v", err)
+	}
+	if err := e.d.MarkFloatingIPSaved(ctx, plain.ID); err != nil {
+		t.Errorf("MarkFloatingIPSaved(never marked): %v", err)
+	}
+	if m := marks(); !m[ip.ID].IsZero() {
+		t.Errorf("after MarkFloatingIPSaved: unsaved until %v", m[ip.ID])
+	}
+	// A mark set by hand that is not a time is no deadline.
+	if _, err := e.raw.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{plain.ID}, Tags: []types.Tag{{Key: awssdk.String(tagKey(cloud.UnsavedTag)), Value: awssdk.String("yes")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if m := marks(); !m[plain.ID].IsZero() {
+		t.Errorf("hand-set mark read as %v", m[plain.ID])
 	}
 }
