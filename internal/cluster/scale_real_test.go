@@ -40,14 +40,12 @@ var scaleOptions = localcloudtest.Options{
 // apply's wall time and requests per host, their ratio (the goal: within
 // 2x), and the resident memory of each idle host's processes (dockerd,
 // containerd), and where each apply's time went (engines answering,
-// joins). It raises the kernel's neighbour table limits while it runs
-// (scaleNeighbours). Run it alone (-benchtime 1x -timeout 30m): go test
-// -run '^$' -bench BenchmarkRealNodeGroup50 ./internal/cluster/.
+// joins). Its 52 hosts need the kernel's neighbour table limits raised
+// (gc_thresh3 16384): the netns manager raises them as it provisions the
+// hosts and puts them back on Down. Run it alone (-benchtime 1x -timeout
+// 30m): go test -run '^$' -bench BenchmarkRealNodeGroup50 ./internal/cluster/.
 func BenchmarkRealNodeGroup50(b *testing.B) {
 	localcloudtest.RequireRealHosts(b)
-	// Before StartReal, so that the old limits come back after the hosts
-	// are gone (cleanups run last first).
-	raiseNeighbourLimits(b, scaleNeighbours)
 	lc := localcloudtest.StartReal(b, scaleOptions)
 	drv := dotest.Driver(b, lc.URL, lc.Token, 500*time.Millisecond)
 	jt := &joinTimes{}
@@ -159,51 +157,6 @@ func inode(fi os.FileInfo) uint64 {
 		return st.Ino
 	}
 	return 0
-}
-
-// scaleNeighbours is the kernel neighbour (ARP) table the benchmark needs.
-// That table is one for the whole machine, shared by every network
-// namespace, and its default hard limit (gc_thresh3) is 1024 entries:
-// 52 hosts whose nodes all gossip with each other (Swarm's 7946) hold
-// about 52² = 2704. Past the limit the kernel logs "neighbour: arp_cache:
-// neighbor table overflow!", resolution fails and connections fail with
-// "no route to host" — the joins' "Timeout was reached before node
-// joined" and "dial tcp <manager>:2377: connect: no route to host". Real
-// hosts each have their own table; localcloud's netns backend should
-// raise these limits itself when it runs many hosts (see the report).
-var scaleNeighbours = map[string]int{"gc_thresh3": 16384, "gc_thresh2": 8192}
-
-// raiseNeighbourLimits raises the IPv4 neighbour table limits to at least
-// want for the benchmark's duration and puts the former values back after.
-func raiseNeighbourLimits(tb testing.TB, want map[string]int) {
-	tb.Helper()
-	for _, k := range []string{"gc_thresh3", "gc_thresh2", "gc_thresh1"} {
-		v, ok := want[k]
-		if !ok {
-			continue
-		}
-		p := "/proc/sys/net/ipv4/neigh/default/" + k
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			tb.Fatalf("reading the neighbour table limit: %v", err)
-		}
-		old, err := strconv.Atoi(strings.TrimSpace(string(raw)))
-		if err != nil {
-			tb.Fatalf("%s: %v", p, err)
-		}
-		if old >= v {
-			continue
-		}
-		if err := os.WriteFile(p, []byte(strconv.Itoa(v)), 0o644); err != nil {
-			tb.Fatalf("raising the neighbour table limit %s from %d to %d: %v", k, old, v, err)
-		}
-		tb.Logf("neighbour table: %s raised from %d to %d for the benchmark", k, old, v)
-		tb.Cleanup(func() {
-			if err := os.WriteFile(p, []byte(strconv.Itoa(old)), 0o644); err != nil {
-				tb.Errorf("putting the neighbour table limit %s back to %d: %v", k, old, err)
-			}
-		})
-	}
 }
 
 // joinTimes records, per engine, when it first answered (WaitReady), when

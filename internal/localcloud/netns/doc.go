@@ -87,6 +87,19 @@
 // left alone), and each host ignores ICMP redirects, so a reserved IP that
 // moves is not still redirected to its former host.
 //
+// The kernel's IPv4 neighbour (ARP) table is one for the whole machine,
+// every namespace's entries counted together, and its default hard limit
+// (net.ipv4.neigh.default.gc_thresh3) is 1024: hosts that all talk to each
+// other at two addresses each (Swarm's gossip) hold about 4n² entries, and
+// past the limit address resolution fails ("neighbor table overflow", "no
+// route to host"). Before a host's network is set up (Provision, Restore),
+// the manager raises gc_thresh3 to the power of two at or above 4n² for its
+// n hosts (never below 1024), gc_thresh2 to half that and gc_thresh1 to an
+// eighth, when they are lower; the state records each one's former value
+// (Created), and Down puts back those that still hold what the manager
+// set. When a limit cannot be raised (a /proc/sys that refuses the write),
+// Provision fails with a message naming the sysctls to set.
+//
 // # Private networks
 //
 // A host whose HostSpec.VPC names a private network (netnsbackend uses

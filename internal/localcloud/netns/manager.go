@@ -18,12 +18,15 @@ const cleanupTimeout = 2 * time.Minute
 
 // Manager runs real hosts. Its methods are safe for concurrent use.
 //
-// Locks are taken in this order: a host's lock, netMu, mu.
+// Locks are taken in this order: a host's lock, netMu, neighMu, mu.
 type Manager struct {
 	cfg           Config
 	tools         tools
 	storageDriver string
 	dockerdMajor  int
+	// neighDir holds the kernel's neighbour table limits (neighSysctlDir;
+	// a test points it elsewhere).
+	neighDir string
 
 	hostLocksMu sync.Mutex
 	hostLocks   map[string]*sync.Mutex
@@ -33,6 +36,9 @@ type Manager struct {
 	// partitionsClear: no partition rule is in FORWARD (known since the
 	// last sync in this process).
 	partitionsClear bool
+	// neighMu serializes changes to the neighbour table's limits, which
+	// concurrent Provisions would otherwise each read and raise.
+	neighMu sync.Mutex
 
 	mu         sync.Mutex // guards what follows
 	st         *state
@@ -96,6 +102,7 @@ func New(cfg Config) (*Manager, error) {
 		hostLocks: map[string]*sync.Mutex{},
 		st:        st,
 		daemons:   map[string]*daemon{},
+		neighDir:  neighSysctlDir,
 	}
 	m.storageDriver = cfg.StorageDriver
 	if m.storageDriver == "" {
@@ -204,6 +211,11 @@ func (m *Manager) provision(ctx context.Context, hs *hostState, spec HostSpec) e
 		return err
 	}
 	if err := m.updateState(func(*state) { hs.CgroupParent = cgroupParent }); err != nil {
+		return err
+	}
+	// Before the host joins the others' gossip: one more host may take
+	// the machine's neighbour table past its limit.
+	if err := m.raiseNeighbourLimits(); err != nil {
 		return err
 	}
 	m.netMu.Lock()
@@ -430,6 +442,10 @@ func (m *Manager) Restore(ctx context.Context) error {
 	m.netMu.Lock()
 	err := m.ensureNetworkLocked(ctx)
 	m.netMu.Unlock()
+	if err == nil {
+		// After a reboot the kernel is back at its defaults.
+		err = m.raiseNeighbourLimits()
+	}
 	if err != nil {
 		return fmt.Errorf("restoring localcloud network: %w", err)
 	}
@@ -520,8 +536,9 @@ func (m *Manager) Stop(ctx context.Context) error {
 }
 
 // Down removes everything: every host, the bridge, the FORWARD rules, the
-// reserved prefix's route and the state. It works from the state file and
-// the configuration, so it also cleans up after a crash.
+// reserved prefix's route and the state, and puts back the neighbour table
+// limits the manager raised. It works from the state file and the
+// configuration, so it also cleans up after a crash.
 func (m *Manager) Down(ctx context.Context) error {
 	err := m.eachHost(func(hs *hostState) error {
 		hl := m.hostLock(hs.ID)
@@ -538,6 +555,9 @@ func (m *Manager) Down(ctx context.Context) error {
 	m.netMu.Lock()
 	err = m.teardownNetworkLocked(ctx)
 	m.netMu.Unlock()
+	// The hosts are gone, so the limits go back even when the network's
+	// teardown failed; before the state goes, which records them.
+	err = errors.Join(err, m.putBackNeighbourLimits())
 	if err != nil {
 		return fmt.Errorf("localcloud down: %w", err)
 	}

@@ -48,6 +48,16 @@ type created struct {
 	// netns add"; NetnsDir: it did not exist.
 	NetnsMount bool `json:"netns_mount,omitempty"`
 	NetnsDir   bool `json:"netns_dir,omitempty"`
+	// NeighbourLimits are the kernel's neighbour table limits
+	// (net.ipv4.neigh.default.gc_thresh1, 2 and 3, by key) the manager
+	// raised: each one's value before and the value set.
+	NeighbourLimits map[string]neighbourLimit `json:"neighbour_limits,omitempty"`
+}
+
+// neighbourLimit is a neighbour table limit the manager raised.
+type neighbourLimit struct {
+	Former int `json:"former"`
+	Set    int `json:"set,omitempty"`
 }
 
 type hostState struct {
