@@ -24,14 +24,20 @@ type FirewallBackend interface {
 	SetHostFirewall(ctx context.Context, hostID int, rules []FirewallRule) error
 }
 
-// FirewallRule allows one protocol and port range from some sources.
+// FirewallRule allows one protocol and port range, or ICMP type, from
+// some sources.
 type FirewallRule struct {
-	// Protocol is "tcp", "udp" or "icmp".
+	// Protocol is "tcp", "udp" or "icmp": ICMP from IPv4 sources, ICMPv6
+	// from IPv6 ones.
 	Protocol string
 	// FromPort and ToPort bound the destination ports (inclusive), as the
 	// packet arrives, before any port publishing; 0 and 0 is every port.
 	// ICMP has none.
 	FromPort, ToPort int
+	// ICMPType narrows an icmp rule to one type (0-255, as the sources'
+	// family numbers them) and ICMPCode to one code of it; nil is any, so
+	// that a rule that gives none admits every type (DigitalOcean's).
+	ICMPType, ICMPCode *int
 	// Sources are the address ranges allowed; an empty list allows none
 	// (a rule whose tags match no droplet).
 	Sources []netip.Prefix
@@ -80,7 +86,26 @@ func compareFirewallRule(x, y FirewallRule) int {
 	if c := x.ToPort - y.ToPort; c != 0 {
 		return c
 	}
+	if c := compareOptional(x.ICMPType, y.ICMPType); c != 0 {
+		return c
+	}
+	if c := compareOptional(x.ICMPCode, y.ICMPCode); c != 0 {
+		return c
+	}
 	return slices.CompareFunc(x.Sources, y.Sources, compareFirewallPrefix)
+}
+
+// compareOptional orders nil (any) first.
+func compareOptional(x, y *int) int {
+	switch {
+	case x == nil && y == nil:
+		return 0
+	case x == nil:
+		return -1
+	case y == nil:
+		return 1
+	}
+	return *x - *y
 }
 
 // FirewallMemberReporter is implemented by an API whose resources other

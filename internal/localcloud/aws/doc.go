@@ -120,10 +120,12 @@
 // included) of the group's instances that are not terminated, and by the
 // addresses other APIs report in the group (localcloud.FirewallMemberReporter:
 // a load balancer in its security groups). Protocols tcp and udp (ports
-// 0-65535: all), icmp (IPv4 sources) and icmpv6/58 (IPv6 sources), of
-// every type, and -1 (tcp, udp, icmp and icmpv6, every port); others, such
-// as ESP (50), cannot be expressed to the backend and admit nothing.
-// Egress rules are EC2's default (everything) and not enforced. Rules are
+// 0-65535: all), icmp (IPv4 sources) and icmpv6/58 (IPv6 sources) of the
+// rule's ICMP type (FromPort: 0-255, -1 all) and code (ToPort: 0-255, -1
+// all, and -1 when the type is; icmpv6 without ports: all), and -1 (tcp,
+// udp, icmp and icmpv6, every port); others, such as ESP (50), cannot be
+// expressed to the backend and admit nothing. Egress rules are EC2's
+// default (everything) and not enforced. Rules are
 // pushed before an instance's host is provisioned and again once it is
 // (the instance shows pending until its own and its groups' members'
 // rules reached the backend), and again when instances are terminated,

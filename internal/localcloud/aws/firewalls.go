@@ -26,13 +26,14 @@ import (
 //     (it must be admitted by a CIDR).
 //
 // Protocols: tcp and udp on the rule's ports (0-65535 is every port),
-// icmp from IPv4 sources and icmpv6 (58) from IPv6 ones, of every type
-// (the rule's type and code are not narrowed), and -1 as tcp, udp, icmp
-// and icmpv6 on every port. Other protocols (ESP, 50; GRE, 47) cannot be
-// expressed to the backend, whose filter takes tcp, udp and icmp only:
-// they admit nothing. What no rule admits is dropped; replies to the
-// host's own connections pass. Egress is not enforced (a host sends
-// anywhere), as EC2's default egress rule says.
+// icmp from IPv4 sources and icmpv6 (58) from IPv6 ones, of the rule's
+// ICMP type (FromPort) and code (ToPort), -1 (or icmpv6 without ports)
+// being all (icmpTypeCode), and -1 as tcp, udp, icmp and icmpv6 on every
+// port. Other protocols (ESP, 50; GRE, 47) cannot be expressed to the
+// backend, whose filter takes tcp, udp and icmp only: they admit
+// nothing. What no rule admits is dropped; replies to the host's own
+// connections pass. Egress is not enforced (a host sends anywhere), as
+// EC2's default egress rule says.
 //
 // The API computes the rules (effectiveRules); a
 // localcloud.FirewallPusher pushes those that changed. Rules are pushed
@@ -85,6 +86,24 @@ func portSpan(from, to *int) (lo, hi int, ok bool) {
 	return lo, hi, true
 }
 
+// icmpTypeCode is an icmp or icmpv6 rule's ICMP type and code as the
+// backend takes them, nil for all. EC2 spells them in the rule's ports:
+// "If the protocol is ICMP or ICMPv6, this is the ICMP type or -1 (all
+// ICMP types)" (FromPort), "the ICMP code or -1 (all ICMP codes)"
+// (ToPort). No ports (icmpv6) is every type; so is a type out of range,
+// which older state may hold from before types were checked.
+func icmpTypeCode(from, to *int) (typ, code *int) {
+	if from == nil || *from < 0 || *from > 255 {
+		return nil, nil
+	}
+	t := *from
+	if to == nil || *to < 0 || *to > 255 {
+		return &t, nil
+	}
+	c := *to
+	return &t, &c
+}
+
 // admits is what one ingress rule admits, in the backend's terms, its
 // group source resolved to members; nil when it admits nothing the
 // backend can express.
@@ -99,24 +118,29 @@ func admits(r rule, members []netip.Prefix) []localcloud.FirewallRule {
 		}
 	}
 	var out []localcloud.FirewallRule
-	add := func(proto string, from, to int, srcs []netip.Prefix) {
+	add := func(fr localcloud.FirewallRule, srcs []netip.Prefix) {
 		if len(srcs) > 0 {
-			out = append(out, localcloud.FirewallRule{Protocol: proto, FromPort: from, ToPort: to, Sources: slices.Clone(srcs)})
+			fr.Sources = slices.Clone(srcs)
+			out = append(out, fr)
 		}
 	}
 	switch r.Proto {
 	case "tcp", "udp":
 		if from, to, ok := portSpan(r.From, r.To); ok {
-			add(r.Proto, from, to, srcs)
+			add(localcloud.FirewallRule{Protocol: r.Proto, FromPort: from, ToPort: to}, srcs)
 		}
-	case "icmp":
-		add("icmp", 0, 0, v4) // an icmp rule admits no ICMPv6
-	case "icmpv6", "58":
-		add("icmp", 0, 0, v6) // the backend's icmp is ICMPv6 from IPv6 sources
+	case "icmp", "icmpv6", "58":
+		fr := localcloud.FirewallRule{Protocol: "icmp"}
+		fr.ICMPType, fr.ICMPCode = icmpTypeCode(r.From, r.To)
+		if r.Proto == "icmp" {
+			add(fr, v4) // an icmp rule admits no ICMPv6
+		} else {
+			add(fr, v6) // the backend's icmp is ICMPv6 from IPv6 sources
+		}
 	case "-1":
-		add("tcp", 0, 0, srcs)
-		add("udp", 0, 0, srcs)
-		add("icmp", 0, 0, srcs)
+		add(localcloud.FirewallRule{Protocol: "tcp"}, srcs)
+		add(localcloud.FirewallRule{Protocol: "udp"}, srcs)
+		add(localcloud.FirewallRule{Protocol: "icmp"}, srcs)
 	}
 	return out
 }

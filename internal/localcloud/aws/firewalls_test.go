@@ -2,11 +2,13 @@ package aws_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"net/http"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -349,4 +351,78 @@ func TestSecurityGroupCIDRsChecked(t *testing.T) {
 			t.Errorf("authorizing %+v: %v, want InvalidParameterValue", p, err)
 		}
 	}
+}
+
+// TestSecurityGroupICMPChecked: an icmp or icmpv6 rule's FromPort is the
+// ICMP type, its ToPort the code, -1 all, as EC2 takes them: "If the
+// start port is -1 (all ICMP types), then the end port must be -1 (all
+// ICMP codes)"; icmpv6 may give none (every type), and -1 -1 is the same
+// rule.
+func TestSecurityGroupICMPChecked(t *testing.T) {
+	f, _ := newFixture(t, localcloud.Config{})
+	ctx := t.Context()
+	sg := f.group("icmp")
+	icmp := func(proto string, from, to *int32, v6 bool) types.IpPermission {
+		p := types.IpPermission{IpProtocol: awssdk.String(proto), FromPort: from, ToPort: to}
+		if v6 {
+			p.Ipv6Ranges = []types.Ipv6Range{{CidrIpv6: awssdk.String("::/0")}}
+		} else {
+			p.IpRanges = []types.IpRange{{CidrIp: awssdk.String("0.0.0.0/0")}}
+		}
+		return p
+	}
+	n := awssdk.Int32
+	for _, p := range []types.IpPermission{
+		icmp("icmp", n(-1), n(0), false),
+		icmp("icmp", n(-2), n(-1), false),
+		icmp("icmp", n(256), n(-1), false),
+		icmp("icmp", n(8), n(256), false),
+		icmp("icmp", n(8), n(-2), false),
+		icmp("icmp", nil, nil, false),
+		icmp("1", n(-1), n(3), false),
+		icmp("icmpv6", n(-1), n(0), true),
+		icmp("icmpv6", n(128), nil, true),
+		icmp("58", n(256), n(0), true),
+	} {
+		_, err := f.c.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{GroupId: &sg, IpPermissions: []types.IpPermission{p}})
+		if code(err) != "InvalidParameterValue" {
+			t.Errorf("authorizing %s %v-%v: %v, want InvalidParameterValue", awssdk.ToString(p.IpProtocol), awssdk.ToInt32(p.FromPort), awssdk.ToInt32(p.ToPort), err)
+		}
+	}
+	ok := []types.IpPermission{
+		icmp("icmp", n(8), n(-1), false),
+		icmp("icmp", n(3), n(4), false),
+		icmp("icmp", n(-1), n(-1), false),
+		icmp("icmpv6", n(128), n(0), true),
+		icmp("icmpv6", nil, nil, true),
+	}
+	must(f.c.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{GroupId: &sg, IpPermissions: ok}))
+	type key struct {
+		proto    string
+		from, to int32
+		ports    bool
+	}
+	var got []key
+	out := must(f.c.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{GroupIds: []string{sg}}))
+	for _, p := range out.SecurityGroups[0].IpPermissions {
+		got = append(got, key{awssdk.ToString(p.IpProtocol), awssdk.ToInt32(p.FromPort), awssdk.ToInt32(p.ToPort), p.FromPort != nil})
+	}
+	want := []key{{"icmp", 8, -1, true}, {"icmp", 3, 4, true}, {"icmp", -1, -1, true}, {"icmpv6", 128, 0, true}, {"icmpv6", 0, 0, false}}
+	sortKeys := func(ks []key) {
+		slices.SortFunc(ks, func(a, b key) int {
+			return cmp.Or(strings.Compare(a.proto, b.proto), int(a.from-b.from), int(a.to-b.to))
+		})
+	}
+	sortKeys(got)
+	sortKeys(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("described %v, want %v", got, want)
+	}
+	// -1 -1 is the icmpv6 rule without ports: it is already there, and
+	// revokes it.
+	allV6 := icmp("icmpv6", n(-1), n(-1), true)
+	if _, err := f.c.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{GroupId: &sg, IpPermissions: []types.IpPermission{allV6}}); code(err) != "InvalidPermission.Duplicate" {
+		t.Errorf("authorizing icmpv6 -1 -1 beside icmpv6 without ports: %v, want InvalidPermission.Duplicate", err)
+	}
+	must(f.c.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{GroupId: &sg, IpPermissions: []types.IpPermission{allV6}}))
 }

@@ -249,12 +249,29 @@ func (a *API) permissions(c *call) ([]rule, *apiError) {
 		}
 		base := rule{Proto: proto}
 		switch proto {
-		case "tcp", "udp", "icmp":
+		case "tcp", "udp", "icmp", "icmpv6", "58":
 			from, err1 := c.p.integer(e+".FromPort", -2)
 			to, err2 := c.p.integer(e+".ToPort", -2)
-			if err1 != nil || err2 != nil || from == -2 || to == -2 || (proto != "icmp" && (from < 0 || to > 65535 || from > to)) {
+			icmp, v6 := proto == "icmp" || proto == "icmpv6" || proto == "58", proto == "icmpv6" || proto == "58"
+			if v6 && err1 == nil && err2 == nil && (from == -2) == (to == -2) && (from == -2 || (from == -1 && to == -1)) {
+				// "For icmpv6, the port range is optional; if you omit
+				// the port range, traffic for all types and codes is
+				// allowed": -1 and -1 say the same, kept as no ports, so
+				// that either revokes the other.
+				break
+			}
+			if err1 != nil || err2 != nil || from == -2 || to == -2 || (!icmp && (from < 0 || to > 65535 || from > to)) {
 				if bad == nil {
 					bad = errf(400, "InvalidParameterValue", "Invalid ports %q-%q for protocol %s", c.p.get(e+".FromPort"), c.p.get(e+".ToPort"), proto)
+				}
+				return
+			}
+			// FromPort is the ICMP type, ToPort its code, -1 all; "If the
+			// start port is -1 (all ICMP types), then the end port must be
+			// -1 (all ICMP codes)."
+			if icmp && (from < -1 || from > 255 || to < -1 || to > 255 || (from == -1 && to != -1)) {
+				if bad == nil {
+					bad = errf(400, "InvalidParameterValue", "Invalid ICMP type %q and code %q for protocol %s: want a type of 0-255 or -1 (all types), a code of 0-255 or -1 (all codes), and code -1 when the type is -1", c.p.get(e+".FromPort"), c.p.get(e+".ToPort"), proto)
 				}
 				return
 			}

@@ -34,8 +34,9 @@ const (
 // until a rule of its group admits it; a rule from 0.0.0.0/0 admits
 // every host and the machine; a self-referencing rule admits the group's
 // members only (sg-b, and sg-c once its groups are modified to include
-// the group), not an instance of another group nor the machine; revoking
-// the rules closes the ports again.
+// the group), not an instance of another group nor the machine; an icmp
+// rule admits its ICMP type only (a ping needs echo requests, type 8);
+// revoking the rules closes the ports again.
 func TestRealSecurityGroups(t *testing.T) {
 	localcloudtest.RequireRealHosts(t)
 	v, err := awsmodel.New()
@@ -173,6 +174,27 @@ func TestRealSecurityGroups(t *testing.T) {
 	for _, from := range everyone {
 		expect("open from anywhere", from, sgOpenPort, true)
 		expect("open from anywhere", from, sgMembersPort, false)
+	}
+
+	// ICMP narrowed to a type: echo replies (0) do not admit a ping, echo
+	// requests (8, any code) do.
+	icmpPerm := func(typ, code int32) types.IpPermission {
+		return types.IpPermission{IpProtocol: awssdk.String("icmp"), FromPort: &typ, ToPort: &code,
+			IpRanges: []types.IpRange{{CidrIp: awssdk.String("0.0.0.0/0")}}}
+	}
+	replies, requests := icmpPerm(0, -1), icmpPerm(8, -1)
+	authorize(members, replies)
+	if err := localcloudtest.Ping(addrs["sg-a"]); err == nil {
+		t.Error("echo replies only: the machine's ping answered, want dropped")
+	}
+	authorize(members, requests)
+	if err := localcloudtest.Ping(addrs["sg-a"]); err != nil {
+		t.Errorf("echo requests: the machine's ping: %v, want answered", err)
+	}
+	revoke(members, replies)
+	revoke(members, requests)
+	if err := localcloudtest.Ping(addrs["sg-a"]); err == nil {
+		t.Error("icmp revoked: the machine's ping answered, want dropped")
 	}
 
 	// Self-referencing: the group's members only, at the private address

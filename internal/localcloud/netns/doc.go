@@ -172,7 +172,10 @@
 // reserved IP arrives on eth0 like the host's own address; what the
 // host's containers send each other never crosses eth0. IPv6 gets the
 // same chain with the IPv6 sources (eth0 has a link-local address the
-// other hosts reach), neighbour discovery admitted. Like a vendor's
+// other hosts reach), neighbour discovery admitted. An icmp rule may be
+// narrowed to one ICMP type and code (ICMPv6's from IPv6 sources); IPv4
+// type 255, which the kernel's icmp match reads as any type, admits
+// nothing. Like a vendor's
 // stateful firewall, a change leaves connections already established
 // alone. Each change is one iptables-restore --noflush transaction per
 // family, with the iptables flavour the manager uses, so the host is

@@ -21,15 +21,22 @@ const (
 	uplink = "eth0"
 )
 
-// FirewallRule admits one protocol and destination port range from some
-// sources (see SetFirewall).
+// FirewallRule admits one protocol and destination port range, or ICMP
+// type, from some sources (see SetFirewall).
 type FirewallRule struct {
-	// Protocol is "tcp", "udp" or "icmp".
+	// Protocol is "tcp", "udp" or "icmp": ICMP from IPv4 sources, ICMPv6
+	// from IPv6 ones.
 	Protocol string `json:"protocol"`
 	// FromPort and ToPort bound the destination ports, inclusive; 0 and 0
 	// is every port. ICMP has none: they are ignored.
 	FromPort int `json:"from_port,omitempty"`
 	ToPort   int `json:"to_port,omitempty"`
+	// ICMPType narrows an icmp rule to one type (0-255), numbered as the
+	// sources' family numbers them (echo request: 8, in ICMPv6 128), and
+	// ICMPCode to one code of it (0-255). nil is any: pointers, so that a
+	// rule built or saved without them still admits every type.
+	ICMPType *int `json:"icmp_type,omitempty"`
+	ICMPCode *int `json:"icmp_code,omitempty"`
 	// Sources are the address ranges admitted, IPv4 or IPv6; none admits
 	// nothing.
 	Sources []netip.Prefix `json:"sources"`
@@ -102,8 +109,22 @@ func normalizeFirewall(rules []FirewallRule) ([]FirewallRule, error) {
 			if (r.FromPort != 0 || r.ToPort != 0) && (r.FromPort < 1 || r.FromPort > r.ToPort || r.ToPort > 65535) {
 				return nil, fmt.Errorf("rule %d: ports %d-%d: want 0-0 (every port) or a range within 1-65535", i, r.FromPort, r.ToPort)
 			}
+			if r.ICMPType != nil || r.ICMPCode != nil {
+				return nil, fmt.Errorf("rule %d: ICMP type or code on a %s rule: only icmp rules take them", i, r.Protocol)
+			}
 		case "icmp":
 			r.FromPort, r.ToPort = 0, 0
+			switch {
+			case r.ICMPType == nil && r.ICMPCode != nil:
+				return nil, fmt.Errorf("rule %d: ICMP code %d without a type: give a type (0-255) too, or neither for every type", i, *r.ICMPCode)
+			case r.ICMPType != nil && (*r.ICMPType < 0 || *r.ICMPType > 255):
+				return nil, fmt.Errorf("rule %d: ICMP type %d: want 0-255, or none for every type", i, *r.ICMPType)
+			case r.ICMPCode != nil && (*r.ICMPCode < 0 || *r.ICMPCode > 255):
+				return nil, fmt.Errorf("rule %d: ICMP code %d: want 0-255, or none for every code", i, *r.ICMPCode)
+			}
+			// Copies, so that the caller's later changes do not reach the
+			// rules kept.
+			r.ICMPType, r.ICMPCode = cloneInt(r.ICMPType), cloneInt(r.ICMPCode)
 		default:
 			return nil, fmt.Errorf("rule %d: protocol %q: want tcp, udp or icmp", i, r.Protocol)
 		}
@@ -121,6 +142,14 @@ func normalizeFirewall(rules []FirewallRule) ([]FirewallRule, error) {
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+func cloneInt(p *int) *int {
+	if p == nil {
+		return nil
+	}
+	n := *p
+	return &n
 }
 
 // takeEarlyFirewall moves the rules set for id before its host existed
@@ -271,10 +300,6 @@ func firewallScript(v6 bool, rules []FirewallRule, have mangleState) string {
 // host's own connections pass, then one RETURN per rule and source of the
 // family, then DROP.
 func firewallRules(v6 bool, rules []FirewallRule) []string {
-	icmp := "icmp"
-	if v6 {
-		icmp = "ipv6-icmp"
-	}
 	out := []string{"-m conntrack --ctstate RELATED,ESTABLISHED -j RETURN"}
 	if v6 {
 		// Neighbour discovery is the link's ARP: without it nothing,
@@ -292,7 +317,11 @@ func firewallRules(v6 bool, rules []FirewallRule) []string {
 			var s string
 			switch r.Protocol {
 			case "icmp":
-				s = fmt.Sprintf("-s %s -p %s -j RETURN", src, icmp)
+				m, ok := icmpMatch(v6, r.ICMPType, r.ICMPCode)
+				if !ok {
+					continue
+				}
+				s = fmt.Sprintf("-s %s %s -j RETURN", src, m)
 			default:
 				s = fmt.Sprintf("-s %s -p %s", src, r.Protocol)
 				if r.FromPort != 0 || r.ToPort != 0 {
@@ -307,6 +336,31 @@ func firewallRules(v6 bool, rules []FirewallRule) []string {
 		}
 	}
 	return append(out, "-j DROP")
+}
+
+// icmpMatch is the match of an icmp rule in one family, narrowed to its
+// type and code when it has them; ok false when the rule admits nothing
+// the filter can express.
+func icmpMatch(v6 bool, typ, code *int) (m string, ok bool) {
+	proto, match, opt := "icmp", "icmp", "--icmp-type"
+	if v6 {
+		proto, match, opt = "ipv6-icmp", "icmp6", "--icmpv6-type"
+	}
+	m = "-p " + proto
+	if typ == nil {
+		return m, true
+	}
+	if !v6 && *typ == 255 {
+		// The kernel's icmp match reads type 255 as any type. IANA
+		// reserves it: nothing legitimate sends it, so the rule admits
+		// nothing rather than every type.
+		return "", false
+	}
+	t := strconv.Itoa(*typ)
+	if code != nil {
+		t += "/" + strconv.Itoa(*code)
+	}
+	return fmt.Sprintf("%s -m %s %s %s", m, match, opt, t), true
 }
 
 func portRange(from, to int) string {

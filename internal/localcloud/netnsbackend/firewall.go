@@ -23,7 +23,8 @@ func (b *Backend) SetHostFirewall(ctx context.Context, hostID int, rules []local
 		fw = make([]netns.FirewallRule, 0, len(rules))
 		for _, r := range rules {
 			fw = append(fw, netns.FirewallRule{
-				Protocol: r.Protocol, FromPort: r.FromPort, ToPort: r.ToPort, Sources: slices.Clone(r.Sources),
+				Protocol: r.Protocol, FromPort: r.FromPort, ToPort: r.ToPort, ICMPType: r.ICMPType, ICMPCode: r.ICMPCode,
+				Sources: slices.Clone(r.Sources),
 			})
 		}
 	}

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -17,10 +16,9 @@ import (
 	"time"
 
 	"github.com/digitalocean/godo"
-	"golang.org/x/net/icmp"
-	"golang.org/x/net/ipv4"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
+	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/localcloudtest"
 	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud/netnsbackend"
 	"github.com/haddockhq/terraform-provider-haddock/internal/testimage"
 )
@@ -170,7 +168,7 @@ func TestRealFirewall(t *testing.T) {
 	}
 	ping := func(when, from, to string, admitted bool) {
 		t.Helper()
-		err := inHost(from, func() error { return echo(to) })
+		err := inHost(from, func() error { return localcloudtest.Ping(to) })
 		switch {
 		case admitted && err != nil:
 			t.Errorf("%s: ping %s from %s: %v, want a reply", when, to, from, err)
@@ -392,37 +390,6 @@ func linkLocal(t *testing.T, be *netnsbackend.Backend, id, from int) string {
 		t.Fatalf("host %d has no link-local IPv6 address", id)
 	}
 	return ll.WithZone(strconv.Itoa(zone)).String()
-}
-
-// echo sends an ICMP echo request to addr and waits a second for the
-// reply, in the caller's namespace.
-func echo(addr string) error {
-	conn, err := icmp.ListenPacket("ip4:icmp", "0.0.0.0")
-	if err != nil {
-		return err
-	}
-	defer func() { _ = conn.Close() }()
-	id := os.Getpid() & 0xffff
-	msg, _ := (&icmp.Message{Type: ipv4.ICMPTypeEcho, Body: &icmp.Echo{ID: id, Seq: 1, Data: []byte("fw")}}).Marshal(nil)
-	dst := &net.IPAddr{IP: net.ParseIP(addr)}
-	if _, err := conn.WriteTo(msg, dst); err != nil {
-		return err
-	}
-	_ = conn.SetReadDeadline(time.Now().Add(time.Second))
-	buf := make([]byte, 1500)
-	for {
-		n, from, err := conn.ReadFrom(buf)
-		if err != nil {
-			return err
-		}
-		m, err := icmp.ParseMessage(1, buf[:n])
-		if err != nil || m.Type != ipv4.ICMPTypeEchoReply || from.String() != addr {
-			continue
-		}
-		if e, ok := m.Body.(*icmp.Echo); ok && e.ID == id {
-			return nil
-		}
-	}
 }
 
 // echoFrom connects from host id to a listener of the test on addr,
