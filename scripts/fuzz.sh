@@ -15,6 +15,10 @@ targets=(
   "./internal/cloud FuzzResolve"
   "./provider FuzzParseCloudID"
   "./internal/localcloud/digitalocean FuzzRequestBodies"
+  "./internal/localcloud/aws FuzzRequestBodies"
+  "./internal/localcloud/awselbv2 FuzzRequestBodies"
+  "./internal/localcloud/awsrds FuzzRequestBodies"
+  "./internal/localcloud/awsauth FuzzAuthorization"
 )
 cache=$(go env GOCACHE)/fuzz/$(go list -m)
 summary=()
@@ -23,7 +27,7 @@ for t in "${targets[@]}"; do
   read -r pkg name <<<"$t"
   printf '\n==> %s %s for %s\n' "$pkg" "$name" "$fuzztime"
   log=$(mktemp)
-  if go test "$pkg" -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" 2>&1 | tee "$log" | grep -E '^(---|FAIL|ok|PASS)|Failing input'; then :; fi
+  if go test "$pkg" -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -fuzzminimizetime 2s 2>&1 | tee "$log" | grep -E '^(---|FAIL|ok|PASS)|Failing input'; then :; fi
   execs=$(grep -oE 'execs: [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+' || echo 0)
   if grep -q '^ok' "$log"; then result=ok; else result=FAIL; status=1; fi
   rm -f "$log"

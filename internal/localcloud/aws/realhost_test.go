@@ -5,7 +5,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/netip"
+	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,7 +34,14 @@ var testReal = localcloudtest.Options{
 	Lock:           "haddock-localcloud-aws-test.lock",
 }
 
-func TestMain(m *testing.M) { localcloudtest.Main(m, testReal) }
+// TestMain takes the real hosts' lock, but not in a fuzz worker: its
+// coordinator holds it (FuzzRequestBodies needs no real host).
+func TestMain(m *testing.M) {
+	if slices.ContainsFunc(os.Args[1:], func(a string) bool { return strings.HasPrefix(a, "-test.fuzzworker") }) {
+		os.Exit(m.Run())
+	}
+	localcloudtest.Main(m, testReal)
+}
 
 // TestRealHosts launches two instances through the EC2 API on real hosts:
 // each boots its user data's dockerd as a droplet does and its engine

@@ -19,6 +19,18 @@ const (
 	testSecret = "localcloud-dev-secret"
 )
 
+// sdkSign signs r, whose body is body, by testKey and secret for service
+// in region at at, with the AWS SDK's own signer.
+func sdkSign(tb testing.TB, r *http.Request, body, secret, service, region string, at time.Time) {
+	tb.Helper()
+	sum := sha256.Sum256([]byte(body))
+	err := v4.NewSigner().SignHTTP(context.Background(), awssdk.Credentials{AccessKeyID: testKey, SecretAccessKey: secret},
+		r, hex.EncodeToString(sum[:]), service, region, at)
+	if err != nil {
+		tb.Fatal(err)
+	}
+}
+
 // TestVerifySignature checks Verify against requests signed by
 // the AWS SDK's own signer, and that any change to what was signed, or
 // another key, date, service or clock, is refused.
@@ -29,12 +41,7 @@ func TestVerifySignature(t *testing.T) {
 		r, _ := http.NewRequest("POST", "http://127.0.0.1:9081/?x=1&a=b%20c", strings.NewReader(body))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
 		r.Header.Set("User-Agent", "test   agent")
-		sum := sha256.Sum256([]byte(body))
-		err := v4.NewSigner().SignHTTP(context.Background(), awssdk.Credentials{AccessKeyID: testKey, SecretAccessKey: secret},
-			r, hex.EncodeToString(sum[:]), service, region, at)
-		if err != nil {
-			t.Fatal(err)
-		}
+		sdkSign(t, r, body, secret, service, region, at)
 		if mutate != nil {
 			mutate(r)
 		}
@@ -89,11 +96,7 @@ func TestVerifySignature(t *testing.T) {
 func TestVerifyService(t *testing.T) {
 	now := time.Now()
 	r, _ := http.NewRequest("POST", "http://127.0.0.1:9082/", strings.NewReader("Action=DescribeLoadBalancers"))
-	sum := sha256.Sum256([]byte("Action=DescribeLoadBalancers"))
-	if err := v4.NewSigner().SignHTTP(context.Background(), awssdk.Credentials{AccessKeyID: testKey, SecretAccessKey: testSecret},
-		r, hex.EncodeToString(sum[:]), "elasticloadbalancing", "us-east-1", now); err != nil {
-		t.Fatal(err)
-	}
+	sdkSign(t, r, "Action=DescribeLoadBalancers", testSecret, "elasticloadbalancing", "us-east-1", now)
 	if _, err := Verify(r, "ec2", testKey, testSecret, now); err == nil {
 		t.Error("an ELBv2 request verified as EC2")
 	}

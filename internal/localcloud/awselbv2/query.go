@@ -66,10 +66,17 @@ func (p params) boolean(name string, def bool) (bool, *apiError) {
 func (p params) required(names ...string) *apiError {
 	for _, n := range names {
 		if p.get(n) == "" {
-			return validation("1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", lowerFirst(n))
+			return missing(n)
 		}
 	}
 	return nil
+}
+
+// missing is the ValidationError for parameter name not given; for a list
+// (name.member.N) that has no member, whatever a parameter name itself
+// holds.
+func missing(name string) *apiError {
+	return validation("1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", lowerFirst(name))
 }
 
 func lowerFirst(s string) string {

@@ -58,7 +58,7 @@ func (a *API) registerTargets(c *call) {
 	}
 	refs, err := readTargets(p)
 	if err == nil && len(refs) == 0 {
-		err = p.required("Targets")
+		err = missing("Targets")
 	}
 	if !c.Valid(err) {
 		return
@@ -125,7 +125,7 @@ func (a *API) deregisterTargets(c *call) {
 	}
 	refs, err := readTargets(p)
 	if err == nil && len(refs) == 0 {
-		err = p.required("Targets")
+		err = missing("Targets")
 	}
 	if !c.Valid(err) {
 		return
@@ -285,10 +285,10 @@ func (a *API) addTags(c *call) {
 	arns := p.list("ResourceArns")
 	tags, err := p.tags()
 	if err == nil && len(arns) == 0 {
-		err = p.required("ResourceArns")
+		err = missing("ResourceArns")
 	}
 	if err == nil && len(tags) == 0 {
-		err = p.required("Tags")
+		err = missing("Tags")
 	}
 	if !c.Valid(err) {
 		return
@@ -322,8 +322,12 @@ func (a *API) addTags(c *call) {
 func (a *API) removeTags(c *call) {
 	p := c.p
 	arns, keys := p.list("ResourceArns"), p.list("TagKeys")
-	if len(arns) == 0 || len(keys) == 0 {
-		c.Fail(p.required("ResourceArns", "TagKeys"))
+	switch {
+	case len(arns) == 0:
+		c.Fail(missing("ResourceArns"))
+		return
+	case len(keys) == 0:
+		c.Fail(missing("TagKeys"))
 		return
 	}
 	a.s.Lock()
@@ -352,7 +356,7 @@ func (a *API) describeTags(c *call) {
 	arns := c.p.list("ResourceArns")
 	switch {
 	case len(arns) == 0:
-		c.Fail(c.p.required("ResourceArns"))
+		c.Fail(missing("ResourceArns"))
 		return
 	case len(arns) > 20:
 		c.Fail(validation("You can specify up to 20 resources, not %d", len(arns)))
