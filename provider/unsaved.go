@@ -29,21 +29,23 @@ const savedTimeout = 30 * time.Second
 type leftovers struct {
 	mu     sync.Mutex
 	places map[string]*leftoverPlace
-	// ipsTaken are the floating IPs a Create of this run took to release.
-	ipsTaken map[string]bool
 }
 
+// leftoverPlace is what one list call found at a place: hosts, or
+// floating IPs (see releaseFloatingIPs), and which a Create took.
 type leftoverPlace struct {
 	once    sync.Once
 	hosts   []cloud.Host
+	ips     []cloud.FloatingIP
 	err     error
 	claimed map[string]bool
 }
 
-// claim returns the unclaimed leftovers at drv's place (region) that match.
-// Cluster hosts are never claimed here: a cluster's Create sees to its own.
-func (l *leftovers) claim(ctx context.Context, drv cloud.Driver, region string, match func(cloud.Host) bool) ([]cloud.Host, error) {
-	key := string(drv.Cloud()) + "/" + region
+// listed runs list once per key and provider instance (before this run
+// creates anything there, for the first Create at the place waits on it).
+// A failed list is tried again by the next Create: one failure must not
+// make every later Create skip the check.
+func (l *leftovers) listed(key string, list func(p *leftoverPlace)) (*leftoverPlace, error) {
 	l.mu.Lock()
 	if l.places == nil {
 		l.places = map[string]*leftoverPlace{}
@@ -54,19 +56,27 @@ func (l *leftovers) claim(ctx context.Context, drv cloud.Driver, region string, 
 		l.places[key] = p
 	}
 	l.mu.Unlock()
-	p.once.Do(func() {
-		p.hosts, p.err = drv.ListHosts(ctx, cloud.UnsavedTag)
-		tflog.Debug(ctx, "hosts left by interrupted applies", map[string]any{"cloud": drv.Cloud(), "region": region, "count": len(p.hosts), "error": fmt.Sprint(p.err)})
-	})
+	p.once.Do(func() { list(p) })
 	if p.err != nil {
-		// Listed again by the next Create: one failed list must not make
-		// every later Create skip the check.
 		l.mu.Lock()
 		if l.places[key] == p {
 			delete(l.places, key)
 		}
 		l.mu.Unlock()
-		return nil, fmt.Errorf("looking for hosts an interrupted apply left (tag %s): %w", cloud.UnsavedTag, p.err)
+		return nil, p.err
+	}
+	return p, nil
+}
+
+// claim returns the unclaimed leftovers at drv's place (region) that match.
+// Cluster hosts are never claimed here: a cluster's Create sees to its own.
+func (l *leftovers) claim(ctx context.Context, drv cloud.Driver, region string, match func(cloud.Host) bool) ([]cloud.Host, error) {
+	p, err := l.listed(string(drv.Cloud())+"/"+region, func(p *leftoverPlace) {
+		p.hosts, p.err = drv.ListHosts(ctx, cloud.UnsavedTag)
+		tflog.Debug(ctx, "hosts left by interrupted applies", map[string]any{"cloud": drv.Cloud(), "region": region, "count": len(p.hosts), "error": fmt.Sprint(p.err)})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("looking for hosts an interrupted apply left (tag %s): %w", cloud.UnsavedTag, err)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -108,26 +118,25 @@ func unsavedUntil(ctx context.Context) time.Time {
 	return deadline.Add(unsavedGrace)
 }
 
-// releaseFloatingIPs releases the floating IPs at the place (one list
-// call) that are marked unsaved past their creator's deadline: they never
-// reached a state. Each is taken by one Create of this run only. It
-// returns the addresses released ("address (id)").
+// releaseFloatingIPs releases the floating IPs at the place that are
+// marked unsaved past their creator's deadline: they never reached a
+// state. They are listed once per place and provider instance (listed);
+// each is taken by one Create of this run only. It returns the addresses
+// released ("address (id)").
 func (l *leftovers) releaseFloatingIPs(ctx context.Context, fips cloud.FloatingIPs, c cloud.Name, region string, now time.Time) ([]string, error) {
-	all, err := fips.ListFloatingIPs(ctx)
+	p, err := l.listed("floating-ip/"+string(c)+"/"+region, func(p *leftoverPlace) {
+		p.ips, p.err = fips.ListFloatingIPs(ctx)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("looking for floating IPs an interrupted apply left (tag %s): %w", cloud.UnsavedTag, err)
 	}
 	var mine []cloud.FloatingIP
 	l.mu.Lock()
-	if l.ipsTaken == nil {
-		l.ipsTaken = map[string]bool{}
-	}
-	for _, f := range all {
-		key := string(c) + "/" + f.ID
-		if f.UnsavedUntil.IsZero() || !now.After(f.UnsavedUntil) || (region != "" && f.Region != region) || l.ipsTaken[key] {
+	for _, f := range p.ips {
+		if f.UnsavedUntil.IsZero() || !now.After(f.UnsavedUntil) || (region != "" && f.Region != region) || p.claimed[f.ID] {
 			continue
 		}
-		l.ipsTaken[key] = true
+		p.claimed[f.ID] = true
 		mine = append(mine, f)
 	}
 	l.mu.Unlock()
