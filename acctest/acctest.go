@@ -54,6 +54,7 @@ var (
 		run       *localcloud.Running
 		validator *contract.Validator
 		do        *digitalocean.Driver
+		doAPI     *lcdo.API
 		// The EC2 API of the same localcloud, on its own listener, and
 		// the check of its exchanges against AWS's service model.
 		awsURL       string
@@ -106,11 +107,12 @@ func run(m *testing.M) int {
 		return 1
 	}
 	ec2API, rdsAPI := lcaws.New(lcaws.Config{}), awsrds.New(awsrds.Config{})
+	suite.doAPI = lcdo.New(lcdo.Config{})
 	lc, err := localcloud.Start(ctx, localcloud.Config{
 		Token:      Token,
 		BootDelay:  BootDelay,
 		Middleware: contractMiddleware(v, av, ev, rv),
-		APIs:       []localcloud.API{lcdo.New(lcdo.Config{}), ec2API, awselbv2.New(awselbv2.Config{Instances: ec2API}), rdsAPI, rdsAPI.Secrets()},
+		APIs:       []localcloud.API{suite.doAPI, ec2API, awselbv2.New(awselbv2.Config{Instances: ec2API}), rdsAPI, rdsAPI.Secrets()},
 		APIAddrs: map[string]string{lcaws.Name: "127.0.0.1:0", awselbv2.Name: "127.0.0.1:0",
 			awsrds.Name: "127.0.0.1:0", awsrds.SecretsName: "127.0.0.1:0"},
 	})

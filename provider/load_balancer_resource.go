@@ -405,8 +405,11 @@ func (r *loadBalancerResource) Create(ctx context.Context, req resource.CreateRe
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	tflog.Info(ctx, "creating load balancer", map[string]any{"cloud": c, "region": spec.Region, "name": spec.Name})
-	lb, err := lbs.CreateLoadBalancer(ctx, spec)
+	lb, saved, err := r.create(ctx, lbs, c, spec, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	defer saved(&resp.Diagnostics)
 	if lb != nil {
 		// It exists, even when the call failed: record it, so it is not
 		// leaked (Terraform keeps it tainted and replaces it next time).
@@ -416,6 +419,43 @@ func (r *loadBalancerResource) Create(ctx context.Context, req resource.CreateRe
 	if err != nil {
 		resp.Diagnostics.AddError("Error creating load balancer", fmt.Sprintf("creating load balancer %s on %s: %s", spec.Name, c, err))
 	}
+}
+
+// create makes the load balancer. Where the vendor cannot tell a killed
+// create's load balancer from any other (DigitalOcean), it is marked unsaved
+// and saved (the mark removed) by the function it returns, which Create
+// defers; those interrupted applies left marked in the region are deleted
+// first (see cloud.UnsavedLoadBalancers). diags gets only what stops the
+// create before anything is made, and warnings.
+func (r *loadBalancerResource) create(ctx context.Context, lbs cloud.LoadBalancers, c cloud.Name, spec cloud.LoadBalancerSpec, diags *diag.Diagnostics) (*cloud.LoadBalancer, func(*diag.Diagnostics), error) {
+	nothing := func(*diag.Diagnostics) {}
+	u, marks := lbs.(cloud.UnsavedLoadBalancers)
+	if !marks {
+		tflog.Info(ctx, "creating load balancer", map[string]any{"cloud": c, "region": spec.Region, "name": spec.Name})
+		lb, err := lbs.CreateLoadBalancer(ctx, spec)
+		return lb, nothing, err
+	}
+	deleted, err := r.data.leftovers.releaseLoadBalancers(ctx, lbs, c, spec.Region, time.Now())
+	reportLeftLoadBalancers(diags, deleted)
+	if err != nil {
+		diags.AddError("Error creating load balancer", fmt.Sprintf("creating load balancer %s in %s on %s: %s. Nothing was created; apply again.", spec.Name, spec.Region, c, err))
+		return nil, nothing, nil
+	}
+	until := unsavedUntilFor(ctx, loadBalancerTimeout)
+	tflog.Info(ctx, "creating load balancer", map[string]any{"cloud": c, "region": spec.Region, "name": spec.Name, "unsaved_until": until})
+	lb, err := u.CreateUnsavedLoadBalancer(ctx, spec, until)
+	if lb == nil || lb.UnsavedUntil.IsZero() {
+		return lb, nothing, err
+	}
+	// A failure to save is repaired by the next refresh (Read).
+	saved := func(diags *diag.Diagnostics) {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), savedTimeout)
+		defer cancel()
+		if err := u.MarkLoadBalancerSaved(sctx, lb.ID); err != nil {
+			diags.AddWarning("Load balancer still marked unsaved", fmt.Sprintf("Load balancer %s (%s) is saved, but removing its unsaved mark failed: %s. The next refresh removes it.", spec.Name, lb.ID, err))
+		}
+	}
+	return lb, saved, err
 }
 
 func (r *loadBalancerResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -432,6 +472,12 @@ func (r *loadBalancerResource) Read(ctx context.Context, req resource.ReadReques
 	lb, ok := readOrForget(ctx, "load balancer", state.ID.ValueString(), func() (*cloud.LoadBalancer, error) { return lbs.GetLoadBalancer(ctx, state.VendorID.ValueString()) }, &resp.State, &resp.Diagnostics)
 	if !ok {
 		return
+	}
+	if u, ok := lbs.(cloud.UnsavedLoadBalancers); ok && !lb.UnsavedUntil.IsZero() {
+		// Its Create could not mark it saved; it is in the state now.
+		if err := u.MarkLoadBalancerSaved(ctx, lb.ID); err != nil {
+			tflog.Warn(ctx, "removing the unsaved mark of a saved load balancer", map[string]any{"id": lb.ID, "error": err.Error()})
+		}
 	}
 	state.readBack(lb)
 	state.setObserved(ctx, c, lb, &resp.Diagnostics)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -221,4 +222,79 @@ resource "haddock_load_balancer" "test" {
 			})
 		})
 	}
+}
+
+// TestAccLoadBalancer_leftover: on DigitalOcean, a load balancer an apply
+// killed before its state was saved (still in the unsaved project an hour
+// on) is deleted by the next load balancer Create in its region; one still
+// within its horizon (another workspace's create in flight) and one never
+// marked are kept, and the one made ends unmarked in the default project.
+func TestAccLoadBalancer_leftover(t *testing.T) {
+	v := acctest.DigitalOceanVendor()
+	lbs, ok := v.Driver.(cloud.LoadBalancers)
+	u, marks := v.Driver.(cloud.UnsavedLoadBalancers)
+	if !ok || !marks {
+		t.Fatal("DigitalOcean's load balancers cannot be marked unsaved")
+	}
+	ctx := context.Background()
+	name := acctest.RandomName()
+	spec := func(n string) cloud.LoadBalancerSpec {
+		return cloud.LoadBalancerSpec{Name: n, Region: "fra1", Type: cloud.LoadBalancerHTTP,
+			ForwardingRules: []cloud.ForwardingRule{{EntryProtocol: "http", EntryPort: 80, TargetProtocol: "http", TargetPort: 8080}},
+			HealthCheck:     cloud.HealthCheck{Protocol: "http", Port: 80, Path: "/", Interval: 10 * time.Second, Timeout: 5 * time.Second, HealthyThreshold: 3, UnhealthyThreshold: 5}}
+	}
+	var left, inFlight, plain *cloud.LoadBalancer
+	seed := func() {
+		var err error
+		// The killed create's load balancer has the configuration's name:
+		// what matters is the mark and its age, not the name.
+		if left, err = u.CreateUnsavedLoadBalancer(ctx, spec(name), time.Now().Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if inFlight, err = u.CreateUnsavedLoadBalancer(ctx, spec(name+"-other"), time.Now().Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if plain, err = lbs.CreateLoadBalancer(ctx, spec(name+"-plain")); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			for _, lb := range []*cloud.LoadBalancer{left, inFlight, plain} {
+				_ = lbs.DeleteLoadBalancer(context.Background(), lb.ID)
+			}
+		})
+		if left.UnsavedUntil.IsZero() || inFlight.UnsavedUntil.IsZero() || !plain.UnsavedUntil.IsZero() {
+			t.Fatalf("marks: left %v, in flight %v, plain %v; want the first two marked", left.UnsavedUntil, inFlight.UnsavedUntil, plain.UnsavedUntil)
+		}
+		acctest.AgeUnsaved(t, v, "do:loadbalancer:"+left.ID)
+	}
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProviderFactories,
+		Steps: []resource.TestStep{{
+			PreConfig: seed,
+			Config:    lbBasicConfig(name, ""),
+			Check: func(s *terraform.State) error {
+				if _, err := lbs.GetLoadBalancer(ctx, left.ID); !cloud.IsNotFound(err) {
+					return fmt.Errorf("the leftover %s: %v, want it deleted", left.ID, err)
+				}
+				for _, lb := range []*cloud.LoadBalancer{inFlight, plain} {
+					got, err := lbs.GetLoadBalancer(ctx, lb.ID)
+					if err != nil {
+						return fmt.Errorf("%s (%s) must be kept: %w", lb.Spec.Name, lb.ID, err)
+					}
+					if got.UnsavedUntil.IsZero() != lb.UnsavedUntil.IsZero() {
+						return fmt.Errorf("%s (%s): unsaved until %v, want %v", lb.Spec.Name, lb.ID, got.UnsavedUntil, lb.UnsavedUntil)
+					}
+				}
+				made, err := lbs.GetLoadBalancer(ctx, s.RootModule().Resources["haddock_load_balancer.test"].Primary.Attributes["vendor_id"])
+				if err != nil {
+					return err
+				}
+				if !made.UnsavedUntil.IsZero() {
+					return fmt.Errorf("the load balancer made, %s, is still marked unsaved (until %v)", made.ID, made.UnsavedUntil)
+				}
+				return nil
+			},
+		}},
+	})
 }

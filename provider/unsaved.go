@@ -31,12 +31,13 @@ type leftovers struct {
 	places map[string]*leftoverPlace
 }
 
-// leftoverPlace is what one list call found at a place: hosts, or
-// floating IPs (see releaseFloatingIPs), and which a Create took.
+// leftoverPlace is what one list call found at a place: hosts, floating
+// IPs (see releaseFloatingIPs) or load balancers (releaseLoadBalancers),
+// and which a Create took.
 type leftoverPlace struct {
 	once    sync.Once
 	hosts   []cloud.Host
-	ips     []cloud.FloatingIP
+	marked  []unsaved
 	err     error
 	claimed map[string]bool
 }
@@ -111,44 +112,61 @@ const unsavedGrace = savedTimeout + time.Minute
 // own deadline and the grace. An address still marked after that was left
 // by an apply killed before its state was saved.
 func unsavedUntil(ctx context.Context) time.Time {
-	deadline, ok := ctx.Deadline()
-	if !ok {
-		deadline = time.Now().Add(floatingIPTimeout)
-	}
-	return deadline.Add(unsavedGrace)
+	return unsavedUntilFor(ctx, floatingIPTimeout)
 }
 
 // releaseFloatingIPs releases the floating IPs at the place that are
 // marked unsaved past their creator's deadline: they never reached a
-// state. They are listed once per place and provider instance (listed);
-// each is taken by one Create of this run only. It returns the addresses
-// released ("address (id)").
+// state. It returns the addresses released ("address (id)").
 func (l *leftovers) releaseFloatingIPs(ctx context.Context, fips cloud.FloatingIPs, c cloud.Name, region string, now time.Time) ([]string, error) {
-	p, err := l.listed("floating-ip/"+string(c)+"/"+region, func(p *leftoverPlace) {
-		p.ips, p.err = fips.ListFloatingIPs(ctx)
+	return l.release(ctx, "floating IP", "floating-ip/"+string(c)+"/"+region, region, now,
+		func(ctx context.Context) ([]unsaved, error) {
+			all, err := fips.ListFloatingIPs(ctx)
+			out := make([]unsaved, len(all))
+			for i, f := range all {
+				out[i] = unsaved{id: f.ID, name: f.Address, region: f.Region, until: f.UnsavedUntil}
+			}
+			return out, err
+		}, fips.DeleteFloatingIP)
+}
+
+// unsaved is a floating IP or load balancer as release sees it.
+type unsaved struct {
+	id, name, region string
+	until            time.Time
+}
+
+// release deletes what is at the place (key; region, "" for any) and marked
+// unsaved past its creator's deadline: an apply killed before its state was
+// saved left it. What is there is listed once per place and provider
+// instance (listed); each is taken by one Create of this run only. It
+// returns what it deleted ("name (id)").
+func (l *leftovers) release(ctx context.Context, what, key, region string, now time.Time, list func(context.Context) ([]unsaved, error), del func(context.Context, string) error) ([]string, error) {
+	p, err := l.listed(key, func(p *leftoverPlace) {
+		p.marked, p.err = list(ctx)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("looking for floating IPs an interrupted apply left (tag %s): %w", cloud.UnsavedTag, err)
+		return nil, fmt.Errorf("looking for the %ss an interrupted apply left: %w", what, err)
 	}
-	var mine []cloud.FloatingIP
+	var mine []unsaved
 	l.mu.Lock()
-	for _, f := range p.ips {
-		if f.UnsavedUntil.IsZero() || !now.After(f.UnsavedUntil) || (region != "" && f.Region != region) || p.claimed[f.ID] {
+	for _, x := range p.marked {
+		if x.until.IsZero() || !now.After(x.until) || (region != "" && x.region != region) || p.claimed[x.id] {
 			continue
 		}
-		p.claimed[f.ID] = true
-		mine = append(mine, f)
+		p.claimed[x.id] = true
+		mine = append(mine, x)
 	}
 	l.mu.Unlock()
-	var released []string
-	for _, f := range mine {
-		tflog.Warn(ctx, "releasing a floating IP an interrupted apply left", map[string]any{"cloud": c, "address": f.Address, "id": f.ID, "unsaved_until": f.UnsavedUntil})
-		if err := fips.DeleteFloatingIP(ctx, f.ID); err != nil {
-			return released, fmt.Errorf("releasing floating IP %s (%s), which an interrupted apply left: %w", f.Address, f.ID, err)
+	var deleted []string
+	for _, x := range mine {
+		tflog.Warn(ctx, "deleting a "+what+" an interrupted apply left", map[string]any{"name": x.name, "id": x.id, "unsaved_until": x.until})
+		if err := del(ctx, x.id); err != nil {
+			return deleted, fmt.Errorf("deleting %s %s (%s), which an interrupted apply left: %w", what, x.name, x.id, err)
 		}
-		released = append(released, fmt.Sprintf("%s (%s)", f.Address, f.ID))
+		deleted = append(deleted, fmt.Sprintf("%s (%s)", x.name, x.id))
 	}
-	return released, nil
+	return deleted, nil
 }
 
 // reportReleased warns about the floating IPs of interrupted applies a
@@ -160,4 +178,41 @@ func reportReleased(diags *diag.Diagnostics, released []string) {
 	diags.AddWarning("Released what an interrupted apply left",
 		fmt.Sprintf("Earlier applies creating floating IPs were killed before they saved their state, leaving %d address(es) no state held: %s. "+
 			"They carried the tag %s past their apply's deadline and were released.", len(released), strings.Join(released, ", "), cloud.UnsavedTag))
+}
+
+// unsavedUntilFor is unsavedUntil for a Create whose default timeout is
+// fallback.
+func unsavedUntilFor(ctx context.Context, fallback time.Duration) time.Time {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(fallback)
+	}
+	return deadline.Add(unsavedGrace)
+}
+
+// releaseLoadBalancers deletes the load balancers in region that are
+// marked unsaved past their creator's deadline (see
+// cloud.UnsavedLoadBalancers), as releaseFloatingIPs does with addresses.
+// It returns the load balancers deleted ("name (id)").
+func (l *leftovers) releaseLoadBalancers(ctx context.Context, lbs cloud.LoadBalancers, c cloud.Name, region string, now time.Time) ([]string, error) {
+	return l.release(ctx, "load balancer", "load-balancer/"+string(c)+"/"+region, region, now,
+		func(ctx context.Context) ([]unsaved, error) {
+			all, err := lbs.ListLoadBalancers(ctx)
+			out := make([]unsaved, len(all))
+			for i, lb := range all {
+				out[i] = unsaved{id: lb.ID, name: lb.Spec.Name, region: lb.Spec.Region, until: lb.UnsavedUntil}
+			}
+			return out, err
+		}, lbs.DeleteLoadBalancer)
+}
+
+// reportLeftLoadBalancers warns about the load balancers of interrupted
+// applies a Create deleted.
+func reportLeftLoadBalancers(diags *diag.Diagnostics, deleted []string) {
+	if len(deleted) == 0 {
+		return
+	}
+	diags.AddWarning("Deleted what an interrupted apply left",
+		fmt.Sprintf("Earlier applies creating load balancers were killed before they saved their state, leaving %d load balancer(s) no state held: %s. "+
+			"They were still marked unsaved past their apply's deadline and were deleted.", len(deleted), strings.Join(deleted, ", ")))
 }

@@ -117,8 +117,9 @@ type FloatingIP struct {
 	UnsavedUntil time.Time
 }
 
-// UnsavedFloatingIPs is implemented by drivers whose floating IPs carry
-// tags (AWS's Elastic IPs; DigitalOcean's reserved IPs take none). A
+// UnsavedFloatingIPs is implemented by drivers that can mark a floating IP:
+// AWS tags its Elastic IPs; DigitalOcean's reserved IPs take no tags, so
+// they are marked by the project they are in (see the driver). A
 // creator marks the address unsaved until its state holds it, so that an
 // apply killed in between leaves an address a later run can tell from
 // every other and release, instead of one that leaks: the host pattern

@@ -87,6 +87,25 @@ type LoadBalancer struct {
 	// Targets are the vendor host ids registered, sorted.
 	Targets   []string
 	CreatedAt time.Time
+	// UnsavedUntil is zero unless the load balancer is marked unsaved (see
+	// UnsavedLoadBalancers): then it is when its creator's apply ends at
+	// the latest; one still unsaved after that was left by an apply killed
+	// before its state was saved.
+	UnsavedUntil time.Time
+}
+
+// UnsavedLoadBalancers is implemented by drivers whose load balancers a
+// killed create would otherwise leak: DigitalOcean's, whose names are not
+// unique and which take no tags (AWS's are found again by their unique
+// name and tags). As with floating IPs (UnsavedFloatingIPs), the creator
+// marks it unsaved until its state holds it, so that a later run can tell
+// what an apply killed in between left from every other load balancer.
+type UnsavedLoadBalancers interface {
+	// CreateUnsavedLoadBalancer is CreateLoadBalancer with the load
+	// balancer marked unsaved until the time given, at least.
+	CreateUnsavedLoadBalancer(ctx context.Context, spec LoadBalancerSpec, until time.Time) (*LoadBalancer, error)
+	// MarkLoadBalancerSaved removes the mark; none is not an error.
+	MarkLoadBalancerSaved(ctx context.Context, id string) error
 }
 
 // TargetState is a registered target as the vendor sees it.

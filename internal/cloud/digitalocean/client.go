@@ -139,7 +139,8 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // Creates are not: a droplet create repeated after a 5xx that DigitalOcean
 // acted on makes a second droplet, a reserved IP create a second address.
 // CreateHosts looks its droplets up before creating again (createBatch);
-// CreateFloatingIP does not repeat.
+// CreateFloatingIP does not repeat. Assigning resources to a project (a
+// move) is safe to repeat.
 func retrySafe(req *http.Request) bool {
 	switch req.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete:
@@ -151,7 +152,7 @@ func retrySafe(req *http.Request) bool {
 		switch {
 		case n >= 2 && parts[n-2] == "v2" && parts[n-1] == "tags":
 			return true
-		case n >= 4 && parts[n-4] == "v2" && parts[n-3] == "tags" && parts[n-1] == "resources":
+		case n >= 4 && parts[n-4] == "v2" && (parts[n-3] == "tags" || parts[n-3] == "projects") && parts[n-1] == "resources":
 			return true
 		case n >= 4 && parts[n-4] == "v2" && (parts[n-3] == "droplets" || parts[n-3] == "reserved_ips") && parts[n-1] == "actions":
 			return true
@@ -261,6 +262,8 @@ type Driver struct {
 	cfg    Config
 	client *godo.Client
 	offers offeringsCache
+	// unsaved is the project that marks what applies are creating.
+	unsaved unsavedProjects
 }
 
 // New builds a driver. It does not call the API.

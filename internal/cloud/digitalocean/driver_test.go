@@ -167,6 +167,8 @@ func TestRetrySafe(t *testing.T) {
 		{"POST", "/v2/reserved_ips/203.0.113.1/actions", true},
 		{"POST", "/v2/tags", true},
 		{"POST", "/v2/tags/web/resources", true},
+		{"POST", "/v2/projects/default/resources", true},
+		{"POST", "/v2/projects", false},
 		{"POST", "/api/v2/droplets/1/actions/", true},
 		{"PATCH", "/v2/droplets/1", false},
 	}

@@ -7,10 +7,8 @@ import (
 	"strconv"
 
 	"github.com/digitalocean/godo"
-	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
-	"github.com/haddockhq/terraform-provider-haddock/internal/wait"
 )
 
 // CreateFloatingIP reserves an IP in region, or assigned to hostID (DO then
@@ -66,6 +64,9 @@ func (d *Driver) ListFloatingIPs(ctx context.Context) ([]cloud.FloatingIP, error
 	for i := range all {
 		out[i] = *toFloatingIP(&all[i])
 	}
+	if err := d.markUnsavedIPs(ctx, all, out); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
@@ -82,7 +83,11 @@ func (d *Driver) GetFloatingIP(ctx context.Context, id string) (*cloud.FloatingI
 	if err != nil {
 		return nil, apiError(err)
 	}
-	return toFloatingIP(ip), nil
+	out := []cloud.FloatingIP{*toFloatingIP(ip)}
+	if err := d.markUnsavedIPs(ctx, []godo.ReservedIP{*ip}, out); err != nil {
+		return nil, err
+	}
+	return &out[0], nil
 }
 
 // AssignFloatingIP moves the reserved IP to hostID and waits for the action.
@@ -144,37 +149,28 @@ func (d *Driver) createAssignedIP(ctx context.Context, n int) (*godo.ReservedIP,
 	for _, ip := range had {
 		before[ip.IP] = true
 	}
-	for attempt := 0; ; attempt++ {
-		ip, _, err := d.client.ReservedIPs.Create(ctx, &godo.ReservedIPCreateRequest{DropletID: n})
-		if err == nil {
-			return ip, nil
-		}
-		if !maybeCreated(ctx, err) || attempt >= d.cfg.HTTPRetryMax {
-			return nil, apiError(err)
-		}
-		if serr := wait.Sleep(ctx, backoff(d.cfg.RetryWaitMin, d.cfg.RetryWaitMax, attempt, nil)); serr != nil {
-			return nil, apiError(err)
-		}
-		after, lerr := d.reservedIPsOf(ctx, n)
-		if lerr != nil {
-			return nil, fmt.Errorf("%w (and listing droplet %d's reserved IPs to find one it may have made: %v)", apiError(err), n, lerr)
-		}
-		var made []godo.ReservedIP
-		for _, a := range after {
-			if !before[a.IP] {
-				made = append(made, a)
+	ip, err := createFindingAgain(ctx, d, "reserved IP",
+		func() (*godo.ReservedIP, error) {
+			ip, _, err := d.client.ReservedIPs.Create(ctx, &godo.ReservedIPCreateRequest{DropletID: n})
+			return ip, err
+		},
+		func(err error) ([]*godo.ReservedIP, error) {
+			after, lerr := d.reservedIPsOf(ctx, n)
+			if lerr != nil {
+				return nil, fmt.Errorf("%w (and listing droplet %d's reserved IPs to find one it may have made: %v)", apiError(err), n, lerr)
 			}
-		}
-		switch len(made) {
-		case 1:
-			tflog.SubsystemWarn(ctx, logSubsystem, "found the reserved IP a failed create made", map[string]any{"ip": made[0].IP, "droplet": n, "error": err.Error()})
-			return &made[0], nil
-		case 0:
-			tflog.SubsystemWarn(ctx, logSubsystem, "creating the reserved IP again after a failure the server may have acted on", map[string]any{"droplet": n, "error": err.Error()})
-		default:
-			return nil, fmt.Errorf("creating a reserved IP for droplet %d failed (%v), and %d new reserved IPs are assigned to it since: keep one (import it) and delete the others", n, apiError(err), len(made))
-		}
-	}
+			var made []*godo.ReservedIP
+			for i := range after {
+				if !before[after[i].IP] {
+					made = append(made, &after[i])
+				}
+			}
+			return made, nil
+		},
+		func(err error, k int) error {
+			return fmt.Errorf("creating a reserved IP for droplet %d failed (%v), and %d new reserved IPs are assigned to it since: keep one (import it) and delete the others", n, apiError(err), k)
+		})
+	return ip, err
 }
 
 // reservedIPsOf lists the reserved IPs assigned to droplet n.

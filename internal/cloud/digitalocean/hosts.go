@@ -551,3 +551,38 @@ func eachPage(opt *godo.ListOptions, page func() (*godo.Response, error)) error 
 		opt.Page++
 	}
 }
+
+// createFindingAgain sends a create the HTTP client never repeats (a
+// repeat after a 5xx DigitalOcean acted on would make a second one). After
+// a failure DigitalOcean may have acted on, appeared lists what the create
+// could have made since it began: one is taken as the create's, with none
+// the create is sent again, and several are an error (several returns it):
+// Haddock cannot tell which is its own. what names the resource in logs.
+func createFindingAgain[T any](ctx context.Context, d *Driver, what string, create func() (T, error), appeared func(createErr error) ([]T, error), several func(createErr error, n int) error) (T, error) {
+	var zero T
+	for attempt := 0; ; attempt++ {
+		v, err := create()
+		if err == nil {
+			return v, nil
+		}
+		if !maybeCreated(ctx, err) || attempt >= d.cfg.HTTPRetryMax {
+			return zero, apiError(err)
+		}
+		if serr := wait.Sleep(ctx, backoff(d.cfg.RetryWaitMin, d.cfg.RetryWaitMax, attempt, nil)); serr != nil {
+			return zero, apiError(err)
+		}
+		made, lerr := appeared(err)
+		if lerr != nil {
+			return zero, lerr
+		}
+		switch len(made) {
+		case 1:
+			tflog.SubsystemWarn(ctx, logSubsystem, "found the "+what+" a failed create made", map[string]any{"error": err.Error()})
+			return made[0], nil
+		case 0:
+			tflog.SubsystemWarn(ctx, logSubsystem, "creating the "+what+" again after a failure the server may have acted on", map[string]any{"error": err.Error()})
+		default:
+			return zero, several(err, len(made))
+		}
+	}
+}

@@ -36,7 +36,13 @@ const (
 // connection the account's load balancers are listed and one of that name
 // that was not there before is the one it made.
 func (d *Driver) CreateLoadBalancer(ctx context.Context, spec cloud.LoadBalancerSpec) (*cloud.LoadBalancer, error) {
+	return d.createLoadBalancer(ctx, spec, "")
+}
+
+// createLoadBalancer creates it in project (the default project when "").
+func (d *Driver) createLoadBalancer(ctx context.Context, spec cloud.LoadBalancerSpec, project string) (*cloud.LoadBalancer, error) {
 	req := lbRequest(spec)
+	req.ProjectID = project
 	before, err := d.ListLoadBalancers(ctx)
 	if err != nil {
 		return nil, err
@@ -45,37 +51,26 @@ func (d *Driver) CreateLoadBalancer(ctx context.Context, spec cloud.LoadBalancer
 	for _, lb := range before {
 		had[lb.ID] = true
 	}
-	var created *godo.LoadBalancer
-	for attempt := 0; ; attempt++ {
-		created, err = d.sendLB(ctx, http.MethodPost, "v2/load_balancers", req)
-		if err == nil {
-			break
-		}
-		if !maybeCreated(ctx, err) || attempt >= d.cfg.HTTPRetryMax {
-			return nil, apiError(err)
-		}
-		if serr := wait.Sleep(ctx, backoff(d.cfg.RetryWaitMin, d.cfg.RetryWaitMax, attempt, nil)); serr != nil {
-			return nil, apiError(err)
-		}
-		after, lerr := d.ListLoadBalancers(ctx)
-		if lerr != nil {
-			return nil, fmt.Errorf("%w (and listing load balancers to find one it may have made: %v)", apiError(err), lerr)
-		}
-		var made []cloud.LoadBalancer
-		for _, lb := range after {
-			if !had[lb.ID] && lb.Spec.Name == spec.Name {
-				made = append(made, lb)
+	created, err := createFindingAgain(ctx, d, "load balancer",
+		func() (*godo.LoadBalancer, error) { return d.sendLB(ctx, http.MethodPost, "v2/load_balancers", req) },
+		func(err error) ([]*godo.LoadBalancer, error) {
+			after, lerr := d.ListLoadBalancers(ctx)
+			if lerr != nil {
+				return nil, fmt.Errorf("%w (and listing load balancers to find one it may have made: %v)", apiError(err), lerr)
 			}
-		}
-		if len(made) == 1 {
-			tflog.SubsystemWarn(ctx, logSubsystem, "found the load balancer a failed create made", map[string]any{"load_balancer": made[0].ID, "error": err.Error()})
-			created = &godo.LoadBalancer{ID: made[0].ID}
-			break
-		}
-		if len(made) > 1 {
-			return nil, fmt.Errorf("creating load balancer %s failed (%v), and %d load balancers of that name appeared since: import one and delete the others", spec.Name, apiError(err), len(made))
-		}
-		tflog.SubsystemWarn(ctx, logSubsystem, "creating the load balancer again after a failure the server may have acted on", map[string]any{"name": spec.Name, "error": err.Error()})
+			var made []*godo.LoadBalancer
+			for _, lb := range after {
+				if !had[lb.ID] && lb.Spec.Name == spec.Name {
+					made = append(made, &godo.LoadBalancer{ID: lb.ID})
+				}
+			}
+			return made, nil
+		},
+		func(err error, n int) error {
+			return fmt.Errorf("creating load balancer %s failed (%v), and %d load balancers of that name appeared since: import one and delete the others", spec.Name, apiError(err), n)
+		})
+	if err != nil {
+		return nil, err
 	}
 	id := created.ID
 	lb, err := d.waitLoadBalancerActive(ctx, id)
@@ -109,7 +104,11 @@ func (d *Driver) GetLoadBalancer(ctx context.Context, id string) (*cloud.LoadBal
 	if err != nil {
 		return nil, apiError(err)
 	}
-	return toLoadBalancer(lb), nil
+	out := []cloud.LoadBalancer{*toLoadBalancer(lb)}
+	if err := d.markUnsavedLBs(ctx, []godo.LoadBalancer{*lb}, out); err != nil {
+		return nil, err
+	}
+	return &out[0], nil
 }
 
 // ListLoadBalancers lists every load balancer of the account, all pages.
@@ -123,6 +122,9 @@ func (d *Driver) ListLoadBalancers(ctx context.Context) ([]cloud.LoadBalancer, e
 	out := make([]cloud.LoadBalancer, len(lbs))
 	for i := range lbs {
 		out[i] = *toLoadBalancer(&lbs[i])
+	}
+	if err := d.markUnsavedLBs(ctx, lbs, out); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -1,15 +1,11 @@
 package digitalocean_test
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloud"
-	dodriver "github.com/haddockhq/terraform-provider-haddock/internal/cloud/digitalocean"
-	"github.com/haddockhq/terraform-provider-haddock/internal/localcloud"
 	lcdo "github.com/haddockhq/terraform-provider-haddock/internal/localcloud/digitalocean"
 )
 
@@ -19,19 +15,7 @@ import (
 // it) continues with that database; one taken by a database that is not
 // Haddock's is refused, saying so.
 func TestCreateDatabaseNameTaken(t *testing.T) {
-	run, err := localcloud.Start(context.Background(), localcloud.Config{
-		Backend: localcloud.NewMemoryBackend(),
-		APIs:    []localcloud.API{lcdo.New(lcdo.Config{})},
-		Logf:    t.Logf,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = run.Close() })
-	d, err := dodriver.New(dodriver.Config{Token: localcloud.DevToken, APIEndpoint: run.URL, PollInterval: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := startLocalcloud(t, lcdo.New(lcdo.Config{}), nil)
 	ctx := t.Context()
 	spec := cloud.DatabaseSpec{Name: "orders", Region: "fra1", Engine: "postgres", Size: "db-s-1vcpu-1gb", NodeCount: 1, Tags: []string{cloud.ManagedTag}}
 	first, err := d.CreateDatabase(ctx, spec)

@@ -74,6 +74,7 @@ type fixture struct {
 	lb      *godo.LoadBalancer
 	db      *godo.Database
 	fw      *godo.Firewall
+	project *godo.Project
 }
 
 // step is one API call. want is the HTTP status it must get; badRequest
@@ -592,6 +593,78 @@ func steps() []step {
 		{name: "reserved ip 404", want: 404, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
 			_, resp, err := f.c.ReservedIPs.Get(ctx, "192.0.2.1")
 			return wantErr(resp, err)
+		}},
+		// projects: what marks a reserved IP or load balancer an apply is
+		// still creating (the driver's haddock-unsaved)
+		{name: "projects list", want: 200, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			ps, resp, err := f.c.Projects.List(ctx, nil)
+			if err == nil && (len(ps) != 1 || !ps[0].IsDefault) {
+				t.Errorf("projects = %+v, want the default one", ps)
+			}
+			return resp, err
+		}},
+		{name: "project create", want: 201, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			p, resp, err := f.c.Projects.Create(ctx, &godo.CreateProjectRequest{Name: "haddock-unsaved", Purpose: "Operational / Developer tooling", Environment: "Production"})
+			if err == nil {
+				f.project = p
+			}
+			return resp, err
+		}},
+		{name: "project create, name taken 409", want: 409, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			_, resp, err := f.c.Projects.Create(ctx, &godo.CreateProjectRequest{Name: "haddock-unsaved", Purpose: "IoT", Environment: "Staging"})
+			return wantErr(resp, err)
+		}},
+		{name: "project get default", want: 200, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			p, resp, err := f.c.Projects.GetDefault(ctx)
+			if err == nil && !p.IsDefault {
+				t.Errorf("default project = %+v", p)
+			}
+			return resp, err
+		}},
+		{name: "project get", want: 200, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			_, resp, err := f.c.Projects.Get(ctx, f.project.ID)
+			return resp, err
+		}},
+		{name: "project assign reserved ip", want: 200, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			res, resp, err := f.c.Projects.AssignResources(ctx, f.project.ID, "do:floatingip:"+f.regIP.IP, "do:floatingip:192.0.2.1")
+			if err == nil && (len(res) != 2 || res[0].Status != "assigned" || res[1].Status != "not_found") {
+				t.Errorf("assigned = %+v, want assigned and not_found", res)
+			}
+			return resp, err
+		}},
+		{name: "project resources list", want: 200, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			res, resp, err := f.c.Projects.ListResources(ctx, f.project.ID, nil)
+			if err == nil && (len(res) != 1 || res[0].URN != "do:floatingip:"+f.regIP.IP || res[0].AssignedAt == "") {
+				t.Errorf("resources = %+v, want the reserved IP", res)
+			}
+			if ip, _, gerr := f.c.ReservedIPs.Get(ctx, f.regIP.IP); gerr != nil || ip.ProjectID != f.project.ID {
+				t.Errorf("reserved IP = %+v, %v; want it in project %s", ip, gerr, f.project.ID)
+			}
+			return resp, err
+		}},
+		{name: "project delete, not empty 412", want: 412, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			return wantErr(f.c.Projects.Delete(ctx, f.project.ID))
+		}},
+		{name: "project assign to default", want: 200, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			_, resp, err := f.c.Projects.AssignResources(ctx, "default", "do:floatingip:"+f.regIP.IP)
+			return resp, err
+		}},
+		{name: "reserved ip create in project", want: 202, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			ip, resp, err := f.c.ReservedIPs.Create(ctx, &godo.ReservedIPCreateRequest{Region: "nyc3", ProjectID: f.project.ID})
+			if err == nil {
+				if ip.ProjectID != f.project.ID {
+					t.Errorf("reserved IP in project %q, want %s", ip.ProjectID, f.project.ID)
+				}
+				_, _ = f.c.ReservedIPs.Delete(ctx, ip.IP)
+			}
+			return resp, err
+		}},
+		{name: "reserved ip create in no project 422", want: 422, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			_, resp, err := f.c.ReservedIPs.Create(ctx, &godo.ReservedIPCreateRequest{Region: "nyc3", ProjectID: "0f0f0f0f-0000-4000-8000-000000000000"})
+			return wantErr(resp, err)
+		}},
+		{name: "project delete", want: 204, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
+			return f.c.Projects.Delete(ctx, f.project.ID)
 		}},
 		{name: "reserved ip delete", want: 204, do: func(ctx context.Context, t *testing.T, f *fixture) (*godo.Response, error) {
 			return f.c.ReservedIPs.Delete(ctx, f.regIP.IP)

@@ -39,6 +39,7 @@ var SpecPaths = []string{
 	"/v2/firewalls",
 	"/v2/images",
 	"/v2/load_balancers",
+	"/v2/projects",
 	"/v2/regions",
 	"/v2/reserved_ips",
 	"/v2/sizes",

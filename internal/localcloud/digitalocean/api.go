@@ -188,6 +188,7 @@ func (a *API) routes() *http.ServeMux {
 	a.lbRoutes(m)
 	a.dbRoutes(m)
 	a.firewallRoutes(m)
+	a.projectRoutes(m)
 
 	// Anything else under /v2, including a known path with the wrong
 	// method, is a JSON 404 as on DigitalOcean.

@@ -33,7 +33,7 @@
 //	                                     enable_backups, disable_backups
 //	GET    /v2/droplets/{id}/actions/{action_id}
 //	GET    /v2/actions, /v2/actions/{id}
-//	GET    /v2/reserved_ips              POST (droplet_id or region)
+//	GET    /v2/reserved_ips              POST (droplet_id or region, project_id)
 //	GET    /v2/reserved_ips/{ip}         DELETE
 //	GET    /v2/reserved_ips/{ip}/actions POST: assign (droplet_id), unassign
 //	GET    /v2/reserved_ips/{ip}/actions/{action_id}
@@ -41,8 +41,13 @@
 //	GET    /v2/firewalls/{id}            PUT (replaces it all), DELETE
 //	POST   /v2/firewalls/{id}/droplets   DELETE; the same for /tags and /rules
 //	GET    /v2/droplets/{id}/firewalls
+//	GET    /v2/projects                  POST (name unique: 409)
+//	GET    /v2/projects/{id|default}     DELETE (412 unless empty, never the default)
+//	GET    /v2/projects/{id|default}/resources  POST: move droplets, reserved IPs, load balancers
 //
-// Load balancers and databases are described in load_balancers.go and
+// Projects (projects.go) keep where each resource is and since when
+// (assigned_at): Haddock marks what an apply is still creating by its
+// project. Load balancers and databases are described in load_balancers.go and
 // databases.go.
 //
 // Every request needs "Authorization: Bearer <token>" (the core checks

@@ -112,6 +112,7 @@ type loadBalancerJSON struct {
 	NetworkStack           string          `json:"network_stack"`
 	Region                 regionJSON      `json:"region"`
 	DropletIDs             []int           `json:"droplet_ids"`
+	ProjectID              string          `json:"project_id"`
 }
 
 var lbNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.-]{0,254}$`)
@@ -150,7 +151,7 @@ func (a *API) renderLB(lb *loadBalancer, now time.Time) loadBalancerJSON {
 		CreatedAt: ts(lb.CreatedAt), ForwardingRules: rules, HealthCheck: lb.Check, StickySessions: lb.Sticky,
 		RedirectHTTPToHTTPS: lb.Redirect, EnableProxyProtocol: lb.EnableProxyProtocol, EnableBackendKeepalive: lb.EnableKeepalive,
 		HTTPIdleTimeoutSeconds: lb.HTTPIdleTimeout, VPCUUID: vpcUUID(lb.Region), Network: "EXTERNAL", NetworkStack: "IPV4",
-		Region: renderRegion(reg), DropletIDs: a.liveLBDroplets(lb, now),
+		Region: renderRegion(reg), DropletIDs: a.liveLBDroplets(lb, now), ProjectID: a.projectOf("do:loadbalancer:" + lb.ID),
 	}
 }
 
@@ -393,9 +394,15 @@ func (a *API) createLB(w http.ResponseWriter, r *http.Request) {
 	if msg == "" && len(a.st.lbs) >= LoadBalancerLimit {
 		msg = fmt.Sprintf("You have reached your load balancer limit of %d.", LoadBalancerLimit)
 	}
+	if msg == "" && req.ProjectID != "" && a.findProject(req.ProjectID) == nil {
+		// DigitalOcean: "If an invalid project ID is provided, the load
+		// balancer will not be created."
+		msg = fmt.Sprintf("Project %s could not be found.", req.ProjectID)
+	}
 	if msg == "" {
 		lb.ID, lb.Status, lb.CreatedAt = localcloud.NewUUID(), "new", now
 		a.st.lbs[lb.ID] = lb
+		a.placeIn("do:loadbalancer:"+lb.ID, req.ProjectID, now)
 	}
 	out := a.renderLB(lb, now)
 	a.s.Unlock()
@@ -540,6 +547,7 @@ func (a *API) deleteLB(w http.ResponseWriter, r *http.Request) {
 	a.s.Lock()
 	lb := a.st.lbs[id]
 	delete(a.st.lbs, id)
+	delete(a.st.assigned, "do:loadbalancer:"+id)
 	a.s.Unlock()
 	if lb == nil {
 		ew(w).notFound()

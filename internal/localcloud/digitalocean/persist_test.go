@@ -30,7 +30,7 @@ func openTestServer(t *testing.T, cfg testConfig) *Server {
 func views(t *testing.T, s *Server) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	for _, p := range []string{"/v2/droplets", "/v2/account/keys", "/v2/tags", "/v2/reserved_ips", "/v2/actions?per_page=200"} {
+	for _, p := range []string{"/v2/droplets", "/v2/account/keys", "/v2/tags", "/v2/reserved_ips", "/v2/actions?per_page=200", "/v2/projects", "/v2/projects/default/resources"} {
 		r := call(t, s, "GET", p, nil)
 		if r.status != http.StatusOK {
 			t.Fatalf("GET %s: %d %s", p, r.status, r.raw)
@@ -72,6 +72,13 @@ func TestPersistence(t *testing.T) {
 	assigned := netip.MustParseAddr(str(obj(r.body["reserved_ip"])["ip"]))
 	r = call(t, s1, "POST", "/v2/reserved_ips", map[string]any{"region": "fra1"})
 	free := netip.MustParseAddr(str(obj(r.body["reserved_ip"])["ip"]))
+	// A project, and the free address moved into it.
+	r = call(t, s1, "POST", "/v2/projects", map[string]any{"name": "keep", "purpose": "IoT", "environment": "Staging"})
+	project := str(obj(r.body["project"])["id"])
+	if r := call(t, s1, "POST", "/v2/projects/"+project+"/resources", map[string]any{"resources": []string{"do:floatingip:" + free.String()}}); r.status != 200 {
+		t.Fatalf("assign: %d %s", r.status, r.raw)
+	}
+	inProject := call(t, s1, "GET", "/v2/projects/"+project+"/resources", nil).raw
 
 	before := views(t, s1)
 	lastAction := num(obj(list(call(t, s1, "GET", "/v2/actions", nil).body["actions"])[0])["id"])
@@ -94,6 +101,9 @@ func TestPersistence(t *testing.T) {
 		if after[p] != v {
 			t.Errorf("GET %s after a restart:\n got %s\nwant %s", p, after[p], v)
 		}
+	}
+	if got := call(t, s2, "GET", "/v2/projects/"+project+"/resources", nil).raw; got != inProject || !strings.Contains(got, free.String()) {
+		t.Errorf("project resources after a restart:\n got %s\nwant %s", got, inProject)
 	}
 	if h, ok := be.Assignment(assigned); !ok || h != a {
 		t.Errorf("restored backend: %s on %d %v, want droplet %d", assigned, h, ok, a)

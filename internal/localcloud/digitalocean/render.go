@@ -309,7 +309,7 @@ func (a *API) renderTag(t *tag, base string, now time.Time) tagJSON {
 // renderRIP renders a reserved IP. Call with the lock held.
 func (a *API) renderRIP(ip *localcloud.Address, now time.Time) reservedIPJSON {
 	reg, _ := findRegion(ip.Region)
-	out := reservedIPJSON{IP: ip.IP.String(), Region: renderRegion(reg), ProjectID: projectUUID}
+	out := reservedIPJSON{IP: ip.IP.String(), Region: renderRegion(reg), ProjectID: a.projectOf(ipURN(ip.IP))}
 	if ip.HostID != 0 {
 		if d, ok := a.getDroplet(ip.HostID, now); ok {
 			dj := a.renderDroplet(d, now)

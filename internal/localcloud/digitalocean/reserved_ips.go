@@ -102,6 +102,9 @@ func (a *API) createRIP(w http.ResponseWriter, r *http.Request) {
 	default:
 		msg = "Either droplet_id or region is required."
 	}
+	if msg == "" && req.ProjectID != "" && a.findProject(req.ProjectID) == nil {
+		msg = fmt.Sprintf("Project %s could not be found.", req.ProjectID)
+	}
 	a.s.Unlock()
 	if msg != "" {
 		ew(w).unprocessable("%s", msg)
@@ -120,6 +123,7 @@ func (a *API) createRIP(w http.ResponseWriter, r *http.Request) {
 
 	now, base := a.s.Now(), baseURL(r)
 	a.s.Lock()
+	a.placeIn(ipURN(ip.IP), req.ProjectID, now)
 	links := map[string]any{}
 	if d != nil {
 		ac := a.newAction("assign_ip", "reserved_ip", ipResourceID(ip.IP), reg, now)
@@ -142,6 +146,7 @@ func (a *API) deleteRIP(w http.ResponseWriter, r *http.Request) {
 	defer a.s.Serialize()()
 	a.s.Lock()
 	ok = a.address(addr) != nil
+	delete(a.st.assigned, ipURN(addr))
 	a.s.Unlock()
 	if !ok || !a.s.ReleaseAddress(addr) {
 		ew(w).notFound()

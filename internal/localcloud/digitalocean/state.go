@@ -25,6 +25,8 @@ type state struct {
 	lbs      map[string]*loadBalancer
 	dbs      map[string]*dbCluster
 	fws      map[string]*firewall
+	projects map[string]*project   // but the default one
+	assigned map[string]assignment // by urn; none: the default project
 	// The databases' CA, made on first use (dbCA).
 	dbCACert, dbCAKey string
 }
@@ -39,6 +41,8 @@ func (st *state) init() {
 	st.lbs = map[string]*loadBalancer{}
 	st.dbs = map[string]*dbCluster{}
 	st.fws = map[string]*firewall{}
+	st.projects = map[string]*project{}
+	st.assigned = map[string]assignment{}
 }
 
 // droplet is a core host as DigitalOcean shows it: the neutral record and
@@ -234,17 +238,19 @@ func (a *API) HostProvisioned(h *localcloud.Host, err error, now time.Time) {
 // file. Its field names are those of the version 1 state file, which was
 // all DigitalOcean's, so the core hands that file over as it is.
 type savedState struct {
-	NextAction int             `json:"next_action"`
-	NextKey    int             `json:"next_key"`
-	Droplets   []savedDroplet  `json:"droplets"`
-	Keys       []savedKey      `json:"ssh_keys"`
-	Tags       []savedTag      `json:"tags"`
-	Actions    []savedAction   `json:"actions"`
-	LBs        []savedLB       `json:"load_balancers,omitempty"`
-	DBs        []savedDB       `json:"databases,omitempty"`
-	Firewalls  []savedFirewall `json:"firewalls,omitempty"`
-	DBCACert   string          `json:"databases_ca_cert,omitempty"`
-	DBCAKey    string          `json:"databases_ca_key,omitempty"`
+	NextAction int                   `json:"next_action"`
+	NextKey    int                   `json:"next_key"`
+	Droplets   []savedDroplet        `json:"droplets"`
+	Keys       []savedKey            `json:"ssh_keys"`
+	Tags       []savedTag            `json:"tags"`
+	Actions    []savedAction         `json:"actions"`
+	LBs        []savedLB             `json:"load_balancers,omitempty"`
+	DBs        []savedDB             `json:"databases,omitempty"`
+	Firewalls  []savedFirewall       `json:"firewalls,omitempty"`
+	DBCACert   string                `json:"databases_ca_cert,omitempty"`
+	DBCAKey    string                `json:"databases_ca_key,omitempty"`
+	Projects   []savedProject        `json:"projects,omitempty"`
+	Assigned   map[string]assignment `json:"project_resources,omitempty"`
 }
 
 type savedDroplet struct {
@@ -312,6 +318,7 @@ func (a *API) SaveState() any {
 	out.LBs = a.saveLBs()
 	out.DBs, out.DBCACert, out.DBCAKey = a.saveDBs(), st.dbCACert, st.dbCAKey
 	out.Firewalls = a.saveFirewalls()
+	out.Projects, out.Assigned = a.saveProjects(a.s.Now())
 	return out
 }
 
@@ -381,6 +388,9 @@ func (a *API) LoadState(raw json.RawMessage) error {
 	st.dbCACert, st.dbCAKey = in.DBCACert, in.DBCAKey
 	a.loadDBs(in.DBs)
 	if err := a.loadLBs(in.LBs); err != nil {
+		return err
+	}
+	if err := a.loadProjects(in.Projects, in.Assigned); err != nil {
 		return err
 	}
 	return a.loadFirewalls(in.Firewalls)
