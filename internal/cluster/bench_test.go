@@ -8,6 +8,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -63,11 +64,18 @@ type memCloud struct {
 
 func newMemCloud(tb testing.TB) *memCloud {
 	tb.Helper()
+	return newMemCloudBoot(tb, 0)
+}
+
+// newMemCloudBoot is newMemCloud whose droplets take bootDelay to become
+// active, all in parallel, as on a vendor's cloud.
+func newMemCloudBoot(tb testing.TB, bootDelay time.Duration) *memCloud {
+	tb.Helper()
 	rec := &recorder{}
 	boot := &bootRegistry{}
 	sw := newFakeSwarm(rec, boot)
 	be := &recordingBackend{MemoryBackend: localcloud.NewMemoryBackend(), boot: boot, sw: sw, tags: map[int][]string{}}
-	run, err := localcloud.Start(context.Background(), localcloud.Config{Token: memToken, Backend: be,
+	run, err := localcloud.Start(context.Background(), localcloud.Config{Token: memToken, Backend: be, BootDelay: bootDelay,
 		APIs: []localcloud.API{lcdo.New(lcdo.Config{DropletLimit: 1000})}})
 	if err != nil {
 		tb.Fatal(err)
@@ -203,4 +211,42 @@ func BenchmarkNodeGroup50(b *testing.B) {
 	b.Logf("create 50 workers: %s, %.2f per host, %s", describe(last.create), float64(last.create.Total)/50, last.createTime.Round(time.Millisecond))
 	b.Logf("no-change refresh: %s", describe(last.refresh))
 	b.Logf("no-change apply: %s", describe(last.applyNoop))
+}
+
+// BenchmarkNodeGroupParallelBoot separates the engine from this machine:
+// hosts that boot in parallel in a fixed time, as on a vendor's cloud
+// (localcloud's memory backend with a boot delay), and joins that each take
+// the managers a second (fake engines). It prints a 1-worker and a
+// 50-worker node group's apply beside each other: the engine's share of the
+// "50 workers in one boot's time" goal, which the real-host
+// BenchmarkRealNodeGroup50 cannot show on 2 cores, where 50 dockerd boots
+// compete for the CPU. -benchtime 1x; HADDOCK_BENCH_BOOT sets the boot
+// (default 45s, a droplet's create to active and Docker's install).
+func BenchmarkNodeGroupParallelBoot(b *testing.B) {
+	boot := 45 * time.Second
+	if v := os.Getenv("HADDOCK_BENCH_BOOT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			b.Fatalf("HADDOCK_BENCH_BOOT: %v", err)
+		}
+		boot = d
+	}
+	m := newMemCloudBoot(b, boot)
+	m.sw.mu.Lock()
+	m.sw.joinDelay = time.Second
+	m.sw.mu.Unlock()
+	m.opts.EnginePollInterval = 500 * time.Millisecond
+	m.opts.PollInterval = time.Second
+	m.opts.BootTimeout, m.opts.JoinTimeout = 10*boot+time.Minute, 5*time.Minute
+	c := m.cluster(b)
+	for b.Loop() {
+		one := m.round(b, c, "one", 1)
+		fifty := m.round(b, c, "fifty", 50)
+		ratio := fifty.createTime.Seconds() / one.createTime.Seconds()
+		b.ReportMetric(one.createTime.Seconds(), "s-1-worker")
+		b.ReportMetric(fifty.createTime.Seconds(), "s-50-workers")
+		b.ReportMetric(ratio, "ratio")
+		b.Logf("boot %s, 1 s per join: 1 worker %s, 50 workers %s (%.2fx), %.2f requests per host",
+			boot, one.createTime.Round(100*time.Millisecond), fifty.createTime.Round(100*time.Millisecond), ratio, float64(fifty.create.Total)/50)
+	}
 }

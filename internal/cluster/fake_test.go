@@ -22,6 +22,7 @@ import (
 	"github.com/haddockhq/terraform-provider-haddock/internal/cloudinit"
 	"github.com/haddockhq/terraform-provider-haddock/internal/pki"
 	"github.com/haddockhq/terraform-provider-haddock/internal/swarm"
+	"github.com/haddockhq/terraform-provider-haddock/internal/wait"
 )
 
 // recorder is the ordered log of operations.
@@ -392,6 +393,9 @@ type fakeSwarm struct {
 	ports       []swarm.PublishedPort // what the services publish
 	tokenReads  int
 	selfDemotes int // demotions through the demoted node's own engine
+	// joinDelay is how long each join takes on the managers' side
+	// (concurrent joins overlap); 0 answers at once.
+	joinDelay time.Duration
 }
 
 type fakeNode struct {
@@ -661,8 +665,14 @@ func (e *fakeEngine) JoinTokens(context.Context) (string, string, error) {
 	return "SWMTKN-1-fake-worker", "SWMTKN-1-fake-manager", nil
 }
 
-func (e *fakeEngine) Join(_ context.Context, opts swarm.JoinOptions) error {
+func (e *fakeEngine) Join(ctx context.Context, opts swarm.JoinOptions) error {
 	s := e.s
+	s.mu.Lock()
+	delay := s.joinDelay
+	s.mu.Unlock()
+	if err := wait.Sleep(ctx, delay); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := e.check(); err != nil {
