@@ -350,7 +350,7 @@ func (r *floatingIPResource) create(ctx context.Context, fips cloud.FloatingIPs,
 		diags.AddError("Error creating floating IP", fmt.Sprintf("creating a floating IP in %s on %s: %s. Nothing was created; apply again.", region, c, err))
 		return nil, nothing, nil
 	}
-	until := unsavedUntil(ctx)
+	until := unsavedUntilFor(ctx, floatingIPTimeout)
 	tflog.Info(ctx, "creating floating IP", map[string]any{"cloud": c, "region": region, "host": host, "unsaved_until": until})
 	f, err := u.CreateUnsavedFloatingIP(ctx, region, host, until)
 	if f == nil {

@@ -108,13 +108,6 @@ func reportRemoved(diags *diag.Diagnostics, what string, removed []string) {
 // context of its own (savedTimeout), and Terraform writes the state after.
 const unsavedGrace = savedTimeout + time.Minute
 
-// unsavedUntil is the mark a Create puts on the floating IP it makes: its
-// own deadline and the grace. An address still marked after that was left
-// by an apply killed before its state was saved.
-func unsavedUntil(ctx context.Context) time.Time {
-	return unsavedUntilFor(ctx, floatingIPTimeout)
-}
-
 // releaseFloatingIPs releases the floating IPs at the place that are
 // marked unsaved past their creator's deadline: they never reached a
 // state. It returns the addresses released ("address (id)").
@@ -180,8 +173,10 @@ func reportReleased(diags *diag.Diagnostics, released []string) {
 			"They carried the tag %s past their apply's deadline and were released.", len(released), strings.Join(released, ", "), cloud.UnsavedTag))
 }
 
-// unsavedUntilFor is unsavedUntil for a Create whose default timeout is
-// fallback.
+// unsavedUntilFor is the mark a Create puts on the floating IP or load
+// balancer it makes: its own deadline (fallback from now when it has none)
+// and the grace. One still marked after that was left by an apply killed
+// before its state was saved.
 func unsavedUntilFor(ctx context.Context, fallback time.Duration) time.Time {
 	deadline, ok := ctx.Deadline()
 	if !ok {

@@ -77,7 +77,7 @@ func (d *Driver) allReservedIPs(ctx context.Context) ([]godo.ReservedIP, error) 
 	})
 }
 
-// GetFloatingIP finds a reserved IP by address.
+// GetFloatingIP finds a reserved IP by address, with its unsaved mark.
 func (d *Driver) GetFloatingIP(ctx context.Context, id string) (*cloud.FloatingIP, error) {
 	ip, _, err := d.client.ReservedIPs.Get(ctx, id)
 	if err != nil {
@@ -88,6 +88,16 @@ func (d *Driver) GetFloatingIP(ctx context.Context, id string) (*cloud.FloatingI
 		return nil, err
 	}
 	return &out[0], nil
+}
+
+// reservedIP reads a reserved IP without its mark: what the waits and the
+// driver's own checks need, at one request each.
+func (d *Driver) reservedIP(ctx context.Context, id string) (*cloud.FloatingIP, error) {
+	ip, _, err := d.client.ReservedIPs.Get(ctx, id)
+	if err != nil {
+		return nil, apiError(err)
+	}
+	return toFloatingIP(ip), nil
 }
 
 // AssignFloatingIP moves the reserved IP to hostID and waits for the action.
@@ -105,7 +115,7 @@ func (d *Driver) AssignFloatingIP(ctx context.Context, id, hostID string) error 
 
 // UnassignFloatingIP detaches the reserved IP; unassigned already is fine.
 func (d *Driver) UnassignFloatingIP(ctx context.Context, id string) error {
-	cur, err := d.GetFloatingIP(ctx, id)
+	cur, err := d.reservedIP(ctx, id)
 	if err != nil {
 		return err
 	}

@@ -85,7 +85,7 @@ func (d *Driver) waitLoadBalancerActive(ctx context.Context, id string) (*cloud.
 	var out *cloud.LoadBalancer
 	err := wait.Until(ctx, wait.Options{What: "load balancer " + id + " to be active", Interval: d.cfg.PollInterval, MaxInterval: 4 * d.cfg.PollInterval},
 		func(ctx context.Context) (bool, string, error) {
-			lb, err := d.GetLoadBalancer(ctx, id)
+			lb, err := d.loadBalancer(ctx, id)
 			if err != nil {
 				return false, "", err
 			}
@@ -98,7 +98,17 @@ func (d *Driver) waitLoadBalancerActive(ctx context.Context, id string) (*cloud.
 	return out, err
 }
 
-// GetLoadBalancer reads one load balancer.
+// loadBalancer reads one load balancer without its unsaved mark: what the
+// waits and the driver's own checks need.
+func (d *Driver) loadBalancer(ctx context.Context, id string) (*cloud.LoadBalancer, error) {
+	lb, _, err := d.client.LoadBalancers.Get(ctx, id)
+	if err != nil {
+		return nil, apiError(err)
+	}
+	return toLoadBalancer(lb), nil
+}
+
+// GetLoadBalancer reads one load balancer, with its unsaved mark.
 func (d *Driver) GetLoadBalancer(ctx context.Context, id string) (*cloud.LoadBalancer, error) {
 	lb, _, err := d.client.LoadBalancers.Get(ctx, id)
 	if err != nil {
@@ -206,7 +216,7 @@ func (d *Driver) RemoveTargets(ctx context.Context, id string, hostIDs []string)
 // TargetStates reports every registered droplet as unknown: DigitalOcean
 // reports no per-target health.
 func (d *Driver) TargetStates(ctx context.Context, id string) (map[string]cloud.TargetState, error) {
-	lb, err := d.GetLoadBalancer(ctx, id)
+	lb, err := d.loadBalancer(ctx, id)
 	if err != nil {
 		return nil, err
 	}

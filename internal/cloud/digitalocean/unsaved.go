@@ -137,16 +137,25 @@ func (d *Driver) unsavedSince(ctx context.Context, projectID string) (map[string
 	return out, nil
 }
 
+// unsavedProjectAmong is the unsaved project's id when resources in the
+// projects given may be in it, "" when none is in any project (the
+// project is not looked up) or there is no unsaved project.
+func (d *Driver) unsavedProjectAmong(ctx context.Context, projects []string) (string, error) {
+	for _, p := range projects {
+		if p != "" {
+			return d.unsavedProjectID(ctx, false)
+		}
+	}
+	return "", nil
+}
+
 // markUnsavedIPs sets UnsavedUntil on the addresses in the unsaved project.
 func (d *Driver) markUnsavedIPs(ctx context.Context, ips []godo.ReservedIP, out []cloud.FloatingIP) error {
-	marked := false
-	for _, ip := range ips {
-		marked = marked || ip.ProjectID != ""
+	projects := make([]string, len(ips))
+	for i, ip := range ips {
+		projects[i] = ip.ProjectID
 	}
-	if !marked {
-		return nil
-	}
-	pid, err := d.unsavedProjectID(ctx, false)
+	pid, err := d.unsavedProjectAmong(ctx, projects)
 	if err != nil || pid == "" {
 		return err
 	}
@@ -192,10 +201,11 @@ func (d *Driver) CreateUnsavedFloatingIP(ctx context.Context, region, hostID str
 	if err := d.AssignFloatingIP(ctx, ip.IP, hostID); err != nil {
 		return f, fmt.Errorf("reserved IP %s was created but not assigned to droplet %s: %w; it is kept: apply again to assign it, or delete it", ip.IP, hostID, err)
 	}
-	got, err := d.GetFloatingIP(ctx, ip.IP)
+	got, err := d.reservedIP(ctx, ip.IP)
 	if err != nil {
 		return f, fmt.Errorf("reading reserved IP %s after assigning it to droplet %s: %w", ip.IP, hostID, err)
 	}
+	got.UnsavedUntil = f.UnsavedUntil // still in the project it was made in
 	return got, nil
 }
 
@@ -288,14 +298,11 @@ func (d *Driver) MarkLoadBalancerSaved(ctx context.Context, id string) error {
 // markUnsavedLBs sets UnsavedUntil on the load balancers in the unsaved
 // project: their created_at and the horizon.
 func (d *Driver) markUnsavedLBs(ctx context.Context, lbs []godo.LoadBalancer, out []cloud.LoadBalancer) error {
-	marked := false
-	for _, lb := range lbs {
-		marked = marked || lb.ProjectID != ""
+	projects := make([]string, len(lbs))
+	for i, lb := range lbs {
+		projects[i] = lb.ProjectID
 	}
-	if !marked {
-		return nil
-	}
-	pid, err := d.unsavedProjectID(ctx, false)
+	pid, err := d.unsavedProjectAmong(ctx, projects)
 	if err != nil || pid == "" {
 		return err
 	}

@@ -60,7 +60,7 @@ func (d *Driver) waitActionCompleted(ctx context.Context, a *godo.Action) error 
 func (d *Driver) waitReservedIPAssigned(ctx context.Context, ip, hostID string) error {
 	return wait.Until(ctx, wait.Options{What: fmt.Sprintf("reserved IP %s to be assigned to droplet %s", ip, hostID), Interval: d.cfg.PollInterval},
 		func(ctx context.Context) (bool, string, error) {
-			f, err := d.GetFloatingIP(ctx, ip)
+			f, err := d.reservedIP(ctx, ip)
 			if err != nil {
 				return false, "", err
 			}
